@@ -1,0 +1,1 @@
+"""Entropy-masked GRPO/DAPO: entropy kernels, the top-rho mask, the policy loss and the trainer."""
