@@ -2,7 +2,8 @@
 
 from tasks.errors import TaskError
 from tasks.grading import Grade, grade
-from tasks.loading import Problem, Task, load
+from tasks.loading import load
+from tasks.types import Problem, Task
 from tasks.templates import TEMPLATES, Template, get_template
 
 __all__ = ["Grade", "Problem", "TEMPLATES", "Task", "TaskError", "Template", "get_template", "grade", "load"]

@@ -1,0 +1,125 @@
+"""Rewards for RL, from exactly the checker that `harness eval` scores with (no train/eval mismatch).
+
+One function per calling convention: `score` (plain), `compute_score` (verl's custom reward function),
+`trl_reward` / `make_trl_reward` (TRL's reward functions), `score_batch` (a killable worker pool, for
+thousands of long rollouts). Reward values come from a mode: "binary" is 1/0; "pm1" is the paper's
++1 correct / -1 otherwise (DAPO, Wang et al. 2025). DAPO's overlong shaping is a separate term.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from tasks.errors import TaskError
+from tasks.grading import Grade, grade, grade_batch
+
+MODES: dict[str, tuple[float, float]] = {"binary": (1.0, 0.0), "pm1": (1.0, -1.0)}
+
+
+def _values(mode: str) -> tuple[float, float]:
+    try:
+        return MODES[mode]
+    except KeyError:
+        raise TaskError(f"unknown reward mode {mode!r}; known: {', '.join(MODES)}") from None
+
+
+def reward_of(g: Grade, mode: str = "binary") -> float:
+    right, wrong = _values(mode)
+    return right if g.correct else wrong
+
+
+def score(response, gold, *, mode: str = "binary", timeout: float = 1.0) -> float:
+    """Reward of one response. Never raises on the response (timeouts and junk are simply wrong)."""
+    _values(mode)
+    return reward_of(grade(response, _gold(gold), timeout=timeout), mode)
+
+
+def score_batch(responses: Sequence, golds: Sequence, *, mode: str = "binary", timeout: float = 1.0,
+                workers: int | None = None) -> list[float]:
+    """Rewards of many responses, graded in parallel; each one bounded by `timeout` seconds."""
+    _values(mode)
+    if len(responses) != len(golds):
+        raise TaskError(f"score_batch: {len(responses)} responses but {len(golds)} gold answers")
+    grades = grade_batch(list(responses), [_gold(g) for g in golds], timeout=timeout, workers=workers)
+    return [reward_of(g, mode) for g in grades]
+
+
+def overlong_penalty(length: int, max_length: int, buffer: int) -> float:
+    """DAPO's soft overlong punishment: 0 up to max_length - buffer, then linear down to -1 at max_length.
+
+    DAPO (Yu et al. 2025) and the 80/20 paper use max_length 20480 and buffer 4096.
+    """
+    if buffer <= 0 or buffer > max_length:
+        raise ValueError(f"overlong buffer must be in 1..max_length, got {buffer}")
+    free = max_length - buffer
+    if length <= free:
+        return 0.0
+    if length <= max_length:
+        return (free - length) / buffer
+    return -1.0
+
+
+def compute_score(data_source, solution_str, ground_truth, extra_info=None, *, mode: str = "binary",
+                  timeout: float = 1.0) -> float:
+    """verl's custom reward function. Select it with `custom_reward_function.path=<tasks/reward.py>`
+    and `custom_reward_function.name=compute_score`; `mode` and `timeout` arrive through
+    `custom_reward_function.reward_kwargs` (use mode=pm1 for the paper's recipe).
+    """
+    return score(solution_str, ground_truth, mode=mode, timeout=timeout)
+
+
+def make_trl_reward(*, mode: str = "binary", timeout: float = 1.0, answer_column: str | None = None,
+                    overlong: tuple[int, int] | None = None):
+    """A TRL reward function `f(prompts, completions, **columns) -> list[float]`.
+
+    The gold answer comes from the dataset column `answer_column`, else the first present of `answer`,
+    `solution`, `ground_truth`, or verl-style `reward_model["ground_truth"]`. Completions may be plain
+    strings or conversations (lists of {"role", "content"}); the last message is graded. With
+    `overlong=(max_length, buffer)` DAPO's length penalty is added, using TRL's `completion_ids`.
+    """
+    _values(mode)
+
+    def reward(prompts, completions, **columns) -> list[float]:
+        texts = [_completion_text(c) for c in completions]
+        golds = _gold_column(columns, len(texts), answer_column)
+        rewards = score_batch(texts, golds, mode=mode, timeout=timeout)
+        if overlong is not None:
+            ids = columns.get("completion_ids")
+            if ids is None:
+                raise TaskError("overlong shaping needs TRL's completion_ids column")
+            rewards = [r + overlong_penalty(len(i), *overlong) for r, i in zip(rewards, ids)]
+        return rewards
+
+    reward.__name__ = f"rlvr_{mode}_reward"  # TRL logs each reward function under its name
+    return reward
+
+
+trl_reward = make_trl_reward()
+
+
+def _completion_text(completion) -> object:
+    if isinstance(completion, list):  # conversational: [{"role": "assistant", "content": ...}, ...]
+        if not completion:
+            return ""
+        last = completion[-1]
+        return last.get("content", "") if isinstance(last, dict) else last
+    return completion
+
+
+def _gold_column(columns: dict, n: int, name: str | None) -> list:
+    names = [name] if name else ["answer", "solution", "ground_truth", "reward_model"]
+    for key in names:
+        if key in columns and columns[key] is not None:
+            values = list(columns[key])
+            if key == "reward_model":
+                values = [v.get("ground_truth") if isinstance(v, dict) else None for v in values]
+            if len(values) != n:
+                raise TaskError(f"reward: column {key!r} has {len(values)} values for {n} completions")
+            return values
+    raise TaskError(f"reward: no gold answer column; looked for {', '.join(names)} among {', '.join(columns) or 'none'}")
+
+
+def _gold(gold) -> str:
+    if gold is None or (isinstance(gold, str) and not gold.strip()):
+        raise TaskError("reward: missing gold answer")
+    return str(gold)
