@@ -1,0 +1,226 @@
+"""Per-token log-probabilities and entropies of a policy, without materialising fp32 [N, V] logits.
+
+The entropy mask of Wang et al. (arXiv 2506.01939) needs H_t = -sum_j p_tj log p_tj over the full
+vocabulary (V = 151,936 for Qwen3) for every response token, at the rollout temperature T, in the
+same forward pass as the loss. Done naively that is several fp32 copies of [N, V]: gigabytes per
+micro-batch. Here every [N, V] quantity is computed a chunk of rows at a time:
+
+- `logprobs_and_entropy(logits, labels)`: from logits you already have; no fp32 copy of them.
+- `fused_logprobs_and_entropy(hidden, weight, labels)`: from the last hidden states and the lm_head
+  weight; the logits never exist whole. Backward recomputes each chunk's logits (custom autograd),
+  and skips rows that receive no gradient. With the top-20 % mask that is ~5x less lm_head backward.
+
+Entropy is returned without gradient by the fused path (the mask is discrete); the logits path
+supports gradients through both outputs (for an entropy bonus).
+"""
+import math
+
+import torch
+
+# fp32 elements per chunk: ~110 rows at V = 151,936 on CPU (64 MiB), ~1,770 rows on GPU (1 GiB),
+# where small chunks would make the lm_head matmul re-read the weight too often.
+CHUNK_ELEMENTS = {"cpu": 1 << 24, "cuda": 1 << 28}
+IGNORE_INDEX = -100       # labels < 0 (HF's -100) give logprob 0 and no gradient
+
+
+def _rows_per_chunk(vocab: int, chunk_elements: int | None, device: torch.device) -> int:
+    budget = chunk_elements or CHUNK_ELEMENTS.get(device.type, CHUNK_ELEMENTS["cpu"])
+    return max(1, budget // vocab)
+
+
+def _fp32_copy(x: torch.Tensor, temperature: float) -> torch.Tensor:
+    z = x.to(torch.float32, copy=True)
+    return z.div_(temperature) if temperature != 1.0 else z
+
+
+# -----------------------------------------------------------------------------
+# The two per-chunk kernels every path shares. `z` is one chunk of logits, already float32 and
+# already divided by T, so p = softmax(z). Both work in place on `z` to keep one chunk-sized buffer.
+
+def _chunk_forward(z: torch.Tensor, labels: torch.Tensor):
+    """Returns (logprob of label, entropy, logsumexp) per row; destroys z."""
+    label_logit = z.gather(1, labels[:, None]).squeeze(1)
+    m = z.amax(dim=1, keepdim=True)
+    z.sub_(m).clamp_(min=torch.finfo(z.dtype).min)     # z - max <= 0; -inf -> finite, so 0*z = 0
+    e = torch.exp(z)
+    s = e.sum(dim=1)
+    ez = (e[:, None, :] @ z[:, :, None]).view(-1)     # sum_j e_j z_j without an [n, V] temporary
+    lse = m.squeeze(1) + torch.log(s)
+    entropy = torch.log(s) - ez / s                   # H = lse - E_p[z], in max-shifted form
+    return label_logit - lse, entropy, lse
+
+
+def _chunk_grad(z: torch.Tensor, labels, lse, grad_lp, grad_h=None, entropy=None):
+    """d(grad_lp*logprob + grad_h*entropy)/dz, in place in z (which becomes the gradient)."""
+    logp = z.sub_(lse[:, None])                       # log p (z already / T)
+    if grad_h is not None:
+        # dH/dz = -p (log p + H). Written as p * (a - b log p) to stay in one buffer.
+        logp.clamp_(min=torch.finfo(z.dtype).min)     # -inf logits: 0 * finite, not 0 * inf
+        p = torch.exp(logp)
+        logp.add_(entropy[:, None]).mul_(p).mul_(-grad_h[:, None])
+        g = logp.sub_(p.mul_(grad_lp[:, None]))      # - grad_lp * p
+    else:
+        g = logp.exp_().mul_(-grad_lp[:, None])       # - grad_lp * p
+    g.scatter_add_(1, labels[:, None], grad_lp[:, None])  # + grad_lp * onehot(label)
+    return g
+
+
+def _valid_labels(labels: torch.Tensor):
+    valid = labels >= 0
+    return labels.clamp(min=0), valid
+
+
+# -----------------------------------------------------------------------------
+# From logits.
+
+class _LogitsFn(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx, logits, labels, temperature, rows):
+        n = logits.shape[0]
+        lp = torch.empty(n, dtype=torch.float32, device=logits.device)
+        ent = torch.empty_like(lp)
+        lse = torch.empty_like(lp)
+        safe, valid = _valid_labels(labels)
+        for i in range(0, n, rows):
+            z = _fp32_copy(logits[i:i + rows], temperature)
+            lp[i:i + rows], ent[i:i + rows], lse[i:i + rows] = _chunk_forward(z, safe[i:i + rows])
+        lp.masked_fill_(~valid, 0.0)
+        ctx.save_for_backward(logits, safe, valid, lse, ent)
+        ctx.temperature, ctx.rows = temperature, rows
+        return lp, ent
+
+    @staticmethod
+    def backward(ctx, grad_lp, grad_ent):
+        logits, safe, valid, lse, ent = ctx.saved_tensors
+        T, rows = ctx.temperature, ctx.rows
+        n = logits.shape[0]
+        grad_lp = torch.zeros(n, device=logits.device) if grad_lp is None else grad_lp.float()
+        grad_lp = grad_lp * valid
+        need = grad_lp != 0
+        if grad_ent is not None:
+            grad_ent = grad_ent.float()
+            need |= grad_ent != 0
+        grad = torch.zeros_like(logits)
+        for i in range(0, n, rows):
+            sl = slice(i, i + rows)
+            if not bool(need[sl].any()):
+                continue
+            z = _fp32_copy(logits[sl], T)
+            g = _chunk_grad(z, safe[sl], lse[sl], grad_lp[sl],
+                            None if grad_ent is None else grad_ent[sl], ent[sl])
+            grad[sl] = g.div_(T) if T != 1.0 else g
+        return grad, None, None, None
+
+
+def logprobs_and_entropy(logits: torch.Tensor, labels: torch.Tensor, *, temperature: float = 1.0,
+                         chunk_elements: int | None = None):
+    """log p(label) and entropy of softmax(logits / T), float32, shapes `labels.shape`.
+
+    `logits` is `[..., V]` of any float dtype; both outputs are differentiable w.r.t. it.
+    """
+    V = logits.shape[-1]
+    flat = logits.reshape(-1, V)
+    lp, ent = _LogitsFn.apply(flat, labels.reshape(-1), float(temperature),
+                              _rows_per_chunk(V, chunk_elements, logits.device))
+    return lp.view(labels.shape), ent.view(labels.shape)
+
+
+# -----------------------------------------------------------------------------
+# Fused with the lm_head: logits = hidden @ weight.T, one chunk of rows at a time.
+
+def _chunk_logits(h, weight, temperature):
+    z = (h @ weight.T).float()          # the matmul in the model's dtype, like the lm_head does
+    return z.div_(temperature) if temperature != 1.0 else z
+
+
+class _FusedFn(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx, hidden, weight, labels, mask, temperature, rows):
+        n = hidden.shape[0]
+        lp = torch.empty(n, dtype=torch.float32, device=hidden.device)
+        ent = torch.empty_like(lp)
+        lse = torch.empty_like(lp)
+        safe, valid = _valid_labels(labels)
+        for i in range(0, n, rows):
+            z = _chunk_logits(hidden[i:i + rows], weight, temperature)
+            lp[i:i + rows], ent[i:i + rows], lse[i:i + rows] = _chunk_forward(z, safe[i:i + rows])
+        lp.masked_fill_(~valid, 0.0)
+        ctx.save_for_backward(hidden, weight, safe, valid, lse, mask)
+        ctx.temperature, ctx.rows = temperature, rows
+        ctx.mark_non_differentiable(ent)
+        return lp, ent
+
+    @staticmethod
+    def backward(ctx, grad_lp, _grad_ent):
+        hidden, weight, safe, valid, lse, mask = ctx.saved_tensors
+        T, rows = ctx.temperature, ctx.rows
+        grad_lp = grad_lp.float() * valid
+        need = grad_lp != 0
+        if mask is not None:
+            if bool((need & ~mask).any()):
+                raise RuntimeError(
+                    "fused_logprobs_and_entropy: rows outside `mask` received a gradient "
+                    "(a KL or all-token term?). Pass mask=None or include those rows.")
+            need &= mask
+        # Only rows with a gradient do any work: gather them, then chunk. Rows with zero gradient
+        # contribute exactly zero to both gradients, so this is exact, not an approximation.
+        idx = need.nonzero().squeeze(1)
+        grad_hidden = torch.zeros_like(hidden) if ctx.needs_input_grad[0] else None
+        grad_weight = None
+        if ctx.needs_input_grad[1]:
+            grad_weight = torch.zeros(weight.shape, dtype=torch.float32, device=weight.device)
+        for i in range(0, idx.numel(), rows):
+            r = idx[i:i + rows]
+            h = hidden[r]
+            z = _chunk_logits(h, weight, T)
+            g = _chunk_grad(z, safe[r], lse[r], grad_lp[r])
+            if T != 1.0:
+                g.div_(T)
+            g = g.to(weight.dtype)
+            if grad_hidden is not None:
+                grad_hidden[r] = (g @ weight).to(hidden.dtype)
+            if grad_weight is not None:
+                if g.dtype == torch.float32 and h.dtype == torch.float32:
+                    grad_weight.addmm_(g.T, h)
+                else:
+                    grad_weight += g.T @ h.to(g.dtype)
+        if grad_weight is not None:
+            grad_weight = grad_weight.to(weight.dtype)
+        return grad_hidden, grad_weight, None, None, None, None
+
+
+def fused_logprobs_and_entropy(hidden: torch.Tensor, weight: torch.Tensor, labels: torch.Tensor, *,
+                               temperature: float = 1.0, mask: torch.Tensor | None = None,
+                               chunk_elements: int | None = None):
+    """log p(label) and entropy of softmax(hidden @ weight.T / T), float32, shapes `labels.shape`.
+
+    hidden `[..., H]`, weight `[V, H]` (the lm_head), labels `[...]`. Log-probs are differentiable
+    w.r.t. hidden and weight; entropy is not. `mask` (bool, `labels.shape`) declares the only rows
+    that will receive a gradient: backward skips all others (and raises if one does get a gradient).
+    Rows whose incoming gradient is exactly zero are skipped even without a mask.
+    """
+    H = hidden.shape[-1]
+    if mask is not None:
+        mask = mask.reshape(-1).to(device=hidden.device, dtype=torch.bool)
+    lp, ent = _FusedFn.apply(hidden.reshape(-1, H), weight, labels.reshape(-1), mask,
+                             float(temperature), _rows_per_chunk(weight.shape[0], chunk_elements, hidden.device))
+    return lp.view(labels.shape), ent.view(labels.shape)
+
+
+# -----------------------------------------------------------------------------
+# The reference everyone else is checked against (and the benchmarks' baseline).
+
+def naive_logprobs_and_entropy(logits: torch.Tensor, labels: torch.Tensor, *, temperature: float = 1.0,
+                               dtype: torch.dtype = torch.float32):
+    """Materialised softmax in `dtype`: several full [N, V] copies. For tests and baselines only."""
+    logp = torch.log_softmax(logits.to(dtype) / temperature, dim=-1)
+    safe, valid = _valid_labels(labels)
+    lp = logp.gather(-1, safe[..., None]).squeeze(-1) * valid
+    with torch.no_grad():
+        ent = -(logp.exp() * logp).sum(-1)
+    return lp, ent
+
+
+def entropy_bound(vocab: int) -> float:
+    """The largest possible entropy (uniform over V): a sanity bound for logged values."""
+    return math.log(vocab)
