@@ -1,0 +1,242 @@
+"""The leaderboard: one Parquet row per (checkpoint run, task, budget), safe to update from many processes.
+
+`harness eval` calls `append_run(path, samples, manifest)` once a run has finished. Every write takes an
+exclusive `fcntl.flock` on a sidecar file (`leaderboard.parquet.lock`, never deleted: deleting a lock
+file lets two writers hold "the" lock at once), reads the current table, replaces the rows of the runs
+being added, writes a temporary file in the same folder and renames it over the old one. Readers never
+see a half-written file, two evaluations finishing at once both land, and re-adding a run replaces its
+rows instead of duplicating them.
+
+Each row records the schema version of the code that wrote it. `read` upgrades older layouts to the
+current one (renamed columns, missing columns as nulls) and refuses files from a newer version.
+
+Schema history:
+- v0: the draft layout, before this column existed: `accuracy`/`stderr` for `avg`/`se`, fewer fields.
+- v1: the fields below.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import fcntl
+import json
+import os
+import tempfile
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, Iterator, Mapping
+
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+
+from harness import __version__
+from harness.scores import Score, score_samples
+
+SCHEMA_VERSION = 1
+
+SCHEMA = pa.schema([
+    ("schema_version", pa.int32()),
+    ("run_id", pa.string()),
+    ("date", pa.string()),                 # ISO 8601, UTC: when the run finished
+    ("checkpoint", pa.string()),
+    ("fingerprint", pa.string()),
+    ("task", pa.string()),
+    ("task_hash", pa.string()),
+    ("template", pa.string()),
+    ("sampling", pa.string()),             # JSON object: every sampling parameter of the run
+    ("temperature", pa.float64()),
+    ("top_p", pa.float64()),
+    ("n", pa.int32()),                     # samples per problem (the smallest, if a run is partial)
+    ("problems", pa.int32()),
+    ("budget", pa.int64()),                # max response tokens this row is scored at
+    ("curve_point", pa.bool_()),           # True: a --budget-curve step, not a requested budget
+    ("avg", pa.float64()),                 # avg@n, a fraction in [0, 1]
+    ("se", pa.float64()),                  # standard error of avg@n across problems
+    ("ci_lo", pa.float64()),               # 95 % bootstrap interval over problems
+    ("ci_hi", pa.float64()),
+    ("pass_at_k", pa.string()),            # JSON object {"1": ..., "2": ..., "4": ...}
+    ("maj_at_k", pa.string()),             # JSON object, same keys
+    ("truncation_rate", pa.float64()),
+    ("acc_untruncated", pa.float64()),     # accuracy over the samples that were not cut off
+    ("mean_tokens", pa.float64()),
+    ("median_tokens", pa.float64()),
+    ("think_closed_rate", pa.float64()),   # share of samples that closed </think>; null if not tracked
+    ("harness_version", pa.string()),
+    ("wall_time_s", pa.float64()),
+    ("device", pa.string()),
+    ("problem_ids", pa.list_(pa.string())),        # per problem, so `harness compare` can pair runs
+    ("problem_n", pa.list_(pa.int32())),           # samples of each problem
+    ("problem_correct", pa.list_(pa.int32())),     # correct samples of each problem
+])
+
+# Columns renamed since a version: {version it applies to: {old name: new name}}.
+_RENAMED_BEFORE = {1: {"accuracy": "avg", "stderr": "se"}}
+
+
+def read(path: str | os.PathLike) -> pa.Table:
+    """The leaderboard at `path` in the current schema, whatever version wrote it."""
+    return _upgrade(pq.read_table(path), path)
+
+
+def append_run(
+    path: str | os.PathLike, samples: Any, manifest: Mapping[str, Any]
+) -> list[dict[str, Any]]:
+    """Score one finished run and put its rows on the leaderboard at `path`; returns the rows added.
+
+    `samples`: the run's sample table (pyarrow Table or column dict) with the store's columns, one row
+    per (sample, budget). `manifest`: the run's manifest.json as a dict. Read from it (all optional,
+    null when absent): `checkpoint`, `fingerprint`, `task_hashes` ({task: hash}), `template`, `sampling`
+    (dict; `temperature` and `top_p` also get columns of their own), `budgets` (the requested budgets;
+    other budgets in the table are budget-curve points), `harness_version`, `finished_at` (ISO 8601),
+    `wall_time_s`, `device`. A sample column of the same name wins over the manifest where both exist
+    (`checkpoint`, `fingerprint`, `task_hash`, `template`).
+    """
+    rows = rows_for_run(samples, manifest)
+    add_rows(path, rows)
+    return rows
+
+
+def rows_for_run(samples: Any, manifest: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """The leaderboard rows of one run, without writing them."""
+    columns = samples.to_pydict() if hasattr(samples, "to_pydict") else dict(samples)
+    sampling = dict(manifest.get("sampling") or {})
+    requested = manifest.get("budgets")
+    requested = {int(b) for b in requested} if requested else None
+    task_hashes = manifest.get("task_hashes") or {}
+    rows = []
+    for score in score_samples(columns):
+        rows.append(_row(score, columns, manifest, sampling, requested, task_hashes))
+    return rows
+
+
+def add_rows(path: str | os.PathLike, rows: list[Mapping[str, Any]]) -> None:
+    """Replace every row of the runs in `rows` with `rows`, atomically and under the file lock."""
+    path = Path(path)
+    new = pa.Table.from_pylist([_complete(r) for r in rows], schema=SCHEMA)
+    run_ids = pa.array(sorted(set(new.column("run_id").to_pylist())), pa.string())
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with _locked(path):
+        if path.exists():
+            old = read(path)
+            keep = pc.invert(pc.is_in(old.column("run_id"), value_set=run_ids))
+            new = pa.concat_tables([old.filter(keep), new])
+        _write_atomically(new, path)
+
+
+def _row(score: Score, columns, manifest, sampling, requested, task_hashes) -> dict[str, Any]:
+    return {
+        "schema_version": SCHEMA_VERSION,
+        "run_id": score.run_id,
+        "date": manifest.get("finished_at") or _now(),
+        "checkpoint": _run_value(columns, "checkpoint", score.run_id) or manifest.get("checkpoint"),
+        "fingerprint": _run_value(columns, "fingerprint", score.run_id) or manifest.get("fingerprint"),
+        "task": score.task,
+        "task_hash": _run_value(columns, "task_hash", score.run_id, score.task) or task_hashes.get(score.task),
+        "template": _run_value(columns, "template", score.run_id) or manifest.get("template"),
+        "sampling": json.dumps(sampling, sort_keys=True),
+        "temperature": _float_or_none(sampling.get("temperature")),
+        "top_p": _float_or_none(sampling.get("top_p")),
+        "n": score.n,
+        "problems": score.problems,
+        "budget": score.budget,
+        "curve_point": requested is not None and score.budget not in requested,
+        "avg": score.avg,
+        "se": score.se,
+        "ci_lo": score.ci_lo,
+        "ci_hi": score.ci_hi,
+        "pass_at_k": json.dumps({str(k): v for k, v in score.pass_at_k.items()}),
+        "maj_at_k": json.dumps({str(k): v for k, v in score.maj_at_k.items()}),
+        "truncation_rate": score.truncation_rate,
+        "acc_untruncated": score.acc_untruncated,
+        "mean_tokens": score.mean_tokens,
+        "median_tokens": score.median_tokens,
+        "think_closed_rate": score.think_closed_rate,
+        "harness_version": manifest.get("harness_version") or __version__,
+        "wall_time_s": _float_or_none(manifest.get("wall_time_s")),
+        "device": manifest.get("device"),
+        "problem_ids": score.problem_ids,
+        "problem_n": score.problem_n,
+        "problem_correct": score.problem_correct,
+    }
+
+
+def _run_value(columns: dict[str, list], name: str, run_id: str, task: str | None = None) -> Any:
+    """The first non-null value of a per-run column among this run's (and task's) samples."""
+    if name not in columns:
+        return None
+    for i, value in enumerate(columns[name]):
+        if value is not None and columns["run_id"][i] == run_id and (task is None or columns["task"][i] == task):
+            return value
+    return None
+
+
+def _complete(row: Mapping[str, Any]) -> dict[str, Any]:
+    unknown = set(row) - set(SCHEMA.names)
+    if unknown:
+        raise ValueError(f"leaderboard rows have unknown field(s) {', '.join(sorted(unknown))}")
+    if not row.get("run_id"):
+        raise ValueError("leaderboard rows need a run_id")
+    return {name: row.get(name) for name in SCHEMA.names}
+
+
+def _upgrade(table: pa.Table, path) -> pa.Table:
+    if "schema_version" in table.column_names:
+        versions = [v for v in table.column("schema_version").to_pylist() if v is not None]
+        newest = max(versions, default=SCHEMA_VERSION)
+        if newest > SCHEMA_VERSION:
+            raise ValueError(
+                f"{path} was written by a newer rlvr-harness (leaderboard schema v{newest}; this one reads "
+                f"up to v{SCHEMA_VERSION}): upgrade rlvr-harness"
+            )
+        file_version = newest  # a writer always writes the whole schema of its own version
+    else:
+        file_version = 0
+        table = table.append_column("schema_version", pa.array([0] * table.num_rows, pa.int32()))
+    for version, renames in sorted(_RENAMED_BEFORE.items()):
+        if file_version < version:
+            table = table.rename_columns([renames.get(name, name) for name in table.column_names])
+    arrays = []
+    for f in SCHEMA:
+        if f.name in table.column_names:
+            arrays.append(table.column(f.name).cast(f.type))
+        else:
+            arrays.append(pa.nulls(table.num_rows, f.type))
+    return pa.Table.from_arrays(arrays, schema=SCHEMA)
+
+
+@contextmanager
+def _locked(path: Path) -> Iterator[None]:
+    fd = os.open(f"{path}.lock", os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)  # closing releases the lock
+
+
+def _write_atomically(table: pa.Table, path: Path) -> None:
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        os.fchmod(fd, 0o644)  # mkstemp makes it private; a leaderboard is shared
+        with os.fdopen(fd, "wb") as f:
+            pq.write_table(table, f)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        os.unlink(tmp)
+        raise
+    dir_fd = os.open(path.parent, os.O_RDONLY)
+    try:
+        os.fsync(dir_fd)
+    finally:
+        os.close(dir_fd)
+
+
+def _float_or_none(value: Any) -> float | None:
+    return None if value is None else float(value)
+
+
+def _now() -> str:
+    return dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
