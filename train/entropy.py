@@ -28,31 +28,38 @@ def _rows_per_chunk(vocab: int, chunk_elements: int | None, device: torch.device
     return max(1, budget // vocab)
 
 
-def _fp32_copy(x: torch.Tensor, temperature: float) -> torch.Tensor:
-    z = x.to(torch.float32, copy=True)
-    return z.div_(temperature) if temperature != 1.0 else z
+def _fp32_copy(x: torch.Tensor) -> torch.Tensor:
+    return x.to(torch.float32, copy=True)
 
 
 # -----------------------------------------------------------------------------
-# The two per-chunk kernels every path shares. `z` is one chunk of logits, already float32 and
-# already divided by T, so p = softmax(z). Both work in place on `z` to keep one chunk-sized buffer.
+# The two per-chunk kernels every path shares. `z` is one chunk of raw logits in float32, and
+# p = softmax(z / T). Both work in place on `z` to keep to one chunk-sized buffer.
 
-def _chunk_forward(z: torch.Tensor, labels: torch.Tensor):
-    """Returns (logprob of label, entropy, logsumexp) per row; destroys z."""
-    label_logit = z.gather(1, labels[:, None]).squeeze(1)
+def _chunk_forward(z: torch.Tensor, labels: torch.Tensor, temperature: float):
+    """Returns (logprob of label, entropy, max, log-sum-exp after the shift) per row; destroys z.
+
+    The max is subtracted before dividing by T: logits far from 0 (all around -1000, say) keep
+    their fp32 precision, and the backward recomputes log p the same way.
+    """
     m = z.amax(dim=1, keepdim=True)
-    z.sub_(m).clamp_(min=torch.finfo(z.dtype).min)     # z - max <= 0; -inf -> finite, so 0*z = 0
+    z.sub_(m).clamp_(min=torch.finfo(z.dtype).min)     # <= 0; -inf -> finite, so that 0 * z = 0
+    if temperature != 1.0:
+        z.div_(temperature)
     e = torch.exp(z)
     s = e.sum(dim=1)
     ez = (e[:, None, :] @ z[:, :, None]).view(-1)     # sum_j e_j z_j without an [n, V] temporary
-    lse = m.squeeze(1) + torch.log(s)
-    entropy = torch.log(s) - ez / s                   # H = lse - E_p[z], in max-shifted form
-    return label_logit - lse, entropy, lse
+    log_s = torch.log(s)
+    entropy = log_s - ez / s                          # H = log-sum-exp - E_p[z], shift-invariant
+    return z.gather(1, labels[:, None]).squeeze(1) - log_s, entropy, m.squeeze(1), log_s
 
 
-def _chunk_grad(z: torch.Tensor, labels, lse, grad_lp, grad_h=None, entropy=None):
-    """d(grad_lp*logprob + grad_h*entropy)/dz, in place in z (which becomes the gradient)."""
-    logp = z.sub_(lse[:, None])                       # log p (z already / T)
+def _chunk_grad(z, labels, m, log_s, temperature, grad_lp, grad_h=None, entropy=None):
+    """d(grad_lp*logprob + grad_h*entropy)/dlogits, in place in z (fp32 raw logits of the chunk)."""
+    logp = z.sub_(m[:, None])
+    if temperature != 1.0:
+        logp.div_(temperature)
+    logp.sub_(log_s[:, None])
     if grad_h is not None:
         # dH/dz = -p (log p + H). Written as p * (a - b log p) to stay in one buffer.
         logp.clamp_(min=torch.finfo(z.dtype).min)     # -inf logits: 0 * finite, not 0 * inf
@@ -62,7 +69,7 @@ def _chunk_grad(z: torch.Tensor, labels, lse, grad_lp, grad_h=None, entropy=None
     else:
         g = logp.exp_().mul_(-grad_lp[:, None])       # - grad_lp * p
     g.scatter_add_(1, labels[:, None], grad_lp[:, None])  # + grad_lp * onehot(label)
-    return g
+    return g.div_(temperature) if temperature != 1.0 else g    # z = logits / T
 
 
 def _valid_labels(labels: torch.Tensor):
@@ -77,38 +84,31 @@ class _LogitsFn(torch.autograd.Function):
     @staticmethod
     def forward(ctx, logits, labels, temperature, rows):
         n = logits.shape[0]
-        lp = torch.empty(n, dtype=torch.float32, device=logits.device)
-        ent = torch.empty_like(lp)
-        lse = torch.empty_like(lp)
+        lp, ent, m, log_s = (torch.empty(n, dtype=torch.float32, device=logits.device) for _ in range(4))
         safe, valid = _valid_labels(labels)
         for i in range(0, n, rows):
-            z = _fp32_copy(logits[i:i + rows], temperature)
-            lp[i:i + rows], ent[i:i + rows], lse[i:i + rows] = _chunk_forward(z, safe[i:i + rows])
+            sl = slice(i, i + rows)
+            lp[sl], ent[sl], m[sl], log_s[sl] = _chunk_forward(_fp32_copy(logits[sl]), safe[sl], temperature)
         lp.masked_fill_(~valid, 0.0)
-        ctx.save_for_backward(logits, safe, valid, lse, ent)
+        ctx.save_for_backward(logits, safe, valid, m, log_s, ent)
         ctx.temperature, ctx.rows = temperature, rows
         return lp, ent
 
     @staticmethod
     def backward(ctx, grad_lp, grad_ent):
-        logits, safe, valid, lse, ent = ctx.saved_tensors
+        logits, safe, valid, m, log_s, ent = ctx.saved_tensors
         T, rows = ctx.temperature, ctx.rows
-        n = logits.shape[0]
-        grad_lp = torch.zeros(n, device=logits.device) if grad_lp is None else grad_lp.float()
-        grad_lp = grad_lp * valid
+        grad_lp = torch.zeros_like(m) if grad_lp is None else grad_lp.float() * valid
         need = grad_lp != 0
         if grad_ent is not None:
             grad_ent = grad_ent.float()
             need |= grad_ent != 0
-        grad = torch.zeros_like(logits)
-        for i in range(0, n, rows):
+        grad = torch.zeros_like(logits)  # the one [N, V] tensor: autograd needs it, in logits' dtype
+        for i in range(0, logits.shape[0], rows):
             sl = slice(i, i + rows)
-            if not bool(need[sl].any()):
-                continue
-            z = _fp32_copy(logits[sl], T)
-            g = _chunk_grad(z, safe[sl], lse[sl], grad_lp[sl],
-                            None if grad_ent is None else grad_ent[sl], ent[sl])
-            grad[sl] = g.div_(T) if T != 1.0 else g
+            if bool(need[sl].any()):
+                grad[sl] = _chunk_grad(_fp32_copy(logits[sl]), safe[sl], m[sl], log_s[sl], T, grad_lp[sl],
+                                       None if grad_ent is None else grad_ent[sl], ent[sl])
         return grad, None, None, None
 
 
@@ -128,31 +128,29 @@ def logprobs_and_entropy(logits: torch.Tensor, labels: torch.Tensor, *, temperat
 # -----------------------------------------------------------------------------
 # Fused with the lm_head: logits = hidden @ weight.T, one chunk of rows at a time.
 
-def _chunk_logits(h, weight, temperature):
-    z = (h @ weight.T).float()          # the matmul in the model's dtype, like the lm_head does
-    return z.div_(temperature) if temperature != 1.0 else z
+def _chunk_logits(h, weight):
+    return (h @ weight.T).float()       # the matmul in the model's dtype, like the lm_head does
 
 
 class _FusedFn(torch.autograd.Function):
     @staticmethod
     def forward(ctx, hidden, weight, labels, mask, temperature, rows):
         n = hidden.shape[0]
-        lp = torch.empty(n, dtype=torch.float32, device=hidden.device)
-        ent = torch.empty_like(lp)
-        lse = torch.empty_like(lp)
+        lp, ent, m, log_s = (torch.empty(n, dtype=torch.float32, device=hidden.device) for _ in range(4))
         safe, valid = _valid_labels(labels)
         for i in range(0, n, rows):
-            z = _chunk_logits(hidden[i:i + rows], weight, temperature)
-            lp[i:i + rows], ent[i:i + rows], lse[i:i + rows] = _chunk_forward(z, safe[i:i + rows])
+            sl = slice(i, i + rows)
+            lp[sl], ent[sl], m[sl], log_s[sl] = _chunk_forward(
+                _chunk_logits(hidden[sl], weight), safe[sl], temperature)
         lp.masked_fill_(~valid, 0.0)
-        ctx.save_for_backward(hidden, weight, safe, valid, lse, mask)
+        ctx.save_for_backward(hidden, weight, safe, valid, m, log_s, mask)
         ctx.temperature, ctx.rows = temperature, rows
         ctx.mark_non_differentiable(ent)
         return lp, ent
 
     @staticmethod
     def backward(ctx, grad_lp, _grad_ent):
-        hidden, weight, safe, valid, lse, mask = ctx.saved_tensors
+        hidden, weight, safe, valid, m, log_s, mask = ctx.saved_tensors
         T, rows = ctx.temperature, ctx.rows
         grad_lp = grad_lp.float() * valid
         need = grad_lp != 0
@@ -162,20 +160,17 @@ class _FusedFn(torch.autograd.Function):
                     "fused_logprobs_and_entropy: rows outside `mask` received a gradient "
                     "(a KL or all-token term?). Pass mask=None or include those rows.")
             need &= mask
-        # Only rows with a gradient do any work: gather them, then chunk. Rows with zero gradient
-        # contribute exactly zero to both gradients, so this is exact, not an approximation.
+        # Only rows with a gradient do any work: gather them, then chunk. A row with zero gradient
+        # contributes exactly zero to both gradients, so skipping it is exact.
         idx = need.nonzero().squeeze(1)
         grad_hidden = torch.zeros_like(hidden) if ctx.needs_input_grad[0] else None
         grad_weight = None
-        if ctx.needs_input_grad[1]:
+        if ctx.needs_input_grad[1]:  # fp32 accumulator across chunks: the 1-2 x V*H memory floor
             grad_weight = torch.zeros(weight.shape, dtype=torch.float32, device=weight.device)
         for i in range(0, idx.numel(), rows):
             r = idx[i:i + rows]
             h = hidden[r]
-            z = _chunk_logits(h, weight, T)
-            g = _chunk_grad(z, safe[r], lse[r], grad_lp[r])
-            if T != 1.0:
-                g.div_(T)
+            g = _chunk_grad(_chunk_logits(h, weight), safe[r], m[r], log_s[r], T, grad_lp[r])
             g = g.to(weight.dtype)
             if grad_hidden is not None:
                 grad_hidden[r] = (g @ weight).to(hidden.dtype)

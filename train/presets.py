@@ -28,7 +28,7 @@ class Preset:
     invert: bool = False       # True: bottom-ρ ablation
     clip_low: float = 0.2      # DAPO ε_low
     clip_high: float = 0.28    # DAPO ε_high (clip-higher)
-    dual_clip: float | None = 10.0  # dual-clip c, as in the authors' verl config
+    dual_clip: float | None = 10.0  # dual clip c = 10 for A < 0 (the paper's runs)
     kl_coef: float = 0.0       # no KL term in the paper
     temperature: float = 1.0   # rollout temperature; entropy is taken at the same T
 
