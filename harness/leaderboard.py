@@ -90,7 +90,11 @@ def append_run(
     (dict; `temperature` and `top_p` also get columns of their own), `budgets` (the requested budgets;
     other budgets in the table are budget-curve points), `harness_version`, `finished_at` (ISO 8601),
     `wall_time_s`, `device`. A sample column of the same name wins over the manifest where both exist
-    (`checkpoint`, `fingerprint`, `task_hash`, `template`).
+    (`checkpoint`, `fingerprint`, `task_hash`, `template`); `temperature`/`top_p` columns fill in a
+    `sampling` without them, and the latest `scored_at` stands in for a missing `finished_at`.
+
+    The leaderboard scores exactly the rows given: if the store holds more samples than this run asked
+    for (a larger --n or --limit earlier under the same run id), pass only the ones to score.
     """
     rows = rows_for_run(samples, manifest)
     add_rows(path, rows)
@@ -101,6 +105,9 @@ def rows_for_run(samples: Any, manifest: Mapping[str, Any]) -> list[dict[str, An
     """The leaderboard rows of one run, without writing them."""
     columns = samples.to_pydict() if hasattr(samples, "to_pydict") else dict(samples)
     sampling = dict(manifest.get("sampling") or {})
+    for name in ("temperature", "top_p"):
+        if name not in sampling and name in columns:
+            sampling[name] = next((v for v in columns[name] if v is not None), None)
     requested = manifest.get("budgets")
     requested = {int(b) for b in requested} if requested else None
     task_hashes = manifest.get("task_hashes") or {}
@@ -128,7 +135,7 @@ def _row(score: Score, columns, manifest, sampling, requested, task_hashes) -> d
     return {
         "schema_version": SCHEMA_VERSION,
         "run_id": score.run_id,
-        "date": manifest.get("finished_at") or _now(),
+        "date": manifest.get("finished_at") or _latest(columns.get("scored_at")) or _now(),
         "checkpoint": _run_value(columns, "checkpoint", score.run_id) or manifest.get("checkpoint"),
         "fingerprint": _run_value(columns, "fingerprint", score.run_id) or manifest.get("fingerprint"),
         "task": score.task,
@@ -236,6 +243,10 @@ def _write_atomically(table: pa.Table, path: Path) -> None:
 
 def _float_or_none(value: Any) -> float | None:
     return None if value is None else float(value)
+
+
+def _latest(stamps: list | None) -> str | None:
+    return max((s for s in stamps or [] if s), default=None)
 
 
 def _now() -> str:

@@ -1,0 +1,157 @@
+"""`harness compare CKPT_A CKPT_B ...`: checkpoints side by side, with honest intervals, and the paper's table.
+
+Per task and requested budget: each checkpoint's avg@n with its 95 % bootstrap interval; the first
+checkpoint minus each of the others (paired over the same problems) with a plain-words verdict; and per
+checkpoint the gain from its smallest to its largest budget (the paper's 20k -> 29k). Writes a PNG of
+accuracy vs budget. `--paper-table` instead prints rows = checkpoints, columns = AIME'24 / AIME'25 at
+each budget, as in the paper's main table.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from harness.commands.leaderboard import (
+    add_output_arguments, add_source_arguments, ci, emit, filter_rows, pct, read_rows,
+)
+from harness.errors import UsageError
+
+
+def register(sub) -> None:
+    p = sub.add_parser("compare", help="compare checkpoints (or run ids) per task and budget; the paper's table")
+    p.add_argument("checkpoints", nargs="*", metavar="CKPT",
+                   help="checkpoint path, its folder name, or a run id; the first is the baseline")
+    add_source_arguments(p)
+    p.add_argument("--paper-table", action="store_true",
+                   help="rows: checkpoints (all on the leaderboard if none given); columns: task x budget")
+    p.add_argument("--plot", help="accuracy-vs-budget PNG (default RESULTS/accuracy_vs_budget.png)")
+    p.add_argument("--no-plot", action="store_true", help="do not write the PNG")
+    p.add_argument("--iters", type=int, default=10000, help="bootstrap resamples (default 10000)")
+    p.add_argument("--seed", type=int, default=0, help="bootstrap seed (default 0)")
+    add_output_arguments(p)
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from harness import comparison
+
+    if args.iters < 1:
+        raise UsageError(f"--iters must be at least 1, got {args.iters}")
+    rows = filter_rows(read_rows(args.results), args.task, args.budget)
+    who = args.checkpoints or (comparison.checkpoint_labels(rows) if args.paper_table else [])
+    if not who:
+        raise UsageError("name at least one checkpoint or run id to compare (or use --paper-table)")
+    if len(set(who)) != len(who):
+        raise UsageError("each checkpoint may be named once")
+    selections = [_select(rows, w) for w in who]
+
+    if args.paper_table:
+        emit(paper_table(selections, args.format), args.out)
+        return 0
+    emit(comparison_report(selections, args.format, iters=args.iters, seed=args.seed), args.out)
+    if not args.no_plot:
+        from harness import plots
+
+        target = args.plot or _default_plot_path(args.results)
+        print(f"wrote {plots.accuracy_vs_budget(selections, target)}", file=sys.stderr)
+    return 0
+
+
+def _select(rows: list[dict], who: str):
+    from harness import comparison
+
+    s = comparison.select(rows, who)
+    if not s.rows:
+        known = ", ".join(comparison.checkpoint_labels(rows)) or "none"
+        raise UsageError(f"nothing on the leaderboard matches {who!r} (checkpoints: {known})")
+    if len(s.run_ids) > 1:
+        print(f"note: {who!r} matches {len(s.run_ids)} runs; using the latest at each task and budget "
+              f"(name a run id to choose)", file=sys.stderr)
+    return s
+
+
+def comparison_report(selections, fmt: str, *, iters: int, seed: int) -> str:
+    """Three sections (scores, paired differences, budget gains) as text/Markdown, or one flat CSV."""
+    from harness import comparison, tables
+
+    scores, diffs, gains = [], [], []
+    base = selections[0]
+    for task in comparison.tasks_of(selections):
+        budgets = comparison.requested_budgets(selections, task)
+        for budget in budgets:
+            for s in selections:
+                r = s.rows.get((task, budget))
+                if r is not None:
+                    scores.append(["score", task, budget, s.label, "", r["avg"], r["ci_lo"], r["ci_hi"],
+                                   r["n"], r["problems"], "", r["run_id"]])
+            for s in selections[1:]:
+                a, b = base.rows.get((task, budget)), s.rows.get((task, budget))
+                if a is None or b is None:
+                    continue
+                p = comparison.paired(a, b, (base.label, s.label), iters=iters, seed=seed)
+                diffs.append(_paired_record("difference", task, budget, base.label, s.label, p))
+        for s in selections:
+            asked = [b for b in budgets if (task, b) in s.rows]
+            if len(asked) < 2:
+                continue
+            lo_b, hi_b = asked[0], asked[-1]
+            p = comparison.paired(s.rows[(task, hi_b)], s.rows[(task, lo_b)], ("larger budget", "smaller budget"),
+                                  iters=iters, seed=seed)
+            gains.append(_paired_record("budget gain", task, hi_b, s.label, f"budget {lo_b}", p))
+
+    if fmt == "csv":
+        headers = ["kind", "task", "budget", "checkpoint", "versus", "value", "ci_lo", "ci_hi", "n", "problems",
+                   "verdict", "run_id"]
+        return tables.render(headers, scores + diffs + gains, "csv")
+    title = (lambda t: f"### {t}\n\n") if fmt == "markdown" else (lambda t: f"{t}\n")
+    out = [title("avg@n per checkpoint (95% bootstrap CI over problems)")]
+    out.append(tables.render(["task", "budget", "checkpoint", "avg@n %", "95% CI", "n", "problems", "run id"],
+                             [[t, b, who, pct(v), ci(lo, hi), n, m, (rid or "")[:12]]
+                              for _, t, b, who, _, v, lo, hi, n, m, _, rid in scores], fmt))
+    if diffs:
+        out.append("\n" + title(f"paired difference, {base.label} minus each other checkpoint (same problems resampled on both sides)"))
+        out.append(tables.render(["task", "budget", "comparison", "diff pts", "95% CI", "problems", "verdict"],
+                                 [[t, b, f"{who} - {vs}", _pts(v), _pts_ci(lo, hi), m, verdict]
+                                  for _, t, b, who, vs, v, lo, hi, _, m, verdict, _ in diffs], fmt))
+    if gains:
+        out.append("\n" + title("budget gain per checkpoint (largest minus smallest requested budget, paired)"))
+        out.append(tables.render(["checkpoint", "task", "budgets", "gain pts", "95% CI", "problems", "verdict"],
+                                 [[who, t, f"{vs.split()[-1]} -> {b}", _pts(v), _pts_ci(lo, hi), m, verdict]
+                                  for _, t, b, who, vs, v, lo, hi, _, m, verdict, _ in gains], fmt))
+    return "".join(out)
+
+
+def paper_table(selections, fmt: str) -> str:
+    """Rows: checkpoints. Columns: each task at each requested budget, avg@n in percent."""
+    from harness import comparison, tables
+
+    columns = [(t, b) for t in comparison.tasks_of(selections) for b in comparison.requested_budgets(selections, t)]
+    headers = ["checkpoint"] + [f"{comparison.task_name(t)} @{comparison.budget_name(b)}" for t, b in columns]
+    body = []
+    for s in selections:
+        cells = [pct(s.rows[c]["avg"]) if c in s.rows else "-" for c in columns]
+        body.append([s.label] + cells)
+    return tables.render(headers, body, fmt)
+
+
+def _paired_record(kind, task, budget, label, versus, p) -> list:
+    if p is None:
+        return [kind, task, budget, label, versus, None, None, None, None, 0,
+                "no per-problem scores to pair (old leaderboard row or no shared problems)", ""]
+    return [kind, task, budget, label, versus, p.diff, p.lo, p.hi, None, p.problems, p.verdict, ""]
+
+
+def _pts(x: float | None) -> str:
+    return "" if x is None else f"{100 * x:+.1f}"
+
+
+def _pts_ci(lo: float | None, hi: float | None) -> str:
+    return "" if lo is None else f"[{_pts(lo)}, {_pts(hi)}]"
+
+
+def _default_plot_path(results: str) -> str:
+    from pathlib import Path
+
+    folder = Path(results).parent if results.endswith(".parquet") else Path(results)
+    return str(folder / "accuracy_vs_budget.png")

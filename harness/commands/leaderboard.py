@@ -1,0 +1,154 @@
+"""`harness leaderboard`: print or export the leaderboard, filtered by task and budget, sorted by a metric.
+
+Rows are grouped by task and budget (accuracies on different tasks or budgets do not rank against each
+other) and sorted within each group by the chosen metric, best first. Table and Markdown show the
+headline columns in percent; CSV exports every scalar field at full precision.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from harness.errors import UsageError
+
+SORT_KEYS = ("avg", "se", "pass@K", "maj@K", "truncation_rate", "acc_untruncated", "mean_tokens", "date")
+HEADERS = [
+    "checkpoint", "task", "budget", "n", "problems", "avg@n %", "± SE", "95% CI", "pass@k %", "maj@k %",
+    "trunc %", "acc not trunc %", "tokens mean/median", "think closed %", "run id", "date",
+]
+
+
+def register(sub) -> None:
+    p = sub.add_parser("leaderboard", help="print or export the leaderboard (filter by task/budget, sort by a metric)")
+    add_source_arguments(p)
+    p.add_argument("--checkpoint", help="only rows whose checkpoint path contains this text")
+    p.add_argument("--sort", default="avg", help="metric to sort by within each task and budget: "
+                   "avg, se, pass@K, maj@K, truncation_rate, acc_untruncated, mean_tokens, date (default avg)")
+    p.add_argument("--ascending", action="store_true", help="smallest first")
+    p.add_argument("--curve", action="store_true", help="include --budget-curve points, not just requested budgets")
+    add_output_arguments(p)
+    p.set_defaults(func=run)
+
+
+def add_source_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--results", default="results",
+                   help="results folder holding leaderboard.parquet, or the .parquet file (default results)")
+    p.add_argument("--task", help="comma-separated tasks to keep (e.g. aime24,aime25)")
+    p.add_argument("--budget", help="comma-separated budgets to keep (e.g. 20480,29696)")
+
+
+def add_output_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--format", choices=["table", "markdown", "csv"], default="table")
+    p.add_argument("--out", help="write to this file instead of stdout")
+
+
+def run(args: argparse.Namespace) -> int:
+    from harness import tables
+
+    rows = filter_rows(read_rows(args.results), args.task, args.budget)
+    if args.checkpoint:
+        rows = [r for r in rows if args.checkpoint in (r["checkpoint"] or "")]
+    if not args.curve:
+        rows = [r for r in rows if not r["curve_point"]]
+    key = sort_key(args.sort)
+    present = [r for r in rows if key(r) is not None]
+    present.sort(key=key, reverse=not args.ascending)
+    rows = present + [r for r in rows if key(r) is None]
+    rows.sort(key=lambda r: (r["task"] or "", r["budget"] or 0))  # stable: keeps the metric order inside
+
+    if args.format == "csv":
+        names = [n for n in rows[0] if not n.startswith("problem_")] if rows else []
+        text = tables.render(names, [[r[n] for n in names] for r in rows], "csv")
+    else:
+        text = tables.render(HEADERS, [display_row(r) for r in rows], args.format)
+    emit(text, args.out)
+    return 0
+
+
+def read_rows(results: str) -> list[dict]:
+    """Every leaderboard row (current schema) from a results folder or a leaderboard file."""
+    from harness import leaderboard
+
+    path = Path(results)
+    if path.suffix != ".parquet":
+        path = path / "leaderboard.parquet"
+    if not path.is_file():
+        raise UsageError(f"no leaderboard at {path} (run `harness eval` first, or pass --results)")
+    try:
+        return leaderboard.read(path).to_pylist()
+    except (OSError, ValueError) as exc:  # pyarrow's ArrowInvalid is a ValueError
+        raise UsageError(f"cannot read leaderboard {path}: {exc}") from exc
+
+
+def filter_rows(rows: list[dict], tasks: str | None, budgets: str | None) -> list[dict]:
+    if tasks:
+        wanted = {t.strip() for t in tasks.split(",") if t.strip()}
+        known = {r["task"] for r in rows}
+        unknown = wanted - known
+        if unknown:
+            raise UsageError(f"no rows for task(s) {', '.join(sorted(unknown))} (known: {', '.join(sorted(known))})")
+        rows = [r for r in rows if r["task"] in wanted]
+    if budgets:
+        try:
+            wanted_b = {int(b) for b in budgets.split(",") if b.strip()}
+        except ValueError:
+            raise UsageError(f"--budget takes comma-separated integers, got {budgets!r}") from None
+        rows = [r for r in rows if r["budget"] in wanted_b]
+    return rows
+
+
+def sort_key(metric: str):
+    """A function giving each row's value of `metric` (None when the row lacks it)."""
+    if metric.startswith(("pass@", "maj@")):
+        field, _, k = metric.partition("@")
+        if not k.isdigit():
+            raise UsageError(f"--sort {metric}: write pass@K or maj@K with K a number, e.g. pass@8")
+        return lambda r: json.loads(r[f"{field}_at_k"] or "{}").get(k)
+    if metric not in SORT_KEYS:
+        raise UsageError(f"unknown --sort metric {metric!r} (choose from {', '.join(SORT_KEYS)})")
+    return lambda r: r[metric]
+
+
+def display_row(r: dict) -> list[str]:
+    pass_k, maj_k = _top_k(r["pass_at_k"]), _top_k(r["maj_at_k"])
+    tokens = "" if r["mean_tokens"] is None else f"{r['mean_tokens']:.0f}/{r['median_tokens']:.0f}"
+    return [
+        r["checkpoint"] or "?", r["task"], str(r["budget"]), _int(r["n"]), _int(r["problems"]),
+        pct(r["avg"]), pct(r["se"]), ci(r["ci_lo"], r["ci_hi"]),
+        f"{pct(pass_k[1])} (k={pass_k[0]})" if pass_k else "",
+        f"{pct(maj_k[1])} (k={maj_k[0]})" if maj_k else "",
+        pct(r["truncation_rate"]), pct(r["acc_untruncated"]), tokens, pct(r["think_closed_rate"]),
+        (r["run_id"] or "")[:12], (r["date"] or "")[:10],
+    ]
+
+
+def pct(x: float | None) -> str:
+    return "" if x is None or x != x else f"{100 * x:.1f}"
+
+
+def ci(lo: float | None, hi: float | None) -> str:
+    return "" if lo is None or hi is None else f"[{pct(lo)}, {pct(hi)}]"
+
+
+def emit(text: str, out: str | None) -> None:
+    if out:
+        Path(out).parent.mkdir(parents=True, exist_ok=True)
+        Path(out).write_text(text)
+        print(f"wrote {out}", file=sys.stderr)
+    else:
+        sys.stdout.write(text)
+
+
+def _top_k(blob: str | None) -> tuple[int, float] | None:
+    values = json.loads(blob) if blob else {}
+    if not values:
+        return None
+    k = max(values, key=int)
+    return int(k), values[k]
+
+
+def _int(x) -> str:
+    return "" if x is None else str(x)

@@ -1,0 +1,39 @@
+"""Render small tables for the terminal, for Markdown documents, or as CSV, from one list of rows."""
+
+from __future__ import annotations
+
+import csv
+import io
+from typing import Sequence
+
+FORMATS = ("table", "markdown", "csv")
+
+
+def render(headers: Sequence[str], rows: Sequence[Sequence[object]], fmt: str = "table") -> str:
+    """The rows under their headers, as aligned text, a Markdown table or CSV (ending in a newline)."""
+    cells = [[_cell(v, full=fmt == "csv") for v in row] for row in rows]
+    if fmt == "csv":
+        out = io.StringIO()
+        writer = csv.writer(out, lineterminator="\n")
+        writer.writerow(headers)
+        writer.writerows(cells)
+        return out.getvalue()
+    if fmt == "markdown":
+        lines = ["| " + " | ".join(headers) + " |", "|" + "|".join("---" for _ in headers) + "|"]
+        lines += ["| " + " | ".join(c.replace("|", "\\|") for c in row) + " |" for row in cells]
+        return "\n".join(lines) + "\n"
+    if fmt == "table":
+        widths = [max([len(h)] + [len(row[i]) for row in cells]) for i, h in enumerate(headers)]
+        lines = ["  ".join(h.ljust(w) for h, w in zip(headers, widths)).rstrip()]
+        lines.append("  ".join("-" * w for w in widths))
+        lines += ["  ".join(c.ljust(w) for c, w in zip(row, widths)).rstrip() for row in cells]
+        return "\n".join(lines) + "\n"
+    raise ValueError(f"unknown table format {fmt!r} (choose from {', '.join(FORMATS)})")
+
+
+def _cell(value: object, full: bool) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, float) and not full:
+        return f"{value:.6g}"
+    return str(value)
