@@ -1,0 +1,228 @@
+"""Is a predicted answer equal to the gold one? The sympy half of the checker.
+
+Imported only inside the worker processes (tasks/workers.py), never in the parent: it loads sympy,
+and sympy work on hostile input may hang or explode, so it runs where it can be killed. Model text
+reaches sympy only through latex2sympy2_extended, which builds expressions from a grammar and never
+evaluates Python (unlike `sympify`/`parse_expr`, which this module never calls).
+
+Shapes are compared first (tasks/structure.py), then each pair of leaves: plain numbers exactly (a
+decimal may stand for the exact value it correctly rounds), percentages as p or p/100, words as
+words, and everything else as `simplify(a - b) == 0`. When unsure the answer is "not equal".
+"""
+
+from __future__ import annotations
+
+import re
+from fractions import Fraction
+
+import sympy
+from latex2sympy2_extended import NormalizationConfig, latex2sympy
+from latex2sympy2_extended.latex2sympy2 import ConversionConfig
+
+from tasks.normalize import clean, number_text, numbers_match, plain_number
+from tasks.structure import Shape, is_variable, shape
+
+_NORMALIZE = NormalizationConfig(basic_latex=True, units=True, malformed_operators=True, nits=True, boxed="none", equations=False)
+_CONVERT = ConversionConfig(interpret_as_mixed_fractions=True, interpret_simple_eq_as_assignment=False)
+_WORD = re.compile(r"(?<![\\a-zA-Z])[a-zA-Z]{3,}")
+_MATH_WORDS = re.compile(r"\\?(?:sqrt|frac|sin|cos|tan|cot|sec|csc|log|ln|exp|pi|infty|cdot|times|arcsin|arccos|arctan|sinh|cosh|tanh|text|mathrm|mbox|begin|end|pmatrix|bmatrix|matrix|vmatrix|left|right|emptyset|varnothing|dots|ldots|cdots|circ)")
+MAX_NODES = 400
+MAX_EXPONENT = 10_000
+
+
+# ---- parsing ---------------------------------------------------------------------------------
+
+def to_sympy(latex: str):
+    """The expression for a LaTeX leaf, or None when the grammar rejects it (an unparseable answer)."""
+    try:
+        return latex2sympy(latex, normalization_config=_NORMALIZE, conversion_config=_CONVERT)
+    except Exception:  # the parser signals "not LaTeX math" with assorted exception types
+        return None
+
+
+def is_words(text: str) -> bool:
+    """Text answers ("Devon", "odd") compare as words: sympy would read "evan" as e*v*a*n = "vane"."""
+    return bool(_WORD.search(_MATH_WORDS.sub("", text)))
+
+
+def words(text: str) -> str:
+    text = re.sub(r"\\(?:text|mathrm|textbf|mbox)\{([^{}]*)\}", r"\1", text)
+    return re.sub(r"[\s{}()\\]", "", text).lower()
+
+
+def too_big(expr) -> bool:
+    """Power towers, huge factorials and sprawling trees: compare structurally only, never evaluate."""
+    for count, node in enumerate(sympy.preorder_traversal(expr)):
+        if count > MAX_NODES:
+            return True
+        if isinstance(node, sympy.Pow) and node.exp.is_number:
+            if node.exp.has(sympy.Pow) or (node.exp.is_Number and abs(node.exp) > MAX_EXPONENT):
+                return True
+        if isinstance(node, sympy.factorial) and node.args[0].is_Number and abs(node.args[0]) > 500:
+            return True
+    return False
+
+
+# ---- leaves ----------------------------------------------------------------------------------
+
+def _as_fraction(x) -> Fraction | None:
+    """A real sympy number as an exact Fraction (irrationals to 60 digits, far below any tolerance)."""
+    if not x.is_real:
+        return None
+    r = x if x.is_Rational else sympy.Rational(x.evalf(60))
+    return Fraction(int(r.p), int(r.q))
+
+
+def exprs_equal(a, b) -> bool:
+    """Exact equality of two parsed leaves."""
+    if a is None or b is None:
+        return False
+    if isinstance(a, sympy.MatrixBase) or isinstance(b, sympy.MatrixBase):
+        if not (isinstance(a, sympy.MatrixBase) and isinstance(b, sympy.MatrixBase)) or a.shape != b.shape:
+            return False
+        return all(exprs_equal(x, y) for x, y in zip(a, b))
+    if not isinstance(a, sympy.Expr) or not isinstance(b, sympy.Expr):
+        return a == b  # sets, relations and the like: sympy's own structural equality, nothing looser
+    if too_big(a) or too_big(b):
+        return a == b
+    a, b = sympy.nsimplify(a, rational=True), sympy.nsimplify(b, rational=True)
+    if a == b:
+        return True
+    diff = sympy.simplify(a - b)
+    return diff == 0
+
+
+def leaf_equal(pred: str, gold: str) -> bool:
+    """Two scalar answers: numbers, percentages, degrees, units, words or expressions."""
+    p, g = clean(pred), clean(gold)
+    if p.text == g.text:
+        return True
+    if not p.text or not g.text:
+        return False
+    if is_words(p.text) or is_words(g.text):
+        return words(p.text) == words(g.text)
+    pv, gv = _values(p.text, p.percent), _values(g.text, g.percent)
+    for a, a_dec in pv:
+        for b, b_dec in gv:
+            if isinstance(a, Fraction) and isinstance(b, Fraction):
+                if numbers_match(a, a_dec, b, b_dec):
+                    return True
+            elif _mixed_equal(a, a_dec, b, b_dec):
+                return True
+    return False
+
+
+def _values(text: str, percent: bool) -> list:
+    """(value, decimals) readings of a leaf: a Fraction for plain numbers, else a sympy expression.
+
+    A percentage reads as p and as p/100, so "50%" matches both 50 and 1/2.
+    """
+    plain = plain_number(text)
+    if plain is not None:
+        value, decimals = plain
+        out = [(value, decimals)]
+        if percent:
+            out.append((value / 100, None if decimals is None else decimals + 2))
+        return out
+    expr = to_sympy(text)
+    if expr is None:
+        return []
+    return [(expr, None), (expr / 100, None)] if percent and isinstance(expr, sympy.Expr) else [(expr, None)]
+
+
+def _mixed_equal(a, a_dec, b, b_dec) -> bool:
+    """One side a plain number, the other sympy (or both sympy)."""
+    if isinstance(a, Fraction):
+        a = sympy.Rational(a.numerator, a.denominator)
+    if isinstance(b, Fraction):
+        b = sympy.Rational(b.numerator, b.denominator)
+    if (a_dec is not None or b_dec is not None) and getattr(a, "is_number", False) and getattr(b, "is_number", False):
+        if too_big(a) or too_big(b):
+            return False
+        fa, fb = _as_fraction(a), _as_fraction(b)
+        return fa is not None and fb is not None and numbers_match(fa, a_dec, fb, b_dec)
+    return exprs_equal(a, b)
+
+
+# ---- shapes ----------------------------------------------------------------------------------
+
+def shapes_equal(p: Shape, g: Shape) -> bool:
+    if p.kind == "eq" and g.kind != "eq":
+        return is_variable(p.items[0]) and shapes_equal(p.items[1], g)  # "x = 3" for 3
+    if g.kind == "eq" and p.kind != "eq":
+        return is_variable(g.items[0]) and shapes_equal(p, g.items[1])
+    if p.kind == "eq":
+        (pl, pr), (gl, gr) = p.items, g.items
+        if shapes_equal(pl, gl) and shapes_equal(pr, gr) or shapes_equal(pl, gr) and shapes_equal(pr, gl):
+            return True
+        return _same_equation(p, g)
+    if {p.kind, g.kind} <= {"list", "set"}:
+        return _unordered_equal(p.items, g.items)
+    if p.kind != g.kind:
+        return False
+    if p.kind == "union":
+        return _unordered_equal(p.items, g.items)
+    if p.kind == "bracket":
+        return (p.open, p.close) == (g.open, g.close) and len(p.items) == len(g.items) and all(
+            shapes_equal(x, y) for x, y in zip(p.items, g.items))
+    return leaf_equal(p.text, g.text)
+
+
+def _unordered_equal(ps: tuple, gs: tuple) -> bool:
+    if len(ps) != len(gs):
+        return False
+    left = list(gs)
+    for x in ps:
+        hit = next((i for i, y in enumerate(left) if shapes_equal(x, y)), None)
+        if hit is None:
+            return False
+        left.pop(hit)
+    return True
+
+
+def _same_equation(p: Shape, g: Shape) -> bool:
+    """y = 2x + 1 and 2x - y = -1: the same zero set up to sign (scalar equations only)."""
+    if any(side.kind != "scalar" for side in p.items + g.items):
+        return False
+    sides = [to_sympy(side.text) for side in p.items + g.items]
+    if any(not isinstance(s, sympy.Expr) for s in sides):
+        return False
+    lp, lg = sides[0] - sides[1], sides[2] - sides[3]
+    return exprs_equal(lp, lg) or exprs_equal(lp, -lg)
+
+
+# ---- entry points ----------------------------------------------------------------------------
+
+def equivalent(pred: str, gold: str) -> bool:
+    """Whether `pred` states the same answer as `gold` (both LaTeX, already extracted)."""
+    p, g = _cleaned(pred), _cleaned(gold)
+    if not p or not g:
+        return False
+    if p == g:
+        return True
+    return shapes_equal(shape(p), shape(g))
+
+
+def _cleaned(text: str) -> str:
+    c = clean(text)
+    return c.text + "\\%" if c.percent and c.text else c.text
+
+
+def canonical(pred: str) -> str:
+    """A normal form for majority voting: "25" for "\\frac{50}{2}", "1/2" for "0.5"; else the cleaned text."""
+    c = clean(pred)
+    text = c.text
+    plain = plain_number(text)
+    if plain is not None and not c.percent:
+        return number_text(plain[0])
+    node = shape(text)
+    if node.kind != "scalar" or c.percent or is_words(text):
+        return text
+    expr = to_sympy(text)
+    if not isinstance(expr, sympy.Expr) or too_big(expr):
+        return text
+    expr = sympy.nsimplify(expr, rational=True)
+    if expr.is_number:
+        expr = sympy.simplify(expr)
+    out = sympy.sstr(expr)
+    return out if len(out) <= 200 else text

@@ -1,0 +1,167 @@
+"""The answer checker shared by evaluation and RL reward: extract, then verify.
+
+`grade(response, gold)` reads the final answer out of a response (tasks/extract.py) and decides
+whether it equals the gold answer. Plain numbers, the AIME case, are settled here in the parent with
+exact integer/fraction arithmetic, no sympy and no worker. Everything else goes to a warm pool of
+killable worker processes (tasks/workers.py) running tasks/equivalence.py, so a hostile answer costs
+at most `timeout` seconds and never hangs or crashes the caller.
+
+`grade` never raises: a failure anywhere maps to status "error". A `timeout` bounds the sympy work
+for one answer; the first call in a process also waits for the pool to start (`warm_up()` pays that
+up front).
+"""
+
+from __future__ import annotations
+
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from fractions import Fraction
+from typing import Any, Sequence
+
+from tasks import workers as worker_pool
+from tasks.extract import LAST_NUMBER_POLICIES, extract_answer, gold_answer
+from tasks.normalize import clean, integer_digits, number_text, numbers_match, plain_number, strip_variable
+
+STATUSES = ("correct", "wrong", "no_answer", "timeout", "error")
+
+
+@dataclass(frozen=True)
+class Grade:
+    correct: bool
+    extracted: str | None  # the answer as the response wrote it (None: no answer found)
+    status: str  # one of STATUSES
+    canonical: str | None = None  # a normal form of `extracted` ("25" for "025"), for majority voting
+
+
+@dataclass(frozen=True)
+class GradeConfig:
+    """Extraction policy. The defaults suit \\boxed{} and "Answer:" prompts; be strict by default."""
+
+    last_number: str = "line"  # bare-number fallback: "off", "line" (last line is only a number), "any"
+    whole_response: bool = True  # a short response with no prose is itself the answer
+    strict_think: bool = False  # a response that opens <think> and never closes it has no answer
+    max_answer_chars: int = 2000  # longer extracted answers are graded wrong without parsing
+
+    def __post_init__(self) -> None:
+        if self.last_number not in LAST_NUMBER_POLICIES:
+            raise ValueError(f"last_number must be one of {LAST_NUMBER_POLICIES}, got {self.last_number!r}")
+
+
+DEFAULT = GradeConfig()
+
+
+@dataclass(frozen=True)
+class _Pending:
+    """An answer the parent could not settle: it needs the workers."""
+
+    extracted: str
+    gold: str
+
+
+def _as_text(x: Any) -> str | None:
+    if isinstance(x, str):
+        return x
+    if isinstance(x, (bytes, bytearray)):
+        return bytes(x).decode("utf-8", errors="replace")
+    if isinstance(x, (int, Fraction)) and not isinstance(x, bool):
+        return str(x)
+    if isinstance(x, float) and x == x and abs(x) != float("inf"):
+        return repr(x)
+    return None
+
+
+def _settle(response: Any, gold: Any, config: GradeConfig) -> Grade | _Pending:
+    """Everything that needs no sympy: extraction, then the plain-number fast path."""
+    gold_text = _as_text(gold)
+    if gold_text is None or not gold_text.strip():
+        return Grade(False, None, "error")
+    text = _as_text(response)
+    if text is None:
+        return Grade(False, None, "no_answer" if response is None else "error")
+    extracted = extract_answer(text, last_number_policy=config.last_number,
+                               whole_response=config.whole_response, strict_think=config.strict_think)
+    if extracted is None or not extracted.strip():
+        return Grade(False, None, "no_answer")
+    if len(extracted) > config.max_answer_chars:
+        return Grade(False, extracted[: config.max_answer_chars], "wrong")
+    gold_text = gold_answer(gold_text)[: config.max_answer_chars * 4]
+    p, g = clean(extracted), clean(gold_text)
+    if p.percent or g.percent:
+        return _Pending(extracted, gold_text)
+    p_text = strip_variable(p.text) if "=" not in g.text else p.text
+    pi, gi = integer_digits(p_text), integer_digits(g.text)
+    if pi is not None and gi is not None:
+        return _verdict(pi == gi, extracted, pi)
+    pn, gn = plain_number(p_text), plain_number(g.text)
+    if pn is not None and gn is not None:
+        return _verdict(numbers_match(*pn, *gn), extracted, number_text(pn[0]))
+    if p.text == g.text and p.text:
+        return _verdict(True, extracted, p.text)
+    return _Pending(extracted, gold_text)
+
+
+def _verdict(equal: bool, extracted: str, canonical: str | None) -> Grade:
+    return Grade(equal, extracted, "correct" if equal else "wrong", canonical)
+
+
+def _check(item: _Pending, timeout: float) -> Grade:
+    status, equal, canon = worker_pool.get_pool().check(item.extracted, item.gold, timeout)
+    fallback = clean(item.extracted).text
+    if status == "ok":
+        return _verdict(equal, item.extracted, canon or fallback)
+    return Grade(False, item.extracted, status, fallback)
+
+
+def grade(response: Any, gold: Any, *, timeout: float = 1.0, config: GradeConfig | None = None) -> Grade:
+    """Grade one response against one gold answer. Never raises; see the module docstring."""
+    try:
+        item = _settle(response, gold, config or DEFAULT)
+        return item if isinstance(item, Grade) else _check(item, timeout)
+    except Exception:  # the documented never-raise boundary: any failure is a graded "error"
+        return Grade(False, None, "error")
+
+
+def grade_batch(responses: Sequence[Any], golds: Sequence[Any], *, timeout: float = 1.0,
+                config: GradeConfig | None = None, workers: int | None = None) -> list[Grade]:
+    """Grade many responses in parallel; each answer is bounded by `timeout`, results keep order."""
+    if len(responses) != len(golds):
+        raise ValueError(f"{len(responses)} responses but {len(golds)} gold answers")
+    cfg = config or DEFAULT
+    results: list[Grade | None] = []
+    pending: list[tuple[int, _Pending]] = []
+    for i, (r, g) in enumerate(zip(responses, golds)):
+        try:
+            item = _settle(r, g, cfg)
+        except Exception:  # same boundary as `grade`
+            item = Grade(False, None, "error")
+        results.append(item if isinstance(item, Grade) else None)
+        if isinstance(item, _Pending):
+            pending.append((i, item))
+    if pending:
+        pool = worker_pool.get_pool()
+        n = workers or pool.size
+        pool.grow(n)
+        with ThreadPoolExecutor(max_workers=n) as ex:
+            for (i, _), result in zip(pending, ex.map(lambda p: _check_safely(p[1], timeout), pending)):
+                results[i] = result
+    return results  # type: ignore[return-value]
+
+
+def _check_safely(item: _Pending, timeout: float) -> Grade:
+    try:
+        return _check(item, timeout)
+    except Exception:  # same boundary as `grade`
+        return Grade(False, item.extracted, "error")
+
+
+def warm_up(n: int | None = None) -> None:
+    """Start the worker pool now (about a second), so the first graded answers pay no start-up."""
+    pool = worker_pool.get_pool()
+    if n:
+        pool.grow(n)
+    pool.warm()
+
+
+def shutdown() -> None:
+    """Stop the worker pool (it restarts on demand); also done at interpreter exit."""
+    worker_pool.shutdown()

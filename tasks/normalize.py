@@ -1,0 +1,179 @@
+"""Cheap, lossless clean-up of an answer string, and exact plain-number parsing, with no sympy.
+
+Runs in the parent for every answer, so it must be linear in the input and safe on any text. Nothing
+here changes what an answer means: it drops typesetting (dollars, `\\left`, spacing commands, a
+trailing period) and splits off the wrappers that carry no value for comparison (units in `\\text{}`,
+degree signs). A percent sign is *not* dropped silently: it is reported so the comparison can treat
+50% as either 50 or 1/2.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from fractions import Fraction
+
+MAX_NUMBER_CHARS = 400  # longer digit strings are compared as strings, never converted
+
+_SPACING = re.compile(r"\\[,;:! ]|\\(?:quad|qquad|displaystyle|textstyle|left|right|big|Big|bigg|Bigg)(?![a-zA-Z])|~")
+_FRAC_ALIAS = re.compile(r"\\[dt]frac(?![a-zA-Z])")
+_FRAC_SHORT = re.compile(r"\\frac\s*(\d)\s*(\d)")  # \frac12 -> \frac{1}{2}
+_FRAC_HALF_SHORT = re.compile(r"\\frac\s*\{([^{}]*)\}\s*(\d)")  # \frac{a}2
+_DEGREES = re.compile(r"\s*(?:\^\s*\{?\s*\\circ\s*\}?|°|\\degree|\\text\{\s*degrees?\s*\}|\s+degrees?)\s*$")
+_PERCENT = re.compile(r"\s*(?:\\%|%|\\text\{\s*percent\s*\}|\s+percent)\s*$")
+_TEXT_UNIT = re.compile(r"\s*\\(?:text|textrm|mbox|mathrm|textnormal)\s*\{\s*[a-zA-Z][a-zA-Z .]*\}(?:\s*\^\s*\{?\d\}?)?\s*$")
+_WORD_UNIT = re.compile(r"(?<=[\d}])\s*([a-zA-Z]{2,}(?:\s+[a-zA-Z]{2,})*)(?:\s*\^\s*\{?\d\}?)?\s*$")
+_MATH_WORDS = {"pi", "sin", "cos", "tan", "cot", "sec", "csc", "log", "ln", "exp", "sqrt", "infty", "inf", "frac", "cdot", "times", "mod", "pmod", "arcsin", "arccos", "arctan", "sinh", "cosh", "tanh", "lg", "deg"}
+_WRAPPERS = ("\\text", "\\textbf", "\\mathrm", "\\mathbf", "\\boxed", "\\fbox", "\\mbox", "\\textrm", "\\textnormal")
+_VAR_EQ = re.compile(r"^[a-zA-Z](?:_\{?[a-zA-Z0-9]+\}?)?\s*=\s*(?!.*=)")  # "x = ", "a_1 = "
+_INT = re.compile(r"[+-]?(?:\d{1,3}(?:,\d{3})+|\d+)(?:\.0*)?")
+_DEC = re.compile(r"[+-]?(?:\d+\.\d*|\.\d+)")
+_FRAC = re.compile(r"([+-]?)\\frac\{([+-]?\d+)\}\{([+-]?\d+)\}|([+-]?\d+)\s*/\s*(\d+)")
+
+
+@dataclass(frozen=True)
+class Cleaned:
+    text: str  # the answer with typesetting, units and degree signs removed
+    percent: bool = False  # it ended in a percent sign (removed from text)
+
+
+def unwrap(text: str, command: str) -> str | None:
+    """The body of `command{...}` when the whole text is exactly that, else None."""
+    if not text.startswith(command):
+        return None
+    rest = text[len(command):].lstrip()
+    if not rest.startswith("{"):
+        return None
+    end = matching_brace(rest, 0)
+    if end != len(rest) - 1:
+        return None
+    return rest[1:end]
+
+
+def matching_brace(text: str, start: int) -> int:
+    """Index of the `}` closing the `{` at `start`, or -1; escaped braces `\\{` do not count."""
+    depth = 0
+    i, n = start, len(text)
+    while i < n:
+        c = text[i]
+        if c == "\\":
+            i += 2
+            continue
+        if c == "{":
+            depth += 1
+        elif c == "}":
+            depth -= 1
+            if depth == 0:
+                return i
+        i += 1
+    return -1
+
+
+def clean(text: str) -> Cleaned:
+    """Strip typesetting that never changes an answer's value."""
+    s = text.strip()
+    for _ in range(4):  # peel nested wrappers: $\boxed{\text{5}}$
+        before = s
+        s = s.strip().strip("$").strip()
+        if s.startswith("\\(") and s.endswith("\\)") or s.startswith("\\[") and s.endswith("\\]"):
+            s = s[2:-2].strip()
+        s = s.strip("*").strip()  # markdown bold
+        s = s[:-1].rstrip() if s.endswith(".") else s  # sentence end; "385." is 385
+        for w in _WRAPPERS:
+            body = unwrap(s, w)
+            if body is not None:
+                s = body.strip()
+        if s == before:
+            break
+    s = _SPACING.sub(" ", s)
+    s = _FRAC_ALIAS.sub(r"\\frac", s)
+    s = _FRAC_SHORT.sub(r"\\frac{\1}{\2}", s)
+    s = _FRAC_HALF_SHORT.sub(r"\\frac{\1}{\2}", s)
+    s = s.replace("{,}", ",").replace("\\$", "").replace("\\dollar", "")
+    s = s.replace("\\lbrace", "\\{").replace("\\rbrace", "\\}").replace("\\langle", "(").replace("\\rangle", ")")
+    s = s.replace("\\varnothing", "\\emptyset")
+    s = re.sub(r"\s+", " ", s).strip()
+    percent = False
+    for _ in range(2):
+        m = _PERCENT.search(s)
+        if m and m.start() > 0:
+            s, percent = s[: m.start()].rstrip(), True
+        s = _DEGREES.sub("", s) if _DEGREES.search(s) and _DEGREES.search(s).start() > 0 else s
+        s = _strip_unit(s)
+    return Cleaned(s, percent)
+
+
+def _strip_unit(s: str) -> str:
+    """Drop a trailing unit after a number: `5 \\text{ cm}`, `12 apples`, `3\\mbox{ m}^2`."""
+    m = _TEXT_UNIT.search(s)
+    if m and m.start() > 0 and re.search(r"[\d}]\s*$", s[: m.start()]):
+        return s[: m.start()].rstrip()
+    m = _WORD_UNIT.search(s)
+    if m and m.start() > 0 and not any(w.lower() in _MATH_WORDS for w in m.group(1).split()):
+        head = s[: m.start()].rstrip()
+        if re.fullmatch(r"[+-]?[\d,.]+", head):  # only after a plain number: "2 x" stays algebra
+            return head
+    return s
+
+
+def strip_variable(s: str) -> str:
+    """`x = 5` -> `5` (a single variable on the left, nothing else to compare there)."""
+    m = _VAR_EQ.match(s)
+    return s[m.end():].strip() if m else s
+
+
+def integer_digits(s: str) -> str | None:
+    """Canonical digits of a plain integer ("033" -> "33", "1,000" -> "1000", "385." -> "385"), else None."""
+    if len(s) > MAX_NUMBER_CHARS * 2 or not _INT.fullmatch(s):
+        return None
+    sign = "-" if s.startswith("-") else ""
+    digits = s.lstrip("+-").split(".")[0].replace(",", "").lstrip("0") or "0"
+    return "0" if digits == "0" else sign + digits
+
+
+def plain_number(s: str) -> tuple[Fraction, int | None] | None:
+    """Exact value of an integer, decimal or integer fraction, and its count of decimals (None if exact).
+
+    Returns None for anything else (including numbers too long to convert safely).
+    """
+    if len(s) > MAX_NUMBER_CHARS:
+        return None
+    d = integer_digits(s)
+    if d is not None:
+        return Fraction(int(d)), None
+    if _DEC.fullmatch(s):
+        return Fraction(s), len(s.split(".")[1])
+    m = _FRAC.fullmatch(s)
+    if m:
+        if m.group(2) is not None:
+            sign, num, den = m.group(1), int(m.group(2)), int(m.group(3))
+        else:
+            sign, num, den = "", int(m.group(4)), int(m.group(5))
+        if den == 0:
+            return None
+        value = Fraction(num, den)
+        return (-value if sign == "-" else value), None
+    return None
+
+
+REL_TOL = Fraction(1, 10**4)
+
+
+def numbers_match(a: Fraction, a_decimals: int | None, b: Fraction, b_decimals: int | None) -> bool:
+    """Exact equality, except that a decimal may stand for an exact value it correctly rounds.
+
+    "0.3333" matches 1/3 (rounded to 4 places, within 1e-4 relative); "0.33" does not, nor does
+    "0.33" match 33. Two decimals, or two exact values, must be equal.
+    """
+    if a == b:
+        return True
+    if (a_decimals is None) == (b_decimals is None):
+        return False
+    approx, digits, exact = (a, a_decimals, b) if a_decimals is not None else (b, b_decimals, a)
+    err = abs(approx - exact)
+    return exact != 0 and err <= Fraction(1, 2 * 10**digits) and err <= REL_TOL * abs(exact)
+
+
+def number_text(value: Fraction) -> str:
+    """Canonical spelling of an exact number: "25", "-1/2"."""
+    return str(value.numerator) if value.denominator == 1 else f"{value.numerator}/{value.denominator}"
