@@ -4,7 +4,7 @@ The sample store has one flat row per (sample, budget). This module groups those
 budget, gathers each problem's samples, and applies `harness.metrics`. It reads only the column names
 the store promises (`run_id`, `task`, `problem_id`, `sample_idx`, `budget`, `response_tokens`,
 `truncated`, `extracted`, `correct`) plus two optional ones: `canonical` (the checker's normalised
-answer, preferred over `extracted` for majority votes) and `think_closed`.
+answer, which majority votes use, falling back to `extracted` on rows where it is null) and `think_closed`.
 """
 
 from __future__ import annotations
@@ -69,7 +69,10 @@ def score_samples(samples: Any) -> list[Score]:
     columns, nulls in required columns, or the same (problem, sample) twice at one budget.
     """
     columns = _columns(samples)
-    votes = columns["canonical"] if "canonical" in columns else columns["extracted"]
+    # A sample votes with the checker's canonical answer; where the checker gave none (a normalisation
+    # timeout, an older store) with its extracted answer; with neither it does not vote.
+    canonical = columns.get("canonical") or [None] * len(columns["extracted"])
+    votes = [c if c is not None else e for c, e in zip(canonical, columns["extracted"])]
     think = columns.get("think_closed")
 
     groups: dict[tuple[str, str, int], list[int]] = {}
