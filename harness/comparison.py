@@ -22,6 +22,7 @@ class Selection:
     label: str
     rows: dict[tuple[str, int], dict]
     run_ids: list[str]
+    checkpoints: list[str]  # more than one: the name was ambiguous (two folders of the same name)
 
 
 @dataclass
@@ -46,7 +47,7 @@ def select(rows: list[dict], who: str) -> Selection:
     chosen: dict[tuple[str, int], dict] = {}
     for r in sorted(mine, key=lambda r: r["date"] or ""):
         chosen[(r["task"], r["budget"])] = r  # later dates overwrite earlier ones
-    return Selection(who, chosen, sorted({r["run_id"] for r in mine}))
+    return Selection(who, chosen, sorted({r["run_id"] for r in mine}), sorted({r["checkpoint"] or "" for r in mine}))
 
 
 def checkpoint_labels(rows: list[dict]) -> list[str]:

@@ -138,6 +138,7 @@ def test_compare_against_an_old_row_says_it_cannot_pair(tmp_path, capsys):
         (["compare", "nobody", "--results", "{results}"], "nothing on the leaderboard matches 'nobody'"),
         (["compare", "--results", "{results}"], "name at least one checkpoint"),
         (["compare", "top20", "top20", "--results", "{results}"], "named once"),
+        (["compare", "same", "--results", "{twins}"], "names several checkpoints"),
         (["compare", "top20", "--results", "{results}", "--iters", "0"], "--iters must be at least 1"),
     ],
 )
@@ -145,7 +146,11 @@ def test_bad_input_is_one_line_and_exit_2(results, tmp_path, capsys, argv, messa
     corrupt = tmp_path / "bad" / "leaderboard.parquet"
     corrupt.parent.mkdir()
     corrupt.write_bytes(b"not parquet at all")
-    paths = {"missing": str(tmp_path / "nowhere"), "results": str(results), "corrupt": str(corrupt.parent)}
+    twins = tmp_path / "twins" / "leaderboard.parquet"
+    for rid, ck in [("r1", "/a/same"), ("r2", "/b/same")]:
+        leaderboard.append_run(twins, make_samples(rid, ck, budgets=(100,), problems=2, n=1), manifest(rid, ck, (100,)))
+    paths = {"missing": str(tmp_path / "nowhere"), "results": str(results), "corrupt": str(corrupt.parent),
+             "twins": str(twins.parent)}
     code, out, err = run_cli(capsys, *[a.format(**paths) for a in argv])
     assert code == 2
     assert message in err and len(err.strip().splitlines()) == 1
@@ -157,3 +162,13 @@ def test_leaderboard_survives_a_copy_of_results(results, tmp_path, capsys):
     copy = tmp_path / "copy"
     shutil.copytree(results, copy)
     assert run_cli(capsys, "leaderboard", "--results", str(copy))[0] == 0
+
+
+def test_a_checkpoint_with_two_runs_uses_the_latest(tmp_path, capsys):
+    lb = tmp_path / "leaderboard.parquet"
+    for rid, date, skill in [("old-run", "2025-01-01T00:00:00+00:00", 0.0), ("new-run", "2025-02-01T00:00:00+00:00", 1.0)]:
+        info = dict(manifest(rid, "/ckpts/m", (100,)), finished_at=date)
+        leaderboard.append_run(lb, make_samples(rid, "/ckpts/m", budgets=(100,), problems=3, n=2, skill=skill), info)
+    code, out, err = run_cli(capsys, "compare", "m", "--results", str(tmp_path), "--no-plot", "--format", "csv")
+    assert code == 0 and "matches 2 runs" in err
+    assert {r["run_id"] for r in csv.DictReader(io.StringIO(out))} == {"new-run"}

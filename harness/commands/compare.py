@@ -65,6 +65,8 @@ def _select(rows: list[dict], who: str):
     if not s.rows:
         known = ", ".join(comparison.checkpoint_labels(rows)) or "none"
         raise UsageError(f"nothing on the leaderboard matches {who!r} (checkpoints: {known})")
+    if len(s.checkpoints) > 1:
+        raise UsageError(f"{who!r} names several checkpoints ({', '.join(s.checkpoints)}); give the full path or a run id")
     if len(s.run_ids) > 1:
         print(f"note: {who!r} matches {len(s.run_ids)} runs; using the latest at each task and budget "
               f"(name a run id to choose)", file=sys.stderr)

@@ -114,7 +114,7 @@ def sort_key(metric: str):
 
 def display_row(r: dict) -> list[str]:
     pass_k, maj_k = _top_k(r["pass_at_k"]), _top_k(r["maj_at_k"])
-    tokens = "" if r["mean_tokens"] is None else f"{r['mean_tokens']:.0f}/{r['median_tokens']:.0f}"
+    tokens = "/".join("" if t is None else f"{t:.0f}" for t in (r["mean_tokens"], r["median_tokens"]))
     return [
         r["checkpoint"] or "?", r["task"], str(r["budget"]), _int(r["n"]), _int(r["problems"]),
         pct(r["avg"]), pct(r["se"]), ci(r["ci_lo"], r["ci_hi"]),
