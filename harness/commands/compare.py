@@ -10,6 +10,7 @@ each budget, as in the paper's main table.
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import sys
 
 from harness.commands.leaderboard import (
@@ -45,6 +46,8 @@ def run(args: argparse.Namespace) -> int:
     if len(set(who)) != len(who):
         raise UsageError("each checkpoint may be named once")
     selections = [_select(rows, w) for w in who]
+    if not (args.paper_table or args.no_plot or importlib.util.find_spec("matplotlib")):
+        raise UsageError("the plot needs matplotlib: pip install 'rlvr-harness[plots]', or pass --no-plot")
 
     if args.paper_table:
         emit(paper_table(selections, args.format), args.out)
