@@ -101,7 +101,7 @@ def leaf_equal(pred: str, gold: str) -> bool:
         return False
     if is_words(p.text) or is_words(g.text):
         return words(p.text) == words(g.text)
-    pv, gv = _values(p.text, p.percent), _values(g.text, g.percent)
+    pv, gv = _values(p.text, p.percent, p.degrees), _values(g.text, g.percent, g.degrees)
     for a, a_dec in pv:
         for b, b_dec in gv:
             if isinstance(a, Fraction) and isinstance(b, Fraction):
@@ -112,10 +112,11 @@ def leaf_equal(pred: str, gold: str) -> bool:
     return False
 
 
-def _values(text: str, percent: bool) -> list:
+def _values(text: str, percent: bool, degrees: bool) -> list:
     """(value, decimals) readings of a leaf: a Fraction for plain numbers, else a sympy expression.
 
-    A percentage reads as p and as p/100, so "50%" matches both 50 and 1/2.
+    A percentage reads as p and as p/100 ("50%" matches 50 and 1/2); an angle in degrees as d and
+    as d*pi/180 ("45^\\circ" matches 45 and pi/4).
     """
     plain = plain_number(text)
     if plain is not None:
@@ -123,11 +124,18 @@ def _values(text: str, percent: bool) -> list:
         out = [(value, decimals)]
         if percent:
             out.append((value / 100, None if decimals is None else decimals + 2))
+        if degrees:
+            out.append((sympy.Rational(value.numerator, value.denominator) * sympy.pi / 180, None))
         return out
     expr = to_sympy(text)
     if expr is None:
         return []
-    return [(expr, None), (expr / 100, None)] if percent and isinstance(expr, sympy.Expr) else [(expr, None)]
+    out = [(expr, None)]
+    if isinstance(expr, sympy.Expr) and percent:
+        out.append((expr / 100, None))
+    if isinstance(expr, sympy.Expr) and degrees:
+        out.append((expr * sympy.pi / 180, None))
+    return out
 
 
 def _mixed_equal(a, a_dec, b, b_dec) -> bool:
@@ -204,8 +212,11 @@ def equivalent(pred: str, gold: str) -> bool:
 
 
 def _cleaned(text: str) -> str:
+    """Cleaned text that keeps the percent and degree signs, which the leaves still need."""
     c = clean(text)
-    return c.text + "\\%" if c.percent and c.text else c.text
+    if not c.text:
+        return ""
+    return c.text + ("\\%" if c.percent else "") + ("^\\circ" if c.degrees else "")
 
 
 def canonical(pred: str) -> str:

@@ -17,9 +17,10 @@ LAST_NUMBER_POLICIES = ("off", "line", "any")
 
 _ANSWER_LINE = re.compile(r"(?im)^[ \t>#*_]*(?:final[ \t]+)?answer[ \t]*(?:\*\*)?[ \t]*[:：][ \t]*(?:\*\*)?[ \t]*(.*)$")
 _ANSWER_PHRASE = re.compile(r"(?i)\banswer\b(?:\*\*)?\s*(?:is|would be|will be|should be|[:：=])\s*:?\s*")
-_SENTENCE_END = re.compile(r"\.(?=\s|$)|,\s+(?=[a-zA-Z]{3,})|;\s|\n")
+_SENTENCE_END = re.compile(r"\.(?=\s|$)|,\s+(?=[a-zA-Z]{2,}\b)|;\s|\n")
 _NUMBER = re.compile(r"[+-]?\d+(?:,\d{3})*(?:\.\d+)?")
 _WORD = re.compile(r"(?<![\\a-zA-Z])[a-zA-Z]{3,}")
+_LAST_MATH = re.compile(r"\$([^$]+)\$\s*\.?\s*$")
 _DELIMS = (("$$", "$$"), ("$", "$"), ("\\(", "\\)"), ("\\[", "\\]"))
 
 
@@ -53,11 +54,19 @@ def _delimited(rest: str) -> str:
     rest = rest.lstrip(" \t*")
     for open_, close in _DELIMS:
         if rest.startswith(open_):
-            end = rest.find(close, len(open_))
+            end = _closer(rest, close, len(open_))
             if end > 0:
                 return rest[len(open_):end]
     m = _SENTENCE_END.search(rest)
     return rest[: m.start()] if m else rest
+
+
+def _closer(text: str, close: str, start: int) -> int:
+    """Index of `close` at or after `start`, skipping an escaped dollar `\\$`; -1 if none."""
+    end = text.find(close, start)
+    while close == "$" and end > 0 and text[end - 1] == "\\":
+        end = text.find(close, end + 1)
+    return end
 
 
 def _looks_like_answer(s: str) -> bool:
@@ -97,6 +106,9 @@ def whole_answer(text: str, max_chars: int = 300) -> str | None:
     if not s or len(s) > max_chars:
         return None
     prose = re.sub(r"\\(?:text|mbox|mathrm)\{[^{}]*\}", "", s)
+    m = _LAST_MATH.search(s)  # "So $x = 4$." : a short sentence that ends in its answer
+    if m and m.start() > 0 and "$" not in s[: m.start()] and len(_WORD.findall(s[: m.start()])) <= 3:
+        return m.group(1)
     return s if len(_WORD.findall(prose)) <= 1 else None
 
 
@@ -124,8 +136,8 @@ def extract_answer(text: str, *, last_number_policy: str = "line", whole_respons
     box = last_box(part)
     after = part[box[1]:] if box else part
     line = answer_line(after)
-    if line is not None:
-        return line
+    if line is not None:  # "Final Answer: The final answer is $5$. I hope it is correct."
+        return answer_phrase(line) or _delimited(line)
     if box:
         return box[2]  # None when the last box never closes: an unfinished answer is no answer
     phrase = answer_phrase(part)

@@ -86,7 +86,7 @@ def _settle(response: Any, gold: Any, config: GradeConfig) -> Grade | _Pending:
         return Grade(False, extracted[: config.max_answer_chars], "wrong")
     gold_text = gold_answer(gold_text)[: config.max_answer_chars * 4]
     p, g = clean(extracted), clean(gold_text)
-    if p.percent or g.percent:
+    if p.percent or g.percent:  # 50% may mean 50 or 1/2: the workers weigh both
         return _Pending(extracted, gold_text)
     p_text = strip_variable(p.text) if "=" not in g.text else p.text
     pi, gi = integer_digits(p_text), integer_digits(g.text)

@@ -35,6 +35,7 @@ _FRAC = re.compile(r"([+-]?)\\frac\{([+-]?\d+)\}\{([+-]?\d+)\}|([+-]?\d+)\s*/\s*
 class Cleaned:
     text: str  # the answer with typesetting, units and degree signs removed
     percent: bool = False  # it ended in a percent sign (removed from text)
+    degrees: bool = False  # it ended in a degree sign (removed from text)
 
 
 def unwrap(text: str, command: str) -> str | None:
@@ -79,12 +80,15 @@ def clean(text: str) -> Cleaned:
             s = s[2:-2].strip()
         s = s.strip("*").strip()  # markdown bold
         s = s[:-1].rstrip() if s.endswith(".") else s  # sentence end; "385." is 385
+        if s.startswith("{") and matching_brace(s, 0) == len(s) - 1:
+            s = s[1:-1].strip()
         for w in _WRAPPERS:
             body = unwrap(s, w)
             if body is not None:
                 s = body.strip()
         if s == before:
             break
+    s = re.sub(r"(?<=\d)\\[,!](?=\d{3})", "", s)  # 1\,000
     s = _SPACING.sub(" ", s)
     s = _FRAC_ALIAS.sub(r"\\frac", s)
     s = _FRAC_SHORT.sub(r"\\frac{\1}{\2}", s)
@@ -93,14 +97,16 @@ def clean(text: str) -> Cleaned:
     s = s.replace("\\lbrace", "\\{").replace("\\rbrace", "\\}").replace("\\langle", "(").replace("\\rangle", ")")
     s = s.replace("\\varnothing", "\\emptyset")
     s = re.sub(r"\s+", " ", s).strip()
-    percent = False
+    percent = degrees = False
     for _ in range(2):
         m = _PERCENT.search(s)
         if m and m.start() > 0:
             s, percent = s[: m.start()].rstrip(), True
-        s = _DEGREES.sub("", s) if _DEGREES.search(s) and _DEGREES.search(s).start() > 0 else s
+        m = _DEGREES.search(s)
+        if m and m.start() > 0:
+            s, degrees = s[: m.start()].rstrip(), True
         s = _strip_unit(s)
-    return Cleaned(s, percent)
+    return Cleaned(s, percent, degrees)
 
 
 def _strip_unit(s: str) -> str:

@@ -52,7 +52,7 @@ def split_top(s: str, sep: str) -> list[str]:
         if depth == 0 and s.startswith(sep, i) and i >= last:
             if sep == "=" and (s[i - 1:i] in ("<", ">", "!", "=", "\\") or s[i + 1:i + 2] == "="):
                 continue
-            if sep == "\\cup" and s[i + 4:i + 5].isalpha():
+            if sep.startswith("\\") and s[i + len(sep):i + len(sep) + 1].isalpha():  # \in vs \infty
                 continue
             parts.append(s[last:i])
             last = i + len(sep)
@@ -68,8 +68,24 @@ def _encloses(s: str) -> bool:
     return True
 
 
+def peel_parens(s: str) -> str:
+    """Drop grouping parentheses around the whole answer in one pass: "((5))" -> "5", "((1,2))" -> "(1,2)"."""
+    stack, partner = [], {}
+    for i, c in enumerate(s):
+        if c == "(":
+            stack.append(i)
+        elif c == ")" and stack:
+            partner[stack.pop()] = i
+    k, n = 0, len(s)
+    while k < n - 1 - k and partner.get(k) == n - 1 - k:
+        k += 1
+    if k and len(split_top(s[k:n - k], ",")) > 1:
+        k -= 1  # the innermost pair is a tuple's, not grouping
+    return s[k:n - k].strip()
+
+
 def shape(s: str, depth: int = 0) -> Shape:
-    s = s.strip()
+    s = peel_parens(s.strip())
     if depth > MAX_DEPTH or s.startswith("\\begin"):
         return Shape("scalar", text=s)
     if s.startswith("\\{") and s.endswith("\\}") and _encloses(s):
@@ -86,11 +102,41 @@ def shape(s: str, depth: int = 0) -> Shape:
     if len(cups) > 1:
         return Shape("union", tuple(shape(p, depth + 1) for p in cups[:MAX_ITEMS]))
     sides = split_top(s, "=")
+    if len(sides) != 2:
+        sides = split_top(s, "\\in")  # "x \in [1, 2]" states the value of x like "x = [1, 2]"
     if len(sides) == 2 and all(sides):
         return Shape("eq", (shape(sides[0], depth + 1), shape(sides[1], depth + 1)))
+    interval = _inequality(s, depth)
+    if interval is not None:
+        return interval
     if s.count("\\pm") == 1:
         return Shape("list", (shape(s.replace("\\pm", "+"), depth + 1), shape(s.replace("\\pm", "-"), depth + 1)))
     return Shape("scalar", text=s)
+
+
+_LESS = {"<": True, "\\lt": True, "\\le": False, "\\leq": False, "\\leqslant": False, "<=": False}
+_GREATER = {">": True, "\\gt": True, "\\ge": False, "\\geq": False, "\\geqslant": False, ">=": False}
+_REL = "|".join(sorted((re.escape(k) for k in {**_LESS, **_GREATER}), key=len, reverse=True))
+_ONE_SIDED = re.compile(rf"([a-zA-Z])\s*({_REL})(?![a-zA-Z])\s*(.+)")
+_TWO_SIDED = re.compile(rf"(.+?)\s*({_REL})(?![a-zA-Z])\s*([a-zA-Z])\s*({_REL})(?![a-zA-Z])\s*(.+)")
+
+
+def _inequality(s: str, depth: int) -> Shape | None:
+    """One variable bounded by numbers reads as the interval it describes: x > 5 is (5, \\infty)."""
+    def bound(text: str) -> Shape:
+        return shape(text, depth + 1)
+
+    m = _TWO_SIDED.fullmatch(s)
+    if m and m.group(2) in _LESS and m.group(4) in _LESS:
+        return Shape("bracket", (bound(m.group(1)), bound(m.group(5))),
+                     open="(" if _LESS[m.group(2)] else "[", close=")" if _LESS[m.group(4)] else "]")
+    m = _ONE_SIDED.fullmatch(s)
+    if not m or re.search(_REL, m.group(3)):
+        return None
+    rel, rhs = m.group(2), bound(m.group(3))
+    if rel in _LESS:
+        return Shape("bracket", (Shape("scalar", text="-\\infty"), rhs), open="(", close=")" if _LESS[rel] else "]")
+    return Shape("bracket", (rhs, Shape("scalar", text="\\infty")), open="(" if _GREATER[rel] else "[", close=")")
 
 
 def _items(inner: str, depth: int) -> tuple[Shape, ...]:
