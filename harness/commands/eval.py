@@ -1,0 +1,136 @@
+"""`harness eval --ckpt PATH`: sample a checkpoint on benchmark tasks, score every budget, store every sample.
+
+Flags are checked here, in order from cheap to expensive, and every failure is one line with exit code 2
+before any model is loaded and before anything is written. The work itself is `harness.evaluate`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from harness.errors import UsageError
+
+
+def register(sub) -> None:
+    p = sub.add_parser("eval", help="evaluate a checkpoint: generate, score every budget, store every sample")
+    p.add_argument("--ckpt", required=True, help="local checkpoint folder (config.json, tokenizer, weights)")
+    p.add_argument("--tasks", default="aime24,aime25", help="comma-separated task names (default: aime24,aime25)")
+    p.add_argument("--n", type=int, default=16, help="samples per problem (default 16)")
+    p.add_argument("--temperature", type=float, default=0.6)
+    p.add_argument("--top-p", type=float, default=0.95)
+    p.add_argument("--max-tokens", default="20480,29696",
+                   help="comma-separated budgets; generated once at the largest, smaller ones scored by cutting")
+    p.add_argument("--budget-curve", type=int, metavar="STEP", help="also score every STEP tokens below the largest budget")
+    p.add_argument("--template", default="boxed", help="prompt template (boxed, dapo, plain)")
+    p.add_argument("--backend", default="vllm", choices=["vllm", "hf", "openai"])
+    p.add_argument("--out", default="results", help="output folder: OUT/runs/<run id>/ and OUT/leaderboard.parquet")
+    p.add_argument("--limit", type=int, help="only the first N problems of each task")
+    p.add_argument("--seed", type=int, default=0, help="base seed; each sample gets its own seed derived from it")
+    p.add_argument("--data", help="local task data (.jsonl/.parquet file or folder; default $HARNESS_DATA_DIR, else the hub)")
+    p.add_argument("--tensor-parallel-size", type=int, default=1)
+    p.add_argument("--data-parallel-size", type=int, default=1, help="vllm: independent engine replicas, one process each")
+    p.add_argument("--base-url", action="append", default=[],
+                   help="openai: server base URL ending in /v1 (repeat or comma-separate for a fleet)")
+    p.add_argument("--model-name", help="openai: served model name (default: the server's first model)")
+    p.add_argument("--concurrency", type=int, default=64, help="openai: requests in flight at most")
+    p.add_argument("--flush-secs", type=float, default=5.0, help="store finished samples at least this often")
+    p.add_argument("--no-leaderboard", action="store_true", help="do not add the run to OUT/leaderboard.parquet")
+    p.add_argument("--no-progress", action="store_true")
+    p.add_argument("--dp-rank", type=int, help=argparse.SUPPRESS)  # set by the data-parallel parent
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    cfg = check(args)
+    from harness import evaluate
+
+    plan = evaluate.plan(cfg)
+    if args.dp_rank is not None:
+        evaluate.execute(plan, dp_rank=args.dp_rank, progress=False)
+        return 0
+    info = evaluate.execute(plan, progress=not args.no_progress)
+    table = evaluate.requested_samples(plan)
+    print(f"run {plan.run_id}: {plan.run_dir}")
+    print(evaluate.summary(plan, table))
+    if cfg.leaderboard:
+        add_to_leaderboard(Path(cfg.out) / "leaderboard.parquet", table, info)
+    return 0
+
+
+def add_to_leaderboard(path: Path, table, manifest: dict) -> None:
+    """The single call into the leaderboard (harness/leaderboard.py, issue 4)."""
+    from harness import leaderboard
+
+    leaderboard.append_run(path, table, manifest)
+    print(f"leaderboard: {path}")
+
+
+def check(args: argparse.Namespace):
+    """Flags to an EvalConfig, or a UsageError naming the first problem."""
+    from harness.evaluate import EvalConfig
+
+    budgets = _ints(args.max_tokens, "--max-tokens")
+    if args.n < 1:
+        raise UsageError(f"--n must be at least 1 (got {args.n})")
+    if any(b < 1 for b in budgets):
+        raise UsageError(f"--max-tokens budgets must be positive (got {args.max_tokens})")
+    if args.budget_curve is not None and args.budget_curve < 1:
+        raise UsageError(f"--budget-curve must be positive (got {args.budget_curve})")
+    if args.temperature < 0:
+        raise UsageError(f"--temperature must be >= 0 (got {args.temperature})")
+    if not 0 < args.top_p <= 1:
+        raise UsageError(f"--top-p must be in (0, 1] (got {args.top_p})")
+    if args.limit is not None and args.limit < 1:
+        raise UsageError(f"--limit must be at least 1 (got {args.limit})")
+    if args.tensor_parallel_size < 1 or args.data_parallel_size < 1:
+        raise UsageError("--tensor-parallel-size and --data-parallel-size must be at least 1")
+    task_names = [t.strip() for t in args.tasks.split(",") if t.strip()]
+    if not task_names:
+        raise UsageError("--tasks is empty")
+    ckpt = Path(args.ckpt)
+    if not ckpt.is_dir():
+        raise UsageError(f"checkpoint {args.ckpt} is not a folder")
+    config = ckpt / "config.json"
+    try:
+        config.read_bytes()
+    except OSError as exc:
+        raise UsageError(f"checkpoint {args.ckpt} has no readable config.json ({exc.strerror})") from None
+    import tasks
+
+    tasks.get_template(args.template)  # TaskError -> exit 2 with the known names
+    base_urls = [u.strip() for arg in args.base_url for u in arg.split(",") if u.strip()]
+    model_name = args.model_name
+    if args.backend == "openai":
+        if not base_urls:
+            raise UsageError("--backend openai needs --base-url")
+        from harness.backends.openai_compat import served_models
+
+        for url in base_urls:
+            models = served_models(url)
+            if model_name is None:
+                if not models:
+                    raise UsageError(f"server {url} serves no model")
+                model_name = models[0]
+            elif model_name not in models:
+                raise UsageError(f"server {url} does not serve {model_name!r} (it serves {', '.join(models)})")
+    elif base_urls:
+        raise UsageError("--base-url is only for --backend openai")
+    return EvalConfig(
+        ckpt=str(ckpt), tasks=task_names, n=args.n, temperature=args.temperature, top_p=args.top_p, budgets=budgets,
+        budget_curve=args.budget_curve, template=args.template, backend=args.backend, out=args.out, limit=args.limit,
+        seed=args.seed, data=args.data, tensor_parallel_size=args.tensor_parallel_size,
+        data_parallel_size=args.data_parallel_size, base_urls=base_urls, model_name=model_name,
+        concurrency=args.concurrency, flush_secs=args.flush_secs, leaderboard=not args.no_leaderboard,
+    )
+
+
+def _ints(text: str, flag: str) -> list[int]:
+    try:
+        values = [int(x) for x in text.split(",") if x.strip()]
+    except ValueError:
+        raise UsageError(f"{flag} takes comma-separated integers (got {text!r})") from None
+    if not values:
+        raise UsageError(f"{flag} is empty")
+    return values

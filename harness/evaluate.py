@@ -1,0 +1,356 @@
+"""`harness eval`, the library half: plan a run, generate what is missing, score every budget, store, summarise.
+
+The command module (`harness/commands/eval.py`) parses and checks flags; everything here runs after the
+checks passed. The flow is: `plan()` (tasks, prompts, run id; no model loaded) -> `execute()` (lock the
+run folder, generate the missing samples and store them as they finish, fill in missing budgets) ->
+`summary()` over exactly the requested samples.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+from harness import __version__, store
+from harness.backends import Request, SamplingParams, chat_prompt_ids, make_sampler
+from harness.budgets import budget_list, cut
+from harness.errors import UsageError
+
+
+@dataclass
+class EvalConfig:
+    ckpt: str
+    tasks: list[str]
+    n: int = 16
+    temperature: float = 0.6
+    top_p: float = 0.95
+    budgets: list[int] = field(default_factory=lambda: [20480, 29696])
+    budget_curve: int | None = None
+    template: str = "boxed"
+    backend: str = "vllm"
+    out: str = "results"
+    limit: int | None = None
+    seed: int = 0
+    data: str | None = None
+    tensor_parallel_size: int = 1
+    data_parallel_size: int = 1
+    base_urls: list[str] = field(default_factory=list)
+    model_name: str | None = None
+    concurrency: int = 64
+    flush_secs: float = 5.0
+    grade_timeout: float = 1.0
+    leaderboard: bool = True
+
+
+@dataclass
+class Plan:
+    config: EvalConfig
+    run_id: str
+    run_dir: Path
+    fingerprint: str
+    tasks: list  # tasks.Task, limited
+    template: object
+    tokenizer: object
+    prompts: dict  # (task, problem_id) -> (prompt ids, messages)
+    budgets: list[int]  # every scored budget (requested + curve), ascending
+    max_model_len: int
+    wanted: list[tuple[str, str, int]]  # (task, problem_id, sample_idx) this invocation asks for
+
+    @property
+    def gen_budget(self) -> int:
+        return max(self.config.budgets)
+
+
+def plan(cfg: EvalConfig) -> Plan:
+    """Everything that can go wrong with the user's input, checked before any model is loaded."""
+    import tasks as tasks_mod
+    from transformers import AutoTokenizer
+
+    template = tasks_mod.get_template(cfg.template)
+    loaded = []
+    for name in cfg.tasks:
+        task = tasks_mod.load(name, source=cfg.data)
+        loaded.append((task, task.problems[: cfg.limit] if cfg.limit else task.problems))
+
+    tokenizer = AutoTokenizer.from_pretrained(cfg.ckpt)
+    prompts = {}
+    for task, problems in loaded:
+        for p in problems:
+            text = template.render(p.question)
+            prompts[(task.name, p.id)] = (chat_prompt_ids(tokenizer, text), ({"role": "user", "content": text},))
+    longest = max(len(ids) for ids, _ in prompts.values())
+    context = _context_length(cfg.ckpt)
+    gen_budget = max(cfg.budgets)
+    if context is not None and longest + gen_budget > context:
+        raise UsageError(
+            f"budget {gen_budget} plus the longest prompt ({longest} tokens) exceeds the model's context of {context} tokens"
+        )
+
+    fp = store.fingerprint(cfg.ckpt)
+    key = {
+        "fingerprint": fp, "backend": cfg.backend, "template_hash": template.hash,
+        "tasks": {t.name: t.content_hash for t, _ in loaded},
+        "sampling": _sampling(cfg),
+    }
+    rid = store.run_id(key)
+    wanted = [(t.name, p.id, i) for t, problems in loaded for p in problems for i in range(cfg.n)]
+    return Plan(
+        config=cfg, run_id=rid, run_dir=Path(cfg.out) / "runs" / rid, fingerprint=fp,
+        tasks=loaded, template=template, tokenizer=tokenizer, prompts=prompts,
+        budgets=budget_list(cfg.budgets, cfg.budget_curve), max_model_len=min(context or 1 << 30, longest + gen_budget),
+        wanted=wanted,
+    )
+
+
+def _sampling(cfg: EvalConfig) -> dict:
+    return {"temperature": cfg.temperature, "top_p": cfg.top_p, "max_tokens": max(cfg.budgets), "seed": cfg.seed}
+
+
+def _context_length(ckpt: str) -> int | None:
+    config = json.loads((Path(ckpt) / "config.json").read_text())
+    config = config.get("text_config", config)
+    for name in ("max_position_embeddings", "n_positions", "max_sequence_length", "seq_length"):
+        if isinstance(config.get(name), int):
+            return config[name]
+    return None
+
+
+def manifest(p: Plan, **extra) -> dict:
+    cfg = p.config
+    return {
+        "run_id": p.run_id, "checkpoint": cfg.ckpt, "fingerprint": p.fingerprint, "backend": cfg.backend,
+        "tasks": [t.name for t, _ in p.tasks], "task_hashes": {t.name: t.content_hash for t, _ in p.tasks},
+        "task_sources": {t.name: t.source for t, _ in p.tasks},
+        "template": p.template.name, "template_hash": p.template.hash, "template_text": p.template.text,
+        "sampling": _sampling(cfg), "budgets": sorted(cfg.budgets), "budget_curve": cfg.budget_curve,
+        "scored_budgets": p.budgets, "n": cfg.n, "limit": cfg.limit, "config": asdict(cfg),
+        "harness_version": __version__, "argv": sys.argv, **extra,
+    }
+
+
+def execute(p: Plan, *, dp_rank: int | None = None, progress: bool = True) -> dict:
+    """Generate and store what is missing. `dp_rank`: this process is one data-parallel worker (no lock)."""
+    cfg = p.config
+    p.run_dir.mkdir(parents=True, exist_ok=True)
+    started = time.time()
+    lock = None
+    if dp_rank is None:
+        lock = store.RunLock(p.run_dir).__enter__()
+        if lock is None:
+            raise UsageError(f"run {p.run_id} in {p.run_dir} is being written by another process")
+    try:
+        if dp_rank is None:
+            store.clean_temporaries(p.run_dir)
+            info = manifest(p, status="running", started_at=store.now())
+            store.write_manifest(p.run_dir, info)
+        requests = _missing_requests(p)
+        if dp_rank is not None:
+            requests = [r for r in requests if _rank_of(r.key, cfg.data_parallel_size) == dp_rank]
+        elif requests and cfg.data_parallel_size > 1 and cfg.backend == "vllm":
+            _spawn_data_parallel(p)
+            requests = _missing_requests(p)
+        print(f"run {p.run_id}: {len(requests)} sample(s) to generate, {len(p.wanted) - len(requests)} already stored"
+              + (f" (data-parallel rank {dp_rank})" if dp_rank is not None else ""), file=sys.stderr)
+        device = _generate(p, requests, progress) if requests else None
+        if dp_rank is not None:
+            return {}
+        _fill_missing_budgets(p)
+        info.update(status="finished", finished_at=store.now(), wall_time_s=round(time.time() - started, 3),
+                    device=device or _device_name(cfg))
+        store.write_manifest(p.run_dir, info)
+        return info
+    finally:
+        if lock is not None:
+            lock.__exit__()
+
+
+def _missing_requests(p: Plan) -> list[Request]:
+    done = _done_keys(p)
+    out = []
+    for task, pid, idx in p.wanted:
+        if (task, pid, idx) in done:
+            continue
+        ids, messages = p.prompts[(task, pid)]
+        out.append(Request((task, pid, idx), ids, messages, store.sample_seed(p.config.seed, task, pid, idx)))
+    return out
+
+
+def _done_keys(p: Plan) -> set:
+    t = store.read_samples(p.run_dir, columns=["task", "problem_id", "sample_idx", "budget"])
+    d = t.to_pydict()
+    return {(a, b, c) for a, b, c, bud in zip(d["task"], d["problem_id"], d["sample_idx"], d["budget"]) if bud == p.gen_budget}
+
+
+def _rank_of(key, world: int) -> int:
+    return store.sample_seed(0, *key) % world
+
+
+def _generate(p: Plan, requests: list[Request], progress: bool) -> str:
+    from tqdm import tqdm
+
+    cfg = p.config
+    options: dict = {}
+    if cfg.backend == "vllm":
+        options = {"max_model_len": p.max_model_len, "tensor_parallel_size": cfg.tensor_parallel_size, "seed": cfg.seed}
+    elif cfg.backend == "openai":
+        options = {"base_urls": cfg.base_urls, "model": cfg.model_name, "concurrency": cfg.concurrency}
+    sampler = make_sampler(cfg.backend, cfg.ckpt, p.tokenizer, **options)
+    params = SamplingParams(cfg.temperature, cfg.top_p, p.gen_budget)
+    golds = {(t.name, q.id): q for t, problems in p.tasks for q in problems}
+    hashes = {t.name: t.content_hash for t, _ in p.tasks}
+    buffer, last = [], time.time()
+    try:
+        bar = tqdm(total=len(requests), desc=f"eval {p.run_id}", unit="sample", disable=not progress, file=sys.stderr)
+        for request, sample in sampler.sample(requests, params):
+            buffer.append((request, sample, store.now()))
+            bar.update(1)
+            if time.time() - last >= cfg.flush_secs:
+                store.write_shard(p.run_dir, _rows(p, buffer, p.budgets, golds, hashes))
+                buffer, last = [], time.time()
+        store.write_shard(p.run_dir, _rows(p, buffer, p.budgets, golds, hashes))
+        bar.close()
+    finally:
+        sampler.close()
+    return _device_name(cfg)
+
+
+def _rows(p: Plan, finished, budgets, golds, hashes) -> list[dict]:
+    """Score finished samples at `budgets` (grading each distinct text once) and build their store rows."""
+    from tasks.grading import grade_batch
+
+    cfg = p.config
+    decode = lambda ids: p.tokenizer.decode(ids, skip_special_tokens=True)  # noqa: E731
+    rows, texts = [], []
+    for request, sample, generated_at in finished:
+        task, pid, idx = request.key
+        gold = golds[(task, pid)].answer
+        for b in budgets:
+            c = cut(sample.token_ids, sample.text, sample.finish_reason, b, decode)
+            full = b == p.gen_budget
+            rows.append({
+                "run_id": p.run_id, "checkpoint": cfg.ckpt, "fingerprint": p.fingerprint, "backend": cfg.backend,
+                "task": task, "task_hash": hashes[task], "problem_id": pid, "gold": gold, "sample_idx": idx,
+                "seed": request.seed, "template": p.template.name, "template_hash": p.template.hash,
+                "temperature": cfg.temperature, "top_p": cfg.top_p, "max_tokens": p.gen_budget, "budget": b,
+                "prompt_tokens": len(request.prompt_ids), "response_tokens": c["response_tokens"],
+                "finish_reason": c["finish_reason"], "truncated": c["truncated"],
+                "think_closed": "</think>" in c["text"],
+                "response": sample.text if full else None, "token_ids": list(sample.token_ids) if full else None,
+                "harness_version": __version__, "generated_at": generated_at,
+            })
+            texts.append((c["text"], gold))
+    unique = list(dict.fromkeys(texts))
+    grades = dict(zip(unique, grade_batch([t for t, _ in unique], [g for _, g in unique], timeout=cfg.grade_timeout)))
+    scored_at = store.now()
+    for row, key in zip(rows, texts):
+        g = grades[key]
+        row.update(extracted=g.extracted, canonical=getattr(g, "canonical", None), status=g.status,
+                   correct=bool(g.correct), scored_at=scored_at)
+    return rows
+
+
+def _fill_missing_budgets(p: Plan) -> None:
+    """A rerun that asks for a new budget (below the generation budget) scores it from the stored ids."""
+    table = store.read_samples(p.run_dir, columns=["task", "problem_id", "sample_idx", "budget"]).to_pydict()
+    have: dict[tuple, set] = {}
+    for key in zip(table["task"], table["problem_id"], table["sample_idx"], table["budget"]):
+        have.setdefault(key[:3], set()).add(key[3])
+    missing = {k: sorted(set(p.budgets) - have.get(k, set())) for k in p.wanted}
+    missing = {k: v for k, v in missing.items() if v}
+    if not missing:
+        return
+    from harness.backends import Request, Sample
+
+    full = store.read_samples(p.run_dir).filter(_budget_is(p.gen_budget)).to_pylist()
+    golds = {(t.name, q.id): q for t, problems in p.tasks for q in problems}
+    hashes = {t.name: t.content_hash for t, _ in p.tasks}
+    by_budgets: dict[tuple, list] = {}
+    for r in full:
+        key = (r["task"], r["problem_id"], r["sample_idx"])
+        if key in missing:
+            req = Request(key, tuple(range(r["prompt_tokens"])), (), r["seed"])  # only len(prompt_ids) is used
+            by_budgets.setdefault(tuple(missing[key]), []).append(
+                (req, Sample(r["response"], tuple(r["token_ids"]), r["finish_reason"]), r["generated_at"]))
+    for budgets, finished in by_budgets.items():
+        store.write_shard(p.run_dir, _rows(p, finished, list(budgets), golds, hashes))
+
+
+def _budget_is(b: int):
+    import pyarrow.compute as pc
+
+    return pc.field("budget") == b
+
+
+def requested_samples(p: Plan):
+    """The rows this invocation asked for (its tasks, problems, n and budgets), without text and ids."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    cols = [c for c in store.SCHEMA.names if c not in ("response", "token_ids")]
+    t = store.read_samples(p.run_dir, columns=cols)
+    keys = pa.array([f"{a}\0{b}\0{c}" for a, b, c in p.wanted])
+    joined = pc.binary_join_element_wise(t["task"], t["problem_id"], pc.cast(t["sample_idx"], pa.string()), "\0")
+    mask = pc.and_(pc.is_in(joined, value_set=keys), pc.is_in(t["budget"], value_set=pa.array(p.budgets, pa.int64())))
+    return t.filter(mask)
+
+
+def summary(p: Plan, table) -> str:
+    """A Markdown table, task x requested budget: avg@n ± SE, truncation rate, mean response tokens."""
+    from harness.metrics import avg_at_n
+
+    d = table.to_pydict()
+    groups: dict[tuple, dict] = {}
+    for task, pid, b, ok, trunc, toks in zip(d["task"], d["problem_id"], d["budget"], d["correct"], d["truncated"],
+                                             d["response_tokens"]):
+        if b not in p.config.budgets:
+            continue
+        g = groups.setdefault((task, b), {"problems": {}, "trunc": [], "tokens": []})
+        g["problems"].setdefault(pid, []).append(ok)
+        g["trunc"].append(trunc)
+        g["tokens"].append(toks)
+    lines = ["| task | budget | n | problems | avg@n (%) | ± SE | truncated (%) | mean tokens |",
+             "|---|---:|---:|---:|---:|---:|---:|---:|"]
+    for (task, b), g in sorted(groups.items()):
+        accs = [sum(v) / len(v) for v in g["problems"].values()]
+        avg, se = avg_at_n(accs)
+        n = min(len(v) for v in g["problems"].values())
+        lines.append(f"| {task} | {b} | {n} | {len(accs)} | {100 * avg:.1f} | {100 * se:.1f} | "
+                     f"{100 * sum(g['trunc']) / len(g['trunc']):.1f} | {sum(g['tokens']) / len(g['tokens']):.1f} |")
+    return "\n".join(lines)
+
+
+def _device_name(cfg: EvalConfig) -> str:
+    if cfg.backend == "openai":
+        return "openai:" + ",".join(cfg.base_urls)
+    import platform
+
+    try:
+        import torch
+
+        if torch.cuda.is_available():
+            return f"{torch.cuda.get_device_name(0)} x{torch.cuda.device_count()}"
+    except ImportError:
+        pass
+    return f"cpu ({platform.machine()}, {os.cpu_count()} cores)"
+
+
+def _spawn_data_parallel(p: Plan) -> None:
+    """One `harness eval --dp-rank R` process per replica, each on its own GPUs, writing its own shards."""
+    import subprocess
+
+    cfg = p.config
+    visible = os.environ.get("CUDA_VISIBLE_DEVICES")
+    gpus = visible.split(",") if visible else [str(i) for i in range(cfg.data_parallel_size * cfg.tensor_parallel_size)]
+    procs = []
+    for rank in range(cfg.data_parallel_size):
+        env = dict(os.environ, CUDA_VISIBLE_DEVICES=",".join(
+            gpus[rank * cfg.tensor_parallel_size : (rank + 1) * cfg.tensor_parallel_size]))
+        argv = [sys.executable, "-m", "harness.cli", *sys.argv[1:], "--dp-rank", str(rank)]
+        procs.append(subprocess.Popen(argv, env=env))
+    failed = [r for r, proc in enumerate(procs) if proc.wait() != 0]
+    if failed:
+        raise RuntimeError(f"data-parallel worker(s) {failed} failed; rerun the same command to resume")

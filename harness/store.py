@@ -1,0 +1,180 @@
+"""The sample store: every sample and every score of a run, as Parquet shards under `OUT/runs/<run id>/`.
+
+Layout
+    OUT/runs/<run_id>/manifest.json          the run's full configuration (rewritten atomically)
+    OUT/runs/<run_id>/shard-*.parquet        append-only shards, one per flush of finished samples
+    OUT/runs/<run_id>/.lock                  held (flock) while a process writes the run
+
+The run id is a hash of what determines the samples: checkpoint fingerprint, backend, tasks and their
+content hashes, template, sampling parameters, generation budget and seed. It leaves out `--n`,
+`--limit` and the scored budgets below the generation budget, so a larger `--n` or a new budget reuses
+every stored sample. Each shard is written to a hidden temporary file, fsynced, then `os.replace`d into
+place: a reader (or a resumed run after `kill -9`) sees whole shards or nothing, never a torn row.
+
+Schema: one row per (sample, budget). Columns other tools rely on are marked *.
+    run_id*            str    the run (folder name)
+    checkpoint         str    checkpoint path as given
+    fingerprint        str    `fingerprint(ckpt)`: config.json + weights index/headers
+    backend            str    vllm | hf | openai
+    task*              str    task name ("aime24")
+    task_hash          str    `Task.content_hash`
+    problem_id*        str
+    gold               str    the gold answer
+    sample_idx*        int32  0..n-1
+    seed               int64  the sample's own seed (`sample_seed`)
+    template           str    template name;  template_hash  str
+    temperature, top_p float64
+    max_tokens         int64  generation budget (the largest budget)
+    budget*            int64  the budget this row is scored at
+    prompt_tokens      int32
+    response_tokens*   int32  min(generated tokens, budget)
+    finish_reason*     str    "stop" or "length" (at this budget)
+    truncated*         bool   the response did not end within this budget
+    think_closed       bool   "</think>" appears in the response at this budget
+    extracted*         str    the checker's extracted answer (null: none)
+    canonical          str    the checker's normalised answer (majority votes use it)
+    status*            str    correct | wrong | no_answer | timeout | error
+    correct*           bool
+    response           str    full response text; only on the row where budget == max_tokens (else null)
+    token_ids          list<int32>  generated ids; only on that same row (smaller budgets are cuts of it)
+    harness_version    str
+    generated_at       str    ISO 8601 UTC, when the sample finished
+    scored_at          str    ISO 8601 UTC, when this row was graded
+
+Reading: `read_samples(run_dir)` returns all rows as one pyarrow Table (drop `response`/`token_ids` with
+`columns=` for speed); `read_manifest(run_dir)` the manifest dict.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import fcntl
+import hashlib
+import json
+import os
+import uuid
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+SCHEMA = pa.schema([
+    ("run_id", pa.string()), ("checkpoint", pa.string()), ("fingerprint", pa.string()), ("backend", pa.string()),
+    ("task", pa.string()), ("task_hash", pa.string()), ("problem_id", pa.string()), ("gold", pa.string()),
+    ("sample_idx", pa.int32()), ("seed", pa.int64()), ("template", pa.string()), ("template_hash", pa.string()),
+    ("temperature", pa.float64()), ("top_p", pa.float64()), ("max_tokens", pa.int64()), ("budget", pa.int64()),
+    ("prompt_tokens", pa.int32()), ("response_tokens", pa.int32()), ("finish_reason", pa.string()),
+    ("truncated", pa.bool_()), ("think_closed", pa.bool_()), ("extracted", pa.string()), ("canonical", pa.string()),
+    ("status", pa.string()), ("correct", pa.bool_()), ("response", pa.string()), ("token_ids", pa.list_(pa.int32())),
+    ("harness_version", pa.string()), ("generated_at", pa.string()), ("scored_at", pa.string()),
+])
+
+WEIGHT_SUFFIXES = (".safetensors", ".bin", ".pt", ".gguf")
+
+
+def now() -> str:
+    return dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
+
+
+def fingerprint(ckpt: str | os.PathLike) -> str:
+    """A cheap identity for a checkpoint folder, without reading gigabytes of weights.
+
+    Hashes config.json, any *.index.json, and per weight file its name, size and first and last MiB
+    (a safetensors file starts with its tensor table, so two different weights almost surely differ there).
+    """
+    root = Path(ckpt)
+    h = hashlib.sha256()
+    for name in ["config.json", *sorted(p.name for p in root.glob("*.index.json"))]:
+        h.update(name.encode() + b"\0" + (root / name).read_bytes())
+    for p in sorted(p for p in root.iterdir() if p.name.endswith(WEIGHT_SUFFIXES)):
+        size = p.stat().st_size
+        h.update(f"{p.name}\0{size}\0".encode())
+        with open(p, "rb") as f:
+            h.update(f.read(1 << 20))
+            f.seek(max(0, size - (1 << 20)))
+            h.update(f.read(1 << 20))
+    return h.hexdigest()[:16]
+
+
+def run_id(key: dict) -> str:
+    """The run folder name: a hash of everything that determines the samples."""
+    return hashlib.sha256(json.dumps(key, sort_keys=True).encode()).hexdigest()[:12]
+
+
+def sample_seed(base_seed: int, task: str, problem_id: str, sample_idx: int) -> int:
+    """Per-sample seed: reproducible, independent of batch order, n and --limit."""
+    digest = hashlib.sha256(f"{base_seed}:{task}:{problem_id}:{sample_idx}".encode()).digest()
+    return int.from_bytes(digest[:4], "little") & 0x7FFFFFFF
+
+
+class RunLock:
+    """An exclusive flock on the run folder: two processes never write the same run. kill -9 releases it."""
+
+    def __init__(self, run_dir: Path):
+        self.path = run_dir / ".lock"
+
+    def __enter__(self):
+        self.fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fcntl.flock(self.fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(self.fd)
+            return None
+        return self
+
+    def __exit__(self, *exc):
+        os.close(self.fd)
+
+
+def write_shard(run_dir: Path, rows: list[dict]) -> Path | None:
+    """Append rows as a new shard, atomically (temp file, fsync, rename)."""
+    if not rows:
+        return None
+    table = pa.Table.from_pylist(rows, schema=SCHEMA)
+    name = f"shard-{dt.datetime.now(dt.timezone.utc):%Y%m%dT%H%M%S%f}-{uuid.uuid4().hex[:8]}.parquet"
+    final = run_dir / name
+    tmp = run_dir / f".tmp-{name}"
+    with open(tmp, "wb") as f:
+        pq.write_table(table, f)
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(tmp, final)
+    _fsync_dir(run_dir)
+    return final
+
+
+def clean_temporaries(run_dir: Path) -> None:
+    """Remove half-written shards left by a killed process (call only while holding the run lock)."""
+    for p in run_dir.glob(".tmp-*"):
+        p.unlink()
+
+
+def shard_paths(run_dir: str | os.PathLike) -> list[Path]:
+    return sorted(Path(run_dir).glob("shard-*.parquet"))
+
+
+def read_samples(run_dir: str | os.PathLike, columns: list[str] | None = None) -> pa.Table:
+    """Every row of a run, in shard order (an empty table with the schema when nothing is stored yet)."""
+    paths = shard_paths(run_dir)
+    if not paths:
+        schema = SCHEMA if columns is None else pa.schema([SCHEMA.field(c) for c in columns])
+        return schema.empty_table()
+    return pa.concat_tables([pq.read_table(p, columns=columns, schema=SCHEMA) for p in paths])
+
+
+def read_manifest(run_dir: str | os.PathLike) -> dict:
+    return json.loads((Path(run_dir) / "manifest.json").read_text())
+
+
+def write_manifest(run_dir: Path, manifest: dict) -> None:
+    tmp = run_dir / ".tmp-manifest.json"
+    tmp.write_text(json.dumps(manifest, indent=2, sort_keys=True) + "\n")
+    os.replace(tmp, run_dir / "manifest.json")
+
+
+def _fsync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
