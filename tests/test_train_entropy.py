@@ -163,3 +163,38 @@ def test_no_fp32_copy_of_the_whole_logits():
     with LargestFloat() as seen:                 # the detector does see the naive path's copies
         naive_logprobs_and_entropy(logits, labels)
     assert seen.largest >= n * V
+
+
+def test_benchmark_scripts_run_small(tmp_path, monkeypatch):
+    """The GPU script's --small mode and the CPU benchmark's worker, in-process at tiny sizes."""
+    import importlib.util
+    import sys
+    from pathlib import Path
+
+    bench = Path(__file__).resolve().parents[1] / "benchmarks"
+
+    def load(name):
+        spec = importlib.util.spec_from_file_location(f"bench_{name}", bench / f"{name}.py")
+        mod = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(mod)
+        return mod
+
+    out = tmp_path / "gpu.md"
+    monkeypatch.setattr(sys, "argv", ["entropy_gpu.py", "--small", "--device", "cpu", "--out", str(out)])
+    load("entropy_gpu").main()
+    text = out.read_text()
+    assert text.count("\n| ") == 7 and "OOM" not in text and "fused, ρ=0.2-masked backward" in text
+
+    cpu = load("entropy")
+    args = type("A", (), dict(n=64, hidden=16, vocab=1000, rho=0.2, threads=1, repeats=1))
+    results, threads = {}, torch.get_num_threads()
+    try:
+        for v in cpu.VARIANTS:
+            for m in cpu.MODES:
+                args.variant, args.mode = v, m
+                results[v, m] = cpu.worker(args)
+                assert results[v, m]["time_s"] > 0 and results[v, m]["extra_bytes"] >= 0
+    finally:
+        torch.set_num_threads(threads)
+    results["naive", "fwd+bwd"]["extra_bytes"] = max(1, results["naive", "fwd+bwd"]["extra_bytes"])
+    assert "| fused, ρ-masked backward |" in cpu.table(args, results)

@@ -1,0 +1,157 @@
+"""GPU timing of the fused log-prob + entropy at training size, against naive torch and the matmul floor.
+
+N=32,768 tokens, H=4,096, V=151,936 (Qwen3-8B's lm_head), bf16, top-ρ = 0.2 entropy mask. Rows:
+
+- matmul floor: the lm_head GEMMs alone, no softmax work: forward hidden @ W.T; fwd+bwd adds
+  grad_hidden = G @ W and grad_W = G.T @ hidden, over all N rows, or over ρN rows (the masked floor);
+- naive: bf16 logits -> fp32 log_softmax / gather / entropy over the full [N, V] (autograd);
+  it needs ~100 GB at this size and is reported as OOM where it does not fit;
+- chunked: bf16 logits (autograd), then train.entropy.logprobs_and_entropy;
+- fused: train.entropy.fused_logprobs_and_entropy, all rows get gradient, and with the ρ-masked loss
+  (backward skips the 80 % of rows with zero gradient).
+
+Time is the median over --repeats after a warm-up (CUDA-synchronised wall time); memory is the
+peak allocated beyond inputs and preallocated .grad buffers. The last column is the largest
+|Δ log p| against the chunked path (same bf16 logits): a correctness check at full size.
+Needs torch only. Takes well under 5 minutes on one H100/H200.
+
+    python benchmarks/entropy_gpu.py --out results/entropy_gpu.md
+    python benchmarks/entropy_gpu.py --small          # tiny sizes, any device (CPU test)
+"""
+import argparse
+import gc
+import statistics
+import time
+
+import torch
+
+from train.entropy import fused_logprobs_and_entropy, logprobs_and_entropy, naive_logprobs_and_entropy
+from train.mask import top_entropy_mask
+
+
+OOM = getattr(torch, "OutOfMemoryError", getattr(torch.cuda, "OutOfMemoryError", MemoryError))
+
+
+def sync(device):
+    if device.type == "cuda":
+        torch.cuda.synchronize()
+
+
+def measure(fn, device, repeats):
+    """(median seconds, peak extra bytes or None, last result) of fn(); 'OOM' if it does not fit."""
+    try:
+        fn()                                             # warm-up
+        sync(device)
+        if device.type == "cuda":
+            torch.cuda.reset_peak_memory_stats()
+            base = torch.cuda.memory_allocated()
+        times = []
+        for _ in range(repeats):
+            t0 = time.perf_counter()
+            out = fn()
+            sync(device)
+            times.append(time.perf_counter() - t0)
+        peak = torch.cuda.max_memory_allocated() - base if device.type == "cuda" else None
+        return statistics.median(times), peak, out
+    except OOM:
+        return "OOM", None, None
+    finally:
+        gc.collect()
+        if device.type == "cuda":
+            torch.cuda.empty_cache()
+
+
+def main():
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p.add_argument("--n", type=int, default=32_768)
+    p.add_argument("--hidden", type=int, default=4096)
+    p.add_argument("--vocab", type=int, default=151_936)
+    p.add_argument("--rho", type=float, default=0.2)
+    p.add_argument("--repeats", type=int, default=5)
+    p.add_argument("--small", action="store_true", help="tiny sizes (N=256, H=64, V=5,003) on any device")
+    p.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
+    p.add_argument("--out", help="also write the Markdown table here")
+    args = p.parse_args()
+    if args.small:
+        args.n, args.hidden, args.vocab, args.repeats = 256, 64, 5003, 2
+    device = torch.device(args.device)
+    N, H, V, dtype = args.n, args.hidden, args.vocab, torch.bfloat16
+    torch.manual_seed(0)
+    hidden = (torch.randn(N, H, device=device) / H ** 0.5).to(dtype).requires_grad_()
+    weight = (torch.randn(V, H, device=device) * 2.0).to(dtype).requires_grad_()
+    labels = torch.randint(0, V, (N,), device=device)
+    adv = torch.randn(N, device=device)
+    valid = torch.ones(N, dtype=torch.bool, device=device)
+    hidden.grad, weight.grad = torch.zeros_like(hidden), torch.zeros_like(weight)
+    n_sel = max(1, round(args.rho * N))
+
+    def step(kind, backward):
+        def run():
+            if kind == "naive":
+                lp, ent = naive_logprobs_and_entropy(hidden @ weight.T, labels)
+            elif kind == "chunked":
+                lp, ent = logprobs_and_entropy(hidden @ weight.T, labels)
+            else:
+                lp, ent = fused_logprobs_and_entropy(hidden, weight, labels)
+            if kind == "fused-all":
+                loss = (lp * adv).sum()
+            else:
+                mask, _ = top_entropy_mask(ent.detach(), valid, args.rho)
+                loss = (lp * adv * mask).sum()
+            if backward:
+                loss.backward()
+            return lp.detach()
+        return run
+
+    def floor(rows, backward):
+        def run():
+            with torch.no_grad():
+                out = hidden @ weight.T
+                if backward:
+                    g = out[:rows]
+                    g @ weight, g.T @ hidden[:rows]
+            return None
+        return run
+
+    rows = [("matmul floor, all rows", floor(N, False), floor(N, True)),
+            (f"matmul floor, ρ={args.rho} rows in backward", floor(N, False), floor(n_sel, True))]
+    for kind, label in [("naive", "naive torch (materialised fp32 [N, V])"), ("chunked", "chunked (bf16 logits)"),
+                        ("fused-all", "fused, all rows get gradient"),
+                        ("fused-masked", f"fused, ρ={args.rho}-masked backward")]:
+        rows.append((label, step(kind, False), step(kind, True)))
+
+    with torch.no_grad():
+        reference = logprobs_and_entropy(hidden @ weight.T, labels)[0]
+    results = []
+    for label, fwd, fwdbwd in rows:
+        tf, mf, lp = measure(fwd, device, args.repeats)
+        tb, mb, _ = measure(fwdbwd, device, args.repeats)
+        err = (lp - reference).abs().max().item() if lp is not None else None
+        results.append((label, tf, mf, tb, mb, err))
+        print(f"  {label}: fwd {tf}, fwd+bwd {tb}", flush=True)
+
+    def t(x):
+        return x if isinstance(x, str) else f"{x * 1e3:,.1f}"
+
+    def m(x):
+        return "n/a" if x is None else f"{x / 2**30:,.2f}"
+
+    name = torch.cuda.get_device_name(device) if device.type == "cuda" else "CPU"
+    lines = [f"{name}, torch {torch.__version__}; N={N:,}, H={H:,}, V={V:,}, bf16, ρ={args.rho}, "
+             f"median of {args.repeats}",
+             "",
+             "| variant | fwd (ms) | fwd peak extra (GiB) | fwd+bwd (ms) | fwd+bwd peak extra (GiB) "
+             "| max abs Δ logp vs chunked |",
+             "|---|---:|---:|---:|---:|---:|"]
+    for label, tf, mf, tb, mb, err in results:
+        lines.append(f"| {label} | {t(tf)} | {m(mf)} | {t(tb)} | {m(mb)} | "
+                     f"{'' if err is None else f'{err:.2e}'} |")
+    text = "\n".join(lines)
+    print(text)
+    if args.out:
+        with open(args.out, "w") as f:
+            f.write(text + "\n")
+
+
+if __name__ == "__main__":
+    main()
