@@ -1,0 +1,162 @@
+"""The answer checker: labelled cases, hard rules (never raise, never execute, bounded time), the pool."""
+
+import json
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from tasks import workers
+from tasks.grading import Grade, GradeConfig, grade, grade_batch, warm_up
+
+CASES = [json.loads(line) for line in (Path(__file__).parent / "data" / "grading_cases.jsonl").open()]
+# A sum that takes sympy seconds to simplify: the slow-but-finite kind of hostile answer.
+SLOW = r"\boxed{" + "+".join(f"\\frac{{x^{{{i}}}}}{{x+{i}}}" for i in range(40)) + "}"
+
+
+def _response(row):
+    return row["response"].encode() if row.get("response_is_bytes") else row["response"]
+
+
+@pytest.fixture(scope="module")
+def graded():
+    warm_up()
+    return grade_batch([_response(r) for r in CASES], [r["gold"] for r in CASES], timeout=5.0)
+
+
+@pytest.mark.parametrize("i", range(len(CASES)), ids=[r["id"] for r in CASES])
+def test_labelled_case(graded, i):
+    row, g = CASES[i], graded[i]
+    assert isinstance(g, Grade)
+    assert g.correct is row["correct"], (row["response"], row["gold"], g)
+    if "status" in row:
+        assert g.status == row["status"]
+    assert g.status == ("correct" if g.correct else g.status)
+
+
+def test_case_file_is_broad():
+    cats = {r["category"] for r in CASES}
+    assert len(CASES) >= 400 and len(cats) >= 20
+    assert sum(not r["correct"] for r in CASES) >= 150  # plenty of negatives: false positives are the worst error
+
+
+def test_importing_tasks_stays_light():
+    code = "import sys, tasks; tasks.grade('\\\\boxed{033}', '33'); print(sorted(m for m in ('sympy', 'latex2sympy2_extended') if m in sys.modules))"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "[]"
+
+
+def test_integer_fast_path_needs_no_workers():
+    code = "import tasks, tasks.workers as w; g = tasks.grade('x'*60000 + '\\\\boxed{1,000}', '1000'); print(g.status, g.canonical, w._pool is None)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.split() == ["correct", "1000", "True"]
+
+
+@pytest.mark.parametrize("payload", [
+    "__import__('os').system('touch {path}')",
+    "eval(\"__import__('os').system('touch {path}')\")",
+    "exec('import os; os.system(\"touch {path}\")')",
+])
+def test_model_text_is_never_executed(tmp_path, payload):
+    target = tmp_path / "pwned"
+    text = payload.format(path=target)
+    for response, gold in [(f"\\boxed{{{text}}}", "0"), (text, "0"), ("\\boxed{0}", text), (f"Answer: {text}", "x")]:
+        g = grade(response, gold, timeout=5.0)
+        assert not g.correct
+        batch = grade_batch([response], [gold], timeout=5.0)
+        assert not batch[0].correct
+    assert not target.exists()
+
+
+class Weird:
+    def __str__(self):
+        raise RuntimeError("str() must not be called on arbitrary objects")
+
+
+@pytest.mark.parametrize("response", [
+    None, b"\\boxed{5}", b"\xff\xfe\\boxed{5}", "a" * 1_000_000, "\\boxed{" * 10_000, "{" * 10_000 + "}" * 10_000,
+    "\\boxed{10^{10^{10^{10}}}}", "\\boxed{" + "{" * 10_000 + "5" + "}" * 10_001, Weird(), [], {}, float("nan"), 3.5,
+    "\\boxed{\\frac{1}{0}}", "\\boxed{0^{-1}}", "\\boxed{\\begin{pmatrix}1&2\\\\3\\end{pmatrix}}", "\ud800\\boxed{5}",
+])
+def test_never_raises_and_returns_a_grade(response):
+    for gold in ["5", 5, None, b"5", "\\frac{1}{2}", Weird(), ""]:
+        g = grade(response, gold, timeout=2.0)
+        assert isinstance(g, Grade) and g.status in ("correct", "wrong", "no_answer", "timeout", "error")
+        assert g.correct == (g.status == "correct")
+
+
+def test_timeout_returns_and_the_pool_recovers():
+    warm_up()
+    start = time.monotonic()
+    g = grade(SLOW, "5", timeout=0.3)
+    assert g.status == "timeout" and not g.correct and g.extracted
+    assert time.monotonic() - start < 30  # generous: the point is that it returned at all
+    assert grade("\\boxed{\\frac{\\sqrt{2}}{2}}", "\\frac{1}{\\sqrt{2}}", timeout=10).status == "correct"
+
+
+def test_batch_with_timeouts_keeps_order_and_other_verdicts():
+    responses = ["\\boxed{\\sqrt{8}}", SLOW, "\\boxed{7}", "\\boxed{x+1}", SLOW, "\\boxed{\\frac{2}{4}}"]
+    golds = ["2\\sqrt{2}", "5", "7", "1+x", "5", "0.5"]
+    out = grade_batch(responses, golds, timeout=0.5, workers=2)
+    assert [g.status for g in out] == ["correct", "timeout", "correct", "correct", "timeout", "correct"]
+
+
+def test_batch_length_mismatch_is_a_clear_error():
+    with pytest.raises(ValueError, match="2 responses but 1 gold"):
+        grade_batch(["a", "b"], ["a"])
+
+
+def test_grade_from_many_threads():
+    warm_up()
+    results = [None] * 16
+
+    def work(i):
+        results[i] = grade(f"\\boxed{{\\frac{{{2 * i}}}{{2}} + \\sqrt{{4}}}}", str(i + 2), timeout=10)
+
+    threads = [threading.Thread(target=work, args=(i,)) for i in range(16)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert all(g.status == "correct" for g in results), results
+
+
+def test_workers_are_replaced_after_a_kill():
+    pool = workers.get_pool()
+    pool.warm()
+    before = {w.proc.pid for w in pool._live}
+    assert grade(SLOW, "1", timeout=0.3).status == "timeout"
+    after = {w.proc.pid for w in pool._live}
+    assert len(after) == len(before) and after != before
+    assert grade("\\boxed{\\frac{3}{6}}", "\\frac12 + 0x", timeout=10).status == "correct"
+
+
+@pytest.mark.parametrize("response, gold, canonical", [
+    ("\\boxed{025}", "25", "25"), ("025", "25", "25"), ("\\boxed{1,000}", "1000", "1000"), ("\\boxed{\\frac{50}{2}}", "25", "25"),
+    ("\\boxed{0.5}", "1/2", "1/2"), ("\\boxed{\\dfrac{1}{2}}", "0.5", "1/2"), ("\\boxed{24}", "25", "24"),
+])
+def test_canonical_form_for_voting(response, gold, canonical):
+    assert grade(response, gold, timeout=10).canonical == canonical
+
+
+def test_last_number_policy_is_configurable():
+    text = "We add them up and the total comes to 42 after simplification"
+    assert grade(text, "42").status == "no_answer"
+    assert grade(text, "42", config=GradeConfig(last_number="any")).status == "correct"
+    assert grade("Work...\n42", "42", config=GradeConfig(last_number="off", whole_response=False)).status == "no_answer"
+    with pytest.raises(ValueError):
+        GradeConfig(last_number="sometimes")
+
+
+def test_strict_think_policy():
+    text = "<think>so it is \\boxed{5}"
+    assert grade(text, "5").correct
+    assert grade(text, "5", config=GradeConfig(strict_think=True)).status == "no_answer"
+
+
+def test_extracted_is_what_the_response_wrote():
+    g = grade("<think>\\boxed{1}</think> The answer is $\\boxed{\\frac{3}{4}}$.", "0.75")
+    assert (g.correct, g.extracted) == (True, "\\frac{3}{4}")
