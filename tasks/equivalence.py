@@ -5,9 +5,9 @@ and sympy work on hostile input may hang or explode, so it runs where it can be 
 reaches sympy only through latex2sympy2_extended, which builds expressions from a grammar and never
 evaluates Python (unlike `sympify`/`parse_expr`, which this module never calls).
 
-Shapes are compared first (tasks/structure.py), then each pair of leaves: plain numbers exactly (a
-decimal may stand for the exact value it correctly rounds), percentages as p or p/100, words as
-words, and everything else as `simplify(a - b) == 0`. When unsure the answer is "not equal".
+Shapes are compared first (tasks/structure.py), then each pair of leaves: plain numbers exactly
+(decimals included: 0.3333 is not 1/3), percentages as p or p/100, degrees as d or d*pi/180, words
+as words, and everything else as `simplify(a - b) == 0`. When unsure the answer is "not equal".
 """
 
 from __future__ import annotations
@@ -19,8 +19,8 @@ import sympy
 from latex2sympy2_extended import NormalizationConfig, latex2sympy
 from latex2sympy2_extended.latex2sympy2 import ConversionConfig
 
-from tasks.normalize import clean, number_text, numbers_match, plain_number
-from tasks.structure import Shape, is_variable, shape
+from tasks.normalize import clean, number_text, plain_number
+from tasks.structure import Shape, is_variable, peel_parens, shape
 
 _NORMALIZE = NormalizationConfig(basic_latex=True, units=True, malformed_operators=True, nits=True, boxed="none", equations=False)
 _CONVERT = ConversionConfig(interpret_as_mixed_fractions=True, interpret_simple_eq_as_assignment=False)
@@ -65,14 +65,6 @@ def too_big(expr) -> bool:
 
 # ---- leaves ----------------------------------------------------------------------------------
 
-def _as_fraction(x) -> Fraction | None:
-    """A real sympy number as an exact Fraction (irrationals to 60 digits, far below any tolerance)."""
-    if not x.is_real:
-        return None
-    r = x if x.is_Rational else sympy.Rational(x.evalf(60))
-    return Fraction(int(r.p), int(r.q))
-
-
 def exprs_equal(a, b) -> bool:
     """Exact equality of two parsed leaves."""
     if a is None or b is None:
@@ -102,53 +94,34 @@ def leaf_equal(pred: str, gold: str) -> bool:
     if is_words(p.text) or is_words(g.text):
         return words(p.text) == words(g.text)
     pv, gv = _values(p.text, p.percent, p.degrees), _values(g.text, g.percent, g.degrees)
-    for a, a_dec in pv:
-        for b, b_dec in gv:
-            if isinstance(a, Fraction) and isinstance(b, Fraction):
-                if numbers_match(a, a_dec, b, b_dec):
-                    return True
-            elif _mixed_equal(a, a_dec, b, b_dec):
-                return True
-    return False
+    return any(_values_equal(a, b) for a in pv for b in gv)
 
 
 def _values(text: str, percent: bool, degrees: bool) -> list:
-    """(value, decimals) readings of a leaf: a Fraction for plain numbers, else a sympy expression.
+    """Readings of a leaf: a Fraction for plain numbers, else a sympy expression.
 
     A percentage reads as p and as p/100 ("50%" matches 50 and 1/2); an angle in degrees as d and
     as d*pi/180 ("45^\\circ" matches 45 and pi/4).
     """
     plain = plain_number(text)
-    if plain is not None:
-        value, decimals = plain
-        out = [(value, decimals)]
-        if percent:
-            out.append((value / 100, None if decimals is None else decimals + 2))
-        if degrees:
-            out.append((sympy.Rational(value.numerator, value.denominator) * sympy.pi / 180, None))
-        return out
-    expr = to_sympy(text)
-    if expr is None:
+    value = sympy.Rational(plain.numerator, plain.denominator) if plain is not None else to_sympy(text)
+    if value is None:
         return []
-    out = [(expr, None)]
-    if isinstance(expr, sympy.Expr) and percent:
-        out.append((expr / 100, None))
-    if isinstance(expr, sympy.Expr) and degrees:
-        out.append((expr * sympy.pi / 180, None))
+    out = [plain if plain is not None else value]
+    if isinstance(value, sympy.Expr) and percent:
+        out.append(value / 100)
+    if isinstance(value, sympy.Expr) and degrees:
+        out.append(value * sympy.pi / 180)
     return out
 
 
-def _mixed_equal(a, a_dec, b, b_dec) -> bool:
-    """One side a plain number, the other sympy (or both sympy)."""
+def _values_equal(a, b) -> bool:
+    if isinstance(a, Fraction) and isinstance(b, Fraction):
+        return a == b
     if isinstance(a, Fraction):
         a = sympy.Rational(a.numerator, a.denominator)
     if isinstance(b, Fraction):
         b = sympy.Rational(b.numerator, b.denominator)
-    if (a_dec is not None or b_dec is not None) and getattr(a, "is_number", False) and getattr(b, "is_number", False):
-        if too_big(a) or too_big(b):
-            return False
-        fa, fb = _as_fraction(a), _as_fraction(b)
-        return fa is not None and fb is not None and numbers_match(fa, a_dec, fb, b_dec)
     return exprs_equal(a, b)
 
 
@@ -222,13 +195,13 @@ def _cleaned(text: str) -> str:
 def canonical(pred: str) -> str:
     """A normal form for majority voting: "25" for "\\frac{50}{2}", "1/2" for "0.5"; else the cleaned text."""
     c = clean(pred)
-    text = c.text
+    text = peel_parens(c.text)
     plain = plain_number(text)
     if plain is not None and not c.percent:
-        return number_text(plain[0])
+        return number_text(plain)
     node = shape(text)
-    if node.kind != "scalar" or c.percent or is_words(text):
-        return text
+    if node.kind != "scalar" or c.percent or is_words(text) or len(text) > 120 or sum(map(text.count, "({[")) > 12:
+        return text  # the parser is slow on deep nesting; a normal form is not worth a killed worker
     expr = to_sympy(text)
     if not isinstance(expr, sympy.Expr) or too_big(expr):
         return text

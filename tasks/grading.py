@@ -20,7 +20,7 @@ from typing import Any, Sequence
 
 from tasks import workers as worker_pool
 from tasks.extract import LAST_NUMBER_POLICIES, extract_answer, gold_answer
-from tasks.normalize import clean, integer_digits, number_text, numbers_match, plain_number, strip_variable
+from tasks.normalize import clean, integer_digits, number_text, plain_number, strip_variable
 
 STATUSES = ("correct", "wrong", "no_answer", "timeout", "error")
 
@@ -94,7 +94,7 @@ def _settle(response: Any, gold: Any, config: GradeConfig) -> Grade | _Pending:
         return _verdict(pi == gi, extracted, pi)
     pn, gn = plain_number(p_text), plain_number(g.text)
     if pn is not None and gn is not None:
-        return _verdict(numbers_match(*pn, *gn), extracted, number_text(pn[0]))
+        return _verdict(pn == gn, extracted, number_text(pn))
     if p.text == g.text and p.text:
         return _verdict(True, extracted, p.text)
     return _Pending(extracted, gold_text)

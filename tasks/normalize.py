@@ -137,18 +137,19 @@ def integer_digits(s: str) -> str | None:
     return "0" if digits == "0" else sign + digits
 
 
-def plain_number(s: str) -> tuple[Fraction, int | None] | None:
-    """Exact value of an integer, decimal or integer fraction, and its count of decimals (None if exact).
+def plain_number(s: str) -> Fraction | None:
+    """Exact value of an integer, decimal or integer fraction ("0.5", "-3/4", "\\frac{7}{2}"), else None.
 
-    Returns None for anything else (including numbers too long to convert safely).
+    Decimals are exact too: "0.3333" is 3333/10000, not 1/3. A decimal never matches a value it only
+    approximates; that would make near misses correct.
     """
     if len(s) > MAX_NUMBER_CHARS:
         return None
     d = integer_digits(s)
     if d is not None:
-        return Fraction(int(d)), None
+        return Fraction(int(d))
     if _DEC.fullmatch(s):
-        return Fraction(s), len(s.split(".")[1])
+        return Fraction(s)
     m = _FRAC.fullmatch(s)
     if m:
         if m.group(2) is not None:
@@ -158,26 +159,8 @@ def plain_number(s: str) -> tuple[Fraction, int | None] | None:
         if den == 0:
             return None
         value = Fraction(num, den)
-        return (-value if sign == "-" else value), None
+        return -value if sign == "-" else value
     return None
-
-
-REL_TOL = Fraction(1, 10**4)
-
-
-def numbers_match(a: Fraction, a_decimals: int | None, b: Fraction, b_decimals: int | None) -> bool:
-    """Exact equality, except that a decimal may stand for an exact value it correctly rounds.
-
-    "0.3333" matches 1/3 (rounded to 4 places, within 1e-4 relative); "0.33" does not, nor does
-    "0.33" match 33. Two decimals, or two exact values, must be equal.
-    """
-    if a == b:
-        return True
-    if (a_decimals is None) == (b_decimals is None):
-        return False
-    approx, digits, exact = (a, a_decimals, b) if a_decimals is not None else (b, b_decimals, a)
-    err = abs(approx - exact)
-    return exact != 0 and err <= Fraction(1, 2 * 10**digits) and err <= REL_TOL * abs(exact)
 
 
 def number_text(value: Fraction) -> str:

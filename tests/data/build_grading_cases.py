@@ -1,6 +1,7 @@
 """Writes grading_cases.jsonl: labelled (response, gold, correct) cases for the answer checker.
 
-Hand-written, one category at a time; labels say what a careful human grader would decide. When a
+Hand-written, one category at a time; labels say what a careful, strict grader would decide (a
+decimal that only approximates an irrational or repeating value is wrong: 0.3333 is not 1/3). When a
 case is ambiguous it is left out rather than labelled to suit an implementation. Some cases carry an
 expected `status` too (no_answer, error). Run: python tests/data/build_grading_cases.py
 """
@@ -92,11 +93,11 @@ CASES: dict[str, list] = {
     ],
     "decimals": [
         (r"\boxed{0.5}", "0.50", C), (r"\boxed{.5}", "0.5", C), (r"\boxed{2.50}", "2.5", C), (r"\boxed{2.05}", "2.5", W),
-        (r"\boxed{3.14159}", r"\pi", C), (r"\boxed{3.14}", r"\pi", W), (r"\boxed{3}", r"\pi", W), (r"\boxed{1.4142}", r"\sqrt{2}", C),
-        (r"\boxed{1.41}", r"\sqrt{2}", W), (r"\boxed{0.3333}", r"\frac13", C), (r"\boxed{0.33}", r"\frac13", W), (r"\boxed{0.3}", r"\frac13", W),
-        (r"\boxed{0.6667}", r"\frac23", C), (r"\boxed{0.6666}", r"\frac23", W), (r"\boxed{0.125}", r"\frac18", C), (r"\boxed{0.12}", r"\frac18", W),
+        (r"\boxed{3.14159}", r"\pi", W), (r"\boxed{3.14}", r"\pi", W), (r"\boxed{3}", r"\pi", W), (r"\boxed{1.4142}", r"\sqrt{2}", W),
+        (r"\boxed{1.41}", r"\sqrt{2}", W), (r"\boxed{0.3333}", r"\frac13", W), (r"\boxed{0.33}", r"\frac13", W), (r"\boxed{0.3}", r"\frac13", W),
+        (r"\boxed{0.6667}", r"\frac23", W), (r"\boxed{0.6666}", r"\frac23", W), (r"\boxed{0.125}", r"\frac18", C), (r"\boxed{0.12}", r"\frac18", W),
         (r"\boxed{1.5}", "1.50", C), (r"\boxed{1.5}", "15", W), (r"\boxed{0.15}", "1.5", W), (r"\boxed{1.5}", r"\frac{3}{2}", C),
-        (r"\boxed{-0.25}", r"-\frac14", C), (r"\boxed{0.25}", r"-\frac14", W), (r"\boxed{2.718}", "e", W), (r"\boxed{2.71828}", "e", C),
+        (r"\boxed{-0.25}", r"-\frac14", C), (r"\boxed{0.25}", r"-\frac14", W), (r"\boxed{2.718}", "e", W), (r"\boxed{2.71828}", "e", W),
         (r"\boxed{1.5 \times 10^{3}}", "1500", C), (r"\boxed{1.5 \times 10^{3}}", "150", W), (r"\boxed{0.0001}", "0.001", W),
         (r"\boxed{12.5}", r"\frac{25}{2}", C), (r"\boxed{12.50}", "12.5", C),
     ],

@@ -1,0 +1,134 @@
+"""Our answer checker against Math-Verify, same cases, same machine, same run.
+
+Two workloads: the labelled cases of tests/data/grading_cases.jsonl as written ("short"), and
+AIME-style answers (integers 0-999, right, padded, wrong, in boxed / Answer: / phrase form) behind
+60,000 characters of reasoning ("long"). Each checker grades one case at a time on the main thread;
+we report agreement with the labels, false positives, throughput and per-call latency, and our
+batch API on the long workload as an extra row. Both checkers are warmed up before timing.
+
+    pip install math-verify  # the benchmark's only extra; the tests never import it
+    python benchmarks/grader.py [--long 240]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import random
+import statistics
+import time
+from pathlib import Path
+
+from tasks.grading import grade, grade_batch, warm_up
+
+CASES = Path(__file__).resolve().parents[1] / "tests" / "data" / "grading_cases.jsonl"
+
+
+def short_cases() -> list[tuple[str, str, bool]]:
+    rows = [json.loads(line) for line in CASES.open()]
+    return [(r["response"], r["gold"], r["correct"]) for r in rows
+            if isinstance(r["response"], str) and isinstance(r["gold"], str) and not r.get("response_is_bytes")]
+
+
+def reasoning(rng: random.Random, chars: int) -> str:
+    """Chain-of-thought-like filler: prose, inline LaTeX, arithmetic and second thoughts."""
+    parts, n = [], 0
+    while n < chars:
+        a, b = rng.randint(2, 999), rng.randint(2, 99)
+        s = rng.choice([
+            f"Let me compute ${a} \\times {b} = {a * b}$. ",
+            f"Wait, that is not right. Suppose $x = {a}$; then $x^2 - {b}x = {a * a - b * a}$. ",
+            f"So the remainder of {a} divided by {b} is {a % b}, hence we consider \\frac{{{a}}}{{{b}}}. ",
+            "Hmm, let me double-check the previous step before moving on. ",
+            f"Thus the number of cases is {a}, but we must subtract the {b} overcounted ones. ",
+        ])
+        parts.append(s)
+        n += len(s)
+    return "".join(parts)[:chars]
+
+
+def long_cases(n: int, chars: int = 60_000) -> list[tuple[str, str, bool]]:
+    rng = random.Random(0)
+    out = []
+    for i in range(n):
+        gold = rng.randint(0, 999)
+        form = i % 4
+        think = reasoning(rng, chars)
+        if form == 0:
+            out.append((f"<think>{think}</think>\nThe answer is $\\boxed{{{gold}}}$.", str(gold), True))
+        elif form == 1:
+            out.append((f"{think}\n\nTherefore the final answer is $\\boxed{{{gold:03d}}}$.", str(gold), True))
+        elif form == 2:
+            out.append((f"{think}\n\nAnswer: {gold}", f"{gold:03d}", True))
+        else:
+            out.append((f"<think>{think}</think>\n$\\boxed{{{gold + 1}}}$", str(gold), False))
+    return out
+
+
+def ours(response: str, gold: str) -> bool:
+    return grade(response, gold, timeout=1.0).correct
+
+
+def math_verify_checker():
+    from math_verify import parse, verify
+
+    def check(response: str, gold: str) -> bool:
+        # Math-Verify reads LaTeX only between delimiters: give the bare gold answers some.
+        wrapped = gold if "$" in gold or "\\boxed" in gold else f"${gold}$"
+        return bool(verify(parse(wrapped), parse(response)))
+
+    return check
+
+
+def run(name: str, check, cases) -> dict:
+    lat, agree, fp = [], 0, 0
+    for response, gold, label in cases:
+        t = time.perf_counter()
+        verdict = check(response, gold)
+        lat.append(time.perf_counter() - t)
+        agree += verdict == label
+        fp += verdict and not label
+    return summary(name, lat, len(cases), agree, fp, sum(lat))
+
+
+def summary(name, lat, n, agree, fp, total) -> dict:
+    lat = sorted(lat)
+    return {"checker": name, "cases": n, "agree": agree / n, "fp": fp, "rate": n / total,
+            "p50": 1000 * statistics.median(lat), "p99": 1000 * lat[min(len(lat) - 1, int(0.99 * len(lat)))],
+            "max": 1000 * lat[-1]}
+
+
+def run_batch(cases) -> dict:
+    t = time.perf_counter()
+    grades = grade_batch([c[0] for c in cases], [c[1] for c in cases], timeout=1.0)
+    total = time.perf_counter() - t
+    agree = sum(g.correct == c[2] for g, c in zip(grades, cases))
+    fp = sum(g.correct and not c[2] for g, c in zip(grades, cases))
+    per = total / len(cases)
+    return {"checker": "ours, grade_batch", "cases": len(cases), "agree": agree / len(cases), "fp": fp,
+            "rate": len(cases) / total, "p50": 1000 * per, "p99": float("nan"), "max": 1000 * total}
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--long", type=int, default=240, help="number of long (60,000-character) cases")
+    args = ap.parse_args()
+    mv = math_verify_checker()
+    warm_up()
+    ours("\\boxed{\\frac12}", "0.5"), mv("\\boxed{\\frac12}", "0.5")
+    rows = []
+    for workload, cases in [("short (case file)", short_cases()), ("long (60k chars, AIME-style)", long_cases(args.long))]:
+        for name, check in [("ours (tasks.grade)", ours), ("Math-Verify 0.9", mv)]:
+            rows.append((workload, run(name, check, cases)))
+        if workload.startswith("long"):
+            rows.append((workload, run_batch(cases)))
+    print("| workload | checker | cases | agreement | false positives | cases/s | p50 ms | p99 ms | max ms |")
+    print("|---|---|---:|---:|---:|---:|---:|---:|---:|")
+    for workload, r in rows:
+        print(f"| {workload} | {r['checker']} | {r['cases']} | {100 * r['agree']:.1f}% | {r['fp']} | {r['rate']:.0f} "
+              f"| {r['p50']:.2f} | {r['p99']:.2f} | {r['max']:.1f} |")
+    print("\n(grade_batch row: p50 is wall time per case for the whole batch; max is the batch's wall time.)")
+
+
+if __name__ == "__main__":
+    main()
