@@ -15,7 +15,7 @@ from tasks.normalize import matching_brace
 BOXES = ("\\boxed", "\\fbox")
 LAST_NUMBER_POLICIES = ("off", "line", "any")
 
-_ANSWER_LINE = re.compile(r"(?im)^[ \t>#*_]*(?:final[ \t]+)?answer[ \t]*(?:\*\*)?[ \t]*[:：][ \t]*(?:\*\*)?[ \t]*(.*)$")
+_ANSWER_LINE = re.compile(r"(?im)^(?:[ \t>#*_]*(?:final[ \t]+)?answer[ \t]*(?:\*\*)?[ \t]*[:：]|[ \t]*####)[ \t]*(?:\*\*)?[ \t]*(.*)$")
 _ANSWER_PHRASE = re.compile(r"(?i)\banswer\b(?:\*\*)?\s*(?:is|would be|will be|should be|[:：=])\s*:?\s*")
 _SENTENCE_END = re.compile(r"\.(?=\s|$)|,\s+(?=[a-zA-Z]{2,}\b)|;\s|\n")
 _NUMBER = re.compile(r"[+-]?\d+(?:,\d{3})*(?:\.\d+)?")
@@ -78,7 +78,7 @@ def _looks_like_answer(s: str) -> bool:
 
 
 def answer_line(text: str) -> str | None:
-    """Content of the last `Answer: ...` line that carries one."""
+    """Content of the last `Answer: ...` (or GSM8K-style `#### ...`) line that carries one."""
     found = None
     for m in _ANSWER_LINE.finditer(text):
         body = m.group(1).strip()

@@ -84,8 +84,11 @@ def peel_parens(s: str) -> str:
     return s[k:n - k].strip()
 
 
+_OR = re.compile(r"\s*\\(?:text|mbox|mathrm)\{\s*(?:or|and)\s*\}\s*|\s+(?:or|and)\s+")
+
+
 def shape(s: str, depth: int = 0) -> Shape:
-    s = peel_parens(s.strip())
+    s = peel_parens(_OR.sub(", ", s.strip()))  # "x = 2 or x = 3" lists two answers
     if depth > MAX_DEPTH or s.startswith("\\begin"):
         return Shape("scalar", text=s)
     if s.startswith("\\{") and s.endswith("\\}") and _encloses(s):

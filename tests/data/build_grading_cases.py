@@ -58,7 +58,7 @@ CASES: dict[str, list] = {
         (r"Answer: \boxed{6}", "6", C), ("Answer: $x = 3$", "3", C), ("Answer: 1,000", "1000", C),
         ("Final Answer: The final answer is $5$. I hope it is correct.", "5", C),
         ("Final Answer: The final answer is $\\frac{1}{3}$. I hope it is correct.", "1/3", C),
-        ("Answer: (A)", "A", C), ("Answer: 12.", "12", C), ("Answer: -3", "-3", C), ("Answer: -3", "3", W),
+        ("Answer: (A)", "A", C), ("9 * 2 = 18\n#### 18", "18", C), ("9 * 2 = 18\n#### 18", "81", W), ("Answer: 12.", "12", C), ("Answer: -3", "-3", C), ("Answer: -3", "3", W),
     ],
     "phrases": [
         ("So the final answer is 18.", "18", C), ("So the final answer is 18.", "81", W), ("The answer is $\\sqrt{2}$.", r"\sqrt2", C),
@@ -161,7 +161,8 @@ CASES: dict[str, list] = {
         (r"\boxed{y=2x+1}", "2x+1", C), (r"\boxed{x^2 + y^2 = 4}", "x^2+y^2=4", C), (r"\boxed{x^2 + y^2 = 4}", "x^2+y^2=2", W),
         (r"\boxed{k = \frac{1}{2}}", "0.5", C), (r"\boxed{a_1 = 5}", "5", C), (r"\boxed{x = 3, y = 4}", "x=3, y=4", C),
         (r"\boxed{x = 3, y = 4}", "x=4, y=3", W), (r"\boxed{x + 1 = 4}", "3", W), (r"\boxed{2x = 6}", "3", W),
-        (r"\boxed{\theta = \frac{\pi}{3}}", r"\frac{\pi}{3}", C),
+        (r"\boxed{\theta = \frac{\pi}{3}}", r"\frac{\pi}{3}", C), (r"\boxed{x=2 \text{ or } x=3}", "2, 3", C),
+        (r"\boxed{x=2 \text{ and } x=4}", "2, 3", W),
     ],
     "symbolic": [
         (r"\boxed{(x+1)^2}", "x^2+2x+1", C), (r"\boxed{x^2+2x+1}", "(x+1)^2", C), (r"\boxed{(x+1)^2}", "x^2+1", W),
