@@ -32,20 +32,20 @@ class VLLMSampler:
             gpu_memory_utilization=gpu_memory_utilization or (0.2 if on_cpu else 0.9),
             enforce_eager=on_cpu,
         )
+        self._next = 0  # our own request ids, so each finished output maps back to its request
 
     def sample(self, requests: list[Request], params: SamplingParams) -> Iterator[tuple[Request, Sample]]:
         from vllm import SamplingParams as VParams
+        from vllm.sampling_params import RequestOutputKind
 
-        if not requests:
-            return
-        prompts = [{"prompt_token_ids": list(r.prompt_ids)} for r in requests]
-        vparams = [
-            VParams(n=1, temperature=params.temperature, top_p=params.top_p, max_tokens=params.max_tokens, seed=r.seed)
-            for r in requests
-        ]
-        ids = self.llm.enqueue(prompts, vparams, use_tqdm=False)
-        by_id = dict(zip(ids, requests))
         engine = self.llm.llm_engine
+        by_id = {}
+        for r in requests:
+            self._next += 1
+            params_r = VParams(n=1, temperature=params.temperature, top_p=params.top_p, max_tokens=params.max_tokens,
+                               seed=r.seed, output_kind=RequestOutputKind.FINAL_ONLY)
+            engine.add_request(f"h{self._next}", {"prompt_token_ids": list(r.prompt_ids)}, params_r)
+            by_id[f"h{self._next}"] = r
         while engine.has_unfinished_requests():
             for out in engine.step():
                 if not out.finished:

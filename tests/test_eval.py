@@ -1,0 +1,192 @@
+"""`harness eval` end to end on a tiny random checkpoint through the `hf` backend (real loading, real store).
+
+The checkpoint is built here: a byte-level BPE tokenizer trained on the AIME questions, with a chat
+template, and a 2-layer Llama, saved with `save_pretrained` and loaded back by the code users run.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pyarrow.compute as pc
+import pytest
+
+import tasks
+from harness import store
+from harness.cli import main
+
+TEMPLATE = "{% for m in messages %}<|user|>{{ m['content'] }}\n{% endfor %}{% if add_generation_prompt %}<|assistant|>{% endif %}"
+
+
+@pytest.fixture(scope="module")
+def tiny_ckpt(tmp_path_factory, data_dir):  # noqa: ARG001 (data_dir: HARNESS_DATA_DIR must be set)
+    return _build_tiny(tmp_path_factory.mktemp("tiny-llama"))
+
+
+def _build_tiny(out: Path) -> Path:
+    import torch
+    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
+    from transformers import LlamaConfig, LlamaForCausalLM, PreTrainedTokenizerFast
+
+    corpus = [p.question for name in ("aime24", "aime25", "synthetic") for p in tasks.load(name).problems]
+    tok = Tokenizer(models.BPE())
+    tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+    tok.decoder = decoders.ByteLevel()
+    tok.train_from_iterator(corpus, trainers.BpeTrainer(vocab_size=320, special_tokens=["<|end|>", "<|user|>", "<|assistant|>"],
+                                                        initial_alphabet=pre_tokenizers.ByteLevel.alphabet()))
+    fast = PreTrainedTokenizerFast(tokenizer_object=tok, eos_token="<|end|>", pad_token="<|end|>")
+    fast.chat_template = TEMPLATE
+    fast.save_pretrained(out)
+    torch.manual_seed(0)
+    config = LlamaConfig(vocab_size=len(fast), hidden_size=64, intermediate_size=128, num_hidden_layers=2,
+                         num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=2048,
+                         eos_token_id=fast.eos_token_id, pad_token_id=fast.eos_token_id, bos_token_id=None)
+    model = LlamaForCausalLM(config)
+    with torch.no_grad():  # make the end token likely enough that some samples stop on their own
+        model.lm_head.weight[fast.eos_token_id].fill_(0.05 * model.model.embed_tokens.weight.std().item())
+    model.save_pretrained(out)
+    return out
+
+
+def harness_eval(ckpt, out, *extra) -> int:
+    argv = ["eval", "--ckpt", str(ckpt), "--backend", "hf", "--out", str(out), "--no-progress", *map(str, extra)]
+    return main(argv)
+
+
+def rows(out: Path):
+    (run_dir,) = (out / "runs").iterdir()
+    return run_dir, store.read_samples(run_dir)
+
+
+def keyed(table, budget=None, columns=("response", "token_ids", "finish_reason", "correct", "status", "seed")):
+    d = table.to_pylist()
+    return {(r["task"], r["problem_id"], r["sample_idx"], r["budget"]): tuple(r[c] for c in columns)
+            for r in d if budget is None or r["budget"] == budget}
+
+
+def test_eval_end_to_end(tiny_ckpt, tmp_path, capsys):
+    out = tmp_path / "out"
+    assert harness_eval(tiny_ckpt, out, "--tasks", "aime24,aime25", "--limit", 2, "--n", 3,
+                        "--max-tokens", "16,40", "--budget-curve", 8, "--temperature", 1.0) == 0
+    printed = capsys.readouterr().out
+    assert "| aime24 | 16 |" in printed and "| aime25 | 40 |" in printed
+
+    run_dir, t = rows(out)
+    assert t.num_rows == 2 * 2 * 3 * 5  # tasks x problems x n x budgets {8, 16, 24, 32, 40}
+    for name in ["run_id", "task", "problem_id", "sample_idx", "budget", "response_tokens", "finish_reason",
+                 "truncated", "extracted", "status", "correct", "fingerprint", "task_hash", "template_hash", "seed"]:
+        assert name in t.column_names
+    keys = list(zip(*(t[c].to_pylist() for c in ("task", "problem_id", "sample_idx", "budget"))))
+    assert len(keys) == len(set(keys))
+    full = {k[:3]: r for k, r in zip(keys, t.to_pylist()) if k[3] == 40}
+    for k, r in zip(keys, t.to_pylist()):
+        g = full[k[:3]]
+        assert r["response_tokens"] == min(len(g["token_ids"]), r["budget"])
+        assert r["truncated"] == (not (g["finish_reason"] == "stop" and len(g["token_ids"]) <= r["budget"]))
+        assert r["status"] in {"correct", "wrong", "no_answer", "timeout", "error"}
+    assert len({r["seed"] for r in full.values()}) == len(full)  # every sample its own seed
+
+    manifest = store.read_manifest(run_dir)
+    assert manifest["status"] == "finished" and manifest["budgets"] == [16, 40]
+    assert manifest["sampling"] == {"temperature": 1.0, "top_p": 0.95, "max_tokens": 40, "seed": 0}
+    assert (out / "leaderboard.parquet").exists()
+
+    # A rerun of the finished run generates nothing and writes no shard.
+    shards = store.shard_paths(run_dir)
+    assert harness_eval(tiny_ckpt, out, "--tasks", "aime24,aime25", "--limit", 2, "--n", 3,
+                        "--max-tokens", "16,40", "--budget-curve", 8, "--temperature", 1.0) == 0
+    assert "0 sample(s) to generate, 12 already stored" in capsys.readouterr().err
+    assert store.shard_paths(run_dir) == shards
+
+    # A new budget below the generation budget is scored from the stored token ids, nothing generated.
+    assert harness_eval(tiny_ckpt, out, "--tasks", "aime24,aime25", "--limit", 2, "--n", 3,
+                        "--max-tokens", "12,40", "--temperature", 1.0) == 0
+    assert "0 sample(s) to generate" in capsys.readouterr().err
+    _, t2 = rows(out)
+    assert t2.filter(pc.field("budget") == 12).num_rows == 12
+
+
+def test_cut_budget_equals_separate_run(tiny_ckpt, tmp_path):
+    """The first B tokens of a long sample are exactly the sample a run with max_tokens=B makes (same seed)."""
+    both, short = tmp_path / "both", tmp_path / "short"
+    common = ["--tasks", "aime24", "--limit", 2, "--n", 4, "--temperature", 1.0, "--no-leaderboard"]
+    assert harness_eval(tiny_ckpt, both, "--max-tokens", "12,48", *common) == 0
+    assert harness_eval(tiny_ckpt, short, "--max-tokens", "12", *common) == 0
+    cols = ("response_tokens", "truncated", "finish_reason", "extracted", "correct")
+    a = keyed(rows(both)[1], 12, cols)
+    b = keyed(rows(short)[1], 12, cols)
+    assert a == b
+    ids_long = {k[:3]: v[0] for k, v in keyed(rows(both)[1], 48, ("token_ids",)).items()}
+    ids_short = {k[:3]: v[0] for k, v in keyed(rows(short)[1], 12, ("token_ids",)).items()}
+    assert all(ids_long[k][:12] == ids_short[k] for k in ids_short)
+
+
+@pytest.mark.parametrize("flags, message", [
+    (["--n", "0"], "--n must be at least 1"),
+    (["--tasks", "aime99"], "unknown task"),
+    (["--max-tokens", "4096"], "exceeds the model's context"),
+    (["--max-tokens", "0"], "must be positive"),
+    (["--template", "nope"], "unknown template"),
+    (["--backend", "openai", "--base-url", "http://127.0.0.1:9/v1"], "unreachable"),
+])
+def test_bad_input_is_one_line_exit_2_nothing_written(tiny_ckpt, tmp_path, capsys, flags, message):
+    out = tmp_path / "out"
+    with open(tiny_ckpt / "config.json") as f:  # context 2048 makes 4096 too long
+        assert json.load(f)["max_position_embeddings"] == 2048
+    assert main(["eval", "--ckpt", str(tiny_ckpt), "--backend", "hf", "--out", str(out), *flags]) == 2
+    err = capsys.readouterr().err.strip()
+    assert message in err and len(err.splitlines()) == 1 and "Traceback" not in err
+    assert not out.exists()
+
+
+def test_missing_checkpoint(tmp_path, capsys):
+    assert main(["eval", "--ckpt", str(tmp_path / "nope"), "--out", str(tmp_path / "out")]) == 2
+    assert "is not a folder" in capsys.readouterr().err
+    (tmp_path / "empty").mkdir()
+    assert main(["eval", "--ckpt", str(tmp_path / "empty"), "--out", str(tmp_path / "out")]) == 2
+    assert "no readable config.json" in capsys.readouterr().err
+    assert not (tmp_path / "out").exists()
+
+
+def test_resume_after_sigkill(tiny_ckpt, tmp_path):
+    """kill -9 mid-run, rerun: the stored samples equal an uninterrupted run's, with no duplicate rows."""
+    flags = ["--tasks", "synthetic", "--limit", 40, "--n", 2, "--max-tokens", "24,48", "--temperature", 1.0,
+             "--flush-secs", 0, "--no-progress", "--no-leaderboard"]
+    cmd = [sys.executable, "-m", "harness.cli", "eval", "--ckpt", str(tiny_ckpt), "--backend", "hf", *map(str, flags)]
+    killed = tmp_path / "killed"
+    proc = subprocess.Popen([*cmd, "--out", str(killed)], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    deadline = time.time() + 240
+    while time.time() < deadline and proc.poll() is None:
+        runs = list((killed / "runs").glob("*/shard-*.parquet")) if (killed / "runs").exists() else []
+        if len(runs) >= 3:
+            break
+        time.sleep(0.02)
+    assert proc.poll() is None, "the run finished before it could be killed: " + proc.stderr.read().decode()[-500:]
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    proc.stderr.close()
+    run_dir, partial = rows(killed)
+    assert 0 < partial.num_rows < 40 * 2 * 2
+    assert store.read_manifest(run_dir)["status"] == "running"
+
+    done = subprocess.run([*cmd, "--out", str(killed)], capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr[-2000:]
+    stored = partial.num_rows // 2  # two budgets per sample
+    assert f"{80 - stored} sample(s) to generate, {stored} already stored" in done.stderr
+    clean = tmp_path / "clean"
+    done = subprocess.run([*cmd, "--out", str(clean)], capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr[-2000:]
+
+    a, b = rows(killed)[1], rows(clean)[1]
+    assert a.num_rows == b.num_rows == 40 * 2 * 2
+    assert keyed(a) == keyed(b)
+    assert not list(run_dir.glob(".tmp-*"))
+    summary = [line for line in done.stdout.splitlines() if line.startswith("| synthetic")]
+    rerun = subprocess.run([*cmd, "--out", str(killed)], capture_output=True, text=True, timeout=600)
+    assert [line for line in rerun.stdout.splitlines() if line.startswith("| synthetic")] == summary

