@@ -113,6 +113,26 @@ def test_masked_backward_skips_rows_and_stays_exact():
         lp.sum().backward()
 
 
+def test_masked_loss_cuts_backward_matmul_work_to_rho():
+    """The usual flow (mask=None; the loss zeroes unselected rows): backward FLOPs scale with ρ."""
+    from torch.utils.flop_counter import FlopCounterMode
+
+    from train.mask import top_entropy_mask
+
+    hidden, weight, labels, _ = make(shape=(5, 10), seed=4)
+    flops = {}
+    for name in ("all", "masked"):
+        h, w = hidden.clone().requires_grad_(), weight.clone().requires_grad_()
+        lp, ent = fused_logprobs_and_entropy(h, w, labels, chunk_elements=CHUNK)
+        mask, stats = top_entropy_mask(ent, torch.ones_like(labels), 0.2)
+        loss = (lp * mask).sum() if name == "masked" else lp.sum()
+        with FlopCounterMode(display=False) as counter:
+            loss.backward()
+        flops[name] = counter.get_total_flops()
+    assert stats["num_selected"] == 10
+    assert flops["masked"] == flops["all"] * 10 // 50   # exactly ρ of the lm_head backward
+
+
 def test_ignore_index_labels():
     hidden, weight, labels, logits = make()
     labels = labels.clone()

@@ -13,8 +13,6 @@ micro-batch. Here every [N, V] quantity is computed a chunk of rows at a time:
 Entropy is returned without gradient by the fused path (the mask is discrete); the logits path
 supports gradients through both outputs (for an entropy bonus).
 """
-import math
-
 import torch
 
 # fp32 elements per chunk: ~110 rows at V = 151,936 on CPU (64 MiB), ~1,770 rows on GPU (1 GiB),
@@ -152,6 +150,8 @@ class _FusedFn(torch.autograd.Function):
     def backward(ctx, grad_lp, _grad_ent):
         hidden, weight, safe, valid, m, log_s, mask = ctx.saved_tensors
         T, rows = ctx.temperature, ctx.rows
+        if grad_lp is None:
+            return None, None, None, None, None, None
         grad_lp = grad_lp.float() * valid
         need = grad_lp != 0
         if mask is not None:
@@ -190,9 +190,13 @@ def fused_logprobs_and_entropy(hidden: torch.Tensor, weight: torch.Tensor, label
     """log p(label) and entropy of softmax(hidden @ weight.T / T), float32, shapes `labels.shape`.
 
     hidden `[..., H]`, weight `[V, H]` (the lm_head), labels `[...]`. Log-probs are differentiable
-    w.r.t. hidden and weight; entropy is not. `mask` (bool, `labels.shape`) declares the only rows
-    that will receive a gradient: backward skips all others (and raises if one does get a gradient).
-    Rows whose incoming gradient is exactly zero are skipped even without a mask.
+    w.r.t. hidden and weight; entropy is not.
+
+    Backward recomputes logits only for rows whose incoming gradient is non-zero, so the usual flow
+    needs no mask up front: call with mask=None, build the top-ρ mask from the returned entropy,
+    and the loss's exact zeros on unselected tokens make backward skip them. `mask` (bool,
+    `labels.shape`), when known in advance, declares the only rows that may receive a gradient:
+    backward then raises if any other row does, instead of silently computing it.
     """
     H = hidden.shape[-1]
     if mask is not None:
@@ -215,7 +219,3 @@ def naive_logprobs_and_entropy(logits: torch.Tensor, labels: torch.Tensor, *, te
         ent = -(logp.exp() * logp).sum(-1)
     return lp, ent
 
-
-def entropy_bound(vocab: int) -> float:
-    """The largest possible entropy (uniform over V): a sanity bound for logged values."""
-    return math.log(vocab)
