@@ -1,4 +1,9 @@
 """train.entropy against a float64 materialised-softmax reference: values and gradients."""
+import importlib.util
+import os
+import subprocess
+import sys
+
 import pytest
 import torch
 from torch.utils._python_dispatch import TorchDispatchMode
@@ -187,8 +192,6 @@ def test_no_fp32_copy_of_the_whole_logits():
 
 def test_benchmark_scripts_run_small(tmp_path, monkeypatch):
     """The GPU script's --small mode and the CPU benchmark's worker, in-process at tiny sizes."""
-    import importlib.util
-    import sys
     from pathlib import Path
 
     bench = Path(__file__).resolve().parents[1] / "benchmarks"
@@ -218,3 +221,68 @@ def test_benchmark_scripts_run_small(tmp_path, monkeypatch):
         torch.set_num_threads(threads)
     results["naive", "fwd+bwd"]["extra_bytes"] = max(1, results["naive", "fwd+bwd"]["extra_bytes"])
     assert "| fused, ρ-masked backward |" in cpu.table(args, results)
+
+
+# The Triton kernels, checked on CPU by Triton's interpreter. TRITON_INTERPRET must be set before
+# triton is first imported (torch may import it early), so they run in a fresh pytest process.
+
+INTERPRETED = os.environ.get("TRITON_INTERPRET") == "1"
+
+
+def test_triton_kernels_under_the_interpreter():
+    if INTERPRETED:
+        pytest.skip("this is the inner run")
+    if importlib.util.find_spec("triton") is None:
+        pytest.skip("triton not installed (the kernels are an optional CUDA path)")
+    run = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-W", "ignore",
+                          __file__, "-k", "triton_kernels_match or triton_fused"],
+                         env=dict(os.environ, TRITON_INTERPRET="1"), capture_output=True, text=True)
+    assert run.returncode == 0 and "3 passed" in run.stdout, run.stdout[-3000:] + run.stderr[-2000:]
+
+
+@pytest.fixture
+def triton_kernels(monkeypatch):
+    if not INTERPRETED:
+        pytest.skip("run by test_triton_kernels_under_the_interpreter")
+    import train.entropy as entropy_module
+    import train.triton_entropy as kernels
+
+    monkeypatch.setattr(kernels, "BLOCK_V", 256)  # V = 1009 = 3 * 256 + 241: several blocks
+    monkeypatch.setattr(entropy_module, "_triton", kernels)
+    monkeypatch.setattr(entropy_module, "USE_TRITON", "always")
+    return kernels
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.bfloat16])
+def test_triton_kernels_match_reference(triton_kernels, dtype):
+    _, _, labels, logits = make(dtype=dtype, shift=-200.0)
+    logits = logits.clone()
+    logits[0, 0, 700:] = float("-inf")
+    labels[0, 0] = 3
+    ref_in = logits.double().nan_to_num(neginf=-1e4).requires_grad_()  # exp(-1e4) == 0: same softmax
+    lp_ref, h_ref = reference(ref_in, labels, 0.7)
+    a, b = torch.randn(labels.shape, dtype=torch.float64), torch.randn(labels.shape, dtype=torch.float64)
+    ((lp_ref * a).sum() + (h_ref * b).sum()).backward()
+    x = logits.clone().requires_grad_()
+    lp, ent = logprobs_and_entropy(x, labels, temperature=0.7, chunk_elements=CHUNK)
+    torch.testing.assert_close(lp.double(), lp_ref.detach(), atol=5e-5, rtol=1e-5)
+    torch.testing.assert_close(ent.double(), h_ref.detach(), atol=5e-5, rtol=1e-5)
+    ((lp * a.float()).sum() + (ent * b.float()).sum()).backward()
+    assert x.grad.dtype == dtype and torch.isfinite(x.grad.float()).all()
+    tol = 1e-5 if dtype == torch.float32 else 1e-2
+    torch.testing.assert_close(x.grad.double(), ref_in.grad, atol=tol, rtol=tol)
+
+
+def test_triton_fused_masked(triton_kernels):
+    hidden, weight, labels, _ = make(shape=(3, 9), seed=5)
+    mask = torch.rand(labels.shape, generator=torch.Generator().manual_seed(2)) < 0.3
+    a = torch.randn(labels.shape, dtype=torch.float64) * mask
+    h64, w64 = hidden.double().requires_grad_(), weight.double().requires_grad_()
+    lp_ref, h_ref = reference(h64 @ w64.T, labels, 1.3)
+    (lp_ref * a).sum().backward()
+    h, w = hidden.clone().requires_grad_(), weight.clone().requires_grad_()
+    lp, ent = fused_logprobs_and_entropy(h, w, labels, temperature=1.3, mask=mask, chunk_elements=CHUNK)
+    torch.testing.assert_close(ent.double(), h_ref.detach(), atol=5e-5, rtol=1e-5)
+    (lp * a.float()).sum().backward()
+    torch.testing.assert_close(h.grad.double(), h64.grad, atol=1e-5, rtol=1e-4)
+    torch.testing.assert_close(w.grad.double(), w64.grad, atol=1e-5, rtol=1e-4)

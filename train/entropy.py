@@ -13,6 +13,8 @@ micro-batch. Here every [N, V] quantity is computed a chunk of rows at a time:
 Entropy is returned without gradient by the fused path (the mask is discrete); the logits path
 supports gradients through both outputs (for an entropy bonus).
 """
+import os
+
 import torch
 
 # fp32 elements per chunk: ~110 rows at V = 151,936 on CPU (64 MiB), ~1,770 rows on GPU (1 GiB),
@@ -24,10 +26,6 @@ IGNORE_INDEX = -100       # labels < 0 (HF's -100) give logprob 0 and no gradien
 def _rows_per_chunk(vocab: int, chunk_elements: int | None, device: torch.device) -> int:
     budget = chunk_elements or CHUNK_ELEMENTS.get(device.type, CHUNK_ELEMENTS["cpu"])
     return max(1, budget // vocab)
-
-
-def _fp32_copy(x: torch.Tensor) -> torch.Tensor:
-    return x.to(torch.float32, copy=True)
 
 
 # -----------------------------------------------------------------------------
@@ -70,6 +68,53 @@ def _chunk_grad(z, labels, m, log_s, temperature, grad_lp, grad_h=None, entropy=
     return g.div_(temperature) if temperature != 1.0 else g    # z = logits / T
 
 
+# -----------------------------------------------------------------------------
+# Who runs a chunk: the Triton kernels (train/triton_entropy.py) on CUDA when triton imports, else
+# the torch code above. RLVR_TRITON / USE_TRITON: "auto", "never", or "always" (any device: for
+# testing the kernels on CPU under TRITON_INTERPRET=1).
+
+USE_TRITON = os.environ.get("RLVR_TRITON", "auto")
+_triton = None  # the module once imported, False if it cannot be
+
+
+def _kernels(x: torch.Tensor):
+    global _triton
+    if USE_TRITON == "never" or (USE_TRITON == "auto" and not x.is_cuda) or x.stride(-1) != 1:
+        return None
+    if _triton is None:
+        try:
+            from . import triton_entropy
+            _triton = triton_entropy
+        except ImportError:
+            _triton = False
+    return _triton or None
+
+
+def _scratch(x: torch.Tensor, owned: bool) -> torch.Tensor:
+    """An fp32 buffer holding x that we may overwrite: x itself when it is ours and fp32."""
+    return x if owned and x.dtype == torch.float32 else x.to(torch.float32, copy=True)
+
+
+def _rows_forward(x, labels, temperature, owned=False):
+    """Per-row (logprob, entropy, max, log_s) from raw logits x [n, V] of any float dtype."""
+    k = _kernels(x)
+    if k:
+        return k.forward(x, labels, temperature)
+    return _chunk_forward(_scratch(x, owned), labels, temperature)
+
+
+def _rows_grad(x, labels, m, log_s, temperature, grad_lp, grad_h=None, entropy=None, *,
+               dtype, owned=False, out=None):
+    """The gradient w.r.t. raw logits x [n, V], in `dtype` (into `out` if given)."""
+    k = _kernels(x)
+    if k:
+        if out is None:
+            out = x if owned and x.dtype == dtype else torch.empty(x.shape, dtype=dtype, device=x.device)
+        return k.grad(x, out, labels, m, log_s, temperature, grad_lp, grad_h, entropy)
+    g = _chunk_grad(_scratch(x, owned), labels, m, log_s, temperature, grad_lp, grad_h, entropy)
+    return g.to(dtype) if out is None else out.copy_(g)
+
+
 def _valid_labels(labels: torch.Tensor):
     valid = labels >= 0
     return labels.clamp(min=0), valid
@@ -86,7 +131,7 @@ class _LogitsFn(torch.autograd.Function):
         safe, valid = _valid_labels(labels)
         for i in range(0, n, rows):
             sl = slice(i, i + rows)
-            lp[sl], ent[sl], m[sl], log_s[sl] = _chunk_forward(_fp32_copy(logits[sl]), safe[sl], temperature)
+            lp[sl], ent[sl], m[sl], log_s[sl] = _rows_forward(logits[sl], safe[sl], temperature)
         lp.masked_fill_(~valid, 0.0)
         ctx.save_for_backward(logits, safe, valid, m, log_s, ent)
         ctx.temperature, ctx.rows = temperature, rows
@@ -105,8 +150,8 @@ class _LogitsFn(torch.autograd.Function):
         for i in range(0, logits.shape[0], rows):
             sl = slice(i, i + rows)
             if bool(need[sl].any()):
-                grad[sl] = _chunk_grad(_fp32_copy(logits[sl]), safe[sl], m[sl], log_s[sl], T, grad_lp[sl],
-                                       None if grad_ent is None else grad_ent[sl], ent[sl])
+                _rows_grad(logits[sl], safe[sl], m[sl], log_s[sl], T, grad_lp[sl],
+                           None if grad_ent is None else grad_ent[sl], ent[sl], dtype=grad.dtype, out=grad[sl])
         return grad, None, None, None
 
 
@@ -126,10 +171,6 @@ def logprobs_and_entropy(logits: torch.Tensor, labels: torch.Tensor, *, temperat
 # -----------------------------------------------------------------------------
 # Fused with the lm_head: logits = hidden @ weight.T, one chunk of rows at a time.
 
-def _chunk_logits(h, weight):
-    return (h @ weight.T).float()       # the matmul in the model's dtype, like the lm_head does
-
-
 class _FusedFn(torch.autograd.Function):
     @staticmethod
     def forward(ctx, hidden, weight, labels, mask, temperature, rows):
@@ -138,8 +179,8 @@ class _FusedFn(torch.autograd.Function):
         safe, valid = _valid_labels(labels)
         for i in range(0, n, rows):
             sl = slice(i, i + rows)
-            lp[sl], ent[sl], m[sl], log_s[sl] = _chunk_forward(
-                _chunk_logits(hidden[sl], weight), safe[sl], temperature)
+            logits = hidden[sl] @ weight.T  # in the model's dtype, as the lm_head computes them
+            lp[sl], ent[sl], m[sl], log_s[sl] = _rows_forward(logits, safe[sl], temperature, owned=True)
         lp.masked_fill_(~valid, 0.0)
         ctx.save_for_backward(hidden, weight, safe, valid, m, log_s, mask)
         ctx.temperature, ctx.rows = temperature, rows
@@ -170,8 +211,7 @@ class _FusedFn(torch.autograd.Function):
         for i in range(0, idx.numel(), rows):
             r = idx[i:i + rows]
             h = hidden[r]
-            g = _chunk_grad(_chunk_logits(h, weight), safe[r], m[r], log_s[r], T, grad_lp[r])
-            g = g.to(weight.dtype)
+            g = _rows_grad(h @ weight.T, safe[r], m[r], log_s[r], T, grad_lp[r], dtype=weight.dtype, owned=True)
             if grad_hidden is not None:
                 grad_hidden[r] = (g @ weight).to(hidden.dtype)
             if grad_weight is not None:
