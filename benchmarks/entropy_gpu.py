@@ -10,6 +10,10 @@ N=32,768 tokens, H=4,096, V=151,936 (Qwen3-8B's lm_head), bf16, top-ρ = 0.2 ent
 - fused: train.entropy.fused_logprobs_and_entropy, all rows get gradient, and with the ρ-masked loss
   (backward skips the 80 % of rows with zero gradient).
 
+chunked and fused run twice on CUDA: with the torch per-chunk code and with the Triton kernels
+(train/triton_entropy.py), when triton is installed. A variant that fails reports its error in the
+table instead of stopping the script.
+
 Time is the median over --repeats after a warm-up (CUDA-synchronised wall time); memory is the
 peak allocated beyond inputs and preallocated .grad buffers. The last column is the largest
 |Δ log p| against the chunked path (same bf16 logits): a correctness check at full size.
@@ -20,11 +24,13 @@ Needs torch only. Takes well under 5 minutes on one H100/H200.
 """
 import argparse
 import gc
+import importlib.util
 import statistics
 import time
 
 import torch
 
+import train.entropy as entropy_module
 from train.entropy import fused_logprobs_and_entropy, logprobs_and_entropy, naive_logprobs_and_entropy
 from train.mask import top_entropy_mask
 
@@ -55,6 +61,8 @@ def measure(fn, device, repeats):
         return statistics.median(times), peak, out
     except OOM:
         return "OOM", None, None
+    except Exception as e:                               # report, keep measuring the others
+        return f"error: {type(e).__name__}: {str(e)[:80]}", None, None
     finally:
         gc.collect()
         if device.type == "cuda":
@@ -113,17 +121,23 @@ def main():
             return None
         return run
 
-    rows = [("matmul floor, all rows", floor(N, False), floor(N, True)),
-            (f"matmul floor, ρ={args.rho} rows in backward", floor(N, False), floor(n_sel, True))]
-    for kind, label in [("naive", "naive torch (materialised fp32 [N, V])"), ("chunked", "chunked (bf16 logits)"),
-                        ("fused-all", "fused, all rows get gradient"),
-                        ("fused-masked", f"fused, ρ={args.rho}-masked backward")]:
-        rows.append((label, step(kind, False), step(kind, True)))
+    rows = [("matmul floor, all rows", None, floor(N, False), floor(N, True)),
+            (f"matmul floor, ρ={args.rho} rows in backward", None, floor(N, False), floor(n_sel, True)),
+            ("naive torch (materialised fp32 [N, V])", None, step("naive", False), step("naive", True))]
+    impls = ["never"] + (["always"] if device.type == "cuda" and importlib.util.find_spec("triton") else [])
+    for impl in impls:
+        name = "Triton" if impl == "always" else "torch"
+        for kind, label in [("chunked", f"chunked (bf16 logits), {name}"),
+                            ("fused-all", f"fused, all rows get gradient, {name}"),
+                            ("fused-masked", f"fused, ρ={args.rho}-masked backward, {name}")]:
+            rows.append((label, impl, step(kind, False), step(kind, True)))
 
+    entropy_module.USE_TRITON = "never"                 # the reference is the torch path
     with torch.no_grad():
         reference = logprobs_and_entropy(hidden @ weight.T, labels)[0]
     results = []
-    for label, fwd, fwdbwd in rows:
+    for label, impl, fwd, fwdbwd in rows:
+        entropy_module.USE_TRITON = impl or "never"
         tf, mf, lp = measure(fwd, device, args.repeats)
         tb, mb, _ = measure(fwdbwd, device, args.repeats)
         err = (lp - reference).abs().max().item() if lp is not None else None
