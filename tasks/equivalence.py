@@ -20,7 +20,7 @@ from latex2sympy2_extended import NormalizationConfig, latex2sympy
 from latex2sympy2_extended.latex2sympy2 import ConversionConfig
 
 from tasks.normalize import clean, number_text, plain_number
-from tasks.structure import Shape, is_variable, peel_parens, shape
+from tasks.structure import Shape, is_name, peel_parens, shape
 
 _NORMALIZE = NormalizationConfig(basic_latex=True, units=True, malformed_operators=True, nits=True, boxed="none", equations=False)
 _CONVERT = ConversionConfig(interpret_as_mixed_fractions=True, interpret_simple_eq_as_assignment=False)
@@ -69,12 +69,15 @@ def exprs_equal(a, b) -> bool:
     """Exact equality of two parsed leaves."""
     if a is None or b is None:
         return False
+    a, b = _evaluated_matrix(a), _evaluated_matrix(b)
     if isinstance(a, sympy.MatrixBase) or isinstance(b, sympy.MatrixBase):
         if not (isinstance(a, sympy.MatrixBase) and isinstance(b, sympy.MatrixBase)) or a.shape != b.shape:
             return False
         return all(exprs_equal(x, y) for x, y in zip(a, b))
     if not isinstance(a, sympy.Expr) or not isinstance(b, sympy.Expr):
         return a == b  # sets, relations and the like: sympy's own structural equality, nothing looser
+    if _undefined(a) or _undefined(b):  # 12:00 and 1:00 both read as x/0: undefined is equal to nothing
+        return False
     if too_big(a) or too_big(b):
         return a == b
     a, b = sympy.nsimplify(a, rational=True), sympy.nsimplify(b, rational=True)
@@ -82,6 +85,21 @@ def exprs_equal(a, b) -> bool:
         return True
     diff = sympy.simplify(a - b)
     return diff == 0
+
+
+def _undefined(expr) -> bool:
+    return bool(expr.has(sympy.zoo, sympy.nan))
+
+
+def _evaluated_matrix(expr):
+    """`A + B` of explicit matrices, evaluated (small ones only); anything else unchanged."""
+    if isinstance(expr, sympy.MatrixExpr) and not isinstance(expr, sympy.MatrixBase) and not too_big(expr):
+        try:
+            done = expr.doit()
+        except Exception:  # shape mismatch and the like: leave it unevaluated, hence unequal
+            return expr
+        return done if isinstance(done, sympy.MatrixBase) else expr
+    return expr
 
 
 def leaf_equal(pred: str, gold: str) -> bool:
@@ -129,9 +147,9 @@ def _values_equal(a, b) -> bool:
 
 def shapes_equal(p: Shape, g: Shape) -> bool:
     if p.kind == "eq" and g.kind != "eq":
-        return is_variable(p.items[0]) and shapes_equal(p.items[1], g)  # "x = 3" for 3
+        return is_name(p.items[0]) and shapes_equal(p.items[1], g)  # "x = 3" for 3
     if g.kind == "eq" and p.kind != "eq":
-        return is_variable(g.items[0]) and shapes_equal(p, g.items[1])
+        return is_name(g.items[0]) and shapes_equal(p, g.items[1])
     if p.kind == "eq":
         (pl, pr), (gl, gr) = p.items, g.items
         if shapes_equal(pl, gl) and shapes_equal(pr, gr) or shapes_equal(pl, gr) and shapes_equal(pr, gl):
@@ -169,7 +187,13 @@ def _same_equation(p: Shape, g: Shape) -> bool:
     if any(not isinstance(s, sympy.Expr) for s in sides):
         return False
     lp, lg = sides[0] - sides[1], sides[2] - sides[3]
-    return exprs_equal(lp, lg) or exprs_equal(lp, -lg)
+    if exprs_equal(lp, lg) or exprs_equal(lp, -lg):
+        return True
+    # 2x + 4y - 3 = 0 and y = -x/2 + 3/4: one side a nonzero constant multiple of the other
+    if too_big(lp) or too_big(lg) or _undefined(lp) or _undefined(lg) or not lp.free_symbols or lp.free_symbols != lg.free_symbols:
+        return False
+    ratio = sympy.simplify(lp / lg)
+    return bool(ratio.is_number and not ratio.free_symbols and ratio.is_nonzero and ratio.is_finite)
 
 
 # ---- entry points ----------------------------------------------------------------------------

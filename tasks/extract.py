@@ -22,6 +22,13 @@ _NUMBER = re.compile(r"[+-]?\d+(?:,\d{3})*(?:\.\d+)?")
 _WORD = re.compile(r"(?<![\\a-zA-Z])[a-zA-Z]{3,}")
 _LAST_MATH = re.compile(r"\$([^$]+)\$\s*\.?\s*$")
 _DELIMS = (("$$", "$$"), ("$", "$"), ("\\(", "\\)"), ("\\[", "\\]"))
+_MATH_SPAN = re.compile(r"\$\$(.+?)\$\$|(?<!\\)\$([^$]+?)(?<!\\)\$|\\\((.+?)\\\)|\\\[(.+?)\\\]", re.S)
+_ENV = re.compile(r"\\(?:begin|end)\{[a-zA-Z*]*\}(?:\{[a-z|]*\})?")
+# what may stand between boxes that together state one answer: "\boxed{1}, \boxed{2} and \boxed{3}"
+_BOX_GAP = re.compile(r"(?:\s|[,;$]|\\[()\[\]]|\\q?quad(?![a-zA-Z])|\\[,;: ]|~|\b(?:and|or)\b|\\(?:text|mbox|textrm)\{\s*(?:and|or|,)?\s*\})*")
+_JOINER = re.compile(r"[,;]|\b(?:and|or)\b")
+_VERB = re.compile(r"(?i)\b(?:is|are|equals|was|be)\b\s*:?\s*")
+MAX_BOXES = 32
 
 
 def final_part(text: str, *, strict_think: bool = False) -> str | None:
@@ -34,9 +41,10 @@ def final_part(text: str, *, strict_think: bool = False) -> str | None:
     return text
 
 
-def last_box(text: str) -> tuple[int, int, str | None] | None:
-    """(start, end, body) of the last `\\boxed`/`\\fbox`; body None when its braces never close."""
-    start, name = max((text.rfind(b), b) for b in BOXES)
+def last_box(text: str, before: int | None = None) -> tuple[int, int, str | None] | None:
+    """(start, end, body) of the last `\\boxed`/`\\fbox` (starting before `before`); body None when its braces never close."""
+    limit = len(text) if before is None else before
+    start, name = max((text.rfind(b, 0, limit), b) for b in BOXES)
     if start < 0:
         return None
     j = start + len(name)
@@ -47,6 +55,57 @@ def last_box(text: str) -> tuple[int, int, str | None] | None:
         return (start, len(text), None) if end < 0 else (start, end + 1, text[j + 1:end])
     m = re.compile(r"[^\s$]+").match(text, j)  # "\boxed 5"
     return (start, m.end(), m.group()) if m and j > start + len(name) else (start, len(text), None)
+
+
+def box_run(text: str) -> tuple[int, int, str | None] | None:
+    """Like `last_box`, but boxes written as one list ("\\boxed{1}, \\boxed{2} and \\boxed{3}") are joined.
+
+    Boxes join only when nothing but separators lies between them and at least one of those is an
+    explicit joiner (a comma, "and", "or"); anything else ("\\boxed{3} ... wait ... \\boxed{4}") is a
+    self-correction, and the last box alone counts.
+    """
+    last = last_box(text)
+    if last is None or last[2] is None:
+        return last
+    bodies, start = [last[2]], last[0]
+    while len(bodies) < MAX_BOXES:
+        prev = last_box(text, start)
+        if prev is None or prev[2] is None or prev[1] > start:
+            break
+        gap = text[prev[1]:start]
+        if _BOX_GAP.fullmatch(gap) is None or not _JOINER.search(gap):
+            break
+        bodies.append(prev[2])
+        start = prev[0]
+    return (start, last[1], ", ".join(reversed(bodies)))
+
+
+def _prose_words(text: str) -> int:
+    """Words of prose in `text`, not counting math spans, LaTeX commands or environment names."""
+    text = _MATH_SPAN.sub(" ", text)
+    text = _ENV.sub(" ", text)
+    text = re.sub(r"\\(?:text|mbox|mathrm|textbf)\{[^{}]*\}", " ", text)
+    return len(_WORD.findall(text))
+
+
+def sentence_value(s: str) -> str:
+    """The value a short answer sentence states: "The largest $n$ is 34" -> "34"; plain answers unchanged."""
+    if len(s) > 2000 or _prose_words(s) < 2:
+        return s
+    found = None
+    for m in _VERB.finditer(s):
+        body = _delimited(s[m.end():])
+        if _looks_like_answer(body):
+            found = body
+    if found is not None:
+        return found
+    spans = [next(g for g in m.groups() if g is not None) for m in _MATH_SPAN.finditer(s)]
+    if len(spans) == 1:
+        return spans[0]
+    numbers = _NUMBER.findall(_MATH_SPAN.sub(" ", s))
+    if not spans and len(numbers) == 1:
+        return numbers[0]
+    return s
 
 
 def _delimited(rest: str) -> str:
@@ -105,7 +164,10 @@ def whole_answer(text: str, max_chars: int = 300) -> str | None:
     s = text.strip()
     if not s or len(s) > max_chars:
         return None
-    prose = re.sub(r"\\(?:text|mbox|mathrm)\{[^{}]*\}", "", s)
+    spans = list(_MATH_SPAN.finditer(s))
+    if len(spans) == 1 and spans[0].group() != s and _prose_words(s) <= 8:  # "Therefore $x \ge 5$ is the solution."
+        return next(g for g in spans[0].groups() if g is not None)
+    prose = _ENV.sub("", re.sub(r"\\(?:text|mbox|mathrm)\{[^{}]*\}", "", s))
     m = _LAST_MATH.search(s)  # "So $x = 4$." : a short sentence that ends in its answer
     if m and m.start() > 0 and "$" not in s[: m.start()] and len(_WORD.findall(s[: m.start()])) <= 3:
         return m.group(1)
@@ -133,16 +195,20 @@ def extract_answer(text: str, *, last_number_policy: str = "line", whole_respons
     part = final_part(text, strict_think=strict_think)
     if part is None or not part.strip():
         return None
-    box = last_box(part)
+    box = box_run(part)
     after = part[box[1]:] if box else part
     line = answer_line(after)
     if line is not None:  # "Final Answer: The final answer is $5$. I hope it is correct."
-        return answer_phrase(line) or _delimited(line)
+        return sentence_value(answer_phrase(line) or _delimited(line))
     if box:
+        if box[2] is not None:  # "\boxed{255} ... The final answer is $10,455$.": the last word counts
+            phrase = answer_phrase(after)
+            if phrase is not None:
+                return sentence_value(phrase)
         return box[2]  # None when the last box never closes: an unfinished answer is no answer
     phrase = answer_phrase(part)
     if phrase is not None:
-        return phrase
+        return sentence_value(phrase)
     if whole_response:
         whole = whole_answer(part)
         if whole is not None:
@@ -154,7 +220,11 @@ def gold_answer(gold: str) -> str:
     """Gold answers come as "25", "025", "$\\frac12$", "\\boxed{25}" or GSM8K's "... #### 25"."""
     if "####" in gold:
         gold = gold.rsplit("####", 1)[1]
-    box = last_box(gold)
+    box = box_run(gold)
     if box and box[2] is not None:
         return box[2]
+    if len(gold) <= 20000 and _prose_words(gold) >= 4:  # a worked solution given as the reference: read its final answer
+        found = extract_answer(gold, last_number_policy="off")
+        if found:
+            return found
     return gold.strip()

@@ -15,17 +15,20 @@ from fractions import Fraction
 
 MAX_NUMBER_CHARS = 400  # longer digit strings are compared as strings, never converted
 
-_SPACING = re.compile(r"\\[,;:! ]|\\(?:quad|qquad|displaystyle|textstyle|left|right|big|Big|bigg|Bigg)(?![a-zA-Z])|~")
+_SPACING = re.compile(r"(?<!\\)\\[,;:! ]|\\(?:quad|qquad|displaystyle|textstyle|left|right|big|Big|bigg|Bigg)(?![a-zA-Z])|~")
 _FRAC_ALIAS = re.compile(r"\\[dt]frac(?![a-zA-Z])")
 _FRAC_SHORT = re.compile(r"\\frac\s*(\d)\s*(\d)")  # \frac12 -> \frac{1}{2}
 _FRAC_HALF_SHORT = re.compile(r"\\frac\s*\{([^{}]*)\}\s*(\d)")  # \frac{a}2
 _DEGREES = re.compile(r"\s*(?:\^\s*\{?\s*\\circ\s*\}?|°|\\degree|\\text\{\s*degrees?\s*\}|\s+degrees?)\s*$")
 _PERCENT = re.compile(r"\s*(?:\\%|%|\\text\{\s*percent\s*\}|\s+percent)\s*$")
-_TEXT_UNIT = re.compile(r"\s*\\(?:text|textrm|mbox|mathrm|textnormal)\s*\{\s*[a-zA-Z][a-zA-Z .]*\}(?:\s*\^\s*\{?\d\}?)?\s*$")
+_TEXT_UNIT = re.compile(r"\s*\\(?:text|textrm|textbf|textit|mbox|mathrm|textnormal)\s*\{\s*[a-zA-Z][a-zA-Z .]*\}(?:\s*\^\s*\{?\d\}?)?\s*$")
 _WORD_UNIT = re.compile(r"(?<=[\d}])\s*([a-zA-Z]{2,}(?:\s+[a-zA-Z]{2,})*)(?:\s*\^\s*\{?\d\}?)?\s*$")
 _MATH_WORDS = {"pi", "sin", "cos", "tan", "cot", "sec", "csc", "log", "ln", "exp", "sqrt", "infty", "inf", "frac", "cdot", "times", "mod", "pmod", "arcsin", "arccos", "arctan", "sinh", "cosh", "tanh", "lg", "deg"}
 _WRAPPERS = ("\\text", "\\textbf", "\\mathrm", "\\mathbf", "\\boxed", "\\fbox", "\\mbox", "\\textrm", "\\textnormal")
 _VAR_EQ = re.compile(r"^[a-zA-Z](?:_\{?[a-zA-Z0-9]+\}?)?\s*=\s*(?!.*=)")  # "x = ", "a_1 = "
+_SPACE_THOUSANDS = re.compile(r"[+-]?\d{1,3}(?: \d{3})+(?:\.\d+)?")  # "1 000 000"
+# "\\left" written with a doubled backslash (an escaping slip in JSON or raw strings): one command, not a line break
+_DOUBLED = re.compile(r"(?<!\\)\\\\(?=(?:left|right|frac|dfrac|tfrac|sqrt|le|leq|ge|geq|lt|gt|cdot|times|pi|infty|text|in|cup|circ|pm)(?![a-zA-Z]))")
 _INT = re.compile(r"[+-]?(?:\d{1,3}(?:,\d{3})+|\d+)(?:\.0*)?")
 _DEC = re.compile(r"[+-]?(?:\d+\.\d*|\.\d+)")
 _FRAC = re.compile(r"([+-]?)\\frac\{([+-]?\d+)\}\{([+-]?\d+)\}|([+-]?\d+)\s*/\s*(\d+)")
@@ -72,7 +75,7 @@ def matching_brace(text: str, start: int) -> int:
 
 def clean(text: str) -> Cleaned:
     """Strip typesetting that never changes an answer's value."""
-    s = text.strip()
+    s = _DOUBLED.sub(r"\\", text.strip())
     for _ in range(4):  # peel nested wrappers: $\boxed{\text{5}}$
         before = s
         s = s.strip().strip("$").strip()
@@ -88,7 +91,9 @@ def clean(text: str) -> Cleaned:
                 s = body.strip()
         if s == before:
             break
-    s = re.sub(r"(?<=\d)\\[,!](?=\d{3})", "", s)  # 1\,000
+    if "$" in s:  # "$125$ miles": dollars left inside are math delimiters; an escaped \$ is money
+        s = re.sub(r"(?<!\\)\$", " ", s).strip()
+    s = re.sub(r"(?<=\d)(,?)\\[,!]\s*(?=\d{3})", r"\1", s)  # 1\,000 and 16,\!386
     s = _SPACING.sub(" ", s)
     s = _FRAC_ALIAS.sub(r"\\frac", s)
     s = _FRAC_SHORT.sub(r"\\frac{\1}{\2}", s)
@@ -97,6 +102,8 @@ def clean(text: str) -> Cleaned:
     s = s.replace("\\lbrace", "\\{").replace("\\rbrace", "\\}").replace("\\langle", "(").replace("\\rangle", ")")
     s = s.replace("\\varnothing", "\\emptyset")
     s = re.sub(r"\s+", " ", s).strip()
+    if _SPACE_THOUSANDS.fullmatch(s):
+        s = s.replace(" ", "")
     percent = degrees = False
     for _ in range(2):
         m = _PERCENT.search(s)

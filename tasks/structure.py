@@ -79,21 +79,25 @@ def peel_parens(s: str) -> str:
     k, n = 0, len(s)
     while k < n - 1 - k and partner.get(k) == n - 1 - k:
         k += 1
-    if k and len(split_top(s[k:n - k], ",")) > 1:
+    if k and (len(split_top(s[k:n - k], ",")) > 1 or len(split_top(s[k:n - k], ";")) > 1):
         k -= 1  # the innermost pair is a tuple's, not grouping
     return s[k:n - k].strip()
 
 
-_OR = re.compile(r"\s*\\(?:text|mbox|mathrm)\{\s*(?:or|and)\s*\}\s*|\s+(?:or|and)\s+")
+_OR = re.compile(r"\s*\\(?:text|mbox|mathrm)\{\s*(?:or|and)\s*\}\s*|\s+(?:or|and)\s+|(?<=[)\]])(?:or|and)(?=[(\[])")
 
 
 def shape(s: str, depth: int = 0) -> Shape:
     s = peel_parens(_OR.sub(", ", s.strip()))  # "x = 2 or x = 3" lists two answers
     if depth > MAX_DEPTH or s.startswith("\\begin"):
         return Shape("scalar", text=s)
+    if len(s) >= 2 and s[0] in "([" and s[1:].lstrip().startswith("\\begin") and _encloses(s):
+        return Shape("scalar", text=s)  # [\begin{array}..\end{array}]: a matrix, its brackets are typesetting
     if s.startswith("\\{") and s.endswith("\\}") and _encloses(s):
         return Shape("set", _items(s[2:-2], depth))
     commas = split_top(s, ",")
+    if len(commas) == 1:
+        commas = split_top(s, ";")  # "-12; -11; -10": a list written with semicolons
     if len(commas) > 1 and not _THOUSANDS.fullmatch(s):
         return Shape("list", tuple(shape(p, depth + 1) for p in commas[:MAX_ITEMS]))
     if len(s) >= 2 and s[0] in "([" and s[-1] in ")]" and _encloses(s):
@@ -120,8 +124,13 @@ def shape(s: str, depth: int = 0) -> Shape:
 _LESS = {"<": True, "\\lt": True, "\\le": False, "\\leq": False, "\\leqslant": False, "<=": False}
 _GREATER = {">": True, "\\gt": True, "\\ge": False, "\\geq": False, "\\geqslant": False, ">=": False}
 _REL = "|".join(sorted((re.escape(k) for k in {**_LESS, **_GREATER}), key=len, reverse=True))
-_ONE_SIDED = re.compile(rf"([a-zA-Z])\s*({_REL})(?![a-zA-Z])\s*(.+)")
-_TWO_SIDED = re.compile(rf"(.+?)\s*({_REL})(?![a-zA-Z])\s*([a-zA-Z])\s*({_REL})(?![a-zA-Z])\s*(.+)")
+_AFTER_REL = r"(?:(?<=[a-zA-Z])(?![a-zA-Z])|(?<![a-zA-Z]))"  # "\\le" is not the start of "\\left"; "<x" is fine
+_VAR = r"(?:-?[a-zA-Z](?:_\{?[a-zA-Z0-9]+\}?)?(?:\([a-zA-Z]\))?|\|[a-zA-Z]\|)"  # x, a_1, f(x), |z|
+_ONE_SIDED = re.compile(rf"({_VAR})\s*({_REL}){_AFTER_REL}\s*(.+)")
+_ONE_SIDED_REV = re.compile(rf"(.+?)\s*({_REL}){_AFTER_REL}\s*({_VAR})")  # 5 \geq x
+_TWO_SIDED = re.compile(rf"(.+?)\s*({_REL}){_AFTER_REL}\s*({_VAR})\s*({_REL}){_AFTER_REL}\s*(.+)")
+_FLIP = {"<": ">", ">": "<", "\\lt": "\\gt", "\\gt": "\\lt", "\\le": "\\ge", "\\ge": "\\le", "\\leq": "\\geq", "\\geq": "\\leq",
+         "\\leqslant": "\\geqslant", "\\geqslant": "\\leqslant", "<=": ">=", ">=": "<="}
 
 
 def _inequality(s: str, depth: int) -> Shape | None:
@@ -130,13 +139,21 @@ def _inequality(s: str, depth: int) -> Shape | None:
         return shape(text, depth + 1)
 
     m = _TWO_SIDED.fullmatch(s)
-    if m and m.group(2) in _LESS and m.group(4) in _LESS:
+    if m and m.group(2) in _LESS and m.group(4) in _LESS and not m.group(3).startswith("-"):
         return Shape("bracket", (bound(m.group(1)), bound(m.group(5))),
                      open="(" if _LESS[m.group(2)] else "[", close=")" if _LESS[m.group(4)] else "]")
     m = _ONE_SIDED.fullmatch(s)
-    if not m or re.search(_REL, m.group(3)):
-        return None
-    rel, rhs = m.group(2), bound(m.group(3))
+    if m and not re.search(_REL, m.group(3)):
+        rel, rhs, var = m.group(2), m.group(3), m.group(1)
+    else:
+        m = _ONE_SIDED_REV.fullmatch(s)
+        if not m or re.search(_REL, m.group(1)) or re.fullmatch(_VAR, m.group(1)):
+            return None
+        rel, rhs = _FLIP[m.group(2)], m.group(1)
+        var = m.group(3)
+    if var.startswith("-"):  # -x > -1 is x < 1
+        rel, rhs = _FLIP[rel], f"-({rhs})"
+    rhs = bound(rhs)
     if rel in _LESS:
         return Shape("bracket", (Shape("scalar", text="-\\infty"), rhs), open="(", close=")" if _LESS[rel] else "]")
     return Shape("bracket", (rhs, Shape("scalar", text="\\infty")), open="(" if _GREATER[rel] else "[", close=")")
@@ -146,9 +163,28 @@ def _items(inner: str, depth: int) -> tuple[Shape, ...]:
     inner = inner.strip()
     if not inner:
         return ()
-    return tuple(shape(p, depth + 1) for p in split_top(inner, ",")[:MAX_ITEMS])
+    parts = split_top(inner, ",")
+    if len(parts) == 1:
+        parts = split_top(inner, ";")  # (0; -2; 6)
+    return tuple(shape(p, depth + 1) for p in parts[:MAX_ITEMS])
+
+
+_OPERATOR = re.compile(r"[0-9+\-*/=<>^!]|\\(?:sqrt|cdot|times|div|pm|mp|log|ln|lg|exp|sum|prod|int|lim|binom|dfrac|tfrac)(?![a-zA-Z])")
+_SUBSCRIPT = re.compile(r"_\{[^{}]*\}|_[a-zA-Z0-9]")
 
 
 def is_variable(node: Shape) -> bool:
     """A lone name on the left of `=` ("x", "a_1", "\\theta"): its right side is the answer."""
     return node.kind == "scalar" and bool(_SIMPLE_VAR.fullmatch(node.text))
+
+
+def is_name(node: Shape) -> bool:
+    """What the left of `=` names when the right side is the answer: a variable, a tuple of them
+    ("(p, q)"), or a quantity written with letters alone ("|AB|", "f(x)", "V_1:V_2", "\\frac{NO}{BO}").
+    No digits or operators outside subscripts: "2x = 6" or "x + y = 5" state an equation, not a value."""
+    if node.kind == "bracket":
+        return node.open == "(" and node.close == ")" and len(node.items) > 1 and all(is_variable(i) for i in node.items)
+    if node.kind != "scalar" or not node.text or len(node.text) > 40:
+        return False
+    bare = _SUBSCRIPT.sub("", node.text)
+    return bool(re.search(r"[a-zA-Z]", bare)) and not _OPERATOR.search(bare)
