@@ -12,6 +12,7 @@ import json
 import os
 import sys
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -139,8 +140,9 @@ def execute(p: Plan, *, dp_rank: int | None = None, progress: bool = True) -> di
     started = time.time()
     lock = None
     if dp_rank is None:
-        lock = store.RunLock(p.run_dir).__enter__()
-        if lock is None:
+        lock = store.RunLock(p.run_dir)
+        if not lock.acquire():
+            lock.release()
             raise UsageError(f"run {p.run_id} in {p.run_dir} is being written by another process")
     try:
         if dp_rank is None:
@@ -165,7 +167,7 @@ def execute(p: Plan, *, dp_rank: int | None = None, progress: bool = True) -> di
         return info
     finally:
         if lock is not None:
-            lock.__exit__()
+            lock.release()
 
 
 def _missing_requests(p: Plan) -> list[Request]:
@@ -202,18 +204,34 @@ def _generate(p: Plan, requests: list[Request], progress: bool) -> str:
     params = SamplingParams(cfg.temperature, cfg.top_p, p.gen_budget)
     golds = {(t.name, q.id): q for t, problems in p.tasks for q in problems}
     hashes = {t.name: t.content_hash for t, _ in p.tasks}
+    # Grading and writing happen on one background thread, so the engine keeps stepping meanwhile.
+    writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="harness-store")
+    flushes = []
+
+    def flush(finished):
+        for f in flushes:
+            if f.done():
+                f.result()  # a failed write stops the run now, not hours later
+        if finished:
+            flushes.append(writer.submit(lambda: store.write_shard(p.run_dir, _rows(p, finished, p.budgets, golds, hashes))))
+
     buffer, last = [], time.time()
+    bar = tqdm(total=len(requests), desc=f"eval {p.run_id}", unit="sample", disable=not progress, file=sys.stderr)
     try:
-        bar = tqdm(total=len(requests), desc=f"eval {p.run_id}", unit="sample", disable=not progress, file=sys.stderr)
-        for request, sample in sampler.sample(requests, params):
-            buffer.append((request, sample, store.now()))
-            bar.update(1)
-            if time.time() - last >= cfg.flush_secs:
-                store.write_shard(p.run_dir, _rows(p, buffer, p.budgets, golds, hashes))
-                buffer, last = [], time.time()
-        store.write_shard(p.run_dir, _rows(p, buffer, p.budgets, golds, hashes))
-        bar.close()
+        try:
+            for request, sample in sampler.sample(requests, params):
+                buffer.append((request, sample, store.now()))
+                bar.update(1)
+                if time.time() - last >= cfg.flush_secs:
+                    flush(buffer)
+                    buffer, last = [], time.time()
+        finally:  # on an error or Ctrl-C too: keep every sample that finished
+            flush(buffer)
+            writer.shutdown(wait=True)
+        for f in flushes:
+            f.result()  # re-raise a failed write
     finally:
+        bar.close()
         sampler.close()
     return _device_name(cfg)
 

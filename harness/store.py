@@ -111,19 +111,17 @@ class RunLock:
     """An exclusive flock on the run folder: two processes never write the same run. kill -9 releases it."""
 
     def __init__(self, run_dir: Path):
-        self.path = run_dir / ".lock"
+        self.fd = os.open(run_dir / ".lock", os.O_RDWR | os.O_CREAT, 0o644)
 
-    def __enter__(self):
-        self.fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+    def acquire(self) -> bool:
         try:
             fcntl.flock(self.fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            return True
         except BlockingIOError:
-            os.close(self.fd)
-            return None
-        return self
+            return False
 
-    def __exit__(self, *exc):
-        os.close(self.fd)
+    def release(self) -> None:
+        os.close(self.fd)  # closing releases the lock
 
 
 def write_shard(run_dir: Path, rows: list[dict]) -> Path | None:

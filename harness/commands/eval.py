@@ -86,6 +86,8 @@ def check(args: argparse.Namespace):
         raise UsageError(f"--limit must be at least 1 (got {args.limit})")
     if args.tensor_parallel_size < 1 or args.data_parallel_size < 1:
         raise UsageError("--tensor-parallel-size and --data-parallel-size must be at least 1")
+    if args.data_parallel_size > 1 and args.backend != "vllm":
+        raise UsageError("--data-parallel-size is for --backend vllm (for openai, pass one --base-url per replica)")
     task_names = [t.strip() for t in args.tasks.split(",") if t.strip()]
     if not task_names:
         raise UsageError("--tasks is empty")
