@@ -20,7 +20,6 @@ import torch
 # fp32 elements per chunk: ~110 rows at V = 151,936 on CPU (64 MiB), ~1,770 rows on GPU (1 GiB),
 # where small chunks would make the lm_head matmul re-read the weight too often.
 CHUNK_ELEMENTS = {"cpu": 1 << 24, "cuda": 1 << 28}
-IGNORE_INDEX = -100       # labels < 0 (HF's -100) give logprob 0 and no gradient
 
 
 def _rows_per_chunk(vocab: int, chunk_elements: int | None, device: torch.device) -> int:
@@ -57,7 +56,7 @@ def _chunk_grad(z, labels, m, log_s, temperature, grad_lp, grad_h=None, entropy=
         logp.div_(temperature)
     logp.sub_(log_s[:, None])
     if grad_h is not None:
-        # dH/dz = -p (log p + H). Written as p * (a - b log p) to stay in one buffer.
+        # dH/dz = -p (log p + H), built in the log p buffer; p is the one extra chunk buffer.
         logp.clamp_(min=torch.finfo(z.dtype).min)     # -inf logits: 0 * finite, not 0 * inf
         p = torch.exp(logp)
         logp.add_(entropy[:, None]).mul_(p).mul_(-grad_h[:, None])
@@ -116,6 +115,7 @@ def _rows_grad(x, labels, m, log_s, temperature, grad_lp, grad_h=None, entropy=N
 
 
 def _valid_labels(labels: torch.Tensor):
+    """Labels < 0 (HF's ignore index -100) give logprob 0 and no gradient."""
     valid = labels >= 0
     return labels.clamp(min=0), valid
 
@@ -127,7 +127,8 @@ class _LogitsFn(torch.autograd.Function):
     @staticmethod
     def forward(ctx, logits, labels, temperature, rows):
         n = logits.shape[0]
-        lp, ent, m, log_s = (torch.empty(n, dtype=torch.float32, device=logits.device) for _ in range(4))
+        lp, ent, m, log_s = (torch.empty(n, dtype=torch.float32, device=logits.device)
+                             for _ in range(4))
         safe, valid = _valid_labels(labels)
         for i in range(0, n, rows):
             sl = slice(i, i + rows)
@@ -150,8 +151,9 @@ class _LogitsFn(torch.autograd.Function):
         for i in range(0, logits.shape[0], rows):
             sl = slice(i, i + rows)
             if bool(need[sl].any()):
-                _rows_grad(logits[sl], safe[sl], m[sl], log_s[sl], T, grad_lp[sl],
-                           None if grad_ent is None else grad_ent[sl], ent[sl], dtype=grad.dtype, out=grad[sl])
+                g_ent = None if grad_ent is None else grad_ent[sl]
+                _rows_grad(logits[sl], safe[sl], m[sl], log_s[sl], T, grad_lp[sl], g_ent, ent[sl],
+                           dtype=grad.dtype, out=grad[sl])
         return grad, None, None, None
 
 
@@ -175,7 +177,8 @@ class _FusedFn(torch.autograd.Function):
     @staticmethod
     def forward(ctx, hidden, weight, labels, mask, temperature, rows):
         n = hidden.shape[0]
-        lp, ent, m, log_s = (torch.empty(n, dtype=torch.float32, device=hidden.device) for _ in range(4))
+        lp, ent, m, log_s = (torch.empty(n, dtype=torch.float32, device=hidden.device)
+                             for _ in range(4))
         safe, valid = _valid_labels(labels)
         for i in range(0, n, rows):
             sl = slice(i, i + rows)
@@ -211,7 +214,8 @@ class _FusedFn(torch.autograd.Function):
         for i in range(0, idx.numel(), rows):
             r = idx[i:i + rows]
             h = hidden[r]
-            g = _rows_grad(h @ weight.T, safe[r], m[r], log_s[r], T, grad_lp[r], dtype=weight.dtype, owned=True)
+            g = _rows_grad(h @ weight.T, safe[r], m[r], log_s[r], T, grad_lp[r],
+                           dtype=weight.dtype, owned=True)
             if grad_hidden is not None:
                 grad_hidden[r] = (g @ weight).to(hidden.dtype)
             if grad_weight is not None:
@@ -241,8 +245,9 @@ def fused_logprobs_and_entropy(hidden: torch.Tensor, weight: torch.Tensor, label
     H = hidden.shape[-1]
     if mask is not None:
         mask = mask.reshape(-1).to(device=hidden.device, dtype=torch.bool)
+    rows = _rows_per_chunk(weight.shape[0], chunk_elements, hidden.device)
     lp, ent = _FusedFn.apply(hidden.reshape(-1, H), weight, labels.reshape(-1), mask,
-                             float(temperature), _rows_per_chunk(weight.shape[0], chunk_elements, hidden.device))
+                             float(temperature), rows)
     return lp.view(labels.shape), ent.view(labels.shape)
 
 

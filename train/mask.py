@@ -78,7 +78,7 @@ def _gather_valid(values: torch.Tensor, group=None):
     sizes = [torch.zeros_like(size) for _ in range(world)]
     dist.all_gather(sizes, size, group=group)
     sizes = [int(s) for s in sizes]
-    padded = torch.zeros(max(sizes), dtype=values.dtype, device=values.device)
+    padded = torch.zeros(max(max(sizes), 1), dtype=values.dtype, device=values.device)
     padded[:values.numel()] = values
     chunks = [torch.empty_like(padded) for _ in range(world)]
     dist.all_gather(chunks, padded, group=group)
