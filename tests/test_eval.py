@@ -190,3 +190,18 @@ def test_resume_after_sigkill(tiny_ckpt, tmp_path):
     summary = [line for line in done.stdout.splitlines() if line.startswith("| synthetic")]
     rerun = subprocess.run([*cmd, "--out", str(killed)], capture_output=True, text=True, timeout=600)
     assert [line for line in rerun.stdout.splitlines() if line.startswith("| synthetic")] == summary
+
+
+def test_prepare_model_bad_input(tmp_path, capsys):
+    (tmp_path / "full").mkdir()
+    (tmp_path / "full" / "x").write_text("x")
+    assert main(["prepare-model", "smollm2", "--out", str(tmp_path / "full")]) == 2
+    assert "is not an empty folder" in capsys.readouterr().err
+    assert main(["prepare-model", "smollm2", "--out", str(tmp_path / "new"), "--gguf", str(tmp_path / "no.gguf")]) == 2
+    assert "is not a file" in capsys.readouterr().err
+    assert not (tmp_path / "new").exists()
+
+
+def test_read_samples_of_an_empty_run(tmp_path):
+    t = store.read_samples(tmp_path)
+    assert t.num_rows == 0 and t.schema == store.SCHEMA

@@ -6,13 +6,14 @@ Only the standard library is used (urllib + threads), so this backend adds no de
 
 Token ids: budgets need the generated token ids. We ask for them with vLLM's `return_token_ids`
 extension; a server that ignores it gets its text re-tokenized with the checkpoint tokenizer, which can
-differ from the sampled ids at a few token boundaries (the count is then approximate; documented in the
-manifest as `token_ids_source`). Each request carries its own `seed`.
+differ from the sampled ids at a few token boundaries (counts and cuts are then approximate; `close()`
+warns with the number of such samples). Each request carries its own `seed`.
 """
 
 from __future__ import annotations
 
 import json
+import sys
 import time
 import urllib.error
 import urllib.request
@@ -25,12 +26,12 @@ from harness.errors import UsageError
 RETRYABLE_HTTP = {408, 409, 429, 500, 502, 503, 504}
 
 
-def served_models(base_url: str, *, timeout: float = 10.0, api_key: str | None = None) -> list[str]:
-    """Model ids a server offers; raises UsageError when it cannot be reached (checked before any work)."""
+def served_models(base_url: str, *, timeout: float = 10.0, api_key: str | None = None) -> dict[str, int | None]:
+    """{model id: context length if the server says (vLLM does)}; UsageError when the server is unreachable."""
     url = base_url.rstrip("/") + "/models"
     try:
         with urllib.request.urlopen(_request(url, None, api_key), timeout=timeout) as resp:
-            return [m["id"] for m in json.load(resp).get("data", [])]
+            return {m["id"]: m.get("max_model_len") for m in json.load(resp).get("data", [])}
     except (urllib.error.URLError, OSError, ValueError) as exc:
         reason = getattr(exc, "reason", exc)
         raise UsageError(f"server {base_url} is unreachable: {reason}") from None
@@ -105,7 +106,9 @@ class OpenAISampler:
         return Sample(text, tuple(ids), reason)
 
     def close(self) -> None:
-        pass
+        if self.retokenized:
+            print(f"warning: the server returned no token ids for {self.retokenized} sample(s); their ids were "
+                  "re-tokenized from the text, so budget cuts on them are approximate", file=sys.stderr)
 
 
 def _request(url: str, data: bytes | None, api_key: str | None) -> urllib.request.Request:

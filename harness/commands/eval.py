@@ -15,7 +15,9 @@ from harness.errors import UsageError
 
 def register(sub) -> None:
     p = sub.add_parser("eval", help="evaluate a checkpoint: generate, score every budget, store every sample")
-    p.add_argument("--ckpt", required=True, help="local checkpoint folder (config.json, tokenizer, weights)")
+    p.add_argument("--ckpt", required=True,
+                   help="local checkpoint folder (config.json, tokenizer, weights); for --backend openai, a local copy of "
+                        "the served model's config and tokenizer (weights optional)")
     p.add_argument("--tasks", default="aime24,aime25", help="comma-separated task names (default: aime24,aime25)")
     p.add_argument("--n", type=int, default=16, help="samples per problem (default 16)")
     p.add_argument("--temperature", type=float, default=0.6)
@@ -114,9 +116,12 @@ def check(args: argparse.Namespace):
             if model_name is None:
                 if not models:
                     raise UsageError(f"server {url} serves no model")
-                model_name = models[0]
-            elif model_name not in models:
+                model_name = next(iter(models))
+            if model_name not in models:
                 raise UsageError(f"server {url} does not serve {model_name!r} (it serves {', '.join(models)})")
+            context = models[model_name]
+            if context is not None and max(budgets) >= context:
+                raise UsageError(f"budget {max(budgets)} does not fit the context of {model_name!r} on {url} ({context} tokens)")
     elif base_urls:
         raise UsageError("--base-url is only for --backend openai")
     return EvalConfig(
