@@ -139,6 +139,9 @@ def _worker(rank, world, port, outdir):
             for invert in (False, True):
                 out[rule, invert] = top_entropy_mask(entropy, valid, 0.2, rule=rule, scope="global",
                                                      invert=invert)
+        # A rank whose micro-batch is all padding still joins the collectives (no hang).
+        empty = torch.zeros_like(valid) if rank == 0 else valid
+        out["empty"] = top_entropy_mask(entropy, empty, 0.2, scope="global")
         torch.save(out, os.path.join(outdir, f"rank{rank}.pt"))
     finally:
         torch.distributed.destroy_process_group()
@@ -166,6 +169,11 @@ def test_global_scope_two_processes_different_token_counts():
     inputs = [rank_inputs(r) for r in range(2)]
     all_ent = torch.cat([e[v] for e, v in inputs])   # what one big micro-batch would see
     n = all_ent.numel()
+    empty = [results[r].pop("empty") for r in range(2)]
+    n1 = int(inputs[1][1].sum())
+    assert not empty[0][0].any() and int(empty[1][0].sum()) == num_selected(0.2, n1)
+    assert empty[0][1]["num_valid"] == empty[1][1]["num_valid"] == n1
+
     for (rule, invert), _ in results[0].items():
         stats = [results[r][rule, invert][1] for r in range(2)]
         masks = [results[r][rule, invert][0] for r in range(2)]
