@@ -74,6 +74,17 @@ def test_per_token_advantages_and_kl():
     assert m["ref_kl"] == 0.0 and m["approx_kl"] == 0.0
 
 
+def test_garbage_on_padding_never_reaches_loss_or_gradient():
+    lp = torch.tensor([[-0.5, -1.0, 200.0, -300.0]], requires_grad=True)   # last two are padding
+    old = torch.tensor([[-0.6, -1.0, -200.0, 100.0]])
+    valid = torch.tensor([[1, 1, 0, 0]])
+    loss, _ = policy_loss(lp, old, torch.tensor([-1.0]), valid, normalizer="all",
+                          ref_logprobs=old, kl_coef=0.1)
+    loss.backward()
+    assert torch.isfinite(loss) and torch.isfinite(lp.grad).all()
+    assert (lp.grad[0, 2:] == 0).all() and (lp.grad[0, :2] != 0).all()
+
+
 def test_metrics_entropy_percentiles():
     ent = torch.arange(100.0).reshape(4, 25)
     valid = torch.ones(4, 25, dtype=torch.bool)

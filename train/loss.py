@@ -49,12 +49,15 @@ def policy_loss(logprobs: torch.Tensor, old_logprobs: torch.Tensor, advantages: 
         adv = adv[:, None]
     adv = adv.expand(logprobs.shape)
 
-    log_ratio = logprobs.float() - old_logprobs.float()
+    # Unselected tokens (padding included, whose log-probs may be garbage) get ratio 1 and loss 0
+    # by `where`, never by indexing with a mask nor by multiplying (inf * 0 = nan): their gradient
+    # is exactly zero.
+    log_ratio = torch.where(sel, logprobs.float() - old_logprobs.float(), 0.0)
     ratio = torch.exp(log_ratio)
     pg = torch.maximum(-adv * ratio, -adv * ratio.clamp(1.0 - clip_low, 1.0 + clip_high))
     if dual_clip is not None:
         pg = torch.where(adv < 0, torch.minimum(pg, -adv * dual_clip), pg)
-    pg = pg * sel  # multiply, not index: unselected tokens get an exact zero gradient
+    pg = torch.where(sel, pg, 0.0)
 
     n_sel, n_valid = sel.sum(), valid.sum()
     if normalizer == "sequence":
@@ -74,8 +77,8 @@ def policy_loss(logprobs: torch.Tensor, old_logprobs: torch.Tensor, advantages: 
 
     metrics = {}
     if ref_logprobs is not None and kl_coef:
-        d = ref_logprobs.float() - logprobs.float()
-        kl = (torch.exp(d) - d - 1.0) * valid  # k3: unbiased, non-negative
+        d = torch.where(valid, ref_logprobs.float() - logprobs.float(), 0.0)
+        kl = torch.exp(d) - d - 1.0  # k3: unbiased, non-negative; 0 on padding
         kl_loss = agg(kl) if normalizer == "sequence" else kl.sum() / n_valid.clamp(min=1)
         loss = loss + kl_coef * kl_loss
         metrics["ref_kl"] = float(kl_loss.detach())
