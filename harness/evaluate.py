@@ -17,7 +17,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from harness import __version__, store
-from harness.backends import Request, SamplingParams, chat_prompt_ids, make_sampler
+from harness.backends import Request, Sample, SamplingParams, chat_prompt_ids, make_sampler
 from harness.budgets import budget_list, cut
 from harness.errors import UsageError
 
@@ -77,7 +77,10 @@ def plan(cfg: EvalConfig) -> Plan:
         task = tasks_mod.load(name, source=cfg.data)
         loaded.append((task, task.problems[: cfg.limit] if cfg.limit else task.problems))
 
-    tokenizer = AutoTokenizer.from_pretrained(cfg.ckpt)
+    try:
+        tokenizer = AutoTokenizer.from_pretrained(cfg.ckpt)
+    except (OSError, ValueError) as exc:
+        raise UsageError(f"checkpoint {cfg.ckpt}: cannot load its tokenizer ({str(exc).splitlines()[0]})") from None
     prompts = {}
     for task, problems in loaded:
         for p in problems:
@@ -112,7 +115,10 @@ def _sampling(cfg: EvalConfig) -> dict:
 
 
 def _context_length(ckpt: str) -> int | None:
-    config = json.loads((Path(ckpt) / "config.json").read_text())
+    try:
+        config = json.loads((Path(ckpt) / "config.json").read_text())
+    except ValueError as exc:
+        raise UsageError(f"checkpoint {ckpt}: config.json is not valid JSON ({exc})") from None
     config = config.get("text_config", config)
     for name in ("max_position_embeddings", "n_positions", "max_sequence_length", "seq_length"):
         if isinstance(config.get(name), int):
@@ -281,8 +287,6 @@ def _fill_missing_budgets(p: Plan) -> None:
     missing = {k: v for k, v in missing.items() if v}
     if not missing:
         return
-    from harness.backends import Request, Sample
-
     full = store.read_samples(p.run_dir).filter(_budget_is(p.gen_budget)).to_pylist()
     golds = {(t.name, q.id): q for t, problems in p.tasks for q in problems}
     hashes = {t.name: t.content_hash for t, _ in p.tasks}

@@ -151,6 +151,9 @@ def test_missing_checkpoint(tmp_path, capsys):
     (tmp_path / "empty").mkdir()
     assert main(["eval", "--ckpt", str(tmp_path / "empty"), "--out", str(tmp_path / "out")]) == 2
     assert "no readable config.json" in capsys.readouterr().err
+    (tmp_path / "empty" / "config.json").write_text("{}")
+    assert main(["eval", "--ckpt", str(tmp_path / "empty"), "--out", str(tmp_path / "out")]) == 2
+    assert "has no weight files" in capsys.readouterr().err
     assert not (tmp_path / "out").exists()
 
 

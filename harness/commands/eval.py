@@ -7,7 +7,6 @@ before any model is loaded and before anything is written. The work itself is `h
 from __future__ import annotations
 
 import argparse
-import sys
 from pathlib import Path
 
 from harness.errors import UsageError
@@ -72,6 +71,7 @@ def add_to_leaderboard(path: Path, table, manifest: dict) -> None:
 def check(args: argparse.Namespace):
     """Flags to an EvalConfig, or a UsageError naming the first problem."""
     from harness.evaluate import EvalConfig
+    from harness.store import WEIGHT_SUFFIXES
 
     budgets = _ints(args.max_tokens, "--max-tokens")
     if args.n < 1:
@@ -90,7 +90,7 @@ def check(args: argparse.Namespace):
         raise UsageError("--tensor-parallel-size and --data-parallel-size must be at least 1")
     if args.data_parallel_size > 1 and args.backend != "vllm":
         raise UsageError("--data-parallel-size is for --backend vllm (for openai, pass one --base-url per replica)")
-    task_names = [t.strip() for t in args.tasks.split(",") if t.strip()]
+    task_names = list(dict.fromkeys(t.strip() for t in args.tasks.split(",") if t.strip()))
     if not task_names:
         raise UsageError("--tasks is empty")
     ckpt = Path(args.ckpt)
@@ -101,6 +101,8 @@ def check(args: argparse.Namespace):
         config.read_bytes()
     except OSError as exc:
         raise UsageError(f"checkpoint {args.ckpt} has no readable config.json ({exc.strerror})") from None
+    if args.backend != "openai" and not any(p.name.endswith(WEIGHT_SUFFIXES) for p in ckpt.iterdir()):
+        raise UsageError(f"checkpoint {args.ckpt} has no weight files (*.safetensors, *.bin)")
     import tasks
 
     tasks.get_template(args.template)  # TaskError -> exit 2 with the known names
