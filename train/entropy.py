@@ -31,19 +31,23 @@ def _rows_per_chunk(vocab: int, chunk_elements: int | None, device: torch.device
 # The two per-chunk kernels every path shares. `z` is one chunk of raw logits in float32, and
 # p = softmax(z / T). Both work in place on `z` to keep to one chunk-sized buffer.
 
-def _chunk_forward(z: torch.Tensor, labels: torch.Tensor, temperature: float):
+def _chunk_forward(z: torch.Tensor, labels: torch.Tensor, temperature: float, work=None):
     """Returns (logprob of label, entropy, max, log-sum-exp after the shift) per row; destroys z.
 
     The max is subtracted before dividing by T: logits far from 0 (all around -1000, say) keep
-    their fp32 precision, and the backward recomputes log p the same way.
+    their fp32 precision, and the backward recomputes log p the same way. `work`, if given, is a
+    buffer at least z's size for exp(z), reused across chunks (no fresh pages per chunk).
     """
     m = z.amax(dim=1, keepdim=True)
-    z.sub_(m).clamp_(min=torch.finfo(z.dtype).min)     # <= 0; -inf -> finite, so that 0 * z = 0
+    z.sub_(m)                                         # <= 0
     if temperature != 1.0:
         z.div_(temperature)
-    e = torch.exp(z)
+    e = torch.exp(z) if work is None else torch.exp(z, out=work[:z.shape[0]])
     s = e.sum(dim=1)
     ez = (e[:, None, :] @ z[:, :, None]).view(-1)     # sum_j e_j z_j without an [n, V] temporary
+    bad = ~torch.isfinite(ez)                         # -inf logits: 0 * -inf; rare, so fixed here
+    if bad.any():
+        ez[bad] = torch.where(e[bad] > 0, e[bad] * z[bad], 0.0).sum(dim=1)
     log_s = torch.log(s)
     entropy = log_s - ez / s                          # H = log-sum-exp - E_p[z], shift-invariant
     return z.gather(1, labels[:, None]).squeeze(1) - log_s, entropy, m.squeeze(1), log_s
@@ -94,12 +98,17 @@ def _scratch(x: torch.Tensor, owned: bool) -> torch.Tensor:
     return x if owned and x.dtype == torch.float32 else x.to(torch.float32, copy=True)
 
 
-def _rows_forward(x, labels, temperature, owned=False):
+def _rows_forward(x, labels, temperature, owned=False, work=None):
     """Per-row (logprob, entropy, max, log_s) from raw logits x [n, V] of any float dtype."""
     k = _kernels(x)
     if k:
         return k.forward(x, labels, temperature)
-    return _chunk_forward(_scratch(x, owned), labels, temperature)
+    return _chunk_forward(_scratch(x, owned), labels, temperature, work)
+
+
+def _matmul_into(h, weight, buf):
+    """h @ weight.T into the first rows of a reused buffer (the lm_head logits of one chunk)."""
+    return torch.matmul(h, weight.T, out=buf[:h.shape[0]])
 
 
 def _rows_grad(x, labels, m, log_s, temperature, grad_lp, grad_h=None, entropy=None, *,
@@ -180,10 +189,15 @@ class _FusedFn(torch.autograd.Function):
         lp, ent, m, log_s = (torch.empty(n, dtype=torch.float32, device=hidden.device)
                              for _ in range(4))
         safe, valid = _valid_labels(labels)
+        # Two chunk buffers reused by every chunk: the logits (in the model's dtype, as the lm_head
+        # computes them) and, on the torch path, exp of them.
+        buf = hidden.new_empty((min(rows, n), weight.shape[0]), dtype=torch.result_type(hidden, weight))
+        work = None if _kernels(buf) else torch.empty(buf.shape, dtype=torch.float32, device=buf.device)
         for i in range(0, n, rows):
             sl = slice(i, i + rows)
-            logits = hidden[sl] @ weight.T  # in the model's dtype, as the lm_head computes them
-            lp[sl], ent[sl], m[sl], log_s[sl] = _rows_forward(logits, safe[sl], temperature, owned=True)
+            logits = _matmul_into(hidden[sl], weight, buf)
+            lp[sl], ent[sl], m[sl], log_s[sl] = _rows_forward(logits, safe[sl], temperature, owned=True,
+                                                              work=work)
         lp.masked_fill_(~valid, 0.0)
         ctx.save_for_backward(hidden, weight, safe, valid, m, log_s, mask)
         ctx.temperature, ctx.rows = temperature, rows
@@ -211,10 +225,12 @@ class _FusedFn(torch.autograd.Function):
         grad_weight = None
         if ctx.needs_input_grad[1]:  # fp32 accumulator across chunks: the 1-2 x V*H memory floor
             grad_weight = torch.zeros(weight.shape, dtype=torch.float32, device=weight.device)
+        buf = hidden.new_empty((min(rows, idx.numel()), weight.shape[0]),
+                               dtype=torch.result_type(hidden, weight))
         for i in range(0, idx.numel(), rows):
             r = idx[i:i + rows]
             h = hidden[r]
-            g = _rows_grad(h @ weight.T, safe[r], m[r], log_s[r], T, grad_lp[r],
+            g = _rows_grad(_matmul_into(h, weight, buf), safe[r], m[r], log_s[r], T, grad_lp[r],
                            dtype=weight.dtype, owned=True)
             if grad_hidden is not None:
                 grad_hidden[r] = (g @ weight).to(hidden.dtype)
