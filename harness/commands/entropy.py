@@ -1,0 +1,228 @@
+"""`harness entropy`: per-token entropy of a checkpoint over stored responses, and two checkpoints compared.
+
+    harness entropy --run RUN_ID [--ckpt PATH]          # default checkpoint: the one that generated the run
+    harness entropy --samples FILE.parquet --ckpt PATH
+    harness entropy --run RUN_ID --compare CKPT_A CKPT_B
+
+Writes to --out (default RESULTS/entropy/<run id>-<checkpoint name>): tokens.parquet (one row per response
+token), summary.md, forking_tokens.md, histogram.png; with --compare: compare.md and compare_tokens.parquet.
+Flags, files, tokenizers and prompts are checked (one line, exit 2) before any model is loaded. The work
+is `harness.entropy_analysis`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import importlib.util
+import json
+import platform
+import sys
+from pathlib import Path
+
+from harness.errors import UsageError
+
+
+def register(sub) -> None:
+    p = sub.add_parser("entropy", help="per-token entropy over stored chains of thought; forking tokens; compare two checkpoints")
+    src = p.add_mutually_exclusive_group(required=True)
+    src.add_argument("--run", help="run id under RESULTS/runs/, or a run folder")
+    src.add_argument("--samples", help="a Parquet file of sample rows (harness eval's store schema)")
+    who = p.add_mutually_exclusive_group()
+    who.add_argument("--ckpt", help="checkpoint to measure (default with --run: the run's own checkpoint)")
+    who.add_argument("--compare", nargs=2, metavar=("CKPT_A", "CKPT_B"),
+                     help="two checkpoints over the same responses: top-rho overlap, entropy change")
+    p.add_argument("--results", default="results", help="folder holding runs/ (default results)")
+    p.add_argument("--out", help="output folder (default RESULTS/entropy/<run id>-<checkpoint name>)")
+    p.add_argument("--data", help="task data the samples came from (default: the run's recorded source, "
+                                  "else $HARNESS_DATA_DIR, else the hub)")
+    p.add_argument("--temperature", type=float, help="T in softmax(z / T) (default: the samples' sampling temperature)")
+    p.add_argument("--rho", type=float, default=0.2, help="the high-entropy fraction (default 0.2)")
+    p.add_argument("--batch-tokens", type=int, default=8192, help="padded tokens per forward pass (default 8192)")
+    p.add_argument("--device", help="torch device (default cuda when present, else cpu)")
+    p.add_argument("--dtype", choices=["float32", "bfloat16", "float16", "float64"],
+                   help="model dtype (default float32 on CPU, bfloat16 on GPU)")
+    p.add_argument("--limit", type=int, help="only the first N samples (in stored order)")
+    p.add_argument("--top", type=int, default=30, help="rows of the forking-token table (default 30)")
+    p.add_argument("--no-plot", action="store_true", help="do not write histogram.png")
+    p.add_argument("--no-progress", action="store_true")
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from harness import entropy_analysis as ea
+
+    table, run_dir, manifest = _check(args)
+    ckpts = [Path(c) for c in args.compare] if args.compare else [Path(args.ckpt or _recorded_checkpoint(table, run_dir))]
+    for c in ckpts:
+        _check_checkpoint(c)
+    temperature = args.temperature if args.temperature is not None else ea.sampling_temperature(table)
+    if temperature <= 0:
+        raise UsageError(f"entropy at temperature {temperature} is undefined: pass --temperature > 0")
+    data = args.data or _recorded_source(manifest)
+
+    tokenizers = [_tokenizer(c) for c in ckpts]
+    prompts = ea.rebuild_prompts(table, tokenizers[0], data)
+    if len(ckpts) == 2 and ea.rebuild_prompts(table, tokenizers[1], data) != prompts:
+        raise UsageError(f"{ckpts[0]} and {ckpts[1]} tokenize the prompts differently: their entropies would be over "
+                         "different tokens")
+    responses = table["token_ids"].to_pylist()
+    vocab = min(len(t) for t in tokenizers)
+    top_id = max((max(r) for r in responses if r), default=0)
+    if top_id >= vocab:
+        raise UsageError(f"the responses hold token id {top_id}, beyond the tokenizer of the checkpoint ({vocab} tokens)")
+
+    run_label = ",".join(sorted({str(r) for r in ea._col(table, "run_id")}))
+    out = Path(args.out) if args.out else Path(args.results) / "entropy" / (
+        f"{run_label}-" + ("compare-" if args.compare else "") + "-".join(c.name for c in ckpts))
+    device = ea.pick_device(args.device)
+
+    results = []
+    for ckpt in ckpts:
+        model = ea.load_model(ckpt, device, args.dtype)
+        print(f"entropy: {ckpt} on {device}, {table.num_rows} samples, "
+              f"{sum(len(r) for r in responses)} tokens, T={temperature:g}", file=sys.stderr)
+        ent, lp = ea.token_entropies(model, prompts, responses, temperature=temperature,
+                                     max_batch_tokens=args.batch_tokens, progress=not args.no_progress)
+        results.append((ent, lp))
+        del model
+
+    header = _header(args, table, run_label, ckpts, temperature, device, manifest)
+    out.mkdir(parents=True, exist_ok=True)
+    if args.compare:
+        import numpy as np
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+
+        tok = ea.token_table(table, results[0][0], results[0][1], tokenizers[0])
+        h_b = np.concatenate(results[1][0]) if results[1][0] else np.zeros(0, np.float32)
+        tok = tok.rename_columns([c if c not in ("entropy", "logprob") else f"{c}_a" for c in tok.column_names])
+        tok = tok.append_column("entropy_b", pa.array(h_b, pa.float32()))
+        tok = tok.append_column("logprob_b", pa.array(np.concatenate(results[1][1]) if results[1][1] else h_b,
+                                                      pa.float32()))
+        pq.write_table(tok, out / "compare_tokens.parquet")
+        c = ea.compare(tok["entropy_a"].to_numpy(), h_b, args.rho)
+        text = ea.compare_markdown(c, args.rho, header)
+        (out / "compare.md").write_text(text)
+        print(text)
+        print(f"wrote {out}/compare.md, compare_tokens.parquet", file=sys.stderr)
+        return 0
+
+    import pyarrow.parquet as pq
+
+    tok = ea.token_table(table, results[0][0], results[0][1], tokenizers[0])
+    pq.write_table(tok, out / "tokens.parquet", compression="zstd")
+    s = ea.summarize(tok, args.rho, args.top)
+    (out / "summary.md").write_text(ea.summary_markdown(s, header))
+    (out / "forking_tokens.md").write_text(
+        f"# Forking tokens: most frequent among the top {100 * args.rho:g} % entropy positions\n\n"
+        + "".join(f"- {h}\n" for h in header) + "\n" + ea.forking_markdown(s["forking"], args.rho))
+    (out / "summary.json").write_text(json.dumps(s, indent=1) + "\n")
+    if not args.no_plot:
+        ea.histogram_png(tok["entropy"].to_numpy(), out / "histogram.png",
+                         f"{ckpts[0].name}, {run_label}: {tok.num_rows} response tokens, T={temperature:g}")
+    a = s["all"]
+    print(f"{a['tokens']} tokens from {s['samples']} samples: {100 * a['share_below_0.01']:.1f} % below 0.01, "
+          f"p50 {a['p50']:.3f}, p80 {a['p80']:.3f}, p90 {a['p90']:.3f}, p99 {a['p99']:.3f}")
+    print(f"wrote {out}/summary.md, forking_tokens.md, tokens.parquet" + ("" if args.no_plot else ", histogram.png"),
+          file=sys.stderr)
+    return 0
+
+
+def _check(args):
+    """Flags and the samples themselves, cheapest first; returns (samples table, run folder or None, manifest)."""
+    from harness import entropy_analysis as ea
+    from harness import store
+
+    if not 0 < args.rho <= 1:
+        raise UsageError(f"--rho must be in (0, 1] (got {args.rho})")
+    if args.temperature is not None and args.temperature <= 0:
+        raise UsageError(f"--temperature must be > 0 (got {args.temperature})")
+    if args.batch_tokens < 1:
+        raise UsageError(f"--batch-tokens must be at least 1 (got {args.batch_tokens})")
+    if args.limit is not None and args.limit < 1:
+        raise UsageError(f"--limit must be at least 1 (got {args.limit})")
+    if args.top < 1:
+        raise UsageError(f"--top must be at least 1 (got {args.top})")
+    if not (args.compare or args.no_plot or importlib.util.find_spec("matplotlib")):
+        raise UsageError("the histogram needs matplotlib: pip install 'rlvr-harness[plots]', or pass --no-plot")
+    run_dir, manifest = None, None
+    if args.run:
+        run_dir = Path(args.run) if Path(args.run).is_dir() else Path(args.results) / "runs" / args.run
+        if not (run_dir / "manifest.json").is_file():
+            raise UsageError(f"no run {args.run!r}: neither a run folder nor {run_dir} (with manifest.json)")
+        try:
+            manifest = store.read_manifest(run_dir)
+        except ValueError as exc:
+            raise UsageError(f"{run_dir}/manifest.json is not valid JSON ({exc})") from None
+        table = ea.load_samples(run_dir=run_dir)
+    else:
+        if not Path(args.samples).is_file():
+            raise UsageError(f"--samples {args.samples} is not a file")
+        table = ea.load_samples(samples=args.samples)
+        if not args.ckpt and not args.compare:
+            raise UsageError("--samples needs --ckpt (or --compare)")
+    if args.limit:
+        table = table.slice(0, args.limit)
+    return table, run_dir, manifest
+
+
+def _recorded_checkpoint(table, run_dir) -> str:
+    from harness import entropy_analysis as ea
+
+    ckpts = {c for c in ea._col(table, "checkpoint") if c}
+    if len(ckpts) != 1:
+        raise UsageError(f"the samples come from {len(ckpts)} checkpoints: pass --ckpt")
+    return ckpts.pop()
+
+
+def _recorded_source(manifest: dict | None) -> str | None:
+    """The run's data source when it was a local path that still exists (else the default lookup)."""
+    sources = (manifest or {}).get("task_sources") or {}
+    paths = {str(Path(s).parent if Path(s).is_file() else s) for s in sources.values() if s and Path(s).exists()}
+    return paths.pop() if len(paths) == 1 else None
+
+
+def _check_checkpoint(ckpt: Path) -> None:
+    from harness.store import WEIGHT_SUFFIXES
+
+    if not ckpt.is_dir():
+        raise UsageError(f"checkpoint {ckpt} is not a folder")
+    if not (ckpt / "config.json").is_file():
+        raise UsageError(f"checkpoint {ckpt} has no config.json")
+    if not any(p.name.endswith(WEIGHT_SUFFIXES) for p in ckpt.iterdir()):
+        raise UsageError(f"checkpoint {ckpt} has no weight files (*.safetensors, *.bin)")
+
+
+def _tokenizer(ckpt: Path):
+    from transformers import AutoTokenizer
+
+    try:
+        return AutoTokenizer.from_pretrained(str(ckpt))
+    except (OSError, ValueError) as exc:
+        raise UsageError(f"checkpoint {ckpt}: cannot load its tokenizer ({str(exc).splitlines()[0]})") from None
+
+
+def _header(args, table, run_label, ckpts, temperature, device, manifest) -> list[str]:
+    """What a reader needs to trust the numbers: model, samples and how they were drawn, machine, date."""
+    import torch
+
+    tasks = sorted(set(table["task"].to_pylist()))
+    n_problems = len(set(zip(table["task"].to_pylist(), table["problem_id"].to_pylist())))
+    samp = (manifest or {}).get("sampling") or {}
+    top_p = samp.get("top_p")
+    lines = [
+        "model: " + " vs ".join(f"`{c}`" for c in ckpts),
+        f"samples: run `{run_label}`" + (f" ({args.samples})" if args.samples else "")
+        + f", {', '.join(tasks)}: {n_problems} problems, {table.num_rows} samples"
+        + (f", generated by `{(manifest or {}).get('checkpoint')}` with backend {manifest.get('backend')}, "
+           f"template {manifest.get('template')}, temperature {samp.get('temperature')}, top-p {top_p}, "
+           f"max tokens {samp.get('max_tokens')}, seed {samp.get('seed')}" if manifest else ""),
+        f"entropy: exact over the full vocabulary, softmax(logits / T) with T = {temperature:g}, teacher-forced "
+        f"on the stored token ids (prompt rebuilt and checked against the stored prompt length); "
+        f"top fraction rho = {args.rho:g}",
+        f"machine: {device} ({platform.processor() or platform.machine()}, {torch.get_num_threads()} torch threads), "
+        f"torch {torch.__version__}",
+        f"date: {dt.datetime.now(dt.timezone.utc):%Y-%m-%d %H:%M} UTC; command: `harness {' '.join(sys.argv[1:])}`",
+    ]
+    return lines

@@ -1,0 +1,209 @@
+"""`harness entropy` on tiny random checkpoints built here: samples from a real `harness eval` (hf backend),
+entropies checked against a float64 softmax of the model's own logits, compare checked by brute force.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+import numpy as np
+import pyarrow.parquet as pq
+import pytest
+
+import tasks
+from harness import entropy_analysis as ea
+from harness import store
+from harness.cli import main
+
+CHAT = "{% for m in messages %}<|user|>{{ m['content'] }}\n{% endfor %}{% if add_generation_prompt %}<|assistant|>{% endif %}"
+
+
+def build_tiny(out: Path, seed: int, chat_template: str = CHAT) -> Path:
+    """A byte-level BPE tokenizer over the AIME questions and a 2-layer Llama with random weights."""
+    import torch
+    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
+    from transformers import LlamaConfig, LlamaForCausalLM, PreTrainedTokenizerFast
+
+    corpus = [p.question for name in ("aime24", "aime25") for p in tasks.load(name).problems]
+    tok = Tokenizer(models.BPE())
+    tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+    tok.decoder = decoders.ByteLevel()
+    tok.train_from_iterator(corpus, trainers.BpeTrainer(vocab_size=300, special_tokens=["<|end|>", "<|user|>", "<|assistant|>"],
+                                                        initial_alphabet=pre_tokenizers.ByteLevel.alphabet()))
+    fast = PreTrainedTokenizerFast(tokenizer_object=tok, eos_token="<|end|>", pad_token="<|end|>")
+    fast.chat_template = chat_template
+    fast.save_pretrained(out)
+    torch.manual_seed(seed)
+    config = LlamaConfig(vocab_size=len(fast), hidden_size=64, intermediate_size=96, num_hidden_layers=2,
+                         num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=1024,
+                         eos_token_id=fast.eos_token_id, pad_token_id=fast.eos_token_id, bos_token_id=None)
+    model = LlamaForCausalLM(config)
+    with torch.no_grad():  # sharpen some rows so entropies span near-0 to near-log V
+        model.lm_head.weight.mul_(torch.linspace(0.5, 40, config.vocab_size)[:, None])
+    model.save_pretrained(out)
+    return out
+
+
+@pytest.fixture(scope="module")
+def setup(tmp_path_factory, data_dir):  # noqa: ARG001 (data_dir sets HARNESS_DATA_DIR)
+    root = tmp_path_factory.mktemp("entropy")
+    a = build_tiny(root / "ckpt-a", 0)
+    b = build_tiny(root / "ckpt-b", 1)
+    out = root / "out"
+    assert main(["eval", "--ckpt", str(a), "--backend", "hf", "--out", str(out), "--tasks", "aime24", "--limit", "2",
+                 "--n", "3", "--max-tokens", "40", "--temperature", "0.8", "--no-progress", "--no-leaderboard"]) == 0
+    (run_dir,) = (out / "runs").iterdir()
+    return {"a": a, "b": b, "out": out, "run_dir": run_dir, "run_id": run_dir.name}
+
+
+def naive_entropies(ckpt: Path, run_dir: Path, temperature: float) -> dict:
+    """Float64 everything: the model, the softmax and the sum, one unpadded sequence at a time."""
+    import torch
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    from harness.backends import chat_prompt_ids
+
+    model = AutoModelForCausalLM.from_pretrained(str(ckpt), dtype=torch.float64).eval()
+    tok = AutoTokenizer.from_pretrained(str(ckpt))
+    questions = {p.id: p.question for p in tasks.load("aime24").problems}
+    out = {}
+    for r in ea.load_samples(run_dir=run_dir).to_pylist():
+        prompt = chat_prompt_ids(tok, tasks.get_template(r["template"]).render(questions[r["problem_id"]]))
+        assert len(prompt) == r["prompt_tokens"]
+        ids = torch.tensor([list(prompt) + r["token_ids"]])
+        with torch.no_grad():
+            z = model(ids).logits[0, len(prompt) - 1:-1] / temperature
+        logp = torch.log_softmax(z, dim=-1)
+        out[(r["problem_id"], r["sample_idx"])] = (-(logp.exp() * logp).sum(-1)).numpy()
+    return out
+
+
+def test_entropies_equal_float64_naive(setup, tmp_path, capsys):
+    dest = tmp_path / "an"
+    assert main(["entropy", "--run", setup["run_id"], "--results", str(setup["out"]), "--out", str(dest),
+                 "--batch-tokens", "150", "--no-progress"]) == 0  # small batches: several, with padding
+    assert "below 0.01" in capsys.readouterr().out
+    tokens = pq.read_table(dest / "tokens.parquet")
+    assert set(tokens.column_names) >= {"run_id", "problem_id", "sample_idx", "position", "token_id", "token", "entropy"}
+    naive = naive_entropies(setup["a"], setup["run_dir"], 0.8)  # T defaults to the run's sampling temperature
+    got: dict = {}
+    for r in tokens.to_pylist():
+        got.setdefault((r["problem_id"], r["sample_idx"]), []).append((r["position"], r["entropy"], r["token_id"]))
+    assert got.keys() == naive.keys() and len(got) == 6
+    for key, rows in got.items():
+        rows.sort()
+        assert [p for p, _, _ in rows] == list(range(len(naive[key])))
+        np.testing.assert_allclose([e for _, e, _ in rows], naive[key], atol=2e-5, rtol=1e-5)
+    h = tokens["entropy"].to_numpy()
+    assert h.min() < 0.05 and h.max() > 1.0  # the sharpened head gives both ends of the range
+    summary = (dest / "summary.md").read_text()
+    for text in ("share with H < 0.01", "80th percentile", "0.672", "By position", "Forking tokens", "Correct vs wrong",
+                 f"T = 0.8", "machine:", "date:"):
+        assert text in summary
+    s = json.loads((dest / "summary.json").read_text())
+    assert s["all"]["tokens"] == tokens.num_rows
+    assert math.isclose(s["all"]["p80"], float(np.percentile(h.astype(np.float64), 80)))
+    assert math.isclose(s["all"]["share_below_0.01"], float((h < 0.01).mean()))
+    assert sum(r["top_count"] for r in ea.forking_tokens(tokens["token"].to_pylist(), h, ea.top_fraction(h), 10**6)) \
+        == math.ceil(0.2 * len(h))
+    assert (dest / "histogram.png").read_bytes()[:4] == b"\x89PNG"
+    assert "| 1 |" in (dest / "forking_tokens.md").read_text()
+
+
+def test_logits_path_equals_fused_path(setup):
+    """Models whose logits are not a plain lm_head matmul go through the model's logits; same numbers."""
+    from transformers import AutoTokenizer
+
+    table = ea.load_samples(run_dir=setup["run_dir"])
+    prompts = ea.rebuild_prompts(table, AutoTokenizer.from_pretrained(str(setup["b"])))
+    model = ea.load_model(setup["b"], ea.pick_device("cpu"))
+    responses = table["token_ids"].to_pylist()
+    fused = ea.token_entropies(model, prompts, responses, temperature=1.3, max_batch_tokens=10**6, progress=False, fused=True)
+    plain = ea.token_entropies(model, prompts, responses, temperature=1.3, max_batch_tokens=64, progress=False, fused=False)
+    for x, y in zip(fused[0] + fused[1], plain[0] + plain[1]):
+        np.testing.assert_allclose(x, y, atol=1e-5, rtol=1e-5)
+
+
+def test_compare_with_itself_and_with_another(setup, tmp_path):
+    same = tmp_path / "same"
+    assert main(["entropy", "--run", str(setup["run_dir"]), "--compare", str(setup["a"]), str(setup["a"]),
+                 "--out", str(same), "--no-progress"]) == 0
+    t = pq.read_table(same / "compare_tokens.parquet")
+    assert np.array_equal(t["entropy_a"].to_numpy(), t["entropy_b"].to_numpy())
+    assert "**100.0 %**" in (same / "compare.md").read_text()
+
+    other = tmp_path / "other"
+    assert main(["entropy", "--run", str(setup["run_dir"]), "--compare", str(setup["a"]), str(setup["b"]),
+                 "--out", str(other), "--rho", "0.3", "--no-progress"]) == 0
+    t = pq.read_table(other / "compare_tokens.parquet")
+    h_a, h_b = t["entropy_a"].to_pylist(), t["entropy_b"].to_pylist()
+    k = math.ceil(0.3 * len(h_a))
+    top = lambda h: set(sorted(range(len(h)), key=lambda i: (-h[i], i))[:k])  # noqa: E731
+    brute = len(top(h_a) & top(h_b))
+    c = ea.compare(np.array(h_a), np.array(h_b), 0.3)
+    assert (c.k, c.overlap) == (k, brute) and 0 < brute < k
+    assert f"in both: {brute} " in (other / "compare.md").read_text()
+    high = sorted(top(h_a))
+    assert math.isclose(c.high_change["mean_change"], float(np.mean([h_b[i] - h_a[i] for i in high])), rel_tol=1e-5)
+
+
+def test_compare_small_example_by_hand():
+    h_a = np.array([0.0, 2.0, 0.5, 1.0, 3.0, 0.1, 0.2, 0.0, 0.9, 0.3])
+    h_b = np.array([0.0, 0.1, 0.6, 1.5, 2.0, 0.1, 0.3, 4.0, 0.2, 0.3])
+    c = ea.compare(h_a, h_b, 0.3)  # k = 3; A's top: {4, 1, 3}; B's top: {7, 4, 3}
+    assert (c.k, c.overlap) == (3, 2)
+    assert math.isclose(c.high_change["mean_change"], ((2.0 - 3.0) + (0.1 - 2.0) + (1.5 - 1.0)) / 3)
+    assert c.low_change["tokens"] == 7
+    assert ea.top_fraction(np.array([1.0, 1.0, 1.0]), 0.5).tolist() == [True, True, False]  # k = ceil(1.5), ties: earlier
+
+
+def _bad_shards(tmp_path, setup, **changes) -> Path:
+    rows = ea.load_samples(run_dir=setup["run_dir"]).to_pylist()
+    for r in rows:
+        r.update(changes)
+    path = tmp_path / f"bad-{'-'.join(changes) or 'none'}.parquet"
+    import pyarrow as pa
+
+    pq.write_table(pa.Table.from_pylist(rows, schema=store.SCHEMA), path)
+    return path
+
+
+@pytest.mark.parametrize("case, message", [
+    ("no-run", "no run 'nope'"),
+    ("rho", "--rho must be in (0, 1]"),
+    ("temperature", "--temperature must be > 0"),
+    ("ckpt", "is not a folder"),
+    ("not-parquet", "as Parquet"),
+    ("no-ckpt", "--samples needs --ckpt"),
+    ("template", "the rebuilt prompt has"),
+    ("vocab", "beyond the tokenizer"),
+    ("task-hash", "content hash"),
+    ("greedy", "entropy at temperature 0"),
+])
+def test_bad_input_is_one_line_exit_2(setup, tmp_path, capsys, case, message):
+    dest = tmp_path / "dest"
+    base = ["entropy", "--results", str(setup["out"]), "--out", str(dest), "--no-progress"]
+    run = ["--run", setup["run_id"]]
+    argv = {
+        "no-run": base + ["--run", "nope"],
+        "rho": base + run + ["--rho", "0"],
+        "temperature": base + run + ["--temperature", "-1"],
+        "ckpt": base + run + ["--ckpt", str(tmp_path / "missing")],
+        "no-ckpt": base + ["--samples", str(_bad_shards(tmp_path, setup))],
+        "vocab": base + ["--samples", str(_bad_shards(tmp_path, setup, token_ids=[5, 99999])), "--ckpt", str(setup["a"])],
+        "task-hash": base + ["--samples", str(_bad_shards(tmp_path, setup, task_hash="0" * 16)), "--ckpt", str(setup["a"])],
+        "greedy": base + ["--samples", str(_bad_shards(tmp_path, setup, temperature=0.0)), "--ckpt", str(setup["a"])],
+    }
+    if case == "not-parquet":
+        (tmp_path / "x.parquet").write_text("not parquet")
+        argv[case] = base + ["--samples", str(tmp_path / "x.parquet"), "--ckpt", str(setup["a"])]
+    if case == "template":  # a checkpoint whose chat template differs from the one the run used
+        other = build_tiny(tmp_path / "other", 0, chat_template=CHAT.replace("<|assistant|>", "<|assistant|>\n\n"))
+        argv[case] = base + run + ["--ckpt", str(other)]
+    capsys.readouterr()  # building the checkpoints wrote progress bars
+    assert main(argv[case]) == 2
+    err = capsys.readouterr().err.strip()
+    assert message in err and len(err.splitlines()) == 1 and "Traceback" not in err, err
+    assert not dest.exists()
