@@ -22,10 +22,10 @@ from latex2sympy2_extended.latex2sympy2 import ConversionConfig
 from tasks.normalize import clean, number_text, plain_number
 from tasks.structure import Shape, is_name, peel_parens, shape
 
-_NORMALIZE = NormalizationConfig(basic_latex=True, units=True, malformed_operators=True, nits=True, boxed="none", equations=False)
+_NORMALIZE = NormalizationConfig(basic_latex=True, units=False, malformed_operators=True, nits=True, boxed="none", equations=False)
 _CONVERT = ConversionConfig(interpret_as_mixed_fractions=True, interpret_simple_eq_as_assignment=False)
 _WORD = re.compile(r"(?<![\\a-zA-Z])[a-zA-Z]{3,}")
-_MATH_WORDS = re.compile(r"\\?(?:sqrt|frac|sin|cos|tan|cot|sec|csc|log|ln|exp|pi|infty|cdot|times|arcsin|arccos|arctan|sinh|cosh|tanh|text|mathrm|mbox|begin|end|pmatrix|bmatrix|matrix|vmatrix|left|right|emptyset|varnothing|dots|ldots|cdots|circ)")
+_MATH_WORDS = re.compile(r"\\?(?:sqrt|frac|sin|cos|tan|cot|sec|csc|log|ln|exp|pi|infty|cdot|times|arcsin|arccos|arctan|sinh|cosh|tanh|text|mathrm|mbox|begin|end|pmatrix|bmatrix|matrix|vmatrix|left|right|emptyset|varnothing|dots|ldots|cdots|circ|infinity)")
 MAX_NODES = 400
 MAX_EXPONENT = 10_000
 
@@ -35,9 +35,42 @@ MAX_EXPONENT = 10_000
 def to_sympy(latex: str):
     """The expression for a LaTeX leaf, or None when the grammar rejects it (an unparseable answer)."""
     try:
-        return latex2sympy(latex, normalization_config=_NORMALIZE, conversion_config=_CONVERT)
+        return latex2sympy(ascii_math(latex), normalization_config=_NORMALIZE, conversion_config=_CONVERT)
     except Exception:  # the parser signals "not LaTeX math" with assorted exception types
         return None
+
+
+_ASCII_NAME = re.compile(r"(?<![\\a-zA-Z])(arcsin|arccos|arctan|sinh|cosh|tanh|sin|cos|tan|cot|sec|csc|ln|log|exp|sqrt|pi|infinity|infty)(?![a-zA-Z])")
+_SIGNED_EXPONENT = re.compile(r"\^\s*([+-])\s*(\d+(?:\.\d+)?|[a-zA-Z])(?![\d.])")  # 10^-2 -> 10^{-2}
+_DEGREE_MARK = re.compile(r"\^\s*\{\s*\\circ\s*\}|\^\s*\\circ(?![a-zA-Z])|°")
+
+
+def ascii_math(text: str) -> str:
+    """Plain-text math spelled as LaTeX: `sin(x)`, `ln(a)`, `pi`, `sqrt(2)`, `infinity`, `10^-2`.
+
+    Whole words only (`spin` and `\\pi` stay as they are); `sqrt(...)` gets braces, which the
+    grammar needs. Nothing is evaluated: the result goes to the same LaTeX grammar as any answer.
+    """
+    if not re.search(r"[a-zA-Z^]", text):
+        return text
+    text = _ASCII_NAME.sub(lambda m: "\\infty" if m.group(1) == "infinity" else "\\" + m.group(1), text)
+    text = _SIGNED_EXPONENT.sub(r"^{\1\2}", text)
+    out, i = [], 0
+    while True:  # \sqrt(...) -> \sqrt{...}
+        j = text.find("\\sqrt(", i)
+        if j < 0:
+            break
+        depth, k = 0, j + 5
+        while k < len(text):
+            depth += {"(": 1, ")": -1}.get(text[k], 0)
+            if depth == 0:
+                break
+            k += 1
+        if k >= len(text):
+            break
+        out.append(text[i:j] + "\\sqrt{" + text[j + 6:k] + "}")
+        i = k + 1
+    return "".join(out) + text[i:]
 
 
 def is_words(text: str) -> bool:
@@ -83,8 +116,31 @@ def exprs_equal(a, b) -> bool:
     a, b = sympy.nsimplify(a, rational=True), sympy.nsimplify(b, rational=True)
     if a == b:
         return True
+    i = sympy.Symbol("i")
+    if (a.free_symbols | b.free_symbols) == {i}:  # "1+2i" and "i(2-i)": no other letters, so i is the imaginary unit
+        a, b = a.subs(i, sympy.I), b.subs(i, sympy.I)
+    if not a.free_symbols and not b.free_symbols:
+        close = _numerically_equal(a, b)
+        if close is not None:
+            return close
     diff = sympy.simplify(a - b)
     return diff == 0
+
+
+def _numerically_equal(a, b) -> bool | None:
+    """Two constants compared to 80 significant digits: unequal ones differ there (1/2^99 and
+    1/2^98 by a factor of two), and nested radicals that `simplify` cannot denest in time agree to
+    every digit. None when evaluation fails or the values are too small to judge relatively."""
+    try:  # each side on its own: evaluating a - b that cancels exactly makes sympy chase precision
+        va, vb = sympy.N(a, 90), sympy.N(b, 90)
+        scale, diff = abs(va) + abs(vb), abs(va - vb)
+    except Exception:  # evaluation failure of any kind: let simplify decide
+        return None
+    if not (scale.is_Number and diff.is_Number) or not scale.is_finite or not diff.is_finite:
+        return None
+    if scale == 0:
+        return True
+    return bool(diff <= scale * sympy.Float("1e-60", 90))
 
 
 def _undefined(expr) -> bool:
@@ -126,6 +182,10 @@ def _values(text: str, percent: bool, degrees: bool) -> list:
     if value is None:
         return []
     out = [plain if plain is not None else value]
+    if plain is None and _DEGREE_MARK.search(text):  # sin(90^\circ - x): degrees inside an expression
+        exact = to_sympy(_DEGREE_MARK.sub(r"\\cdot\\frac{\\pi}{180}", text))
+        if exact is not None:
+            out.append(exact)
     if isinstance(value, sympy.Expr) and percent:
         out.append(value / 100)
     if isinstance(value, sympy.Expr) and degrees:
@@ -154,6 +214,8 @@ def shapes_equal(p: Shape, g: Shape) -> bool:
         (pl, pr), (gl, gr) = p.items, g.items
         if shapes_equal(pl, gl) and shapes_equal(pr, gr) or shapes_equal(pl, gr) and shapes_equal(pr, gl):
             return True
+        if _graph_name(pl) and _graph_name(gl) and (pl.text.strip() == "y") != (gl.text.strip() == "y") and shapes_equal(pr, gr):
+            return True  # "f(x) = 2x + 3" and "y = 2x + 3": the same function, named two ways
         return _same_equation(p, g)
     if {p.kind, g.kind} <= {"list", "set"}:
         return _unordered_equal(p.items, g.items)
@@ -167,7 +229,19 @@ def shapes_equal(p: Shape, g: Shape) -> bool:
     return leaf_equal(p.text, g.text)
 
 
+_CALL = re.compile(r"[a-zA-Z]\s*\(\s*[a-zA-Z]\s*\)")
+
+
+def _graph_name(node: Shape) -> bool:
+    """The left side of a function's equation: `y` or a call such as `f(x)`; a pair counts only when
+    exactly one of the two is `y` (so `f(x) = x` never matches `f(t) = x`)."""
+    return node.kind == "scalar" and (node.text.strip() == "y" or bool(_CALL.fullmatch(node.text.strip())))
+
+
 def _unordered_equal(ps: tuple, gs: tuple) -> bool:
+    if len(ps) != len(gs) and all(x.kind == "bracket" for x in ps + gs):
+        # a solution set of tuples that lists one twice is still the same set
+        return all(any(shapes_equal(x, y) for y in gs) for x in ps) and all(any(shapes_equal(x, y) for x in ps) for y in gs)
     if len(ps) != len(gs):
         return False
     left = list(gs)

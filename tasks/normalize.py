@@ -31,6 +31,8 @@ _SPACE_THOUSANDS = re.compile(r"[+-]?\d{1,3}(?: \d{3})+(?:\.\d+)?")  # "1 000 00
 _DOUBLED = re.compile(r"(?<!\\)\\\\(?=(?:left|right|frac|dfrac|tfrac|sqrt|le|leq|ge|geq|lt|gt|cdot|times|pi|infty|text|in|cup|circ|pm)(?![a-zA-Z]))")
 _INT = re.compile(r"[+-]?(?:\d{1,3}(?:,\d{3})+|\d+)(?:\.0*)?")
 _DEC = re.compile(r"[+-]?(?:\d+\.\d*|\.\d+)")
+_SCI = re.compile(r"([+-]?(?:\d+\.?\d*|\.\d+))[eE]([+-]?\d{1,3})")  # 1e3, 2.5E-4: the whole answer only
+_ARRAY = re.compile(r"^([\[(])\s*\\begin\{array\}\{[^{}]*\}(.*)\\end\{array\}\s*([\])])$", re.S)
 _FRAC = re.compile(r"([+-]?)\\frac\{([+-]?\d+)\}\{([+-]?\d+)\}|([+-]?\d+)\s*/\s*(\d+)")
 
 
@@ -102,6 +104,10 @@ def clean(text: str) -> Cleaned:
     s = s.replace("\\lbrace", "\\{").replace("\\rbrace", "\\}").replace("\\langle", "(").replace("\\rangle", ")")
     s = s.replace("\\varnothing", "\\emptyset")
     s = re.sub(r"\s+", " ", s).strip()
+    m = _ARRAY.match(s)
+    if m and (m.group(1), m.group(3)) in (("[", "]"), ("(", ")")):  # [\begin{array}{cc}..\end{array}] is a matrix
+        kind = "bmatrix" if m.group(1) == "[" else "pmatrix"
+        s = f"\\begin{{{kind}}}{m.group(2)}\\end{{{kind}}}"
     if _SPACE_THOUSANDS.fullmatch(s):
         s = s.replace(" ", "")
     percent = degrees = False
@@ -157,6 +163,9 @@ def plain_number(s: str) -> Fraction | None:
         return Fraction(int(d))
     if _DEC.fullmatch(s):
         return Fraction(s)
+    m = _SCI.fullmatch(s)
+    if m:
+        return Fraction(m.group(1)) * Fraction(10) ** int(m.group(2))
     m = _FRAC.fullmatch(s)
     if m:
         if m.group(2) is not None:

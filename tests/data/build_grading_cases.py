@@ -249,6 +249,49 @@ CASES: dict[str, list] = {
         (r"\boxed{\begin{pmatrix}1\\2\end{pmatrix} + \begin{pmatrix}3\\4\end{pmatrix}}", r"\begin{pmatrix}4\\6\end{pmatrix}", C),
         (r"\boxed{\begin{pmatrix}1\\2\end{pmatrix} + \begin{pmatrix}3\\5\end{pmatrix}}", r"\begin{pmatrix}4\\6\end{pmatrix}", W),
     ],
+    "plain_text_math": [  # gold or answer written as plain text / sympy-style source instead of LaTeX
+        (r"\boxed{3\sin(2t) + 1}", "3*sin(2*t)+1", C), (r"\boxed{3\sin(2t) + 2}", "3*sin(2*t)+1", W),
+        (r"\boxed{\frac{\ln y}{2}}", "ln(y)/2", C), (r"\boxed{\frac{\ln y}{3}}", "ln(y)/2", W),
+        (r"\boxed{4\sqrt{3}}", "sqrt(48)", C), (r"\boxed{4\sqrt{2}}", "sqrt(48)", W), (r"\boxed{3\pi}", "3pi", C),
+        (r"\boxed{3\pi}", "3 pi", C), (r"\boxed{\pi^2}", "3pi", W), ("\\boxed{6π}", r"6\pi", C),
+        (r"\boxed{[2, \infty)}", "[2, infinity)", C), (r"\boxed{(2, \infty)}", "[2, infinity)", W),
+        (r"\boxed{10^{-3}}", "10^-3", C), (r"\boxed{10^{3}}", "10^-3", W), (r"\boxed{e^{-x}}", "e^(-x)", C),
+        (r"\boxed{\cos^2 u}", "1 - sin(u)^2", C), (r"\boxed{\cos u}", "1 - sin(u)^2", W),
+        (r"\boxed{4s + 3}", "3 + 4*s", C), (r"\boxed{4c}", "4", W), (r"\boxed{7 - 7g}", "0", W), (r"\boxed{2h}", "2", W),
+        (r"\boxed{\text{spin}}", "spin", C), (r"\boxed{5}", "pine", W),
+    ],
+    "scientific_notation": [
+        (r"\boxed{2.5e3}", "2500", C), (r"\boxed{2.5E-2}", r"\frac{1}{40}", C), (r"\boxed{4e2}", "4000", W),
+        (r"\boxed{-3e1}", "30", W), (r"\boxed{1e-3}", "1000", W), (r"\boxed{2e}", "2", W),
+    ],
+    "imaginary_unit": [
+        (r"\boxed{(1+i)^2}", "2i", C), (r"\boxed{(1-i)^2}", "2i", W), (r"\boxed{\frac{1}{i}}", "-i", C),
+        (r"\boxed{\frac{1}{i}}", "i", W), (r"\boxed{i^3 + 3}", "3 - i", C), (r"\boxed{x + i}", "x - i", W),
+    ],
+    "degrees_inside": [
+        (r"\boxed{\cos(90^\circ - t)}", r"\sin t", C), (r"\boxed{\cos(90^{\circ} + t)}", r"\sin t", W),
+        (r"\boxed{\tan 45^{\circ} + 1}", "2", C), (r"\boxed{\tan 45^{\circ} + 2}", "2", W),
+    ],
+    "nested_radicals": [  # constants simplify cannot settle in time: compared to 80 significant digits
+        (r"\boxed{\frac{\sqrt{\sqrt{7}+\sqrt{31}}}{4\sqrt{5}+9}}", r"\frac{\sqrt{\sqrt{31}+\sqrt{7}}}{9+4\sqrt{5}}", C),
+        (r"\boxed{\frac{\sqrt{\sqrt{7}+\sqrt{31}}}{4\sqrt{5}+8}}", r"\frac{\sqrt{\sqrt{31}+\sqrt{7}}}{9+4\sqrt{5}}", W),
+        (r"\boxed{\sqrt{3}+\sqrt{5}}", r"\sqrt{8+2\sqrt{15}}", C), (r"\boxed{\sqrt{3}+\sqrt{5}}", r"\sqrt{8+2\sqrt{14}}", W),
+        (r"\boxed{\frac{1}{3^{80}}}", r"\frac{1}{3^{81}}", W), (r"\boxed{3^{-150}}", "0", W),
+        (r"\boxed{e^{\pi\sqrt{163}}}", "262537412640768744", W), (r"\boxed{\frac{\pi}{6}}", r"\arcsin\frac{1}{2}", C),
+    ],
+    "function_equations": [
+        (r"\boxed{y = 3x - 1}", "g(x) = 3x - 1", C), (r"\boxed{y = 3x + 1}", "g(x) = 3x - 1", W),
+        (r"\boxed{h(t) = t^2}", "y = t^2", C), (r"\boxed{x = 4}", "y = 4", W), (r"\boxed{f(t) = 2}", "f(x) = 2", W),
+    ],
+    "tuple_sets": [
+        (r"\boxed{(1, 2), (2, 1), (1, 2)}", "(2,1),(1,2)", C), (r"\boxed{(1, 2), (1, 2)}", "(2,1),(1,2)", W),
+        (r"\boxed{(1, 2), (3, 4), (2, 1)}", "(2,1),(1,2)", W), (r"\boxed{1, 1, 2}", "1, 2", W),
+    ],
+    "array_matrices": [
+        (r"\boxed{\left[\begin{array}{cc} 2 & 0 \\ 1 & 5 \end{array}\right]}", r"\begin{bmatrix}2&0\\1&5\end{bmatrix}", C),
+        (r"\boxed{\left(\begin{array}{c} 7 \\ 8 \end{array}\right)}", r"\begin{pmatrix}7\\8\end{pmatrix}", C),
+        (r"\boxed{\left[\begin{array}{cc} 2 & 0 \\ 1 & 6 \end{array}\right]}", r"\begin{bmatrix}2&0\\1&5\end{bmatrix}", W),
+    ],
     "no_answer": [
         ("", "5", W, "no_answer"), ("   \n  ", "5", W, "no_answer"), (None, "5", W, "no_answer"),
         ("I could not solve this problem because it is too hard for me to do today.", "5", W, "no_answer"),
