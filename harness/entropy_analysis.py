@@ -35,7 +35,7 @@ from harness.errors import UsageError
 # What a samples table must carry to be analysed (the store schema has all of them).
 REQUIRED = ("task", "problem_id", "sample_idx", "token_ids", "prompt_tokens", "template", "template_hash",
             "task_hash", "temperature")
-OPTIONAL = ("run_id", "correct", "checkpoint", "budget", "max_tokens")
+OPTIONAL = ("run_id", "correct", "truncated", "checkpoint", "budget", "max_tokens", "top_p")
 
 LOW = 0.01  # the paper's "near-deterministic" threshold
 PAPER = {"share_below_0.01": "> 50 %", "p80": 0.672, "model": "Qwen3-8B"}
@@ -241,7 +241,7 @@ def token_entropies(model, prompts: list[tuple[int, ...]], responses: list[list[
 TOKEN_SCHEMA = pa.schema([
     ("run_id", pa.string()), ("task", pa.string()), ("problem_id", pa.string()), ("sample_idx", pa.int32()),
     ("position", pa.int32()), ("token_id", pa.int32()), ("token", pa.string()), ("entropy", pa.float32()),
-    ("logprob", pa.float32()), ("correct", pa.bool_()),
+    ("logprob", pa.float32()), ("correct", pa.bool_()), ("truncated", pa.bool_()),
 ])
 
 
@@ -265,7 +265,7 @@ def token_table(table: pa.Table, entropies: list[np.ndarray], logprobs: list[np.
         "token": [texts[t] for t in flat_ids],
         "entropy": np.concatenate(entropies) if entropies else np.zeros(0, np.float32),
         "logprob": np.concatenate(logprobs) if logprobs else np.zeros(0, np.float32),
-        "correct": rep(_col(table, "correct")),
+        "correct": rep(_col(table, "correct")), "truncated": rep(_col(table, "truncated")),
     }, schema=TOKEN_SCHEMA)
 
 
@@ -324,6 +324,8 @@ def summarize(tokens: pa.Table, rho: float = 0.2, limit: int = 30) -> dict:
     texts = tokens["token"].to_pylist()
     correct = np.array([c is True for c in tokens["correct"].to_pylist()])
     wrong = np.array([c is False for c in tokens["correct"].to_pylist()])
+    cut = np.array([c is True for c in tokens["truncated"].to_pylist()])
+    stopped = np.array([c is False for c in tokens["truncated"].to_pylist()])
     top = top_fraction(h, rho)
     samples = {(a, b, c, d) for a, b, c, d in zip(tokens["run_id"].to_pylist(), tokens["task"].to_pylist(),
                                                  tokens["problem_id"].to_pylist(), tokens["sample_idx"].to_pylist())}
@@ -333,7 +335,7 @@ def summarize(tokens: pa.Table, rho: float = 0.2, limit: int = 30) -> dict:
         if sel.any():
             buckets.append({"from": lo, "to": hi, **distribution(h[sel]), "top_share": float(top[sel].mean())})
     split = {}
-    for name, sel in (("correct", correct), ("wrong", wrong)):
+    for name, sel in (("correct", correct), ("wrong", wrong), ("stopped", stopped), ("cut at the budget", cut)):
         split[name] = {**distribution(h[sel]), "top_share": float(top[sel].mean()) if sel.any() else None,
                        "forking": forking_tokens([t for t, s in zip(texts, sel) if s], h[sel], top[sel], 10)}
         split[name]["samples"] = len({k for k, s in zip(zip(tokens["run_id"].to_pylist(), tokens["task"].to_pylist(),
@@ -391,7 +393,7 @@ def summary_markdown(s: dict, header: list[str]) -> str:
                    f"| {_f(b['p50'])} | {_f(b['p80'])} | {_pct(b['top_share'])} |")
     out += ["", f"## Forking tokens (most frequent among the top {100 * s['rho']:g} % entropy positions)", "",
             forking_markdown(s["forking"], s["rho"]),
-            "## Correct vs wrong samples", "",
+            "## Correct vs wrong samples (and responses that stopped vs were cut at the token budget)", "",
             f"| samples | count | tokens | mean | H < 0.01 | p50 | p80 | p90 | p99 | share in top {100 * s['rho']:g} % |",
             "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
     for name, d in s["split"].items():
@@ -399,7 +401,7 @@ def summary_markdown(s: dict, header: list[str]) -> str:
                    f"| {_f(d.get('p50'))} | {_f(d.get('p80'))} | {_f(d.get('p90'))} | {_f(d.get('p99'))} "
                    f"| {_pct(d.get('top_share'))} |")
     for name, d in s["split"].items():
-        if d["forking"]:
+        if d["forking"] and name in ("correct", "wrong"):
             out += ["", f"Top forking tokens, {name} samples: "
                     + ", ".join(f"{_cell(r['token'])} ({r['top_count']})" for r in d["forking"])]
     return "\n".join(out) + "\n"

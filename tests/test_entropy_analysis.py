@@ -83,10 +83,11 @@ def naive_entropies(ckpt: Path, run_dir: Path, temperature: float) -> dict:
 def test_entropies_equal_float64_naive(setup, tmp_path, capsys):
     dest = tmp_path / "an"
     assert main(["entropy", "--run", setup["run_id"], "--results", str(setup["out"]), "--out", str(dest),
-                 "--batch-tokens", "150", "--no-progress"]) == 0  # small batches: several, with padding
+                 "--batch-tokens", "150", "--dtype", "float32", "--no-progress"]) == 0  # several batches, padded
     assert "below 0.01" in capsys.readouterr().out
     tokens = pq.read_table(dest / "tokens.parquet")
-    assert set(tokens.column_names) >= {"run_id", "problem_id", "sample_idx", "position", "token_id", "token", "entropy"}
+    assert set(tokens.column_names) >= {"run_id", "problem_id", "sample_idx", "position", "token_id", "token", "entropy",
+                                        "correct", "truncated"}
     naive = naive_entropies(setup["a"], setup["run_dir"], 0.8)  # T defaults to the run's sampling temperature
     got: dict = {}
     for r in tokens.to_pylist():
@@ -99,7 +100,7 @@ def test_entropies_equal_float64_naive(setup, tmp_path, capsys):
     h = tokens["entropy"].to_numpy()
     assert h.min() < 0.05 and h.max() > 1.0  # the sharpened head gives both ends of the range
     summary = (dest / "summary.md").read_text()
-    for text in ("share with H < 0.01", "80th percentile", "0.672", "By position", "Forking tokens", "Correct vs wrong",
+    for text in ("share with H < 0.01", "80th percentile", "0.672", "By position", "Forking tokens", "Correct vs wrong", "cut at the budget",
                  f"T = 0.8", "machine:", "date:"):
         assert text in summary
     s = json.loads((dest / "summary.json").read_text())
@@ -126,17 +127,39 @@ def test_logits_path_equals_fused_path(setup):
         np.testing.assert_allclose(x, y, atol=1e-5, rtol=1e-5)
 
 
+def test_gpu_matches_cpu(setup):
+    """On CUDA (the fused path there runs the Triton kernels): float32 equals the CPU, bfloat16 is close."""
+    import torch
+
+    if not torch.cuda.is_available():
+        pytest.skip("no GPU")
+    from transformers import AutoTokenizer
+
+    table = ea.load_samples(run_dir=setup["run_dir"])
+    prompts = ea.rebuild_prompts(table, AutoTokenizer.from_pretrained(str(setup["a"])))
+    responses = table["token_ids"].to_pylist()
+    run = lambda device, dtype: np.concatenate(ea.token_entropies(  # noqa: E731
+        ea.load_model(setup["a"], torch.device(device), dtype), prompts, responses, temperature=0.8,
+        max_batch_tokens=256, progress=False)[0])
+    cpu, gpu32, gpu16 = run("cpu", "float32"), run("cuda", "float32"), run("cuda", None)  # None: bf16 on GPU
+    np.testing.assert_allclose(gpu32, cpu, atol=1e-4, rtol=1e-4)
+    err = np.abs(gpu16 - cpu)
+    top = ea.compare(cpu, gpu16).overlap_share
+    print(f"bf16 vs fp32: max |dH| {err.max():.4f}, mean {err.mean():.5f}, top-20 % overlap {100 * top:.1f} %")
+    assert err.mean() < 0.05 and top > 0.85
+
+
 def test_compare_with_itself_and_with_another(setup, tmp_path):
     same = tmp_path / "same"
     assert main(["entropy", "--run", str(setup["run_dir"]), "--compare", str(setup["a"]), str(setup["a"]),
-                 "--out", str(same), "--no-progress"]) == 0
+                 "--out", str(same), "--dtype", "float32", "--no-progress"]) == 0
     t = pq.read_table(same / "compare_tokens.parquet")
     assert np.array_equal(t["entropy_a"].to_numpy(), t["entropy_b"].to_numpy())
     assert "**100.0 %**" in (same / "compare.md").read_text()
 
     other = tmp_path / "other"
     assert main(["entropy", "--run", str(setup["run_dir"]), "--compare", str(setup["a"]), str(setup["b"]),
-                 "--out", str(other), "--rho", "0.3", "--no-progress"]) == 0
+                 "--out", str(other), "--rho", "0.3", "--dtype", "float32", "--no-progress"]) == 0
     t = pq.read_table(other / "compare_tokens.parquet")
     h_a, h_b = t["entropy_a"].to_pylist(), t["entropy_b"].to_pylist()
     k = math.ceil(0.3 * len(h_a))

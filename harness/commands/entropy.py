@@ -221,8 +221,10 @@ def _header(args, table, run_label, ckpts, temperature, device, manifest) -> lis
         f"entropy: exact over the full vocabulary, softmax(logits / T) with T = {temperature:g}, teacher-forced "
         f"on the stored token ids (prompt rebuilt and checked against the stored prompt length); "
         f"top fraction rho = {args.rho:g}",
-        f"machine: {device} ({platform.processor() or platform.machine()}, {torch.get_num_threads()} torch threads), "
-        f"torch {torch.__version__}",
+        f"machine: {device} ("
+        + (torch.cuda.get_device_name(device) if device.type == "cuda"
+           else f"{platform.machine()}, {torch.get_num_threads()} torch threads")
+        + f"), torch {torch.__version__}, model dtype {args.dtype or ('bfloat16' if device.type == 'cuda' else 'float32')}",
         f"date: {dt.datetime.now(dt.timezone.utc):%Y-%m-%d %H:%M} UTC; command: `harness {' '.join(sys.argv[1:])}`",
     ]
     return lines
