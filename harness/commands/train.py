@@ -1,0 +1,36 @@
+"""`harness train --config FILE.yaml [--key value ...]`: entropy-masked GRPO/DAPO (train/trainer.py).
+
+Every key of train.config.TrainConfig is also a flag (`--rho 0.5`, `--max-response-tokens 512`);
+flags override the file, the file overrides the paper's defaults. The config is checked before any
+model is loaded or anything is written; a bad one is one line and exit code 2.
+"""
+from __future__ import annotations
+
+import argparse
+
+from harness.errors import UsageError
+
+
+def register(sub) -> None:
+    from train.config import FIELDS  # light: dataclasses only
+
+    p = sub.add_parser("train", help="entropy-masked GRPO/DAPO training (configs in train/configs/)")
+    p.add_argument("--config", help="YAML file of TrainConfig keys (see train/configs/)")
+    for name in FIELDS:
+        p.add_argument("--" + name.replace("_", "-"), dest=name, default=None, metavar="V",
+                       help=argparse.SUPPRESS)
+    p.set_defaults(func=run)
+    p.epilog = "Any TrainConfig key is a flag: " + ", ".join("--" + n.replace("_", "-") for n in FIELDS)
+
+
+def run(args: argparse.Namespace) -> int:
+    from train.config import FIELDS, ConfigError, load_config
+
+    try:
+        cfg = load_config(args.config, {k: getattr(args, k) for k in FIELDS}).check()
+        from train.trainer import Trainer
+
+        trainer = Trainer(cfg)
+    except ConfigError as exc:
+        raise UsageError(str(exc)) from None
+    return trainer.train()

@@ -1,0 +1,134 @@
+"""`harness train` end to end on CPU with a tiny random model built here (tests/train_tiny.py)."""
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import torch
+
+from harness.cli import main
+from tests.train_tiny import build
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="module")
+def tiny(tmp_path_factory):
+    return build(tmp_path_factory.mktemp("tiny") / "model")
+
+
+def flags(model, out, **over):
+    base = {"model": model, "out": out, "data": "synthetic:difficulty=1,size=32,seed=0", "template": "plain",
+            "steps": 1, "prompts_per_step": 4, "group_size": 4, "mini_batch_prompts": 2,
+            "micro_batch_size": 4, "max_response_tokens": 8, "overlong_buffer": 8, "reward_mode": "binary",
+            "lr": 1e-3, "warmup_steps": 0, "save_every": 1, "max_sampling_rounds": 4, "seed": 0}
+    base.update(over)
+    return [f"--{k.replace('_', '-')}={v}" for k, v in base.items()]
+
+
+def log_rows(out):
+    return [json.loads(x) for x in (Path(out) / "log.jsonl").read_text().splitlines()]
+
+
+def test_one_step_end_to_end(tiny, tmp_path):
+    from transformers import AutoModelForCausalLM
+
+    out = tmp_path / "run"
+    assert main(["train", *flags(tiny, out)]) == 0
+    (row,) = log_rows(out)
+    for key in ("reward_mean", "accuracy", "response_length", "truncation_rate", "entropy_p50", "entropy_p95",
+                "selected_fraction", "threshold", "clip_frac_low", "clip_frac_high", "clip_frac_dual",
+                "grad_norm", "gen_tokens_per_s", "train_tokens_per_s", "peak_memory_mb", "rollout_s", "update_s"):
+        assert row[key] is not None, key
+    assert row["step"] == 1 and row["groups_kept"] >= 1 and row["grad_norm"] > 0
+    ckpt = out / "checkpoints" / "step_000001"
+    trained = AutoModelForCausalLM.from_pretrained(ckpt)  # plain HF format, what `harness eval --ckpt` reads
+    init = AutoModelForCausalLM.from_pretrained(tiny)
+    assert any(not torch.equal(a, b) for a, b in zip(trained.state_dict().values(), init.state_dict().values()))
+    assert (ckpt / "tokenizer_config.json").is_file()
+
+
+@pytest.mark.parametrize("rho", [0.2, 0.5, 1.0])
+def test_rho_reaches_the_loss(tiny, tmp_path, rho):
+    out = tmp_path / "run"
+    assert main(["train", *flags(tiny, out, rho=rho, save_every=0)]) == 0
+    (row,) = log_rows(out)
+    # paper-code: exactly ceil(rho * n) per micro-batch, so the fraction is rho up to rounding per micro-batch
+    n_micro = 2 * row["optimizer_steps"]
+    assert row["rho"] == rho
+    assert abs(row["selected_fraction"] - rho) <= n_micro / row["num_valid"] + 1e-9
+    assert row["num_selected"] < row["num_valid"] or rho == 1.0
+
+
+def test_bad_config_is_one_line_exit_2(tiny, tmp_path, capsys):
+    out = tmp_path / "run"
+    assert main(["train", *flags(tiny, out, rho=1.5)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "rho" in err[0]
+    assert not out.exists()
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("no_such_key: 1\n")
+    assert main(["train", "--config", str(bad), f"--model={tiny}", f"--out={out}"]) == 2
+    assert "no_such_key" in capsys.readouterr().err
+    assert main(["train", *flags(tiny, out, data=str(tmp_path / "missing.jsonl"))]) == 2
+    assert "missing.jsonl" in capsys.readouterr().err
+    assert not (out / "checkpoints").exists()
+
+
+def test_jsonl_and_dapo_parquet_data(tmp_path):
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from train.data import load_items
+
+    rows = [{"data_source": "math_dapo", "prompt": [{"role": "user", "content": f"Q{i % 3}"}],
+             "ability": "MATH", "reward_model": {"ground_truth": str(i % 3), "style": "rule"},
+             "extra_info": {"index": str(i % 3)}} for i in range(12)]
+    pq.write_table(pa.Table.from_pylist(rows), tmp_path / "dapo.parquet")
+    items = load_items(str(tmp_path / "dapo.parquet"), "dapo")
+    assert [it.answer for it in items] == ["0", "1", "2"]  # deduplicated
+    assert items[0].messages[0]["content"] == "Q0"  # messages used as-is
+    (tmp_path / "p.jsonl").write_text('{"prompt": "What is 2+2?", "answer": "4"}\n')
+    (it,) = load_items(str(tmp_path / "p.jsonl"), "dapo")
+    assert "What is 2+2?" in it.messages[0]["content"] and "Answer:" in it.messages[0]["content"]
+
+
+def test_kill_and_resume_matches_uninterrupted_run(tiny, tmp_path):
+    """A real SIGKILL mid-run; the resumed run ends with the same weights and optimizer state."""
+    ref, out = tmp_path / "ref", tmp_path / "killed"
+    common = dict(steps=4, save_every=1, mini_batch_prompts=2)
+    assert main(["train", *flags(tiny, ref, **common)]) == 0
+
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    cmd = [sys.executable, "-m", "harness.cli", "train", *flags(tiny, out, **common)]
+    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    target = out / "checkpoints" / "step_000002" / "trainer_state.pt"
+    deadline = time.time() + 120
+    while not target.exists() and proc.poll() is None and time.time() < deadline:
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    assert target.exists(), "the run never reached its second checkpoint"
+    from train import checkpoint
+    killed_at = checkpoint.load_state(checkpoint.latest(out))["step"]
+    assert killed_at >= 2
+
+    assert subprocess.run(cmd, env=env, capture_output=True).returncode == 0
+    assert [r["step"] for r in log_rows(out)] == [1, 2, 3, 4]
+    a = checkpoint.load_state(ref / "checkpoints" / "step_000004")
+    b = checkpoint.load_state(out / "checkpoints" / "step_000004")
+    assert a["step"] == b["step"] == 4 and a["data"] == b["data"]
+    assert a["scheduler"] == b["scheduler"]
+    for sa, sb in zip(a["optimizer"]["state"].values(), b["optimizer"]["state"].values()):
+        for k in sa:
+            assert torch.allclose(sa[k], sb[k], atol=1e-6), k
+    from safetensors.torch import load_file
+    wa = load_file(ref / "checkpoints" / "step_000004" / "model.safetensors")
+    wb = load_file(out / "checkpoints" / "step_000004" / "model.safetensors")
+    assert all(torch.allclose(wa[k], wb[k], atol=1e-6) for k in wa)
+    for r1, r2 in zip(log_rows(ref), log_rows(out)):
+        assert r1["reward_mean"] == r2["reward_mean"]

@@ -1,0 +1,173 @@
+"""Every knob of `harness train` in one dataclass; defaults are the paper's recipe.
+
+Wang et al. (arXiv 2506.01939) train Qwen3 base models with DAPO plus the top-20 % entropy mask: 512
+prompts x 16 responses per rollout step, mini-batches of 32 prompts, lr 1e-6 constant after 10 warm-up
+steps, weight decay 0.1, grad clip 1.0, prompt 2048 / response 20480 tokens, overlong shaping over the
+last 4096 tokens, reward +1/-1, dynamic sampling, ε_low 0.2, ε_high 0.28, dual clip 10, no KL, T = 1.0.
+A YAML file overrides these defaults; CLI flags (`--rho 0.5`) override the file.
+"""
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from pathlib import Path
+
+
+class ConfigError(ValueError):
+    """A bad config key or value: the CLI prints it as one line and exits 2."""
+
+
+@dataclass
+class TrainConfig:
+    # --- model and output
+    model: str = ""                     # local HF checkpoint folder (policy initialisation)
+    out: str = "runs/train"             # checkpoints/, log.jsonl, config.yaml go here
+    dtype: str = "auto"                 # auto: fp32 on CPU, bf16 on GPU
+    seed: int = 0
+    # --- data
+    data: str = "synthetic"             # "synthetic[:k=v,...]", a .jsonl/.parquet file, or "hub:<id>"
+    template: str = "dapo"              # user-message template for task-style rows ("Answer: $Answer")
+    val_data: str = ""                  # e.g. "aime24" (validation, greedy-free sampling at T); "" = none
+    val_every: int = 0                  # rollout steps between validations (0 = never)
+    val_limit: int = 0                  # first N validation problems only (0 = all)
+    # --- rollout
+    steps: int = 1000                   # rollout steps (one optimizer pass over each rollout batch)
+    prompts_per_step: int = 512         # paper: 512 prompts per rollout step
+    group_size: int = 16                # paper: 16 responses per prompt
+    max_prompt_tokens: int = 2048       # paper: 2048; longer prompts are dropped at load time
+    max_response_tokens: int = 20480    # paper: 20480 (29696 for the extended 32B run)
+    temperature: float = 1.0            # paper: rollout T = 1.0; entropy is taken at the same T
+    top_p: float = 1.0
+    rollout_batch_size: int = 64        # sequences per generate() call (memory bound)
+    backend: str = "hf"                 # "hf" (generate in-process); vLLM colocation not implemented
+    # --- reward
+    reward_mode: str = "pm1"            # paper: +1 correct, -1 otherwise ("binary": 1/0)
+    overlong_buffer: int = 4096         # paper/DAPO: linear penalty over the last 4096 tokens; 0 = off
+    dynamic_sampling: bool = True       # DAPO: drop groups whose rewards are all equal
+    max_sampling_rounds: int = 3        # give up filling the batch after this many generation rounds
+    # --- update
+    preset: str = "paper-code"          # train.presets: paper-code | paper-formula
+    rho: float = 0.2                    # paper: top 20 % highest-entropy tokens (1.0 = all tokens)
+    rule: str = ""                      # "" = the preset's ("topk" | "quantile")
+    scope: str = ""                     # "" = the preset's ("micro" | "global" | "local")
+    normalizer: str = ""                # "" = the preset's ("selected" | "all" | "sequence")
+    invert: bool = False                # bottom-ρ ablation
+    clip_low: float = 0.2               # DAPO ε_low
+    clip_high: float = 0.28             # DAPO ε_high (clip-higher)
+    dual_clip: float = 10.0             # dual clip c for A < 0; 0 = off
+    mini_batch_prompts: int = 32        # paper: 32 prompts per optimizer step
+    micro_batch_size: int = 8           # sequences per forward/backward (grad accumulation)
+    lr: float = 1e-6                    # paper: 1e-6
+    warmup_steps: int = 10              # paper: linear warm-up over 10 steps, then constant
+    weight_decay: float = 0.1           # paper: 0.1
+    grad_clip: float = 1.0              # paper: 1.0
+    adam_betas: list = field(default_factory=lambda: [0.9, 0.999])
+    adv_std_norm: bool = True           # GRPO/DAPO divide by the group std
+    gradient_checkpointing: bool = False
+    # --- bookkeeping
+    save_every: int = 50                # rollout steps between checkpoints (0 = only at the end)
+    keep_last: int = 2                  # checkpoints kept on disk
+    resume: bool = True                 # continue from the latest checkpoint in `out` when present
+
+    def check(self) -> "TrainConfig":
+        """Raise ConfigError on the first bad value, before anything is loaded or written."""
+        def need(ok, msg):
+            if not ok:
+                raise ConfigError(msg)
+        need(self.model, "model: a local checkpoint folder is required (--model PATH)")
+        need(Path(self.model, "config.json").is_file(), f"model: {self.model}: no config.json there")
+        for k in ("steps", "prompts_per_step", "group_size", "max_prompt_tokens", "max_response_tokens",
+                  "rollout_batch_size", "mini_batch_prompts", "micro_batch_size", "max_sampling_rounds"):
+            need(getattr(self, k) >= 1, f"{k}: must be >= 1, got {getattr(self, k)}")
+        need(self.group_size >= 2, "group_size: GRPO needs >= 2 responses per prompt")
+        need(self.prompts_per_step % self.mini_batch_prompts == 0,
+             f"mini_batch_prompts ({self.mini_batch_prompts}) must divide prompts_per_step ({self.prompts_per_step})")
+        need(0.0 < self.rho <= 1.0, f"rho: must be in (0, 1], got {self.rho}")
+        need(self.temperature > 0, "temperature: must be > 0 (entropy is taken at the rollout T)")
+        need(0.0 < self.top_p <= 1.0, f"top_p: must be in (0, 1], got {self.top_p}")
+        need(self.reward_mode in ("pm1", "binary"), f"reward_mode: pm1 or binary, got {self.reward_mode!r}")
+        need(0 <= self.overlong_buffer <= self.max_response_tokens,
+             "overlong_buffer: must be in 0..max_response_tokens")
+        need(self.preset in ("paper-code", "paper-formula"), f"preset: paper-code or paper-formula, got {self.preset!r}")
+        need(self.rule in ("", "topk", "quantile"), f"rule: topk or quantile, got {self.rule!r}")
+        need(self.scope in ("", "micro", "global", "local"), f"scope: micro, global or local, got {self.scope!r}")
+        need(self.normalizer in ("", "selected", "all", "sequence"),
+             f"normalizer: selected, all or sequence, got {self.normalizer!r}")
+        need(self.backend == "hf", f"backend: only 'hf' is implemented, got {self.backend!r}")
+        need(self.dtype in ("auto", "float32", "bfloat16", "float16"), f"dtype: auto/float32/bfloat16/float16, got {self.dtype!r}")
+        need(self.lr > 0 and self.warmup_steps >= 0 and self.grad_clip >= 0 and self.weight_decay >= 0,
+             "lr must be > 0; warmup_steps, grad_clip, weight_decay >= 0")
+        need(isinstance(self.adam_betas, (list, tuple)) and len(self.adam_betas) == 2,
+             "adam_betas: two numbers")
+        need(self.save_every >= 0 and self.keep_last >= 1, "save_every >= 0 and keep_last >= 1")
+        return self
+
+    def preset_obj(self):
+        """The train.presets.Preset every loss call goes through: ρ reaches the loss only via here."""
+        from train.presets import get_preset
+        over = {"rho": self.rho, "invert": self.invert, "clip_low": self.clip_low,
+                "clip_high": self.clip_high, "dual_clip": self.dual_clip or None,
+                "temperature": self.temperature}
+        for k in ("rule", "scope", "normalizer"):
+            if getattr(self, k):
+                over[k] = getattr(self, k)
+        return get_preset(self.preset, **over)
+
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+
+FIELDS = {f.name: f for f in dataclasses.fields(TrainConfig)}
+
+
+def _coerce(name: str, value):
+    """A YAML or CLI value converted to the field's type, or ConfigError naming the key."""
+    default = FIELDS[name].default if FIELDS[name].default is not dataclasses.MISSING else None
+    try:
+        if name == "adam_betas":
+            if isinstance(value, str):
+                value = [float(v) for v in value.split(",")]
+            return [float(v) for v in value]
+        if isinstance(default, bool):
+            if isinstance(value, bool):
+                return value
+            if str(value).lower() in ("1", "true", "yes", "on"):
+                return True
+            if str(value).lower() in ("0", "false", "no", "off"):
+                return False
+            raise ValueError
+        if isinstance(default, int):
+            if isinstance(value, float) and not value.is_integer():
+                raise ValueError
+            return int(value)
+        if isinstance(default, float):
+            return float(value)
+        if value is None:
+            return ""
+        if not isinstance(value, (str, int, float)):
+            raise ValueError
+        return str(value)
+    except (TypeError, ValueError):
+        raise ConfigError(f"{name}: bad value {value!r}") from None
+
+
+def load_config(path: str | None, overrides: dict) -> TrainConfig:
+    """Defaults <- YAML file <- overrides (CLI flags); unknown keys are errors."""
+    values: dict = {}
+    if path:
+        import yaml
+        p = Path(path)
+        if not p.is_file():
+            raise ConfigError(f"--config {path}: no such file")
+        try:
+            loaded = yaml.safe_load(p.read_text()) or {}
+        except yaml.YAMLError as exc:
+            raise ConfigError(f"--config {path}: not valid YAML: {str(exc).splitlines()[0]}") from None
+        if not isinstance(loaded, dict):
+            raise ConfigError(f"--config {path}: expected a mapping of keys to values")
+        values.update(loaded)
+    values.update({k: v for k, v in overrides.items() if v is not None})
+    unknown = sorted(set(values) - set(FIELDS))
+    if unknown:
+        raise ConfigError(f"unknown config key(s): {', '.join(unknown)}")
+    return TrainConfig(**{k: _coerce(k, v) for k, v in values.items()})

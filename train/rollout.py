@@ -1,0 +1,136 @@
+"""Rollouts with the policy itself: HF `generate`, n responses per prompt, then rewards.
+
+Sampling is pure temperature sampling (top_k off, top_p from the config) from a fresh
+GenerationConfig, so the checkpoint's own generation defaults (top_k=50, repetition penalty...) never
+change the distribution the loss assumes. Each generate() call is seeded from (seed, step, round,
+chunk), so a resumed run regenerates exactly what the killed one would have.
+
+Layout of a `Rollout`: prompts left-padded to a common width P, responses right-padded to R; the
+sequence tensor is [B, P + R]. `response_mask` covers each response up to and including its first
+end-of-sequence token.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+
+
+def prompt_ids(tokenizer, messages) -> list[int]:
+    """The checkpoint's chat template around the messages; a bare concatenation without one."""
+    msgs = [dict(m) for m in messages]
+    if getattr(tokenizer, "chat_template", None):
+        text = tokenizer.apply_chat_template(msgs, add_generation_prompt=True, tokenize=False)
+        return tokenizer(text, add_special_tokens=False)["input_ids"]
+    return tokenizer("\n\n".join(m["content"] for m in msgs))["input_ids"]
+
+
+def eos_ids(model, tokenizer) -> list[int]:
+    eos = model.generation_config.eos_token_id
+    eos = eos if eos is not None else tokenizer.eos_token_id
+    return [e for e in (eos if isinstance(eos, list) else [eos]) if e is not None]
+
+
+@dataclass
+class Rollout:
+    input_ids: torch.Tensor       # [B, P+R]
+    attention_mask: torch.Tensor  # [B, P+R]
+    prompt_width: int             # P
+    response_mask: torch.Tensor   # [B, R] bool
+    texts: list
+    answers: list                 # gold answer per sequence
+    rewards: torch.Tensor = None  # [B] float
+    correct: torch.Tensor = None  # [B] bool
+
+    @property
+    def lengths(self) -> torch.Tensor:
+        return self.response_mask.sum(-1)
+
+    def select(self, rows: torch.Tensor) -> "Rollout":
+        idx = rows.nonzero().squeeze(1) if rows.dtype == torch.bool else rows
+        pick = [int(i) for i in idx]
+        return Rollout(self.input_ids[idx], self.attention_mask[idx], self.prompt_width,
+                       self.response_mask[idx], [self.texts[i] for i in pick],
+                       [self.answers[i] for i in pick],
+                       None if self.rewards is None else self.rewards[idx],
+                       None if self.correct is None else self.correct[idx])
+
+
+def _left_pad(rows: list[list[int]], pad: int):
+    width = max(len(r) for r in rows)
+    ids = torch.full((len(rows), width), pad, dtype=torch.long)
+    att = torch.zeros((len(rows), width), dtype=torch.long)
+    for i, r in enumerate(rows):
+        ids[i, width - len(r):] = torch.tensor(r)
+        att[i, width - len(r):] = 1
+    return ids, att
+
+
+@torch.no_grad()
+def generate(model, tokenizer, prompts: list[list[int]], answers: list, *, group_size: int,
+             max_new_tokens: int, temperature: float, top_p: float, batch_size: int, seed: int) -> Rollout:
+    """`group_size` responses for each prompt; rows of one prompt are contiguous."""
+    from transformers import GenerationConfig
+
+    device = next(model.parameters()).device
+    pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else eos_ids(model, tokenizer)[0]
+    eos = eos_ids(model, tokenizer)
+    gen_cfg = GenerationConfig(do_sample=True, temperature=temperature, top_p=top_p, top_k=0,
+                               max_new_tokens=max_new_tokens, pad_token_id=pad, eos_token_id=eos)
+    rows = [p for p in prompts for _ in range(group_size)]
+    ids, att = _left_pad(rows, pad)
+    P = ids.shape[1]
+    was_training = model.training
+    model.eval()
+    responses = []
+    for c, i in enumerate(range(0, len(rows), batch_size)):
+        torch.manual_seed(seed * 1000 + c)
+        out = model.generate(input_ids=ids[i:i + batch_size].to(device),
+                             attention_mask=att[i:i + batch_size].to(device), generation_config=gen_cfg)
+        responses.extend(out[:, P:].cpu())
+    model.train(was_training)
+    R = max(1, max(r.numel() for r in responses))
+    resp = torch.full((len(rows), R), pad, dtype=torch.long)
+    for i, r in enumerate(responses):
+        resp[i, :r.numel()] = r
+    is_eos = torch.isin(resp, torch.tensor(eos)) if eos else torch.zeros_like(resp, dtype=torch.bool)
+    filled = torch.tensor([r.numel() for r in responses])[:, None] > torch.arange(R)[None]
+    before_eos = (is_eos.long().cumsum(-1) - is_eos.long()) == 0   # up to and including the first eos
+    response_mask = before_eos & filled
+    texts = [tokenizer.decode(resp[i][response_mask[i]], skip_special_tokens=True) for i in range(len(rows))]
+    return Rollout(torch.cat([ids, resp], 1), torch.cat([att, response_mask.long()], 1), P,
+                   response_mask, texts, [a for a in answers for _ in range(group_size)])
+
+
+def truncated(r: Rollout, eos: list[int]) -> torch.Tensor:
+    """True where a response has no end-of-sequence token (it hit the length budget)."""
+    resp = r.input_ids[:, r.prompt_width:]
+    has_eos = (torch.isin(resp, torch.tensor(eos)) & r.response_mask).any(-1)
+    return ~has_eos
+
+
+def score(r: Rollout, *, mode: str, max_length: int, overlong_buffer: int) -> None:
+    """Rewards from tasks.reward (the checker `harness eval` uses) plus DAPO's overlong shaping."""
+    from tasks import reward
+    base = reward.score_batch(r.texts, r.answers, mode=mode)
+    right = reward.MODES[mode][0]
+    r.correct = torch.tensor([b == right for b in base])
+    lengths = r.lengths.tolist()
+    shaped = [b + (reward.overlong_penalty(n, max_length, overlong_buffer) if overlong_buffer else 0.0)
+              for b, n in zip(base, lengths)]
+    r.rewards = torch.tensor(shaped, dtype=torch.float32)
+
+
+def concat(parts: list[Rollout], pad: int) -> Rollout:
+    """Join rollouts of different widths: prompts re-left-padded, responses re-right-padded."""
+    P = max(p.prompt_width for p in parts)
+    R = max(p.response_mask.shape[1] for p in parts)
+    ids, att, masks = [], [], []
+    for p in parts:
+        lp, rp = P - p.prompt_width, R - p.response_mask.shape[1]
+        ids.append(torch.nn.functional.pad(p.input_ids, (lp, rp), value=pad))
+        att.append(torch.nn.functional.pad(p.attention_mask, (lp, rp), value=0))
+        masks.append(torch.nn.functional.pad(p.response_mask, (0, rp), value=False))
+    return Rollout(torch.cat(ids), torch.cat(att), P, torch.cat(masks),
+                   [t for p in parts for t in p.texts], [a for p in parts for a in p.answers],
+                   torch.cat([p.rewards for p in parts]), torch.cat([p.correct for p in parts]))

@@ -1,0 +1,303 @@
+"""The GRPO/DAPO loop with the top-ρ entropy mask, for one process (CPU or one GPU).
+
+One rollout step:
+1. take prompts, sample `group_size` responses each with the policy (train/rollout.py), score them;
+   with dynamic sampling drop groups whose rewards are all equal and sample more prompts until the
+   batch is full or `max_sampling_rounds` is spent (then train on what was kept);
+2. group-relative advantages (train/advantage.py);
+3. for each mini-batch of `mini_batch_prompts` prompts: micro-batches with gradient accumulation; per
+   micro-batch the last hidden states go through `fused_logprobs_and_entropy` (no [N, V] logits), the
+   preset masks the top-ρ entropy tokens and computes the DAPO loss (train/presets.py: the single
+   path from the configured ρ to the loss); grad clip, AdamW step;
+4. one scheduler step (linear warm-up, then constant: warm-up counts rollout steps, as verl does),
+   one JSONL log line, a checkpoint every `save_every` steps.
+A non-finite loss or gradient norm stops the run before the optimizer step; the last checkpoint on
+disk is the last good state.
+"""
+from __future__ import annotations
+
+import json
+import math
+import resource
+import time
+from pathlib import Path
+
+import torch
+
+from train import checkpoint, rollout
+from train.advantage import group_advantages, informative_groups
+from train.config import ConfigError, TrainConfig
+from train.data import PromptStream, load_items
+from train.entropy import fused_logprobs_and_entropy, logprobs_and_entropy
+
+
+class NonFiniteLoss(RuntimeError):
+    """Loss or gradient norm is nan/inf: the run stops, the last checkpoint is kept."""
+
+
+def _dtype(name: str, device: str):
+    if name == "auto":
+        return torch.bfloat16 if device == "cuda" else torch.float32
+    return getattr(torch, name)
+
+
+def peak_memory_mb(device: str) -> float:
+    if device == "cuda":
+        return torch.cuda.max_memory_allocated() / 2**20
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux: KiB
+
+
+def token_logprobs(model, input_ids, attention_mask, prompt_width, labels, temperature):
+    """log p and entropy (at T) of `labels` [b, R] given the sequences; [b, R] float32 each.
+
+    The decoder's last hidden states meet the lm_head inside the fused kernel, so the [b, R, V]
+    logits never exist; models with an lm_head bias or logit soft-capping take the logits path.
+    """
+    pos = (attention_mask.cumsum(-1) - 1).clamp(min=0)
+    head = model.get_output_embeddings()
+    if getattr(head, "bias", None) is None and not getattr(model.config, "final_logit_softcapping", None):
+        hidden = model.base_model(input_ids=input_ids, attention_mask=attention_mask,
+                                  position_ids=pos).last_hidden_state
+        h = hidden[:, prompt_width - 1:-1]
+        return fused_logprobs_and_entropy(h, head.weight, labels, temperature=temperature)
+    logits = model(input_ids=input_ids, attention_mask=attention_mask, position_ids=pos).logits
+    return logprobs_and_entropy(logits[:, prompt_width - 1:-1], labels, temperature=temperature)
+
+
+def _micro_tensors(r: rollout.Rollout, rows: slice, device):
+    """One micro-batch, trimmed to the columns any of its rows uses."""
+    att = r.attention_mask[rows]
+    resp_mask = r.response_mask[rows]
+    first = int((att[:, :r.prompt_width].sum(0) > 0).nonzero()[0]) if att[:, :r.prompt_width].any() else 0
+    R = max(1, int(resp_mask.sum(-1).max()))
+    end = r.prompt_width + R
+    ids = r.input_ids[rows, first:end].to(device)
+    att = att[:, first:end].to(device)
+    resp_mask = resp_mask[:, :R].to(device)
+    labels = torch.where(resp_mask, ids[:, r.prompt_width - first:], -100)
+    return ids, att, r.prompt_width - first, labels, resp_mask
+
+
+class Trainer:
+    def __init__(self, cfg: TrainConfig, log=print):
+        from transformers import AutoModelForCausalLM, AutoTokenizer
+
+        self.cfg, self.say = cfg, log
+        self.out = Path(cfg.out)
+        self.device = "cuda" if torch.cuda.is_available() else "cpu"
+        resume_from = checkpoint.latest(cfg.out) if cfg.resume else None
+        if not cfg.resume and checkpoint.latest(cfg.out):
+            raise ConfigError(f"out {cfg.out}: holds checkpoints; set resume: true or choose another --out")
+        self.preset = cfg.preset_obj()
+        items = load_items(cfg.data, cfg.template)
+        src = str(resume_from) if resume_from else cfg.model
+        try:
+            self.tokenizer = AutoTokenizer.from_pretrained(src)
+        except (OSError, ValueError) as exc:
+            raise ConfigError(f"model {src}: cannot load tokenizer: {str(exc).splitlines()[0]}") from None
+        self.tokenizer.padding_side = "left"
+        self.items = []
+        for it in items:
+            ids = rollout.prompt_ids(self.tokenizer, it.messages)
+            if len(ids) <= cfg.max_prompt_tokens:
+                self.items.append((it, ids))
+        if not self.items:
+            raise ConfigError(f"data {cfg.data}: no prompt fits max_prompt_tokens={cfg.max_prompt_tokens}")
+        self.dropped_prompts = len(items) - len(self.items)
+        torch.manual_seed(cfg.seed)
+        self.model = AutoModelForCausalLM.from_pretrained(src, dtype=_dtype(cfg.dtype, self.device)).to(self.device)
+        if cfg.gradient_checkpointing:
+            self.model.gradient_checkpointing_enable()
+        self.model.train()
+        self.eos = rollout.eos_ids(self.model, self.tokenizer)
+        if not self.eos:
+            raise ConfigError(f"model {src}: no eos token in generation_config or tokenizer")
+        self.pad = self.tokenizer.pad_token_id if self.tokenizer.pad_token_id is not None else self.eos[0]
+        decay = [p for n, p in self.model.named_parameters() if p.ndim >= 2]
+        no_decay = [p for n, p in self.model.named_parameters() if p.ndim < 2]
+        self.opt = torch.optim.AdamW([{"params": decay, "weight_decay": cfg.weight_decay},
+                                      {"params": no_decay, "weight_decay": 0.0}],
+                                     lr=cfg.lr, betas=tuple(cfg.adam_betas))
+        warm = cfg.warmup_steps
+        self.sched = torch.optim.lr_scheduler.LambdaLR(
+            self.opt, lambda s: min(1.0, (s + 1) / warm) if warm else 1.0)
+        self.stream = PromptStream(self.items, cfg.seed)
+        self.step = 0
+        self.log_path = self.out / "log.jsonl"
+        self.out.mkdir(parents=True, exist_ok=True)
+        if resume_from:
+            st = checkpoint.load_state(resume_from)
+            self.opt.load_state_dict(st["optimizer"])
+            self.sched.load_state_dict(st["scheduler"])
+            self.stream.load_state(st["data"])
+            checkpoint.set_rng_state(st["rng"])
+            self.step = st["step"]
+            self._truncate_log(self.step)
+            self.say(f"resumed from {resume_from} at step {self.step}")
+        elif self.log_path.exists():
+            self.log_path.unlink()  # a fresh run: no stale lines from an earlier one
+        import yaml
+        (self.out / "config.yaml").write_text(yaml.safe_dump(cfg.to_dict(), sort_keys=False))
+
+    def _truncate_log(self, step: int) -> None:
+        """Lines logged after the checkpoint we resume from are replayed, so drop them."""
+        if not self.log_path.exists():
+            return
+        keep = [ln for ln in self.log_path.read_text().splitlines()
+                if ln.strip() and json.loads(ln).get("step", 0) <= step]
+        self.log_path.write_text("".join(ln + "\n" for ln in keep))
+
+    # ----------------------------------------------------------------- rollout
+    def collect(self) -> tuple[rollout.Rollout | None, dict]:
+        cfg, kept, stats = self.cfg, [], {"gen_tokens": 0, "rounds": 0, "groups_sampled": 0}
+        all_rewards, all_correct, all_len, all_trunc = [], [], [], []
+        n_kept = 0
+        for rnd in range(cfg.max_sampling_rounds):
+            batch = self.stream.take(cfg.prompts_per_step)
+            r = rollout.generate(
+                self.model, self.tokenizer, [ids for _, ids in batch], [it.answer for it, _ in batch],
+                group_size=cfg.group_size, max_new_tokens=cfg.max_response_tokens,
+                temperature=cfg.temperature, top_p=cfg.top_p, batch_size=cfg.rollout_batch_size,
+                seed=(cfg.seed * 1_000_003 + self.step) * 16 + rnd)
+            rollout.score(r, mode=cfg.reward_mode, max_length=cfg.max_response_tokens,
+                          overlong_buffer=cfg.overlong_buffer)
+            stats["rounds"] += 1
+            stats["groups_sampled"] += len(batch)
+            stats["gen_tokens"] += int(r.lengths.sum())
+            all_rewards.append(r.rewards); all_correct.append(r.correct)
+            all_len.append(r.lengths); all_trunc.append(rollout.truncated(r, self.eos))
+            keep = informative_groups(r.rewards, cfg.group_size) if cfg.dynamic_sampling \
+                else torch.ones(len(batch), dtype=torch.bool)
+            keep &= torch.cumsum(keep.long(), 0) <= cfg.prompts_per_step - n_kept
+            if keep.any():
+                kept.append(r.select(keep.repeat_interleave(cfg.group_size)))
+                n_kept += int(keep.sum())
+            if n_kept >= cfg.prompts_per_step:
+                break
+        rw, cr = torch.cat(all_rewards), torch.cat(all_correct).float()
+        ln, tr = torch.cat(all_len).float(), torch.cat(all_trunc).float()
+        stats.update({"reward_mean": float(rw.mean()), "accuracy": float(cr.mean()),
+                      "response_length": float(ln.mean()), "response_length_max": int(ln.max()),
+                      "truncation_rate": float(tr.mean()), "groups_kept": n_kept})
+        return (rollout.concat(kept, self.pad) if kept else None), stats
+
+    # ----------------------------------------------------------------- update
+    def update(self, r: rollout.Rollout) -> dict:
+        cfg = self.cfg
+        G = cfg.group_size
+        adv = group_advantages(r.rewards, G, normalize_std=cfg.adv_std_norm)
+        n_seq = r.input_ids.shape[0]
+        mini = cfg.mini_batch_prompts * G
+        minis = [slice(i, min(i + mini, n_seq)) for i in range(0, n_seq, mini)]
+        old = None
+        if len(minis) > 1:  # the policy moves between mini-batches: freeze the behaviour log-probs
+            old = torch.zeros(r.response_mask.shape)
+            with torch.no_grad():
+                for i in range(0, n_seq, cfg.micro_batch_size):
+                    sl = slice(i, min(i + cfg.micro_batch_size, n_seq))
+                    ids, att, P, labels, _ = _micro_tensors(r, sl, self.device)
+                    lp, _ = token_logprobs(self.model, ids, att, P, labels, cfg.temperature)
+                    old[sl, :lp.shape[1]] = lp.float().cpu()
+        agg = {"loss": 0.0, "clip_frac_low": 0.0, "clip_frac_high": 0.0, "clip_frac_dual": 0.0,
+               "approx_kl": 0.0, "num_selected": 0, "num_valid": 0, "grad_norm": 0.0}
+        thresholds, ents, n_micro = [], [], 0
+        for ms in minis:
+            self.opt.zero_grad(set_to_none=True)
+            rows = range(ms.start, ms.stop)
+            for i in range(0, len(rows), cfg.micro_batch_size):
+                sl = slice(rows[i], min(rows[i] + cfg.micro_batch_size, ms.stop))
+                ids, att, P, labels, resp_mask = _micro_tensors(r, sl, self.device)
+                lp, ent = token_logprobs(self.model, ids, att, P, labels, cfg.temperature)
+                old_lp = lp.detach() if old is None else old[sl, :lp.shape[1]].to(self.device)
+                loss, m = self.preset.loss(lp, old_lp, adv[sl].to(self.device), resp_mask, ent)
+                if not torch.isfinite(loss):
+                    raise NonFiniteLoss(f"non-finite loss {float(loss)} at step {self.step + 1}")
+                (loss * (sl.stop - sl.start) / (ms.stop - ms.start)).backward()
+                n_micro += 1
+                agg["loss"] += float(loss.detach())
+                for k in ("clip_frac_low", "clip_frac_high", "clip_frac_dual", "approx_kl"):
+                    agg[k] += m[k]
+                agg["num_selected"] += m["num_selected"]
+                agg["num_valid"] += m["num_valid"]
+                if not math.isnan(m["mask_threshold"]):
+                    thresholds.append(m["mask_threshold"])
+                ents.append(ent.detach()[resp_mask].float().cpu())
+            gn = torch.nn.utils.clip_grad_norm_(self.model.parameters(),
+                                                cfg.grad_clip if cfg.grad_clip > 0 else float("inf"))
+            if not torch.isfinite(gn):
+                raise NonFiniteLoss(f"non-finite gradient norm at step {self.step + 1}")
+            agg["grad_norm"] += float(gn) / len(minis)
+            self.opt.step()
+        for k in ("loss", "clip_frac_low", "clip_frac_high", "clip_frac_dual", "approx_kl"):
+            agg[k] /= max(n_micro, 1)
+        agg["selected_fraction"] = agg["num_selected"] / max(agg["num_valid"], 1)
+        agg["threshold"] = sum(thresholds) / len(thresholds) if thresholds else None
+        e = torch.cat(ents).sort().values if ents else torch.zeros(0)
+        for q in (50, 80, 95):
+            agg[f"entropy_p{q}"] = float(e[round(q / 100 * (e.numel() - 1))]) if e.numel() else None
+        agg["entropy_mean"] = float(e.mean()) if e.numel() else None
+        agg["optimizer_steps"] = len(minis)
+        agg["train_tokens"] = agg["num_valid"]
+        return agg
+
+    # ----------------------------------------------------------------- loop
+    def log(self, row: dict) -> None:
+        with self.log_path.open("a") as fh:
+            fh.write(json.dumps(row) + "\n")
+
+    def save(self) -> Path:
+        return checkpoint.save(self.out, self.step, self.model, self.tokenizer,
+                               {"optimizer": self.opt.state_dict(), "scheduler": self.sched.state_dict(),
+                                "data": self.stream.state(), "config": self.cfg.to_dict()},
+                               self.cfg.keep_last)
+
+    def train(self) -> int:
+        """Run to `steps`; returns 0, or 1 after a non-finite loss (last good checkpoint kept)."""
+        cfg = self.cfg
+        if self.dropped_prompts:
+            self.say(f"dropped {self.dropped_prompts} prompts longer than {cfg.max_prompt_tokens} tokens")
+        while self.step < cfg.steps:
+            t0 = time.perf_counter()
+            r, row = self.collect()
+            t1 = time.perf_counter()
+            lr = self.sched.get_last_lr()[0]
+            if r is None:
+                row["skipped"] = "no group with unequal rewards"
+            else:
+                try:
+                    row.update(self.update(r))
+                except NonFiniteLoss as exc:
+                    self.log({"step": self.step + 1, "stopped": str(exc)})
+                    last = checkpoint.latest(self.out)
+                    self.say(f"stopped: {exc}; last good checkpoint: {last or 'none'}")
+                    return 1
+            self.sched.step()
+            self.step += 1
+            t2 = time.perf_counter()
+            row = {"step": self.step, "lr": lr, **row, "rollout_s": t1 - t0, "update_s": t2 - t1,
+                   "step_s": t2 - t0, "gen_tokens_per_s": row["gen_tokens"] / max(t1 - t0, 1e-9),
+                   "train_tokens_per_s": row.get("train_tokens", 0) / max(t2 - t1, 1e-9),
+                   "peak_memory_mb": peak_memory_mb(self.device), "rho": cfg.rho}
+            if cfg.val_data and cfg.val_every and self.step % cfg.val_every == 0:
+                row["val_accuracy"] = self.validate()
+            self.log(row)
+            self.say(f"step {self.step}: reward {row['reward_mean']:.3f} acc {row['accuracy']:.3f} "
+                     f"len {row['response_length']:.0f} sel {row.get('selected_fraction', 0):.3f} "
+                     f"{row['step_s']:.1f}s")
+            if self.step == cfg.steps or (cfg.save_every and self.step % cfg.save_every == 0):
+                self.save()
+        return 0
+
+    @torch.no_grad()
+    def validate(self) -> float:
+        """Accuracy of one sample per validation problem at the rollout temperature."""
+        items = load_items(self.cfg.val_data, self.cfg.template)
+        if self.cfg.val_limit:
+            items = items[:self.cfg.val_limit]
+        prompts = [rollout.prompt_ids(self.tokenizer, it.messages) for it in items]
+        r = rollout.generate(self.model, self.tokenizer, prompts, [it.answer for it in items], group_size=1,
+                             max_new_tokens=self.cfg.max_response_tokens, temperature=self.cfg.temperature,
+                             top_p=self.cfg.top_p, batch_size=self.cfg.rollout_batch_size,
+                             seed=10_000_019 + self.step)
+        rollout.score(r, mode="binary", max_length=self.cfg.max_response_tokens, overlong_buffer=0)
+        return float(r.correct.float().mean())
