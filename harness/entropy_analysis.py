@@ -341,7 +341,10 @@ def summarize(tokens: pa.Table, rho: float = 0.2, limit: int = 30) -> dict:
         split[name]["samples"] = len({k for k, s in zip(zip(tokens["run_id"].to_pylist(), tokens["task"].to_pylist(),
                                                              tokens["problem_id"].to_pylist(),
                                                              tokens["sample_idx"].to_pylist()), sel) if s})
+    lp = tokens["logprob"].to_numpy(zero_copy_only=False).astype(np.float64)
     return {"rho": rho, "samples": len(samples), "all": distribution(h),
+            "mean_nll": float(-lp.mean()) if len(lp) else None,
+            "mean_nll_se": float((-lp - h).std() / math.sqrt(len(lp))) if len(lp) else None,
             "top_threshold": float(h[top].min()) if top.any() else None,
             "buckets": buckets, "forking": forking_tokens(texts, h, top, limit), "split": split}
 
@@ -379,6 +382,8 @@ def summary_markdown(s: dict, header: list[str]) -> str:
            f"| tokens (samples) | {a['tokens']} ({s['samples']}) | |",
            f"| share with H < 0.01 | {_pct(a.get('share_below_0.01'))} | {PAPER['share_below_0.01']} |",
            f"| mean | {_f(a.get('mean'))} | |",
+           f"| mean −log p of the sampled token (check: equals the mean when sampled at this T with top-p 1; "
+           f"SE of the difference {_f(s['mean_nll_se'], 4)}) | {_f(s['mean_nll'])} | |",
            f"| 50th percentile | {_f(a.get('p50'))} | |",
            f"| 80th percentile | {_f(a.get('p80'))} | {PAPER['p80']} |",
            f"| 90th percentile | {_f(a.get('p90'))} | |",

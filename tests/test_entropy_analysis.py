@@ -76,7 +76,8 @@ def naive_entropies(ckpt: Path, run_dir: Path, temperature: float) -> dict:
         with torch.no_grad():
             z = model(ids).logits[0, len(prompt) - 1:-1] / temperature
         logp = torch.log_softmax(z, dim=-1)
-        out[(r["problem_id"], r["sample_idx"])] = (-(logp.exp() * logp).sum(-1)).numpy()
+        lp = logp.gather(1, torch.tensor(r["token_ids"])[:, None]).squeeze(1)
+        out[(r["problem_id"], r["sample_idx"])] = ((-(logp.exp() * logp).sum(-1)).numpy(), lp.numpy())
     return out
 
 
@@ -91,12 +92,14 @@ def test_entropies_equal_float64_naive(setup, tmp_path, capsys):
     naive = naive_entropies(setup["a"], setup["run_dir"], 0.8)  # T defaults to the run's sampling temperature
     got: dict = {}
     for r in tokens.to_pylist():
-        got.setdefault((r["problem_id"], r["sample_idx"]), []).append((r["position"], r["entropy"], r["token_id"]))
+        got.setdefault((r["problem_id"], r["sample_idx"]), []).append((r["position"], r["entropy"], r["logprob"]))
     assert got.keys() == naive.keys() and len(got) == 6
     for key, rows in got.items():
         rows.sort()
-        assert [p for p, _, _ in rows] == list(range(len(naive[key])))
-        np.testing.assert_allclose([e for _, e, _ in rows], naive[key], atol=2e-5, rtol=1e-5)
+        h64, lp64 = naive[key]
+        assert [p for p, _, _ in rows] == list(range(len(h64)))
+        np.testing.assert_allclose([e for _, e, _ in rows], h64, atol=2e-5, rtol=1e-5)
+        np.testing.assert_allclose([lp for _, _, lp in rows], lp64, atol=5e-5, rtol=1e-5)
     h = tokens["entropy"].to_numpy()
     assert h.min() < 0.05 and h.max() > 1.0  # the sharpened head gives both ends of the range
     summary = (dest / "summary.md").read_text()
@@ -107,6 +110,7 @@ def test_entropies_equal_float64_naive(setup, tmp_path, capsys):
     assert s["all"]["tokens"] == tokens.num_rows
     assert math.isclose(s["all"]["p80"], float(np.percentile(h.astype(np.float64), 80)))
     assert math.isclose(s["all"]["share_below_0.01"], float((h < 0.01).mean()))
+    assert math.isclose(s["mean_nll"], -float(tokens["logprob"].to_numpy().astype(np.float64).mean()), rel_tol=1e-9)
     assert sum(r["top_count"] for r in ea.forking_tokens(tokens["token"].to_pylist(), h, ea.top_fraction(h), 10**6)) \
         == math.ceil(0.2 * len(h))
     assert (dest / "histogram.png").read_bytes()[:4] == b"\x89PNG"
