@@ -79,7 +79,8 @@ def _micro_tensors(r: rollout.Rollout, rows: slice, device):
 
 
 class Trainer:
-    def __init__(self, cfg: TrainConfig, log=print):
+    def __init__(self, cfg: TrainConfig, log=print, items=None):
+        """`items` (a list of train.data.Item) replaces loading `cfg.data`, for programmatic use."""
         from transformers import AutoModelForCausalLM, AutoTokenizer
 
         self.cfg, self.say = cfg, log
@@ -89,7 +90,7 @@ class Trainer:
         if not cfg.resume and checkpoint.latest(cfg.out):
             raise ConfigError(f"out {cfg.out}: holds checkpoints; set resume: true or choose another --out")
         self.preset = cfg.preset_obj()
-        items = load_items(cfg.data, cfg.template)
+        items = load_items(cfg.data, cfg.template) if items is None else items
         src = str(resume_from) if resume_from else cfg.model
         try:
             self.tokenizer = AutoTokenizer.from_pretrained(src)

@@ -1,0 +1,173 @@
+"""One GRPO training step, ours vs TRL's GRPOTrainer (top_entropy_quantile=0.2), on CPU.
+
+Same model (SmolLM2-135M-Instruct), prompts (synthetic task, boxed template, chat template applied
+by each side), group size, response budget, HF `generate` rollouts at T = 1.0 (top-k/top-p off), no KL,
+one optimizer step per rollout batch and one micro-batch per step on both sides.
+Reward: the checker's 0/1 score plus 1e-3 x response characters, the same function on both sides, so
+every group has non-zero advantages (with all-equal rewards both gradients vanish and our fused kernel
+would skip the lm_head backward entirely: a speed-up this benchmark should not count).
+
+Each side runs in its own subprocess (peak RSS is per process), does `--warmup` steps, then times
+`--steps` steps: rollout (generate + reward) and update (forward, mask, loss, backward, optimizer)
+separately. Prints a Markdown table.
+
+    python benchmarks/train_step.py --model models/smollm2 [--prompts 4 --group 8 --max-tokens 64]
+
+Needs `pip install trl` (checked with 1.16.0).
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+
+
+def prompts(n_total: int):
+    import tasks
+    tpl = tasks.get_template("boxed")
+    probs = tasks.load("synthetic", seed=0, size=n_total, difficulty=2).problems
+    return [(tpl.render(p.question), p.answer) for p in probs]
+
+
+def reward_fn(texts, golds):
+    from tasks import reward
+    base = reward.score_batch(texts, golds, mode="binary")
+    return [b + 1e-3 * len(t) for b, t in zip(base, texts)]
+
+
+def run_ours(a) -> dict:
+    import torch
+    from train import rollout
+    from train.config import TrainConfig
+    from train.trainer import Trainer
+
+    data = prompts(a.prompts * (a.warmup + a.steps))
+    with tempfile.TemporaryDirectory() as tmp:
+        path = os.path.join(tmp, "p.jsonl")
+        with open(path, "w") as fh:
+            for q, ans in data:
+                fh.write(json.dumps({"prompt": q, "answer": ans}) + "\n")
+        n = a.prompts * a.group
+        cfg = TrainConfig(model=a.model, out=os.path.join(tmp, "out"), data=path, template="plain",
+                          steps=a.warmup + a.steps, prompts_per_step=a.prompts, group_size=a.group,
+                          mini_batch_prompts=a.prompts, micro_batch_size=n, rollout_batch_size=n,
+                          max_response_tokens=a.max_tokens, overlong_buffer=0, rho=0.2, lr=1e-6,
+                          warmup_steps=0, dynamic_sampling=False, save_every=0).check()
+        tr = Trainer(cfg, log=lambda *_: None)
+        times = []
+        for i, q in enumerate([data[j:j + a.prompts] for j in range(0, len(data), a.prompts)]):
+            t0 = time.perf_counter()
+            ids = [rollout.prompt_ids(tr.tokenizer, [{"role": "user", "content": x}]) for x, _ in q]
+            r = rollout.generate(tr.model, tr.tokenizer, ids, [g for _, g in q], group_size=a.group,
+                                 max_new_tokens=a.max_tokens, temperature=1.0, top_p=1.0,
+                                 batch_size=n, seed=i)
+            r.rewards = torch.tensor(reward_fn(r.texts, r.answers))
+            t1 = time.perf_counter()
+            m = tr.update(r)
+            t2 = time.perf_counter()
+            if i >= a.warmup:
+                times.append((t1 - t0, t2 - t1, int(r.lengths.sum()), m["selected_fraction"]))
+    return summarise(times)
+
+
+def run_trl(a) -> dict:
+    from datasets import Dataset
+    from transformers import AutoModelForCausalLM, AutoTokenizer, TrainerCallback
+    from trl import GRPOConfig, GRPOTrainer
+
+    data = prompts(a.prompts * (a.warmup + a.steps))
+    ds = Dataset.from_list([{"prompt": [{"role": "user", "content": q}], "answer": ans} for q, ans in data])
+    n = a.prompts * a.group
+
+    def reward(prompts, completions, answer, **_):
+        return reward_fn([c[-1]["content"] for c in completions], answer)
+
+    tok = AutoTokenizer.from_pretrained(a.model)
+    model = AutoModelForCausalLM.from_pretrained(a.model)
+    with tempfile.TemporaryDirectory() as tmp:
+        args = GRPOConfig(output_dir=tmp, per_device_train_batch_size=n, num_generations=a.group,
+                          max_completion_length=a.max_tokens, temperature=1.0, top_p=1.0, top_k=0,
+                          learning_rate=1e-6, beta=0.0, epsilon=0.2, epsilon_high=0.28, loss_type="dapo",
+                          top_entropy_quantile=0.2, max_steps=a.warmup + a.steps, gradient_accumulation_steps=1,
+                          logging_steps=1, save_strategy="no", report_to=[], use_cpu=True, seed=0,
+                          shuffle_dataset=False, disable_dropout=True, dataloader_num_workers=0)
+        trainer = GRPOTrainer(model=model, reward_funcs=reward, args=args, train_dataset=ds, processing_class=tok)
+        marks = {"gen": [], "step": [], "tokens": []}
+        inner = trainer._generate_and_score_completions
+
+        def timed(*x, **k):  # measurement wrapper around TRL's own rollout+reward function
+            t = time.perf_counter()
+            out = inner(*x, **k)
+            marks["gen"].append(time.perf_counter() - t)
+            marks["tokens"].append(int(out["completion_mask"].sum()))
+            return out
+        trainer._generate_and_score_completions = timed
+
+        class Clock(TrainerCallback):
+            def on_step_begin(self, *_, **__):
+                self.t = time.perf_counter()
+
+            def on_step_end(self, *_, **__):
+                marks["step"].append(time.perf_counter() - self.t)
+        trainer.add_callback(Clock())
+        trainer.train()
+    times = [(g, s - g, t, None) for g, s, t in zip(marks["gen"], marks["step"], marks["tokens"])][a.warmup:]
+    return summarise(times)
+
+
+def summarise(times) -> dict:
+    k = len(times)
+    return {"rollout_s": sum(t[0] for t in times) / k, "update_s": sum(t[1] for t in times) / k,
+            "gen_tokens": sum(t[2] for t in times) / k,
+            "selected_fraction": times[-1][3], "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+            "cpu_s": time.process_time()}
+
+
+def main():
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--model", default="models/smollm2")
+    p.add_argument("--prompts", type=int, default=4)
+    p.add_argument("--group", type=int, default=8)
+    p.add_argument("--max-tokens", type=int, default=64)
+    p.add_argument("--steps", type=int, default=3)
+    p.add_argument("--warmup", type=int, default=1)
+    p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--side", choices=["ours", "trl"], help=argparse.SUPPRESS)
+    a = p.parse_args()
+    if a.side:
+        import torch
+        torch.set_num_threads(a.threads)
+        res = run_ours(a) if a.side == "ours" else run_trl(a)
+        print("RESULT " + json.dumps(res))
+        return
+    results = {}
+    for side in ("ours", "trl"):
+        out = subprocess.run([sys.executable, __file__, "--side", side, *sys.argv[1:]], capture_output=True, text=True)
+        line = [x for x in out.stdout.splitlines() if x.startswith("RESULT ")]
+        if out.returncode or not line:
+            sys.exit(f"{side} failed:\n{out.stderr[-3000:]}")
+        results[side] = json.loads(line[0][7:])
+    import torch
+    import transformers
+    import trl
+    print(f"SmolLM2-135M-Instruct, CPU ({a.threads} threads), torch {torch.__version__}, transformers "
+          f"{transformers.__version__}, TRL {trl.__version__}; {a.prompts} prompts x {a.group} responses, "
+          f"<= {a.max_tokens} new tokens, rho = 0.2; mean of {a.steps} steps after {a.warmup} warm-up\n")
+    print("| trainer | rollout s/step | update s/step | full step s | gen tokens/step | peak RSS MB |")
+    print("|---|---:|---:|---:|---:|---:|")
+    for side, name in (("ours", "rlvr-harness (paper-code, fused)"), ("trl", "TRL GRPOTrainer (top_entropy_quantile=0.2)")):
+        r = results[side]
+        print(f"| {name} | {r['rollout_s']:.2f} | {r['update_s']:.2f} | {r['rollout_s'] + r['update_s']:.2f} | "
+              f"{r['gen_tokens']:.0f} | {r['peak_rss_mb']:.0f} |")
+    o, t = results["ours"], results["trl"]
+    print(f"\nours / TRL: full step {(o['rollout_s'] + o['update_s']) / (t['rollout_s'] + t['update_s']):.2f}x, "
+          f"update {o['update_s'] / t['update_s']:.2f}x, peak memory {o['peak_rss_mb'] / t['peak_rss_mb']:.2f}x")
+
+
+if __name__ == "__main__":
+    main()
