@@ -132,3 +132,16 @@ def test_kill_and_resume_matches_uninterrupted_run(tiny, tmp_path):
     assert all(torch.allclose(wa[k], wb[k], atol=1e-6) for k in wa)
     for r1, r2 in zip(log_rows(ref), log_rows(out)):
         assert r1["reward_mean"] == r2["reward_mean"]
+
+
+def test_non_finite_stops_and_keeps_last_good_checkpoint(tiny, tmp_path):
+    """An absurd lr blows the weights up after step 1: the run stops (exit 1), step 1's checkpoint stays."""
+    out = tmp_path / "run"
+    assert main(["train", *flags(tiny, out, steps=4, lr=1e30, grad_clip=0, weight_decay=0,
+                                             mini_batch_prompts=4)]) == 1
+    rows = log_rows(out)
+    assert "stopped" in rows[-1] and "non-finite" in rows[-1]["stopped"]
+    from train import checkpoint
+    last = checkpoint.latest(out)
+    assert last is not None and checkpoint.load_state(last)["step"] == rows[-1]["step"] - 1
+    assert not any(p.name.endswith(".tmp") for p in (out / "checkpoints").iterdir())

@@ -16,6 +16,23 @@ from dataclasses import dataclass
 import torch
 
 
+class NonFinite(RuntimeError):
+    """nan/inf in the policy's logits, loss or gradients: the run stops, the last checkpoint is kept."""
+
+
+def _finite_logits():
+    """A generate() logits processor that stops on nan/inf instead of sampling from garbage."""
+    from transformers import LogitsProcessor
+
+    class Check(LogitsProcessor):
+        def __call__(self, input_ids, scores):
+            if not bool(torch.isfinite(scores).all()):  # -inf is legal (a banned token); nan/+inf are not
+                if bool(torch.isnan(scores).any()) or bool((scores == float("inf")).any()):
+                    raise NonFinite("non-finite logits during rollout")
+            return scores
+    return Check()
+
+
 def prompt_ids(tokenizer, messages) -> list[int]:
     """The checkpoint's chat template around the messages; a bare concatenation without one."""
     msgs = [dict(m) for m in messages]
@@ -86,7 +103,8 @@ def generate(model, tokenizer, prompts: list[list[int]], answers: list, *, group
     for c, i in enumerate(range(0, len(rows), batch_size)):
         torch.manual_seed(seed * 1000 + c)
         out = model.generate(input_ids=ids[i:i + batch_size].to(device),
-                             attention_mask=att[i:i + batch_size].to(device), generation_config=gen_cfg)
+                             attention_mask=att[i:i + batch_size].to(device), generation_config=gen_cfg,
+                             logits_processor=[_finite_logits()])
         responses.extend(out[:, P:].cpu())
     model.train(was_training)
     R = max(1, max(r.numel() for r in responses))

@@ -31,8 +31,7 @@ from train.data import PromptStream, load_items
 from train.entropy import fused_logprobs_and_entropy, logprobs_and_entropy
 
 
-class NonFiniteLoss(RuntimeError):
-    """Loss or gradient norm is nan/inf: the run stops, the last checkpoint is kept."""
+NonFiniteLoss = rollout.NonFinite  # loss, gradient norm or rollout logits are nan/inf
 
 
 def _dtype(name: str, device: str):
@@ -78,7 +77,18 @@ def _micro_tensors(r: rollout.Rollout, rows: slice, device):
     return ids, att, r.prompt_width - first, labels, resp_mask
 
 
+def _tensorboard(out: Path):
+    """A SummaryWriter under OUT/tb when tensorboard is installed, else False (JSONL only)."""
+    try:
+        from torch.utils.tensorboard import SummaryWriter
+    except ImportError:  # optional dependency: the JSONL log is the record
+        return False
+    return SummaryWriter(str(out / "tb"))
+
+
 class Trainer:
+    tb = None
+
     def __init__(self, cfg: TrainConfig, log=print, items=None):
         """`items` (a list of train.data.Item) replaces loading `cfg.data`, for programmatic use."""
         from transformers import AutoModelForCausalLM, AutoTokenizer
@@ -106,6 +116,8 @@ class Trainer:
             raise ConfigError(f"data {cfg.data}: no prompt fits max_prompt_tokens={cfg.max_prompt_tokens}")
         self.dropped_prompts = len(items) - len(self.items)
         torch.manual_seed(cfg.seed)
+        if self.device == "cpu":  # subnormal floats (exp of very negative logits) are slow on x86 CPUs
+            torch.set_flush_denormal(True)
         self.model = AutoModelForCausalLM.from_pretrained(src, dtype=_dtype(cfg.dtype, self.device)).to(self.device)
         if cfg.gradient_checkpointing:
             self.model.gradient_checkpointing_enable()
@@ -245,6 +257,13 @@ class Trainer:
     def log(self, row: dict) -> None:
         with self.log_path.open("a") as fh:
             fh.write(json.dumps(row) + "\n")
+        if self.tb is None:
+            self.tb = _tensorboard(self.out)
+        if self.tb:
+            for k, v in row.items():
+                if isinstance(v, (int, float)) and k != "step":
+                    self.tb.add_scalar(k, v, row["step"])
+            self.tb.flush()
 
     def save(self) -> Path:
         return checkpoint.save(self.out, self.step, self.model, self.tokenizer,
@@ -259,19 +278,19 @@ class Trainer:
             self.say(f"dropped {self.dropped_prompts} prompts longer than {cfg.max_prompt_tokens} tokens")
         while self.step < cfg.steps:
             t0 = time.perf_counter()
-            r, row = self.collect()
-            t1 = time.perf_counter()
             lr = self.sched.get_last_lr()[0]
-            if r is None:
-                row["skipped"] = "no group with unequal rewards"
-            else:
-                try:
+            try:
+                r, row = self.collect()
+                t1 = time.perf_counter()
+                if r is None:
+                    row["skipped"] = "no group with unequal rewards"
+                else:
                     row.update(self.update(r))
-                except NonFiniteLoss as exc:
-                    self.log({"step": self.step + 1, "stopped": str(exc)})
-                    last = checkpoint.latest(self.out)
-                    self.say(f"stopped: {exc}; last good checkpoint: {last or 'none'}")
-                    return 1
+            except NonFiniteLoss as exc:
+                self.log({"step": self.step + 1, "stopped": str(exc)})
+                last = checkpoint.latest(self.out)
+                self.say(f"stopped: {exc}; last good checkpoint: {last or 'none'}")
+                return 1
             self.sched.step()
             self.step += 1
             t2 = time.perf_counter()
