@@ -1,0 +1,1 @@
+"""Integrations of the entropy-masked loss and our reward with external RL engines (TRL, verl)."""

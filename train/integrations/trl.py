@@ -1,0 +1,125 @@
+"""The entropy-masked policy loss inside TRL's `GRPOTrainer` (accelerate, DeepSpeed, FSDP).
+
+TRL 1.16 has its own `top_entropy_quantile`, but only one variant: H >= quantile(1-ρ) over all
+data-parallel ranks, normalised by TRL's `loss_type`. `EntropyMaskedGRPOTrainer` replaces the loss
+(`_compute_loss`, the narrowest hook: generation, rewards, advantages, reference model and logging
+stay TRL's) with `train.mask.top_entropy_mask` + `train.loss.policy_loss`, so the selection rule
+(top-k or quantile), scope (micro / global / local), invert (bottom-ρ ablation) and normaliser
+(selected / all / sequence) are configurable through `EntropyMaskedGRPOConfig`.
+
+The defaults are the authors' code (preset `paper-code`): ρ = 0.2, exact top-k per micro-batch,
+mean over the selected tokens, DAPO clip ε_low = 0.2, ε_high = 0.28, dual clip c = 10, no KL.
+For the paper's formula / TRL's behaviour use rule="quantile", scope="global", normalizer="all".
+
+This module imports trl; nothing else in `train/` or `tasks/` does.
+"""
+from dataclasses import dataclass, field
+
+import torch
+from trl import GRPOConfig, GRPOTrainer
+
+from train.loss import NORMALIZERS, policy_loss
+from train.mask import RULES, SCOPES, top_entropy_mask
+
+
+@dataclass
+class EntropyMaskedGRPOConfig(GRPOConfig):
+    """`GRPOConfig` plus the entropy mask and the loss normaliser (Wang et al., arXiv 2506.01939)."""
+
+    entropy_rho: float = field(default=0.2, metadata={
+        "help": "Fraction ρ of valid response tokens that get a policy gradient (paper: 0.2)."})
+    entropy_rule: str = field(default="topk", metadata={
+        "help": "'topk' (authors' code: exactly ceil(ρN)) or 'quantile' (TRL: H >= quantile(1-ρ))."})
+    entropy_scope: str = field(default="micro", metadata={
+        "help": "'micro' (authors' code), 'global' (across DP ranks, TRL) or 'local' (per sequence)."})
+    entropy_invert: bool = field(default=False, metadata={
+        "help": "Select the bottom-ρ (lowest-entropy) tokens instead (the paper's ablation)."})
+    loss_normalizer: str = field(default="selected", metadata={
+        "help": "'selected' (authors' code), 'all' (paper formula, TRL) or 'sequence'."})
+    dual_clip: float | None = field(default=10.0, metadata={
+        "help": "Dual-clip constant c for A < 0 (paper: 10); None turns it off."})
+    epsilon_high: float | None = field(default=0.28, metadata={
+        "help": "Upper clip ε_high (DAPO clip-higher; paper: 0.28)."})
+
+    def __post_init__(self):
+        super().__post_init__()
+        if self.entropy_rule not in RULES or self.entropy_scope not in SCOPES:
+            raise ValueError(f"entropy_rule must be one of {RULES}, entropy_scope one of {SCOPES}")
+        if self.loss_normalizer not in NORMALIZERS:
+            raise ValueError(f"loss_normalizer must be one of {NORMALIZERS}")
+        if not 0.0 < self.entropy_rho <= 1.0:
+            raise ValueError(f"entropy_rho must be in (0, 1], got {self.entropy_rho}")
+        if self.top_entropy_quantile < 1.0:
+            raise ValueError("use entropy_rho (with entropy_rule/scope), not TRL's top_entropy_quantile")
+
+
+# Multimodal inputs TRL's own `_compute_loss` forwards to `_get_per_token_logps_and_entropies`.
+_MODEL_INPUTS = ("pixel_values", "image_grid_thw", "num_images", "pixel_attention_mask", "spatial_shapes",
+                 "num_tiles", "image_sizes", "token_type_ids", "mm_token_type_ids", "image_position_ids")
+
+
+class EntropyMaskedGRPOTrainer(GRPOTrainer):
+    """`GRPOTrainer` whose loss is `train.loss.policy_loss` on `train.mask.top_entropy_mask`.
+
+    TRL's `loss_type`, `importance_sampling_level`, vLLM IS correction and entropy bonus are not used
+    by this loss; `beta` (if non-zero) becomes the k3 KL coefficient. Logged metrics (TRL prefixes
+    train/eval): `entropy_mask/selected_fraction` (= ρ for top-k), `entropy_mask/threshold`, `entropy`,
+    `policy_loss`, `clip_ratio/{low,high,dual}`.
+
+    Averaging is per micro-batch (as the authors' code), then divided by the gradient-accumulation
+    steps; TRL's "dapo" instead divides by the token count of the whole accumulation window. With
+    vLLM, TRL's sampler-mismatch importance-sampling correction is not applied by this loss.
+    """
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        if not isinstance(self.args, EntropyMaskedGRPOConfig):
+            raise TypeError("EntropyMaskedGRPOTrainer needs args=EntropyMaskedGRPOConfig(...)")
+
+    def entropy_masked_loss(self, per_token_logps, old_per_token_logps, advantages, mask, entropies,
+                            ref_per_token_logps=None):
+        """(loss before gradient-accumulation scaling, token mask, mask stats, loss metrics)."""
+        a = self.args
+        token_mask, stats = top_entropy_mask(entropies, mask, a.entropy_rho, rule=a.entropy_rule,
+                                             scope=a.entropy_scope, invert=a.entropy_invert)
+        loss, metrics = policy_loss(
+            per_token_logps, old_per_token_logps, advantages, mask, token_mask=token_mask,
+            clip_low=a.epsilon, clip_high=a.epsilon_high if a.epsilon_high is not None else a.epsilon,
+            dual_clip=a.dual_clip, normalizer=a.loss_normalizer, ref_logprobs=ref_per_token_logps,
+            kl_coef=a.beta, entropy=entropies)
+        return loss, token_mask, stats, metrics
+
+    def _compute_loss(self, model, inputs):
+        prompt_ids, prompt_mask = inputs["prompt_ids"], inputs["prompt_mask"]
+        completion_ids, completion_mask = inputs["completion_ids"], inputs["completion_mask"]
+        input_ids = torch.cat([prompt_ids, completion_ids], dim=1)
+        attention_mask = torch.cat([prompt_mask, completion_mask], dim=1)
+        mask = completion_mask if "tool_mask" not in inputs else completion_mask * inputs["tool_mask"]
+        per_token_logps, entropies, _ = self._get_per_token_logps_and_entropies(
+            model, input_ids, attention_mask, completion_ids.size(1), compute_entropy=True,
+            **{k: inputs.get(k) for k in _MODEL_INPUTS})
+        old = inputs.get("old_per_token_logps")
+        old = per_token_logps.detach() if old is None else old
+        ref = inputs.get("ref_per_token_logps") if self.beta != 0.0 else None
+        loss, _, stats, m = self.entropy_masked_loss(per_token_logps, old, inputs["advantages"], mask,
+                                                     entropies, ref)
+
+        mode = "train" if self.model.training else "eval"
+        metrics = self._metrics[mode]
+        gather = self.accelerator.gather
+        metrics["policy_loss"].append(gather(loss.detach()).nanmean().item())
+        # The mask's stats are already over its scope (all ranks for scope="global").
+        metrics["entropy_mask/selected_fraction"].append(stats["selected_fraction"])
+        metrics["entropy_mask/threshold"].append(stats["threshold"])
+        n = torch.tensor([m["num_valid"]], dtype=torch.float32, device=loss.device)
+        ent = (entropies.detach().float() * (mask != 0)).sum().reshape(1)
+        totals = self.accelerator.reduce(torch.cat([ent, n]), reduction="sum")
+        metrics["entropy"].append((totals[0] / totals[1].clamp(min=1)).item())
+        for k in ("clip_frac_low", "clip_frac_high", "clip_frac_dual"):
+            metrics[f"clip_ratio/{k[len('clip_frac_'):]}"].append(m[k])
+        if "ref_kl" in m:
+            metrics["kl"].append(m["ref_kl"])
+
+        if mode == "train":  # HF's own loss scaling is off for GRPOTrainer: scale for accumulation
+            loss = loss / self.current_gradient_accumulation_steps
+        return loss
