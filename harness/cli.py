@@ -14,7 +14,7 @@ import sys
 from harness import __version__
 from harness.errors import UsageError
 
-# Order is the order of `harness --help`. A module missing here is simply not offered yet.
+# Order is the order of `harness --help`.
 COMMANDS = ["eval", "leaderboard", "compare", "entropy", "train", "prepare_model", "tasks", "grade"]
 
 
@@ -23,13 +23,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"rlvr-harness {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name in COMMANDS:
-        try:
-            module = importlib.import_module(f"harness.commands.{name}")
-        except ModuleNotFoundError as exc:
-            if exc.name == f"harness.commands.{name}":
-                continue
-            raise
-        module.register(sub)
+        importlib.import_module(f"harness.commands.{name}").register(sub)
     return parser
 
 

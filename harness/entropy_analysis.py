@@ -434,12 +434,9 @@ def histogram_png(h: np.ndarray, path: str | Path, title: str) -> Path:
     ax.axvline(max(p80, floor), color="#c44e52", lw=1.2, label=f"80th percentile = {p80:.3f} (paper, Qwen3-8B: 0.672)")
     ax.legend(fontsize=8, loc="upper left")
     ax.set_title(title, fontsize=9)
-    fig.tight_layout()
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
-    return path
+    from harness.plots import save_figure
+
+    return save_figure(fig, path)
 
 
 # -----------------------------------------------------------------------------

@@ -47,6 +47,13 @@ def accuracy_vs_budget(selections: list[Selection], path: str | Path) -> Path:
     axes[0][0].set_ylabel("avg@n accuracy (%)")
     fig.suptitle("Accuracy vs token budget (dots: requested budgets; band: 95% bootstrap CI over problems)",
                  fontsize=10)
+    return save_figure(fig, path)
+
+
+def save_figure(fig, path: str | Path) -> Path:
+    """Lay out, write a PNG (creating its folder) and free the figure: every plot of ours ends here."""
+    import matplotlib.pyplot as plt
+
     fig.tight_layout()
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)

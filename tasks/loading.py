@@ -46,7 +46,7 @@ def load(name: str, *, source: str | os.PathLike | None = None, **options) -> Ta
         except (TypeError, ValueError) as exc:
             raise TaskError(f"synthetic task: {exc}") from None
         params = ",".join(f"{k}={v}" for k, v in sorted(options.items()))
-        return Task(f"synthetic", problems, f"generated:synthetic({params})")
+        return Task("synthetic", problems, f"generated:synthetic({params})")
     if name not in YEARS:
         raise TaskError(f"unknown task {name!r}; known: aime24, aime25, synthetic")
     if options:
@@ -160,8 +160,9 @@ def _map_row(row: dict, index: int, year: int, where: str) -> Problem | None:
 
 
 def _row_id(row: dict, year: int, label: str) -> str | None:
-    if isinstance(row.get("url"), str) and URL_RE.search(row["url"]):
-        y, contest, number = URL_RE.search(row["url"]).groups()
+    url = URL_RE.search(row["url"]) if isinstance(row.get("url"), str) else None
+    if url:
+        y, contest, number = url.groups()
         pid = f"{y}-{contest}-{int(number)}"
     elif isinstance(row.get("id"), str):
         pid = row["id"].strip()

@@ -30,7 +30,7 @@ def reward_of(g: Grade, mode: str = "binary") -> float:
 
 def score(response, gold, *, mode: str = "binary", timeout: float = 1.0) -> float:
     """Reward of one response. Never raises on the response (timeouts and junk are simply wrong)."""
-    _values(mode)
+    _values(mode)  # a bad mode fails before any grading work
     return reward_of(grade(response, _gold(gold), timeout=timeout), mode)
 
 

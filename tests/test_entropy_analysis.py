@@ -16,34 +16,20 @@ import tasks
 from harness import entropy_analysis as ea
 from harness import store
 from harness.cli import main
+from tests import tiny_bpe
 
-CHAT = "{% for m in messages %}<|user|>{{ m['content'] }}\n{% endfor %}{% if add_generation_prompt %}<|assistant|>{% endif %}"
+CHAT = tiny_bpe.CHAT
 
 
 def build_tiny(out: Path, seed: int, chat_template: str = CHAT) -> Path:
     """A byte-level BPE tokenizer over the AIME questions and a 2-layer Llama with random weights."""
-    import torch
-    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
-    from transformers import LlamaConfig, LlamaForCausalLM, PreTrainedTokenizerFast
 
-    corpus = [p.question for name in ("aime24", "aime25") for p in tasks.load(name).problems]
-    tok = Tokenizer(models.BPE())
-    tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
-    tok.decoder = decoders.ByteLevel()
-    tok.train_from_iterator(corpus, trainers.BpeTrainer(vocab_size=300, special_tokens=["<|end|>", "<|user|>", "<|assistant|>"],
-                                                        initial_alphabet=pre_tokenizers.ByteLevel.alphabet()))
-    fast = PreTrainedTokenizerFast(tokenizer_object=tok, eos_token="<|end|>", pad_token="<|end|>")
-    fast.chat_template = chat_template
-    fast.save_pretrained(out)
-    torch.manual_seed(seed)
-    config = LlamaConfig(vocab_size=len(fast), hidden_size=64, intermediate_size=96, num_hidden_layers=2,
-                         num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=1024,
-                         eos_token_id=fast.eos_token_id, pad_token_id=fast.eos_token_id, bos_token_id=None)
-    model = LlamaForCausalLM(config)
-    with torch.no_grad():  # sharpen some rows so entropies span near-0 to near-log V
-        model.lm_head.weight.mul_(torch.linspace(0.5, 40, config.vocab_size)[:, None])
-    model.save_pretrained(out)
-    return out
+    def sharpen(model, tok):  # sharpen some rows so entropies span near-0 to near-log V
+        import torch
+
+        model.lm_head.weight.mul_(torch.linspace(0.5, 40, model.config.vocab_size)[:, None])
+
+    return tiny_bpe.build(out, seed=seed, chat_template=chat_template, adjust=sharpen)
 
 
 @pytest.fixture(scope="module")

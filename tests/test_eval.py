@@ -17,11 +17,11 @@ from pathlib import Path
 import pyarrow.compute as pc
 import pytest
 
-import tasks
 from harness import store
 from harness.cli import main
+from tests import tiny_bpe
 
-TEMPLATE = "{% for m in messages %}<|user|>{{ m['content'] }}\n{% endfor %}{% if add_generation_prompt %}<|assistant|>{% endif %}"
+TEMPLATE = tiny_bpe.CHAT
 
 
 @pytest.fixture(scope="module")
@@ -30,28 +30,11 @@ def tiny_ckpt(tmp_path_factory, data_dir):  # noqa: ARG001 (data_dir: HARNESS_DA
 
 
 def _build_tiny(out: Path) -> Path:
-    import torch
-    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
-    from transformers import LlamaConfig, LlamaForCausalLM, PreTrainedTokenizerFast
+    def likely_end(model, tok):  # make the end token likely enough that some samples stop on their own
+        model.lm_head.weight[tok.eos_token_id].fill_(0.05 * model.model.embed_tokens.weight.std().item())
 
-    corpus = [p.question for name in ("aime24", "aime25", "synthetic") for p in tasks.load(name).problems]
-    tok = Tokenizer(models.BPE())
-    tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
-    tok.decoder = decoders.ByteLevel()
-    tok.train_from_iterator(corpus, trainers.BpeTrainer(vocab_size=320, special_tokens=["<|end|>", "<|user|>", "<|assistant|>"],
-                                                        initial_alphabet=pre_tokenizers.ByteLevel.alphabet()))
-    fast = PreTrainedTokenizerFast(tokenizer_object=tok, eos_token="<|end|>", pad_token="<|end|>")
-    fast.chat_template = TEMPLATE
-    fast.save_pretrained(out)
-    torch.manual_seed(0)
-    config = LlamaConfig(vocab_size=len(fast), hidden_size=64, intermediate_size=128, num_hidden_layers=2,
-                         num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=2048,
-                         eos_token_id=fast.eos_token_id, pad_token_id=fast.eos_token_id, bos_token_id=None)
-    model = LlamaForCausalLM(config)
-    with torch.no_grad():  # make the end token likely enough that some samples stop on their own
-        model.lm_head.weight[fast.eos_token_id].fill_(0.05 * model.model.embed_tokens.weight.std().item())
-    model.save_pretrained(out)
-    return out
+    return tiny_bpe.build(out, corpus_tasks=("aime24", "aime25", "synthetic"), vocab_size=320, intermediate_size=128,
+                          max_positions=2048, chat_template=TEMPLATE, adjust=likely_end)
 
 
 def harness_eval(ckpt, out, *extra) -> int:
