@@ -64,6 +64,7 @@ class TrainConfig:
     adam_betas: list = field(default_factory=lambda: [0.9, 0.999])
     adv_std_norm: bool = True           # GRPO/DAPO divide by the group std
     gradient_checkpointing: bool = False
+    share_prompts: bool = True          # run each prompt once per group, in rollout and update (same numbers)
     # --- bookkeeping
     save_every: int = 50                # rollout steps between checkpoints (0 = only at the end)
     keep_last: int = 2                  # checkpoints kept on disk

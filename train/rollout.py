@@ -83,9 +83,24 @@ def _left_pad(rows: list[list[int]], pad: int):
     return ids, att
 
 
+def _shared_prefill(model, ids: torch.Tensor, att: torch.Tensor):
+    """The key/value cache of all but each prompt's last token, computed once per distinct prompt.
+
+    generate() then feeds only the last prompt token, so a group of G responses pays for one
+    prefill instead of G. None when there is nothing to share.
+    """
+    from train.logprobs import prefix_cache, prompt_groups
+
+    which, first = prompt_groups(ids, att, ids.shape[1])
+    if ids.shape[1] < 2 or first.numel() == ids.shape[0]:
+        return None
+    return prefix_cache(model, ids[:, :-1], att[:, :-1], which, first)[0]
+
+
 @torch.no_grad()
 def generate(model, tokenizer, prompts: list[list[int]], answers: list, *, group_size: int,
-             max_new_tokens: int, temperature: float, top_p: float, batch_size: int, seed: int) -> Rollout:
+             max_new_tokens: int, temperature: float, top_p: float, batch_size: int, seed: int,
+             share_prompts: bool = True) -> Rollout:
     """`group_size` responses for each prompt; rows of one prompt are contiguous."""
     from transformers import GenerationConfig
 
@@ -102,9 +117,10 @@ def generate(model, tokenizer, prompts: list[list[int]], answers: list, *, group
     responses = []
     for c, i in enumerate(range(0, len(rows), batch_size)):
         torch.manual_seed(seed * 1000 + c)
-        out = model.generate(input_ids=ids[i:i + batch_size].to(device),
-                             attention_mask=att[i:i + batch_size].to(device), generation_config=gen_cfg,
-                             logits_processor=[_finite_logits()])
+        chunk_ids, chunk_att = ids[i:i + batch_size].to(device), att[i:i + batch_size].to(device)
+        cache = _shared_prefill(model, chunk_ids, chunk_att) if share_prompts else None
+        out = model.generate(input_ids=chunk_ids, attention_mask=chunk_att, past_key_values=cache,
+                             generation_config=gen_cfg, logits_processor=[_finite_logits()])
         responses.extend(out[:, P:].cpu())
     model.train(was_training)
     R = max(1, max(r.numel() for r in responses))

@@ -28,7 +28,7 @@ from train import checkpoint, rollout
 from train.advantage import group_advantages, informative_groups
 from train.config import ConfigError, TrainConfig
 from train.data import PromptStream, load_items
-from train.entropy import fused_logprobs_and_entropy, logprobs_and_entropy
+from train.logprobs import token_logprobs
 
 
 NonFiniteLoss = rollout.NonFinite  # loss, gradient norm or rollout logits are nan/inf
@@ -44,23 +44,6 @@ def peak_memory_mb(device: str) -> float:
     if device == "cuda":
         return torch.cuda.max_memory_allocated() / 2**20
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux: KiB
-
-
-def token_logprobs(model, input_ids, attention_mask, prompt_width, labels, temperature):
-    """log p and entropy (at T) of `labels` [b, R] given the sequences; [b, R] float32 each.
-
-    The decoder's last hidden states meet the lm_head inside the fused kernel, so the [b, R, V]
-    logits never exist; models with an lm_head bias or logit soft-capping take the logits path.
-    """
-    pos = (attention_mask.cumsum(-1) - 1).clamp(min=0)
-    head = model.get_output_embeddings()
-    if getattr(head, "bias", None) is None and not getattr(model.config, "final_logit_softcapping", None):
-        hidden = model.base_model(input_ids=input_ids, attention_mask=attention_mask,
-                                  position_ids=pos).last_hidden_state
-        h = hidden[:, prompt_width - 1:-1]
-        return fused_logprobs_and_entropy(h, head.weight, labels, temperature=temperature)
-    logits = model(input_ids=input_ids, attention_mask=attention_mask, position_ids=pos).logits
-    return logprobs_and_entropy(logits[:, prompt_width - 1:-1], labels, temperature=temperature)
 
 
 def _micro_tensors(r: rollout.Rollout, rows: slice, device):
@@ -171,7 +154,7 @@ class Trainer:
                 self.model, self.tokenizer, [ids for _, ids in batch], [it.answer for it, _ in batch],
                 group_size=cfg.group_size, max_new_tokens=cfg.max_response_tokens,
                 temperature=cfg.temperature, top_p=cfg.top_p, batch_size=cfg.rollout_batch_size,
-                seed=(cfg.seed * 1_000_003 + self.step) * 16 + rnd)
+                share_prompts=cfg.share_prompts, seed=(cfg.seed * 1_000_003 + self.step) * 16 + rnd)
             rollout.score(r, mode=cfg.reward_mode, max_length=cfg.max_response_tokens,
                           overlong_buffer=cfg.overlong_buffer)
             stats["rounds"] += 1
@@ -209,7 +192,8 @@ class Trainer:
                 for i in range(0, n_seq, cfg.micro_batch_size):
                     sl = slice(i, min(i + cfg.micro_batch_size, n_seq))
                     ids, att, P, labels, _ = _micro_tensors(r, sl, self.device)
-                    lp, _ = token_logprobs(self.model, ids, att, P, labels, cfg.temperature)
+                    lp, _ = token_logprobs(self.model, ids, att, P, labels, cfg.temperature,
+                                           share_prompts=cfg.share_prompts)
                     old[sl, :lp.shape[1]] = lp.float().cpu()
         agg = {"loss": 0.0, "clip_frac_low": 0.0, "clip_frac_high": 0.0, "clip_frac_dual": 0.0,
                "approx_kl": 0.0, "num_selected": 0, "num_valid": 0, "grad_norm": 0.0}
@@ -220,7 +204,8 @@ class Trainer:
             for i in range(0, len(rows), cfg.micro_batch_size):
                 sl = slice(rows[i], min(rows[i] + cfg.micro_batch_size, ms.stop))
                 ids, att, P, labels, resp_mask = _micro_tensors(r, sl, self.device)
-                lp, ent = token_logprobs(self.model, ids, att, P, labels, cfg.temperature)
+                lp, ent = token_logprobs(self.model, ids, att, P, labels, cfg.temperature,
+                                         share_prompts=cfg.share_prompts)
                 old_lp = lp.detach() if old is None else old[sl, :lp.shape[1]].to(self.device)
                 loss, m = self.preset.loss(lp, old_lp, adv[sl].to(self.device), resp_mask, ent)
                 if not torch.isfinite(loss):
