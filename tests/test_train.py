@@ -145,3 +145,19 @@ def test_non_finite_stops_and_keeps_last_good_checkpoint(tiny, tmp_path):
     last = checkpoint.latest(out)
     assert last is not None and checkpoint.load_state(last)["step"] == rows[-1]["step"] - 1
     assert not any(p.name.endswith(".tmp") for p in (out / "checkpoints").iterdir())
+
+
+def test_aime_validation_is_logged(tiny, tmp_path):
+    """val_data names an eval task: its accuracy (same checker as `harness eval`) lands in the log."""
+    out = tmp_path / "run"
+    assert main(["train", *flags(tiny, out, steps=2, save_every=0, val_data="aime24", val_every=2,
+                                 val_limit=3)]) == 0
+    rows = log_rows(out)
+    assert "val_accuracy" not in rows[0]
+    assert 0.0 <= rows[1]["val_accuracy"] <= 1.0 and rows[1]["val_problems"] == 3
+
+
+def test_unknown_validation_task_is_one_line_exit_2(tiny, tmp_path, capsys):
+    assert main(["train", *flags(tiny, tmp_path / "run", val_data="aime23", val_every=1)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "aime23" in err

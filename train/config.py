@@ -101,6 +101,9 @@ class TrainConfig:
         need(isinstance(self.adam_betas, (list, tuple)) and len(self.adam_betas) == 2,
              "adam_betas: two numbers")
         need(self.save_every >= 0 and self.keep_last >= 1, "save_every >= 0 and keep_last >= 1")
+        need(self.val_every >= 0 and self.val_limit >= 0, "val_every and val_limit: must be >= 0")
+        need(bool(self.val_data) == bool(self.val_every),
+             "val_data and val_every go together: set both (e.g. val_data: aime24, val_every: 20) or neither")
         return self
 
     def preset_obj(self):

@@ -84,6 +84,8 @@ class Trainer:
             raise ConfigError(f"out {cfg.out}: holds checkpoints; set resume: true or choose another --out")
         self.preset = cfg.preset_obj()
         items = load_items(cfg.data, cfg.template) if items is None else items
+        val = load_items(cfg.val_data, cfg.template) if cfg.val_data else []  # fail now, not at step N
+        val = val[:cfg.val_limit] if cfg.val_limit else val
         src = str(resume_from) if resume_from else cfg.model
         try:
             self.tokenizer = AutoTokenizer.from_pretrained(src)
@@ -95,6 +97,7 @@ class Trainer:
             ids = rollout.prompt_ids(self.tokenizer, it.messages)
             if len(ids) <= cfg.max_prompt_tokens:
                 self.items.append((it, ids))
+        self.val = [(it.answer, rollout.prompt_ids(self.tokenizer, it.messages)) for it in val]
         if not self.items:
             raise ConfigError(f"data {cfg.data}: no prompt fits max_prompt_tokens={cfg.max_prompt_tokens}")
         self.dropped_prompts = len(items) - len(self.items)
@@ -284,7 +287,7 @@ class Trainer:
                    "train_tokens_per_s": row.get("train_tokens", 0) / max(t2 - t1, 1e-9),
                    "peak_memory_mb": peak_memory_mb(self.device), "rho": cfg.rho}
             if cfg.val_data and cfg.val_every and self.step % cfg.val_every == 0:
-                row["val_accuracy"] = self.validate()
+                row["val_accuracy"], row["val_problems"] = self.validate(), len(self.val)
             self.log(row)
             self.say(f"step {self.step}: reward {row['reward_mean']:.3f} acc {row['accuracy']:.3f} "
                      f"len {row['response_length']:.0f} sel {row.get('selected_fraction', 0):.3f} "
@@ -296,13 +299,9 @@ class Trainer:
     @torch.no_grad()
     def validate(self) -> float:
         """Accuracy of one sample per validation problem at the rollout temperature."""
-        items = load_items(self.cfg.val_data, self.cfg.template)
-        if self.cfg.val_limit:
-            items = items[:self.cfg.val_limit]
-        prompts = [rollout.prompt_ids(self.tokenizer, it.messages) for it in items]
-        r = rollout.generate(self.model, self.tokenizer, prompts, [it.answer for it in items], group_size=1,
-                             max_new_tokens=self.cfg.max_response_tokens, temperature=self.cfg.temperature,
-                             top_p=self.cfg.top_p, batch_size=self.cfg.rollout_batch_size,
-                             seed=10_000_019 + self.step)
+        r = rollout.generate(self.model, self.tokenizer, [ids for _, ids in self.val], [a for a, _ in self.val],
+                             group_size=1, max_new_tokens=self.cfg.max_response_tokens,
+                             temperature=self.cfg.temperature, top_p=self.cfg.top_p,
+                             batch_size=self.cfg.rollout_batch_size, seed=10_000_019 + self.step)
         rollout.score(r, mode="binary", max_length=self.cfg.max_response_tokens, overlong_buffer=0)
         return float(r.correct.float().mean())
