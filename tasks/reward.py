@@ -61,9 +61,10 @@ def overlong_penalty(length: int, max_length: int, buffer: int) -> float:
 
 def compute_score(data_source, solution_str, ground_truth, extra_info=None, *, mode: str = "binary",
                   timeout: float = 1.0) -> float:
-    """verl's custom reward function. Select it with `custom_reward_function.path=<tasks/reward.py>`
-    and `custom_reward_function.name=compute_score`; `mode` and `timeout` arrive through
-    `custom_reward_function.reward_kwargs` (use mode=pm1 for the paper's recipe).
+    """verl's custom reward function. Select it (verl 0.9) with `reward.custom_reward_function.path=<tasks/reward.py>`
+    and `reward.custom_reward_function.name=compute_score`; `mode` and `timeout` arrive through
+    `+reward.custom_reward_function.reward_kwargs.mode=pm1` (pm1 for the paper's recipe). verl loads the file by
+    path, so this package must be installed wherever verl's reward workers run.
     """
     return score(solution_str, ground_truth, mode=mode, timeout=timeout)
 
