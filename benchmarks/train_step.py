@@ -3,6 +3,8 @@
 Same model (SmolLM2-135M-Instruct), prompts (synthetic task, boxed template, chat template applied
 by each side), group size, response budget, HF `generate` rollouts at T = 1.0 (top-k/top-p off), no KL,
 one optimizer step per rollout batch and one micro-batch per step on both sides.
+A third row runs ours with `share_prompts` off (every response row recomputes its prompt, as TRL
+does), to show how much of the difference is running each prompt once per group.
 Reward: the checker's 0/1 score plus 1e-3 x response characters, the same function on both sides, so
 every group has non-zero advantages (with all-equal rewards both gradients vanish and our fused kernel
 would skip the lm_head backward entirely: a speed-up this benchmark should not count).
@@ -40,7 +42,7 @@ def reward_fn(texts, golds):
     return [b + 1e-3 * len(t) for b, t in zip(base, texts)]
 
 
-def run_ours(a) -> dict:
+def run_ours(a, share: bool = True) -> dict:
     import torch
     from train import rollout
     from train.config import TrainConfig
@@ -57,7 +59,7 @@ def run_ours(a) -> dict:
                           steps=a.warmup + a.steps, prompts_per_step=a.prompts, group_size=a.group,
                           mini_batch_prompts=a.prompts, micro_batch_size=n, rollout_batch_size=n,
                           max_response_tokens=a.max_tokens, overlong_buffer=0, rho=0.2, lr=1e-6,
-                          warmup_steps=0, dynamic_sampling=False, save_every=0).check()
+                          warmup_steps=0, dynamic_sampling=False, save_every=0, share_prompts=share).check()
         tr = Trainer(cfg, log=lambda *_: None)
         times = []
         for i, q in enumerate([data[j:j + a.prompts] for j in range(0, len(data), a.prompts)]):
@@ -65,7 +67,7 @@ def run_ours(a) -> dict:
             ids = [rollout.prompt_ids(tr.tokenizer, [{"role": "user", "content": x}]) for x, _ in q]
             r = rollout.generate(tr.model, tr.tokenizer, ids, [g for _, g in q], group_size=a.group,
                                  max_new_tokens=a.max_tokens, temperature=1.0, top_p=1.0,
-                                 batch_size=n, seed=i)
+                                 batch_size=n, seed=i, share_prompts=share)
             r.rewards = torch.tensor(reward_fn(r.texts, r.answers))
             t1 = time.perf_counter()
             m = tr.update(r)
@@ -128,6 +130,11 @@ def summarise(times) -> dict:
             "cpu_s": time.process_time()}
 
 
+SIDES = {"ours": "rlvr-harness (paper-code, fused, prompts shared)",
+         "ours-unshared": "rlvr-harness, share_prompts off",
+         "trl": "TRL GRPOTrainer (top_entropy_quantile=0.2)"}
+
+
 def main():
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--model", default="models/smollm2")
@@ -137,16 +144,16 @@ def main():
     p.add_argument("--steps", type=int, default=3)
     p.add_argument("--warmup", type=int, default=1)
     p.add_argument("--threads", type=int, default=2)
-    p.add_argument("--side", choices=["ours", "trl"], help=argparse.SUPPRESS)
+    p.add_argument("--side", choices=list(SIDES), help=argparse.SUPPRESS)
     a = p.parse_args()
     if a.side:
         import torch
         torch.set_num_threads(a.threads)
-        res = run_ours(a) if a.side == "ours" else run_trl(a)
+        res = run_trl(a) if a.side == "trl" else run_ours(a, share=a.side == "ours")
         print("RESULT " + json.dumps(res))
         return
     results = {}
-    for side in ("ours", "trl"):
+    for side in SIDES:
         out = subprocess.run([sys.executable, __file__, "--side", side, *sys.argv[1:]], capture_output=True, text=True)
         line = [x for x in out.stdout.splitlines() if x.startswith("RESULT ")]
         if out.returncode or not line:
@@ -160,7 +167,7 @@ def main():
           f"<= {a.max_tokens} new tokens, rho = 0.2; mean of {a.steps} steps after {a.warmup} warm-up\n")
     print("| trainer | rollout s/step | update s/step | full step s | gen tokens/step | peak RSS MB |")
     print("|---|---:|---:|---:|---:|---:|")
-    for side, name in (("ours", "rlvr-harness (paper-code, fused)"), ("trl", "TRL GRPOTrainer (top_entropy_quantile=0.2)")):
+    for side, name in SIDES.items():
         r = results[side]
         print(f"| {name} | {r['rollout_s']:.2f} | {r['update_s']:.2f} | {r['rollout_s'] + r['update_s']:.2f} | "
               f"{r['gen_tokens']:.0f} | {r['peak_rss_mb']:.0f} |")
