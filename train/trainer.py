@@ -112,6 +112,13 @@ class Trainer:
         if not self.eos:
             raise ConfigError(f"model {src}: no eos token in generation_config or tokenizer")
         self.pad = self.tokenizer.pad_token_id if self.tokenizer.pad_token_id is not None else self.eos[0]
+        self.engine = None
+        if cfg.backend == "vllm":  # starts from the same weights as the policy: src
+            from train.rollout_vllm import VLLMRollout
+            self.engine = VLLMRollout(src, self.tokenizer, max_model_len=cfg.max_prompt_tokens + cfg.max_response_tokens,
+                                      gpu_memory_utilization=cfg.vllm_gpu_memory_utilization, seed=cfg.seed,
+                                      dtype=str(self.model.dtype).removeprefix("torch."), eos_token_ids=self.eos,
+                                      cpu_kv_cache_gib=cfg.vllm_cpu_kv_cache_gib)
         decay = [p for n, p in self.model.named_parameters() if p.ndim >= 2]
         no_decay = [p for n, p in self.model.named_parameters() if p.ndim < 2]
         self.opt = torch.optim.AdamW([{"params": decay, "weight_decay": cfg.weight_decay},
@@ -147,17 +154,24 @@ class Trainer:
         self.log_path.write_text("".join(ln + "\n" for ln in keep))
 
     # ----------------------------------------------------------------- rollout
+    def sample(self, prompts, answers, group_size: int, seed: int) -> rollout.Rollout:
+        """`group_size` responses per prompt from the current policy, through the configured backend."""
+        cfg = self.cfg
+        kw = dict(group_size=group_size, max_new_tokens=cfg.max_response_tokens, temperature=cfg.temperature,
+                  top_p=cfg.top_p, seed=seed)
+        if self.engine is not None:
+            return self.engine.generate(prompts, answers, **kw)
+        return rollout.generate(self.model, self.tokenizer, prompts, answers, batch_size=cfg.rollout_batch_size,
+                                share_prompts=cfg.share_prompts, **kw)
+
     def collect(self) -> tuple[rollout.Rollout | None, dict]:
         cfg, kept, stats = self.cfg, [], {"gen_tokens": 0, "rounds": 0, "groups_sampled": 0}
         all_rewards, all_correct, all_len, all_trunc = [], [], [], []
         n_kept = 0
         for rnd in range(cfg.max_sampling_rounds):
             batch = self.stream.take(cfg.prompts_per_step)
-            r = rollout.generate(
-                self.model, self.tokenizer, [ids for _, ids in batch], [it.answer for it, _ in batch],
-                group_size=cfg.group_size, max_new_tokens=cfg.max_response_tokens,
-                temperature=cfg.temperature, top_p=cfg.top_p, batch_size=cfg.rollout_batch_size,
-                share_prompts=cfg.share_prompts, seed=(cfg.seed * 1_000_003 + self.step) * 16 + rnd)
+            r = self.sample([ids for _, ids in batch], [it.answer for it, _ in batch], cfg.group_size,
+                            seed=(cfg.seed * 1_000_003 + self.step) * 16 + rnd)
             rollout.score(r, mode=cfg.reward_mode, max_length=cfg.max_response_tokens,
                           overlong_buffer=cfg.overlong_buffer)
             stats["rounds"] += 1
@@ -270,10 +284,14 @@ class Trainer:
             try:
                 r, row = self.collect()
                 t1 = time.perf_counter()
+                if self.engine is not None:
+                    self.engine.sleep()  # GPU: frees the engine's memory for the update; no-op on CPU
                 if r is None:
                     row["skipped"] = "no group with unequal rewards"
                 else:
                     row.update(self.update(r))
+                if self.engine is not None:
+                    self.engine.push(self.model)  # the next rollout samples from the updated policy
             except NonFiniteLoss as exc:
                 self.log({"step": self.step + 1, "stopped": str(exc)})
                 last = checkpoint.latest(self.out)
@@ -299,9 +317,6 @@ class Trainer:
     @torch.no_grad()
     def validate(self) -> float:
         """Accuracy of one sample per validation problem at the rollout temperature."""
-        r = rollout.generate(self.model, self.tokenizer, [ids for _, ids in self.val], [a for a, _ in self.val],
-                             group_size=1, max_new_tokens=self.cfg.max_response_tokens,
-                             temperature=self.cfg.temperature, top_p=self.cfg.top_p,
-                             batch_size=self.cfg.rollout_batch_size, seed=10_000_019 + self.step)
+        r = self.sample([ids for _, ids in self.val], [a for a, _ in self.val], 1, seed=10_000_019 + self.step)
         rollout.score(r, mode="binary", max_length=self.cfg.max_response_tokens, overlong_buffer=0)
         return float(r.correct.float().mean())
