@@ -12,7 +12,7 @@ import pytest
 
 from harness import leaderboard
 from harness.scores import score_samples
-from synthetic_runs import make_samples, manifest
+from tests.synthetic_runs import make_samples, manifest
 
 FIXTURES = Path(__file__).parent / "fixtures"
 

@@ -11,8 +11,8 @@ import pytest
 
 from harness import leaderboard
 from harness.cli import main
-from synthetic_runs import make_samples, manifest
-from test_leaderboard import write_v0_leaderboard
+from tests.synthetic_runs import make_samples, manifest
+from tests.test_leaderboard import write_v0_leaderboard
 
 CURVE = (4096, 8192, 20480, 29696)
 ASKED = (20480, 29696)
