@@ -4,6 +4,8 @@ Measures what the entropy mask buys in the update (the fused kernel skips the lm
 unselected tokens) at a realistic vocabulary and length: update seconds, trained tokens/s and peak GPU
 memory per step, plus generation tokens/s. The model is random, so rewards are random ±1 per response
 (seeded): this is a throughput check, not a learning run. Writes a Markdown table to --out.
+ρ = 0.2 runs twice, with prompt sharing forced on (each prompt computed once per group) and off; on the first
+timed batch it also prints how far the shared path's bf16 log-probs are from the unshared path's.
 
     python benchmarks/train_gpu.py --tokenizer models/gpu_tok --out results/train_gpu.md
 """
@@ -12,6 +14,20 @@ from __future__ import annotations
 import argparse
 import tempfile
 import time
+
+
+def shared_vs_full(tr, r, micro: int):
+    """bf16 log-probs of one micro-batch through the shared-prompt path and through full rows."""
+    import torch
+    from train.logprobs import token_logprobs
+    from train.trainer import _micro_tensors
+
+    ids, att, P, labels, mask = _micro_tensors(r, slice(0, micro), tr.device)
+    with torch.no_grad():
+        a = token_logprobs(tr.model, ids, att, P, labels, 1.0, prompt_sharing=0.0)[0][mask].float()
+        b = token_logprobs(tr.model, ids, att, P, labels, 1.0, prompt_sharing=1.0)[0][mask].float()
+    d = (a - b).abs()
+    return float(d.max()), float(d.mean()), int(mask.sum())
 
 
 def main():
@@ -47,12 +63,13 @@ def main():
         model.save_pretrained(tmp)
         tok.save_pretrained(tmp)
         del model
-        for rho in (0.2, 1.0):
+        for rho, share in ((0.2, True), (0.2, False), (1.0, True)):
             cfg = TrainConfig(model=tmp, out=f"{tmp}/run{rho}", data="(given)", steps=a.steps + 1,
                               prompts_per_step=a.prompts, group_size=a.group, mini_batch_prompts=a.prompts,
                               micro_batch_size=a.micro, rollout_batch_size=a.prompts * a.group,
                               max_response_tokens=a.max_tokens, overlong_buffer=0, rho=rho, lr=1e-6,
-                              warmup_steps=0, save_every=0, dtype="bfloat16").check()
+                              warmup_steps=0, save_every=0, dtype="bfloat16",
+                              prompt_sharing=0.0 if share else 1.0).check()
             tr = Trainer(cfg, log=lambda *_: None, items=items)
             gen = torch.Generator().manual_seed(1)
             for step in range(a.steps + 1):
@@ -60,14 +77,17 @@ def main():
                 torch.cuda.synchronize(); t0 = time.perf_counter()
                 r = rollout.generate(tr.model, tr.tokenizer, [ids for _, ids in batch], ["0"] * len(batch),
                                      group_size=a.group, max_new_tokens=a.max_tokens, temperature=1.0, top_p=1.0,
-                                     batch_size=a.prompts * a.group, seed=step)
+                                     batch_size=a.prompts * a.group, seed=step,
+                                     prompt_sharing=0.0 if share else 1.0)
                 r.rewards = torch.randint(0, 2, (r.input_ids.shape[0],), generator=gen).float() * 2 - 1
                 torch.cuda.synchronize(); t1 = time.perf_counter()
+                if step == 1 and share:
+                    drift = shared_vs_full(tr, r, a.micro)
                 torch.cuda.reset_peak_memory_stats()
                 m = tr.update(r)
                 torch.cuda.synchronize(); t2 = time.perf_counter()
                 if step:  # step 0 is warm-up
-                    rows.append((rho, int(r.lengths.sum()), t1 - t0, t2 - t1, m["num_valid"],
+                    rows.append((rho, share, int(r.lengths.sum()), t1 - t0, t2 - t1, m["num_valid"],
                                  m["selected_fraction"], torch.cuda.max_memory_allocated() / 2**30))
             del tr
             torch.cuda.empty_cache()
@@ -78,11 +98,13 @@ def main():
              f"{a.max_tokens} new tokens (HF generate, T = 1.0), micro-batches of {a.micro}, preset paper-code; "
              f"random ±1 rewards. torch {torch.__version__}. Command: `python benchmarks/train_gpu.py "
              f"--tokenizer models/gpu_tok --out results/train_gpu.md`.", "",
-             "| ρ | step | gen tokens | rollout s | gen tokens/s | update s | trained tokens/s | selected | peak GPU GiB (update) |",
-             "|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
-    for i, (rho, gt, rs, us, nv, sel, mem) in enumerate(rows):
-        lines.append(f"| {rho} | {i % a.steps + 1} | {gt} | {rs:.1f} | {gt / rs:.0f} | {us:.2f} | {nv / us:.0f} | "
-                     f"{sel:.3f} | {mem:.1f} |")
+             "| ρ | shared prompts | step | gen tokens | rollout s | gen tokens/s | update s | trained tokens/s | selected | peak GPU GiB (update) |",
+             "|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|"]
+    for i, (rho, share, gt, rs, us, nv, sel, mem) in enumerate(rows):
+        lines.append(f"| {rho} | {'yes' if share else 'no'} | {i % a.steps + 1} | {gt} | {rs:.1f} | {gt / rs:.0f} | "
+                     f"{us:.2f} | {nv / us:.0f} | {sel:.3f} | {mem:.1f} |")
+    lines += ["", f"Shared vs unshared prompt path on one micro-batch of the first timed rollout (bf16): "
+                  f"max |Δ log p| {drift[0]:.3g}, mean |Δ log p| {drift[1]:.3g} over {drift[2]} response tokens."]
     text = "\n".join(lines) + "\n"
     open(a.out, "w").write(text)
     print(text)

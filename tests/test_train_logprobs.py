@@ -4,7 +4,7 @@ import pytest
 import torch
 
 from train import rollout
-from train.logprobs import prompt_groups, token_logprobs
+from train.logprobs import prompt_groups, sharing_pays, token_logprobs
 
 
 def _model(arch: str):
@@ -35,7 +35,7 @@ def _batch(G=3, R=7):
 def _run(model, rows, share):
     ids, att, P, labels, mask = _batch()
     model.zero_grad(set_to_none=True)
-    lp, ent = token_logprobs(model, ids[rows], att[rows], P, labels[rows], 0.9, share_prompts=share)
+    lp, ent = token_logprobs(model, ids[rows], att[rows], P, labels[rows], 0.9, prompt_sharing=0.0 if share else 1.0)
     m = mask[rows]
     ((lp * m).sum() + 0.1 * (ent * m).sum()).backward()
     grads = {n: p.grad.clone() for n, p in model.named_parameters() if p.grad is not None}
@@ -47,6 +47,31 @@ def test_prompt_groups_finds_runs_of_equal_prompts():
     which, first = prompt_groups(ids, att, P)
     assert which.tolist() == [0, 0, 0, 1, 1, 1, 2, 2, 2]
     assert first.tolist() == [0, 3, 6]
+
+
+def _decoder_tokens(model, fn):
+    """How many tokens went through the decoder's embedding during fn()."""
+    seen = []
+    h = model.get_input_embeddings().register_forward_hook(lambda m, i, o: seen.append(i[0].numel()))
+    try:
+        fn()
+    finally:
+        h.remove()
+    return sum(seen)
+
+
+@pytest.mark.parametrize("threshold,shared", [(0.0, True), (0.2, True), (0.7, False), (1.0, False)])
+def test_prompts_run_once_per_group_when_the_saving_passes_the_threshold(threshold, shared):
+    model = _model("llama").train()
+    ids, att, P, labels, _ = _batch()  # 9 rows, 3 prompts of width 9, responses of 7: saving 6*9/(9*16) = 0.375
+    n = _decoder_tokens(model, lambda: token_logprobs(model, ids, att, P, labels, 1.0, prompt_sharing=threshold))
+    assert n == (3 * P + 9 * 7 if shared else 9 * (P + 7))
+
+
+def test_sharing_pays():
+    assert sharing_pays(32, 4, 69, 32, 0.2)          # the CPU benchmark: 60 % of the tokens saved
+    assert not sharing_pays(16, 2, 25, 512, 0.2)     # the GPU benchmark: 4 %
+    assert not sharing_pays(8, 8, 100, 10, 0.0)      # nothing repeats
 
 
 @pytest.mark.parametrize("arch", ["llama", "qwen3"])
@@ -69,8 +94,8 @@ def test_rows_whose_prompts_differ_by_one_token_are_not_merged():
     ids, att, P, labels, mask = _batch()
     ids2 = ids.clone()
     ids2[1, P - 2] = (ids2[1, P - 2] + 1) % 48 + 2  # row 1's prompt differs from row 0's
-    lp_s, _ = token_logprobs(model, ids2[:3], att[:3], P, labels[:3], 1.0, share_prompts=True)
-    lp_f, _ = token_logprobs(model, ids[:3], att[:3], P, labels[:3], 1.0, share_prompts=True)
+    lp_s, _ = token_logprobs(model, ids2[:3], att[:3], P, labels[:3], 1.0, prompt_sharing=0.0)
+    lp_f, _ = token_logprobs(model, ids[:3], att[:3], P, labels[:3], 1.0, prompt_sharing=0.0)
     assert not torch.allclose(lp_s[1][mask[1]], lp_f[1][mask[1]])
     torch.testing.assert_close(lp_s[0][mask[0]], lp_f[0][mask[0]])
 
@@ -83,8 +108,12 @@ def test_generate_with_shared_prefill_samples_the_same_tokens(tmp_path):
     tok, model = AutoTokenizer.from_pretrained(path), AutoModelForCausalLM.from_pretrained(path)
     prompts = [tok(t)["input_ids"] for t in ("12+34=", "7*8-1=", "5=")]
     kw = dict(group_size=4, max_new_tokens=12, temperature=1.0, top_p=1.0, seed=5)
-    outs = [rollout.generate(model, tok, prompts, ["46", "55", "5"], batch_size=bs, share_prompts=share, **kw)
-            for share, bs in ((True, 12), (False, 12), (True, 5))]
+    outs, tokens = [], []
+    for share, bs in ((True, 12), (False, 12), (True, 5)):
+        tokens.append(_decoder_tokens(model, lambda: outs.append(rollout.generate(
+            model, tok, prompts, ["46", "55", "5"], batch_size=bs, prompt_sharing=0.0 if share else 1.0, **kw))))
+    P = outs[0].prompt_width
+    assert tokens[1] - tokens[0] == (12 - 3) * (P - 1)  # the prefill ran once per prompt, not once per row
     assert torch.equal(outs[0].input_ids, outs[1].input_ids)
     assert torch.equal(outs[0].response_mask, outs[1].response_mask)
     assert outs[0].texts == outs[1].texts

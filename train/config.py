@@ -66,7 +66,8 @@ class TrainConfig:
     adam_betas: list = field(default_factory=lambda: [0.9, 0.999])
     adv_std_norm: bool = True           # GRPO/DAPO divide by the group std
     gradient_checkpointing: bool = False
-    share_prompts: bool = True          # run each prompt once per group, in rollout and update (same numbers)
+    prompt_sharing: float = 0.2         # run each prompt once per group (same numbers) when that saves >= this
+                                        # fraction of decoder tokens; 0 = whenever possible, 1 = never
     # --- bookkeeping
     save_every: int = 50                # rollout steps between checkpoints (0 = only at the end)
     keep_last: int = 2                  # checkpoints kept on disk
@@ -109,6 +110,7 @@ class TrainConfig:
         need(isinstance(self.adam_betas, (list, tuple)) and len(self.adam_betas) == 2,
              "adam_betas: two numbers")
         need(self.save_every >= 0 and self.keep_last >= 1, "save_every >= 0 and keep_last >= 1")
+        need(0.0 <= self.prompt_sharing <= 1.0, f"prompt_sharing: must be in [0, 1], got {self.prompt_sharing}")
         need(self.val_every >= 0 and self.val_limit >= 0, "val_every and val_limit: must be >= 0")
         need(bool(self.val_data) == bool(self.val_every),
              "val_data and val_every go together: set both (e.g. val_data: aime24, val_every: 20) or neither")

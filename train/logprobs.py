@@ -5,7 +5,8 @@ prompt once and handing its key/value cache (still inside the autograd graph) to
 the same log-probs, entropies and gradients with fewer tokens through the decoder: at 4 prompts x 8
 responses with 69-token prompts and 32-token responses, 1,300 tokens instead of 3,232. The saving is
 the prompt share of the sequence, so it fades with long responses (~1 % at 200-token prompts and
-20k-token responses); the numbers computed do not change either way (tests/test_train_logprobs.py).
+20k-token responses), and below a threshold (`prompt_sharing`) the plain path runs instead; the numbers
+computed do not change either way (tests/test_train_logprobs.py).
 
 Rows of one prompt must be contiguous (they are: train.rollout keeps each group together); a prompt
 that recurs elsewhere in the micro-batch is simply run again.
@@ -15,6 +16,17 @@ from __future__ import annotations
 import torch
 
 from train.entropy import fused_logprobs_and_entropy, logprobs_and_entropy
+
+
+def sharing_pays(n_rows: int, n_prompts: int, prompt_width: int, response_width: int, min_saving: float) -> bool:
+    """Share when it saves at least `min_saving` of the decoder's tokens.
+
+    The shared path costs a second pass through the decoder and attention with an explicit mask, which on
+    a GPU outweighs a small saving: results/train_gpu.md measured a slower update at a 4 % saving (8 x 64
+    responses, 25-token prompts, 512-token responses), where the CPU benchmark gained 2.4x at 60 %.
+    """
+    saved = (n_rows - n_prompts) * prompt_width
+    return n_prompts < n_rows and saved >= min_saving * n_rows * (prompt_width + response_width)
 
 
 def prompt_groups(input_ids: torch.Tensor, attention_mask: torch.Tensor, prompt_width: int):
@@ -45,12 +57,13 @@ def _fused_head(model) -> bool:
 
 
 def token_logprobs(model, input_ids, attention_mask, prompt_width, labels, temperature, *,
-                   share_prompts: bool = True):
+                   prompt_sharing: float = 0.2):
     """log p and entropy (at T) of `labels` [b, R] given the sequences [b, P + R]; [b, R] float32 each.
 
     The decoder's last hidden states meet the lm_head inside the fused kernel, so the [b, R, V]
     logits never exist; models with an lm_head bias or logit soft-capping take the logits path (and
-    no prompt sharing). Gradient checkpointing turns the key/value cache off, so it also turns
+    no prompt sharing). Prompts are shared when that saves >= `prompt_sharing` of the tokens (0: whenever
+    a prompt repeats; 1: never). Gradient checkpointing turns the key/value cache off, so it also turns
     sharing off.
     """
     P = prompt_width
@@ -60,7 +73,8 @@ def token_logprobs(model, input_ids, attention_mask, prompt_width, labels, tempe
         return logprobs_and_entropy(logits[:, P - 1:-1], labels, temperature=temperature)
     head = model.get_output_embeddings()
     which, first = prompt_groups(input_ids, attention_mask, P)
-    if share_prompts and first.numel() < input_ids.shape[0] and not model.is_gradient_checkpointing:
+    share = sharing_pays(input_ids.shape[0], first.numel(), P, input_ids.shape[1] - P, prompt_sharing)
+    if share and not model.is_gradient_checkpointing:
         cache, h_prompt = prefix_cache(model, input_ids[:, :P], attention_mask[:, :P], which, first)
         h_resp = model.base_model(input_ids=input_ids[:, P:], attention_mask=attention_mask,
                                   position_ids=positions(attention_mask)[:, P:], past_key_values=cache,

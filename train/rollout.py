@@ -83,16 +83,16 @@ def _left_pad(rows: list[list[int]], pad: int):
     return ids, att
 
 
-def _shared_prefill(model, ids: torch.Tensor, att: torch.Tensor):
+def _shared_prefill(model, ids: torch.Tensor, att: torch.Tensor, new_tokens: int, min_saving: float):
     """The key/value cache of all but each prompt's last token, computed once per distinct prompt.
 
     generate() then feeds only the last prompt token, so a group of G responses pays for one
     prefill instead of G. None when there is nothing to share.
     """
-    from train.logprobs import prefix_cache, prompt_groups
+    from train.logprobs import prefix_cache, prompt_groups, sharing_pays
 
     which, first = prompt_groups(ids, att, ids.shape[1])
-    if ids.shape[1] < 2 or first.numel() == ids.shape[0]:
+    if ids.shape[1] < 2 or not sharing_pays(ids.shape[0], first.numel(), ids.shape[1], new_tokens, min_saving):
         return None
     return prefix_cache(model, ids[:, :-1], att[:, :-1], which, first)[0]
 
@@ -100,7 +100,7 @@ def _shared_prefill(model, ids: torch.Tensor, att: torch.Tensor):
 @torch.no_grad()
 def generate(model, tokenizer, prompts: list[list[int]], answers: list, *, group_size: int,
              max_new_tokens: int, temperature: float, top_p: float, batch_size: int, seed: int,
-             share_prompts: bool = True) -> Rollout:
+             prompt_sharing: float = 0.2) -> Rollout:
     """`group_size` responses for each prompt; rows of one prompt are contiguous."""
     from transformers import GenerationConfig
 
@@ -118,7 +118,7 @@ def generate(model, tokenizer, prompts: list[list[int]], answers: list, *, group
     for c, i in enumerate(range(0, len(rows), batch_size)):
         torch.manual_seed(seed * 1000 + c)
         chunk_ids, chunk_att = ids[i:i + batch_size].to(device), att[i:i + batch_size].to(device)
-        cache = _shared_prefill(model, chunk_ids, chunk_att) if share_prompts else None
+        cache = _shared_prefill(model, chunk_ids, chunk_att, max_new_tokens, prompt_sharing)
         out = model.generate(input_ids=chunk_ids, attention_mask=chunk_att, past_key_values=cache,
                              generation_config=gen_cfg, logits_processor=[_finite_logits()])
         responses.extend(out[:, P:].cpu())

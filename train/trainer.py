@@ -162,7 +162,7 @@ class Trainer:
         if self.engine is not None:
             return self.engine.generate(prompts, answers, **kw)
         return rollout.generate(self.model, self.tokenizer, prompts, answers, batch_size=cfg.rollout_batch_size,
-                                share_prompts=cfg.share_prompts, **kw)
+                                prompt_sharing=cfg.prompt_sharing, **kw)
 
     def collect(self) -> tuple[rollout.Rollout | None, dict]:
         cfg, kept, stats = self.cfg, [], {"gen_tokens": 0, "rounds": 0, "groups_sampled": 0}
@@ -210,7 +210,7 @@ class Trainer:
                     sl = slice(i, min(i + cfg.micro_batch_size, n_seq))
                     ids, att, P, labels, _ = _micro_tensors(r, sl, self.device)
                     lp, _ = token_logprobs(self.model, ids, att, P, labels, cfg.temperature,
-                                           share_prompts=cfg.share_prompts)
+                                           prompt_sharing=cfg.prompt_sharing)
                     old[sl, :lp.shape[1]] = lp.float().cpu()
         agg = {"loss": 0.0, "clip_frac_low": 0.0, "clip_frac_high": 0.0, "clip_frac_dual": 0.0,
                "approx_kl": 0.0, "num_selected": 0, "num_valid": 0, "grad_norm": 0.0}
@@ -222,7 +222,7 @@ class Trainer:
                 sl = slice(rows[i], min(rows[i] + cfg.micro_batch_size, ms.stop))
                 ids, att, P, labels, resp_mask = _micro_tensors(r, sl, self.device)
                 lp, ent = token_logprobs(self.model, ids, att, P, labels, cfg.temperature,
-                                         share_prompts=cfg.share_prompts)
+                                         prompt_sharing=cfg.prompt_sharing)
                 old_lp = lp.detach() if old is None else old[sl, :lp.shape[1]].to(self.device)
                 loss, m = self.preset.loss(lp, old_lp, adv[sl].to(self.device), resp_mask, ent)
                 if not torch.isfinite(loss):
