@@ -1,5 +1,13 @@
-"""train.integrations.trl: one real TRL GRPO step on CPU with a tiny random Llama and our reward."""
+"""train.integrations.trl: one real TRL GRPO step on CPU with a tiny random Llama and our reward; the
+example script in two real processes (torch.distributed, gloo), mask scopes global and micro."""
+import json
 import math
+import os
+import signal
+import socket
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 import torch
@@ -7,6 +15,7 @@ import torch
 pytest.importorskip("trl")
 
 from datasets import Dataset  # noqa: E402
+from safetensors.torch import load_file  # noqa: E402
 
 from tasks.reward import make_trl_reward  # noqa: E402
 from train.integrations.trl import EntropyMaskedGRPOConfig, EntropyMaskedGRPOTrainer  # noqa: E402
@@ -81,3 +90,80 @@ def test_masked_loss_gradient_is_zero_off_the_mask(normalizer):
     loss.backward()
     assert torch.all(lp.grad[~sel] == 0)
     assert torch.all(lp.grad[sel] != 0)
+
+
+# The example in two real processes: `accelerate launch` (torchrun underneath), gloo on the CPU.
+# `accelerate launch --cpu --num_processes 2` is not that: without an MPI hostfile it starts ONE
+# process. `--multi_gpu` starts torch.distributed workers and the script's --use_cpu makes each a
+# CPU rank (accelerate's MULTI_CPU state, gloo backend).
+
+WORLD, PER_DEVICE, NUM_GEN = 2, 4, 4
+
+
+def _free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def launch_example(tmp_path, scope, steps=2):
+    """Run train/examples/trl_grpo.py on WORLD CPU processes; (output dir, per-step log entries)."""
+    root = Path(__file__).resolve().parents[1]
+    model_dir = tmp_path / "tiny"
+    if not model_dir.exists():
+        build(model_dir)
+    out = tmp_path / f"out-{scope}"
+    cmd = [sys.executable, "-m", "accelerate.commands.launch", "--multi_gpu", "--num_processes", str(WORLD),
+           "--num_machines", "1", "--mixed_precision", "no", "--dynamo_backend", "no",
+           "--main_process_port", str(_free_port()),
+           str(root / "train/examples/trl_grpo.py"), "--model", str(model_dir), "--output_dir", str(out),
+           "--use_cpu", "--report_to", "none", "--seed", "0", "--max_steps", str(steps),
+           "--logging_steps", "1", "--save_strategy", "no", "--per_device_train_batch_size", str(PER_DEVICE),
+           "--num_generations", str(NUM_GEN), "--max_completion_length", "16", "--overlong_buffer", "8",
+           "--learning_rate", "1e-3", "--synthetic_size", "16", "--entropy_rho", str(RHO),
+           "--entropy_scope", scope, "--entropy_rule", "quantile", "--loss_normalizer", "all"]
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "HF_HOME": str(tmp_path / "hf"), "HF_HUB_OFFLINE": "1",
+           "PYTHONPATH": os.pathsep.join([str(root), os.environ.get("PYTHONPATH", "")])}
+    # Own process group: on a hang, the launcher and both ranks are killed, never left behind.
+    proc = subprocess.Popen(cmd, cwd=root, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                            text=True, start_new_session=True)
+    try:
+        log, _ = proc.communicate(timeout=300)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.communicate()
+        pytest.fail(f"{WORLD}-process TRL run with scope={scope} hung")
+    assert proc.returncode == 0, log[-6000:]
+    history = json.loads((out / "trainer_state.json").read_text())["log_history"]
+    return out, [h for h in history if "entropy_mask/num_valid" in h]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("scope", ["global", "micro"])
+def test_example_two_processes(tmp_path, scope):
+    out, steps = launch_example(tmp_path, scope)
+    assert len(steps) == 2  # logging_steps=1: one entry per optimizer step, each one generation batch
+
+    # The model was trained (DDP all-reduces the ranks' gradients) and saved by the main process.
+    before, after = load_file(tmp_path / "tiny" / "model.safetensors"), load_file(out / "model.safetensors")
+    assert before.keys() == after.keys()
+    assert any(not torch.equal(before[k], after[k]) for k in before)
+    assert any(s["grad_norm"] > 0 for s in steps)
+    assert all(math.isfinite(s["loss"]) and math.isfinite(s["policy_loss"]) for s in steps)
+
+    for s in steps:
+        # TRL's own gathered completion lengths: all valid tokens of the step, both ranks together.
+        pool = round(s["completions/mean_length"] * WORLD * PER_DEVICE)
+        n, frac = s["entropy_mask/num_valid"], s["entropy_mask/selected_fraction"]
+        selected = round(frac * n)
+        assert frac * n == pytest.approx(selected)  # a token count over the pool the mask saw
+        # quantile rule: H >= quantile(1-ρ) keeps ≈ ρN, more where tokens tie at the cut (the
+        # completions of one prompt share their first tokens' entropies: up to NUM_GEN ties)
+        assert RHO * (n - 1) - 1e-6 <= selected <= RHO * (n - 1) + NUM_GEN + 1
+        if scope == "global":
+            assert n == pool  # the mask selected among both ranks' tokens
+            assert s["entropy_mask/threshold_spread"] == 0.0  # one threshold, the same on both ranks
+        else:
+            assert 0 < n < pool  # rank 0's micro-batch only: rank 1 held the rest
+    if scope == "micro":  # each rank cut its own tokens: the thresholds differ
+        assert any(s["entropy_mask/threshold_spread"] > 0 for s in steps)

@@ -63,7 +63,9 @@ class EntropyMaskedGRPOTrainer(GRPOTrainer):
 
     TRL's `loss_type`, `importance_sampling_level`, vLLM IS correction and entropy bonus are not used
     by this loss; `beta` (if non-zero) becomes the k3 KL coefficient. Logged metrics (TRL prefixes
-    train/eval): `entropy_mask/selected_fraction` (= ρ for top-k), `entropy_mask/threshold`, `entropy`,
+    train/eval): `entropy_mask/selected_fraction` (= ρ for top-k), `entropy_mask/threshold`,
+    `entropy_mask/num_valid` (tokens the mask chose from: all ranks' for scope="global"),
+    `entropy_mask/threshold_spread` (max - min of the ranks' thresholds: 0 for "global"), `entropy`,
     `policy_loss`, `clip_ratio/{low,high,dual}`.
 
     Averaging is per micro-batch (as the authors' code), then divided by the gradient-accumulation
@@ -106,15 +108,21 @@ class EntropyMaskedGRPOTrainer(GRPOTrainer):
 
         mode = "train" if self.model.training else "eval"
         metrics = self._metrics[mode]
-        gather = self.accelerator.gather
-        metrics["policy_loss"].append(gather(loss.detach()).nanmean().item())
-        # The mask's stats are already over its scope (all ranks for scope="global").
+        # One all-gather of per-rank [loss, entropy sum, valid tokens, threshold].
+        ent = (entropies.detach().float() * (mask != 0)).sum()
+        local = torch.tensor([m["num_valid"], stats["threshold"]], dtype=torch.float32, device=loss.device)
+        ranks = self.accelerator.gather(torch.cat([torch.stack([loss.detach().float(), ent]), local])[None])
+        metrics["policy_loss"].append(ranks[:, 0].nanmean().item())
+        metrics["entropy"].append((ranks[:, 1].sum() / ranks[:, 2].sum().clamp(min=1)).item())
+        # The mask's stats are already over its scope (all ranks for scope="global"); num_valid is the
+        # size of the pool it selected from, threshold_spread how far the ranks' cuts differ (0 when
+        # they share one, as "global" must; NaN cuts of ranks without tokens are left out).
         metrics["entropy_mask/selected_fraction"].append(stats["selected_fraction"])
         metrics["entropy_mask/threshold"].append(stats["threshold"])
-        n = torch.tensor([m["num_valid"]], dtype=torch.float32, device=loss.device)
-        ent = (entropies.detach().float() * (mask != 0)).sum().reshape(1)
-        totals = self.accelerator.reduce(torch.cat([ent, n]), reduction="sum")
-        metrics["entropy"].append((totals[0] / totals[1].clamp(min=1)).item())
+        metrics["entropy_mask/num_valid"].append(stats["num_valid"])
+        cuts = ranks[:, 3][~ranks[:, 3].isnan()]
+        metrics["entropy_mask/threshold_spread"].append((cuts.max() - cuts.min()).item() if cuts.numel()
+                                                        else float("nan"))
         for k in ("clip_frac_low", "clip_frac_high", "clip_frac_dual"):
             metrics[f"clip_ratio/{k[len('clip_frac_'):]}"].append(m[k])
         if "ref_kl" in m:
