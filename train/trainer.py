@@ -117,7 +117,8 @@ class Trainer:
             from train.rollout_vllm import VLLMRollout
             self.engine = VLLMRollout(src, self.tokenizer, max_model_len=cfg.max_prompt_tokens + cfg.max_response_tokens,
                                       gpu_memory_utilization=cfg.vllm_gpu_memory_utilization, seed=cfg.seed,
-                                      dtype=str(self.model.dtype).removeprefix("torch."), eos_token_ids=self.eos,
+                                      dtype=cfg.mixed_precision or str(self.model.dtype).removeprefix("torch."),
+                                      eos_token_ids=self.eos,
                                       cpu_kv_cache_gib=cfg.vllm_cpu_kv_cache_gib)
         decay = [p for n, p in self.model.named_parameters() if p.ndim >= 2]
         no_decay = [p for n, p in self.model.named_parameters() if p.ndim < 2]
@@ -162,7 +163,8 @@ class Trainer:
         if self.engine is not None:
             return self.engine.generate(prompts, answers, **kw)
         return rollout.generate(self.model, self.tokenizer, prompts, answers, batch_size=cfg.rollout_batch_size,
-                                prompt_sharing=cfg.prompt_sharing, **kw)
+                                prompt_sharing=cfg.prompt_sharing,
+                                mixed_precision=cfg.mixed_precision, **kw)
 
     def collect(self) -> tuple[rollout.Rollout | None, dict]:
         cfg, kept, stats = self.cfg, [], {"gen_tokens": 0, "rounds": 0, "groups_sampled": 0}
@@ -210,7 +212,8 @@ class Trainer:
                     sl = slice(i, min(i + cfg.micro_batch_size, n_seq))
                     ids, att, P, labels, _ = _micro_tensors(r, sl, self.device)
                     lp, _ = token_logprobs(self.model, ids, att, P, labels, cfg.temperature,
-                                           prompt_sharing=cfg.prompt_sharing)
+                                           prompt_sharing=cfg.prompt_sharing,
+                                           mixed_precision=cfg.mixed_precision)
                     old[sl, :lp.shape[1]] = lp.float().cpu()
         agg = {"loss": 0.0, "clip_frac_low": 0.0, "clip_frac_high": 0.0, "clip_frac_dual": 0.0,
                "approx_kl": 0.0, "num_selected": 0, "num_valid": 0, "grad_norm": 0.0}
@@ -222,7 +225,7 @@ class Trainer:
                 sl = slice(rows[i], min(rows[i] + cfg.micro_batch_size, ms.stop))
                 ids, att, P, labels, resp_mask = _micro_tensors(r, sl, self.device)
                 lp, ent = token_logprobs(self.model, ids, att, P, labels, cfg.temperature,
-                                         prompt_sharing=cfg.prompt_sharing)
+                                         prompt_sharing=cfg.prompt_sharing, mixed_precision=cfg.mixed_precision)
                 old_lp = lp.detach() if old is None else old[sl, :lp.shape[1]].to(self.device)
                 loss, m = self.preset.loss(lp, old_lp, adv[sl].to(self.device), resp_mask, ent)
                 if not torch.isfinite(loss):
