@@ -60,6 +60,10 @@ def _micro_tensors(r: rollout.Rollout, rows: slice, device):
     return ids, att, r.prompt_width - first, labels, resp_mask
 
 
+def _slices(start: int, stop: int, size: int) -> list[slice]:
+    return [slice(i, min(i + size, stop)) for i in range(start, stop, size)]
+
+
 def _tensorboard(out: Path):
     """A SummaryWriter under OUT/tb when tensorboard is installed, else False (JSONL only)."""
     try:
@@ -197,35 +201,34 @@ class Trainer:
         return (rollout.concat(kept, self.pad) if kept else None), stats
 
     # ----------------------------------------------------------------- update
+    def _logprobs(self, r: rollout.Rollout, rows: slice):
+        """(log p, entropy, response mask) of one micro-batch under the current policy."""
+        ids, att, P, labels, resp_mask = _micro_tensors(r, rows, self.device)
+        lp, ent = token_logprobs(self.model, ids, att, P, labels, self.cfg.temperature,
+                                 prompt_sharing=self.cfg.prompt_sharing, mixed_precision=self.cfg.mixed_precision)
+        return lp, ent, resp_mask
+
     def update(self, r: rollout.Rollout) -> dict:
         cfg = self.cfg
         G = cfg.group_size
         adv = group_advantages(r.rewards, G, normalize_std=cfg.adv_std_norm)
         n_seq = r.input_ids.shape[0]
         mini = cfg.mini_batch_prompts * G
-        minis = [slice(i, min(i + mini, n_seq)) for i in range(0, n_seq, mini)]
+        minis = _slices(0, n_seq, mini)
         old = None
         if len(minis) > 1:  # the policy moves between mini-batches: freeze the behaviour log-probs
             old = torch.zeros(r.response_mask.shape)
             with torch.no_grad():
-                for i in range(0, n_seq, cfg.micro_batch_size):
-                    sl = slice(i, min(i + cfg.micro_batch_size, n_seq))
-                    ids, att, P, labels, _ = _micro_tensors(r, sl, self.device)
-                    lp, _ = token_logprobs(self.model, ids, att, P, labels, cfg.temperature,
-                                           prompt_sharing=cfg.prompt_sharing,
-                                           mixed_precision=cfg.mixed_precision)
+                for sl in _slices(0, n_seq, cfg.micro_batch_size):
+                    lp, _, _ = self._logprobs(r, sl)
                     old[sl, :lp.shape[1]] = lp.float().cpu()
         agg = {"loss": 0.0, "clip_frac_low": 0.0, "clip_frac_high": 0.0, "clip_frac_dual": 0.0,
                "approx_kl": 0.0, "num_selected": 0, "num_valid": 0, "grad_norm": 0.0}
         thresholds, ents, n_micro = [], [], 0
         for ms in minis:
             self.opt.zero_grad(set_to_none=True)
-            rows = range(ms.start, ms.stop)
-            for i in range(0, len(rows), cfg.micro_batch_size):
-                sl = slice(rows[i], min(rows[i] + cfg.micro_batch_size, ms.stop))
-                ids, att, P, labels, resp_mask = _micro_tensors(r, sl, self.device)
-                lp, ent = token_logprobs(self.model, ids, att, P, labels, cfg.temperature,
-                                         prompt_sharing=cfg.prompt_sharing, mixed_precision=cfg.mixed_precision)
+            for sl in _slices(ms.start, ms.stop, cfg.micro_batch_size):
+                lp, ent, resp_mask = self._logprobs(r, sl)
                 old_lp = lp.detach() if old is None else old[sl, :lp.shape[1]].to(self.device)
                 loss, m = self.preset.loss(lp, old_lp, adv[sl].to(self.device), resp_mask, ent)
                 if not torch.isfinite(loss):
