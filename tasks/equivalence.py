@@ -19,12 +19,11 @@ import sympy
 from latex2sympy2_extended import NormalizationConfig, latex2sympy
 from latex2sympy2_extended.latex2sympy2 import ConversionConfig
 
-from tasks.normalize import clean, number_text, plain_number
+from tasks.normalize import WORD, clean, number_text, plain_number
 from tasks.structure import Shape, is_name, peel_parens, shape
 
 _NORMALIZE = NormalizationConfig(basic_latex=True, units=False, malformed_operators=True, nits=True, boxed="none", equations=False)
 _CONVERT = ConversionConfig(interpret_as_mixed_fractions=True, interpret_simple_eq_as_assignment=False)
-_WORD = re.compile(r"(?<![\\a-zA-Z])[a-zA-Z]{3,}")
 _MATH_WORDS = re.compile(r"\\?(?:sqrt|frac|sin|cos|tan|cot|sec|csc|log|ln|exp|pi|infty|cdot|times|arcsin|arccos|arctan|sinh|cosh|tanh|text|mathrm|mbox|begin|end|pmatrix|bmatrix|matrix|vmatrix|left|right|emptyset|varnothing|dots|ldots|cdots|circ|infinity)")
 MAX_NODES = 400
 MAX_EXPONENT = 10_000
@@ -75,7 +74,7 @@ def ascii_math(text: str) -> str:
 
 def is_words(text: str) -> bool:
     """Text answers ("Devon", "odd") compare as words: sympy would read "evan" as e*v*a*n = "vane"."""
-    return bool(_WORD.search(_MATH_WORDS.sub("", text)))
+    return bool(WORD.search(_MATH_WORDS.sub("", text)))
 
 
 def words(text: str) -> str:

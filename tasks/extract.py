@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 
-from tasks.normalize import matching_brace
+from tasks.normalize import WORD, matching_brace
 
 BOXES = ("\\boxed", "\\fbox")
 LAST_NUMBER_POLICIES = ("off", "line", "any")
@@ -19,7 +19,6 @@ _ANSWER_LINE = re.compile(r"(?im)^(?:[ \t>#*_]*(?:final[ \t]+)?answer[ \t]*(?:\*
 _ANSWER_PHRASE = re.compile(r"(?i)\banswer\b(?:\*\*)?\s*(?:is|would be|will be|should be|[:：=])\s*:?\s*")
 _SENTENCE_END = re.compile(r"\.(?=\s|$)|,\s+(?=[a-zA-Z]{2,}\b)|;\s|\n")
 _NUMBER = re.compile(r"[+-]?\d+(?:,\d{3})*(?:\.\d+)?")
-_WORD = re.compile(r"(?<![\\a-zA-Z])[a-zA-Z]{3,}")
 _LAST_MATH = re.compile(r"\$([^$]+)\$\s*\.?\s*$")
 _DELIMS = (("$$", "$$"), ("$", "$"), ("\\(", "\\)"), ("\\[", "\\]"))
 _MATH_SPAN = re.compile(r"\$\$(.+?)\$\$|(?<!\\)\$([^$]+?)(?<!\\)\$|\\\((.+?)\\\)|\\\[(.+?)\\\]", re.S)
@@ -28,6 +27,7 @@ _ENV = re.compile(r"\\(?:begin|end)\{[a-zA-Z*]*\}(?:\{[a-z|]*\})?")
 _BOX_GAP = re.compile(r"(?:\s|[,;$]|\\[()\[\]]|\\q?quad(?![a-zA-Z])|\\[,;: ]|~|\b(?:and|or)\b|\\(?:text|mbox|textrm)\{\s*(?:and|or|,)?\s*\})*")
 _JOINER = re.compile(r"[,;]|\b(?:and|or)\b")
 _VERB = re.compile(r"(?i)\b(?:is|are|equals|was|be)\b\s*:?\s*")
+_BARE_BODY = re.compile(r"[^\s$]+")  # "\boxed 5"
 MAX_BOXES = 32
 
 
@@ -53,7 +53,7 @@ def last_box(text: str, before: int | None = None) -> tuple[int, int, str | None
     if j < len(text) and text[j] == "{":
         end = matching_brace(text, j)
         return (start, len(text), None) if end < 0 else (start, end + 1, text[j + 1:end])
-    m = re.compile(r"[^\s$]+").match(text, j)  # "\boxed 5"
+    m = _BARE_BODY.match(text, j)
     return (start, m.end(), m.group()) if m and j > start + len(name) else (start, len(text), None)
 
 
@@ -85,7 +85,7 @@ def _prose_words(text: str) -> int:
     text = _MATH_SPAN.sub(" ", text)
     text = _ENV.sub(" ", text)
     text = re.sub(r"\\(?:text|mbox|mathrm|textbf)\{[^{}]*\}", " ", text)
-    return len(_WORD.findall(text))
+    return len(WORD.findall(text))
 
 
 def sentence_value(s: str) -> str:
@@ -142,8 +142,7 @@ def answer_line(text: str) -> str | None:
     for m in _ANSWER_LINE.finditer(text):
         body = m.group(1).strip()
         if not body:  # "Answer:" on its own line, the answer on the next
-            nxt = text[m.end():].lstrip("\n").split("\n", 1)[0].strip()
-            body = nxt
+            body = text[m.end():].lstrip("\n").split("\n", 1)[0].strip()
         if body:
             found = body
     return found
@@ -169,9 +168,9 @@ def whole_answer(text: str, max_chars: int = 300) -> str | None:
         return next(g for g in spans[0].groups() if g is not None)
     prose = _ENV.sub("", re.sub(r"\\(?:text|mbox|mathrm)\{[^{}]*\}", "", s))
     m = _LAST_MATH.search(s)  # "So $x = 4$." : a short sentence that ends in its answer
-    if m and m.start() > 0 and "$" not in s[: m.start()] and len(_WORD.findall(s[: m.start()])) <= 3:
+    if m and m.start() > 0 and "$" not in s[: m.start()] and len(WORD.findall(s[: m.start()])) <= 3:
         return m.group(1)
-    return s if len(_WORD.findall(prose)) <= 1 else None
+    return s if len(WORD.findall(prose)) <= 1 else None
 
 
 def last_number(text: str, policy: str) -> str | None:

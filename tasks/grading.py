@@ -106,10 +106,10 @@ def _verdict(equal: bool, extracted: str, canonical: str | None) -> Grade:
 
 def _check(item: _Pending, timeout: float) -> Grade:
     status, equal, canon = worker_pool.get_pool().check(item.extracted, item.gold, timeout)
-    fallback = clean(item.extracted).text
+    canon = canon or clean(item.extracted).text
     if status == "ok":
-        return _verdict(equal, item.extracted, canon or fallback)
-    return Grade(False, item.extracted, status, fallback)
+        return _verdict(equal, item.extracted, canon)
+    return Grade(False, item.extracted, status, canon)
 
 
 def grade(response: Any, gold: Any, *, timeout: float = 1.0, config: GradeConfig | None = None) -> Grade:

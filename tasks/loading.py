@@ -24,7 +24,7 @@ HUB = {
     "aime24": {"repo": "HuggingFaceH4/aime_2024", "split": "train", "revision": "main", "year": 2024},
     "aime25": {"repo": "MathArena/aime_2025", "split": "train", "revision": "main", "year": 2025},
 }
-YEARS = {"aime24": 2024, "aime25": 2025}
+YEARS = {name: spec["year"] for name, spec in HUB.items()}
 FILE_STEMS = {"aime24": ["aime24", "aime_2024", "aime2024"], "aime25": ["aime25", "aime_2025", "aime2025"]}
 ID_RE = re.compile(r"^(20\d\d)-(I|II)-([1-9]|1[0-5])$")
 URL_RE = re.compile(r"(20\d\d)_AIME_(I|II)_Problems/Problem_(\d+)")
@@ -137,7 +137,7 @@ def _build(name: str, rows: list[dict], where: str) -> Task:
         if problem is not None:
             problems.append(problem)
     _validate(name, problems, year, where)
-    problems.sort(key=_contest_order)
+    problems.sort(key=lambda p: _id_order(p.id))
     return Task(name, problems, where)
 
 
@@ -204,16 +204,12 @@ def _validate(name: str, problems: list[Problem], year: int, where: str) -> None
     expected = {f"{year}-{c}-{n}" for c in ("I", "II") for n in range(1, 16)}
     if seen != expected:
         missing = sorted(expected - seen, key=_id_order)
-        raise TaskError(
-            f"{where}: {name} needs exactly 30 problems {year}-I-1 ... {year}-II-15; "
-            f"found {len(seen)}" + (f", missing {', '.join(missing[:5])}" + (" ..." if len(missing) > 5 else "") if missing else "")
-        )
+        found = f"found {len(seen)}"
+        if missing:
+            found += f", missing {', '.join(missing[:5])}" + (" ..." if len(missing) > 5 else "")
+        raise TaskError(f"{where}: {name} needs exactly 30 problems {year}-I-1 ... {year}-II-15; {found}")
 
 
 def _id_order(pid: str) -> tuple[int, int, int]:
     year, contest, number = pid.split("-")
     return int(year), 0 if contest == "I" else 1, int(number)
-
-
-def _contest_order(p: Problem) -> tuple[int, int, int]:
-    return _id_order(p.id)

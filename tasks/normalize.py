@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from fractions import Fraction
 
 MAX_NUMBER_CHARS = 400  # longer digit strings are compared as strings, never converted
+WORD = re.compile(r"(?<![\\a-zA-Z])[a-zA-Z]{3,}")  # a word of prose: 3+ letters, not a LaTeX command
 
 _SPACING = re.compile(r"(?<!\\)\\[,;:! ]|\\(?:quad|qquad|displaystyle|textstyle|left|right|big|Big|bigg|Bigg)(?![a-zA-Z])|~")
 _FRAC_ALIAS = re.compile(r"\\[dt]frac(?![a-zA-Z])")

@@ -95,9 +95,7 @@ def shape(s: str, depth: int = 0) -> Shape:
         return Shape("scalar", text=s)  # [\begin{array}..\end{array}]: a matrix, its brackets are typesetting
     if s.startswith("\\{") and s.endswith("\\}") and _encloses(s):
         return Shape("set", _items(s[2:-2], depth))
-    commas = split_top(s, ",")
-    if len(commas) == 1:
-        commas = split_top(s, ";")  # "-12; -11; -10": a list written with semicolons
+    commas = _split_list(s)
     if len(commas) > 1 and not _THOUSANDS.fullmatch(s):
         return Shape("list", tuple(shape(p, depth + 1) for p in commas[:MAX_ITEMS]))
     if len(s) >= 2 and s[0] in "([" and s[-1] in ")]" and _encloses(s):
@@ -163,10 +161,13 @@ def _items(inner: str, depth: int) -> tuple[Shape, ...]:
     inner = inner.strip()
     if not inner:
         return ()
-    parts = split_top(inner, ",")
-    if len(parts) == 1:
-        parts = split_top(inner, ";")  # (0; -2; 6)
-    return tuple(shape(p, depth + 1) for p in parts[:MAX_ITEMS])
+    return tuple(shape(p, depth + 1) for p in _split_list(inner)[:MAX_ITEMS])
+
+
+def _split_list(s: str) -> list[str]:
+    """Top-level items separated by commas, else by semicolons ("-12; -11; -10", "(0; -2; 6)")."""
+    parts = split_top(s, ",")
+    return split_top(s, ";") if len(parts) == 1 else parts
 
 
 _OPERATOR = re.compile(r"[0-9+\-*/=<>^!]|\\(?:sqrt|cdot|times|div|pm|mp|log|ln|lg|exp|sum|prod|int|lim|binom|dfrac|tfrac)(?![a-zA-Z])")
