@@ -81,11 +81,12 @@ def _load_local(name: str, path: Path) -> Task:
         path = found[0]
     elif not path.is_file():
         raise TaskError(f"{path}: no such file or folder")
-    rows = _read_rows(path)
+    rows = read_rows(path)
     return _build(name, rows, str(path))
 
 
-def _read_rows(path: Path) -> list[dict]:
+def read_rows(path: Path) -> list[dict]:
+    """Rows of a local .jsonl/.parquet file through `datasets`; any problem is one TaskError line."""
     import datasets
 
     datasets.disable_progress_bars()

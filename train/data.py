@@ -54,33 +54,32 @@ def _row_item(row: dict, index: int, where: str, template) -> Item:
         messages = tuple({"role": m.get("role", "user"), "content": m["content"]} for m in prompt)
     else:
         raise ConfigError(f"{where}: row {index}: prompt must be a string or a list of chat messages")
-    rid = (row.get("extra_info") or {}).get("index") if isinstance(row.get("extra_info"), dict) else None
+    extra = row.get("extra_info")
+    rid = extra.get("index") if isinstance(extra, dict) else None
     return Item(str(row.get("id", rid if rid is not None else index)), messages, str(answer))
 
 
 def _dataset_items(source: str, template: str) -> list[Item]:
-    import datasets
     import tasks
-    datasets.disable_progress_bars()
+    from tasks.errors import TaskError
+    from tasks.loading import read_rows
+
     tpl = tasks.get_template(template)
     if source.startswith("hub:"):
+        import datasets
+        datasets.disable_progress_bars()
         try:
-            ds = datasets.load_dataset(source[4:], split="train")
+            rows = datasets.load_dataset(source[4:], split="train")
         except Exception as exc:  # hub/network/parse errors come in many types; report as one line
             raise ConfigError(f"data {source}: cannot load: {type(exc).__name__}: {str(exc).splitlines()[0]}") from None
     else:
-        path = Path(source)
-        if not path.is_file():
+        if not Path(source).is_file():
             raise ConfigError(f"data {source}: no such file")
-        builder = {".jsonl": "json", ".json": "json", ".parquet": "parquet"}.get(path.suffix.lower())
-        if builder is None:
-            raise ConfigError(f"data {source}: use a .jsonl or .parquet file")
         try:
-            ds = datasets.load_dataset(builder, data_files=str(path), split="train")
-        except Exception as exc:
-            raise ConfigError(f"data {source}: cannot read as {builder}: {type(exc).__name__}: "
-                              f"{str(exc).splitlines()[0]}") from None
-    items = [_row_item(row, i, source, tpl) for i, row in enumerate(ds)]
+            rows = read_rows(Path(source))  # the same reader (and one-line errors) as the eval tasks
+        except TaskError as exc:
+            raise ConfigError(f"data {exc}") from None
+    items = [_row_item(row, i, source, tpl) for i, row in enumerate(rows)]
     if not items:
         raise ConfigError(f"data {source}: no rows")
     return items
