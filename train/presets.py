@@ -39,6 +39,14 @@ class Preset:
     def loss(self, logprobs, old_logprobs, advantages, response_mask, entropy, *,
              ref_logprobs=None, group=None):
         """Mask by entropy with this preset's ρ, then the policy loss. Returns (loss, metrics)."""
+        loss, _, _, metrics = self.masked_loss(logprobs, old_logprobs, advantages, response_mask, entropy,
+                                               ref_logprobs=ref_logprobs, group=group)
+        return loss, metrics
+
+    def masked_loss(self, logprobs, old_logprobs, advantages, response_mask, entropy, *,
+                    ref_logprobs=None, group=None):
+        """`loss`, with the token mask and the mask's stats (`top_entropy_mask`'s) as well:
+        (loss, token mask, stats, metrics)."""
         token_mask, stats = self.mask(entropy, response_mask, group)
         loss, metrics = policy_loss(
             logprobs, old_logprobs, advantages, response_mask, token_mask=token_mask,
@@ -48,7 +56,7 @@ class Preset:
         metrics["rho"] = self.rho
         metrics["mask_threshold"] = stats["threshold"]
         metrics["mask_selected_fraction"] = stats["selected_fraction"]  # over the mask's scope
-        return loss, metrics
+        return loss, token_mask, stats, metrics
 
 
 PRESETS = {

@@ -129,16 +129,25 @@ def generate(model, tokenizer, prompts: list[list[int]], answers: list, *, group
                                  generation_config=gen_cfg, logits_processor=[_finite_logits()])
         responses.extend(out[:, P:].cpu())
     model.train(was_training)
-    R = max(1, max(r.numel() for r in responses))
-    resp = torch.full((len(rows), R), pad, dtype=torch.long)
+    return assemble(ids, att, responses, answers, group_size, pad=pad, eos=eos, tokenizer=tokenizer)
+
+
+def assemble(ids: torch.Tensor, att: torch.Tensor, responses: list, answers: list, group_size: int, *,
+             pad: int, eos: list[int], tokenizer) -> Rollout:
+    """The `Rollout` layout from left-padded prompt rows (`ids`, `att`: [B, P], prompt-major, group-minor)
+    and one response per row (token ids, a list or 1-D tensor): responses right-padded with `pad` to
+    R >= 1, `response_mask` up to and including the first eos, texts decoded from the masked tokens.
+    `generate` and `train.rollout_vllm` both end here."""
+    R = max(1, max(len(r) for r in responses))
+    resp = torch.full((len(responses), R), pad, dtype=torch.long)
     for i, r in enumerate(responses):
-        resp[i, :r.numel()] = r
+        resp[i, :len(r)] = torch.as_tensor(r, dtype=torch.long)
     is_eos = torch.isin(resp, torch.tensor(eos)) if eos else torch.zeros_like(resp, dtype=torch.bool)
-    filled = torch.tensor([r.numel() for r in responses])[:, None] > torch.arange(R)[None]
+    filled = torch.tensor([len(r) for r in responses])[:, None] > torch.arange(R)[None]
     before_eos = (is_eos.long().cumsum(-1) - is_eos.long()) == 0   # up to and including the first eos
     response_mask = before_eos & filled
-    texts = [tokenizer.decode(resp[i][response_mask[i]], skip_special_tokens=True) for i in range(len(rows))]
-    return Rollout(torch.cat([ids, resp], 1), torch.cat([att, response_mask.long()], 1), P,
+    texts = [tokenizer.decode(resp[i][response_mask[i]], skip_special_tokens=True) for i in range(len(responses))]
+    return Rollout(torch.cat([ids, resp], 1), torch.cat([att, response_mask.long()], 1), ids.shape[1],
                    response_mask, texts, [a for a in answers for _ in range(group_size)])
 
 

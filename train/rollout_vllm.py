@@ -50,10 +50,11 @@ import hashlib
 import logging
 import os
 import random
+from types import SimpleNamespace
 
 import torch
 
-from train.rollout import Rollout, _left_pad
+from train.rollout import Rollout, _left_pad, assemble, eos_ids
 
 _GIB = 1 << 30
 
@@ -65,14 +66,13 @@ def _prompt_seed(seed: int, index: int, group_size: int) -> int:
 
 
 def _default_eos(model_path: str, tokenizer) -> list[int]:
-    """What `train.rollout.eos_ids` gives for the model loaded from `model_path`."""
+    """`train.rollout.eos_ids` on the generation config at `model_path` (none there: the tokenizer's eos)."""
     from transformers import GenerationConfig
     try:
-        eos = GenerationConfig.from_pretrained(model_path).eos_token_id
+        gen = GenerationConfig.from_pretrained(model_path)
     except (OSError, ValueError):
-        eos = None
-    eos = eos if eos is not None else tokenizer.eos_token_id
-    return [e for e in (eos if isinstance(eos, list) else [eos]) if e is not None]
+        gen = GenerationConfig()  # eos_token_id None: eos_ids falls back to the tokenizer's
+    return eos_ids(SimpleNamespace(generation_config=gen), tokenizer)
 
 
 class _QuietReload(logging.Filter):
@@ -151,8 +151,7 @@ class VLLMRollout:
         from vllm.v1.engine.core_client import InprocClient
         if not isinstance(self.llm.llm_engine.engine_core, InprocClient):
             raise RuntimeError("the vLLM engine core is not in this process: in-memory weight pushes need it")
-        self._asleep = False          # sleep() called, wake-up pending
-        self._weights_valid = True    # False after a sleep that discarded the weights, until the next push
+        self._sleep_level = 0  # vLLM's level of the pending sleep: 1 weights offloaded, 2 discarded; 0 awake
 
     # ----------------------------------------------------------------- weights
     @torch.no_grad()
@@ -164,7 +163,7 @@ class VLLMRollout:
         """
         model = getattr(model, "module", model)
         weights = ((name, p.detach()) for name, p in model.named_parameters())  # tied weights listed once
-        if self._asleep:
+        if self._sleep_level:
             self.llm.wake_up(tags=["weights"])
         layerwise = logging.getLogger("vllm.model_executor.model_loader.reload.layerwise")
         tied = bool(getattr(getattr(model, "config", None), "tie_word_embeddings", False))
@@ -175,10 +174,9 @@ class VLLMRollout:
         finally:
             layerwise.removeFilter(quiet)
         self.llm.apply_model(_reprocess_tied_heads)
-        if self._asleep:
+        if self._sleep_level:
             self.llm.wake_up(tags=["kv_cache"])
-            self._asleep = False
-        self._weights_valid = True
+            self._sleep_level = 0
         self.llm.reset_prefix_cache()
 
     def sleep(self, *, keep_weights: bool = False) -> None:
@@ -186,18 +184,18 @@ class VLLMRollout:
 
         Default: KV cache and weights are discarded (vLLM sleep level 2); `push` must come before the next
         `generate`. `keep_weights=True` offloads the weights to host memory instead (level 1)."""
-        if not self.sleep_mode or self._asleep:
+        if not self.sleep_mode or self._sleep_level:
             return
-        self.llm.sleep(level=1 if keep_weights else 2)
-        self._asleep = True
-        self._weights_valid = keep_weights
+        level = 1 if keep_weights else 2
+        self.llm.sleep(level=level)
+        self._sleep_level = level
 
     def wake_up(self) -> None:
-        if self._asleep:
-            if not self._weights_valid:
-                raise RuntimeError("the engine slept without its weights: push(model) before generating")
+        if self._sleep_level == 2:
+            raise RuntimeError("the engine slept without its weights: push(model) before generating")
+        if self._sleep_level:
             self.llm.wake_up()
-            self._asleep = False
+            self._sleep_level = 0
 
     # ----------------------------------------------------------------- sampling
     def generate(self, prompts: list[list[int]], answers: list, *, group_size: int, max_new_tokens: int,
@@ -230,8 +228,9 @@ class VLLMRollout:
         responses = [list(c.token_ids) for out in outs for c in sorted(out.outputs, key=lambda c: c.index)]
         if len(responses) != len(prompts) * group_size:
             raise RuntimeError(f"vLLM returned {len(responses)} samples for {len(prompts)} x {group_size}")
-        return _assemble(prompts, answers, responses, group_size, pad=self.pad, eos=self.eos,
-                         tokenizer=self.tokenizer)
+        ids, att = _left_pad([p for p in prompts for _ in range(group_size)], self.pad)
+        return assemble(ids, att, responses, answers, group_size, pad=self.pad, eos=self.eos,
+                        tokenizer=self.tokenizer)
 
     def close(self) -> None:
         """Drop the engine and its memory now."""
@@ -259,20 +258,3 @@ def _reprocess_tied_heads(model) -> None:
         if first != name and isinstance(getattr(module, "quant_method", None), UnquantizedEmbeddingMethod):
             module.quant_method.process_weights_after_loading(module)
 
-
-def _assemble(prompts, answers, responses, group_size, *, pad, eos, tokenizer) -> Rollout:
-    """`train.rollout.generate`'s layout from per-row response token lists (prompt-major, group-minor)."""
-    rows = [p for p in prompts for _ in range(group_size)]
-    ids, att = _left_pad(rows, pad)
-    P = ids.shape[1]
-    R = max(1, max(len(r) for r in responses))
-    resp = torch.full((len(rows), R), pad, dtype=torch.long)
-    for i, r in enumerate(responses):
-        resp[i, :len(r)] = torch.tensor(r, dtype=torch.long)
-    is_eos = torch.isin(resp, torch.tensor(eos))
-    filled = torch.tensor([len(r) for r in responses])[:, None] > torch.arange(R)[None]
-    before_eos = ((is_eos & filled).long().cumsum(-1) - (is_eos & filled).long()) == 0
-    response_mask = before_eos & filled
-    texts = [tokenizer.decode(resp[i][response_mask[i]], skip_special_tokens=True) for i in range(len(rows))]
-    return Rollout(torch.cat([ids, resp], 1), torch.cat([att, response_mask.long()], 1), P,
-                   response_mask, texts, [a for a in answers for _ in range(group_size)])

@@ -3,9 +3,9 @@
 TRL 1.16 has its own `top_entropy_quantile`, but only one variant: H >= quantile(1-ρ) over all
 data-parallel ranks, normalised by TRL's `loss_type`. `EntropyMaskedGRPOTrainer` replaces the loss
 (`_compute_loss`, the narrowest hook: generation, rewards, advantages, reference model and logging
-stay TRL's) with `train.mask.top_entropy_mask` + `train.loss.policy_loss`, so the selection rule
-(top-k or quantile), scope (micro / global / local), invert (bottom-ρ ablation) and normaliser
-(selected / all / sequence) are configurable through `EntropyMaskedGRPOConfig`.
+stay TRL's) with a `train.presets.Preset` (`train.mask.top_entropy_mask` + `train.loss.policy_loss`),
+so the selection rule (top-k or quantile), scope (micro / global / local), invert (bottom-ρ ablation)
+and normaliser (selected / all / sequence) are configurable through `EntropyMaskedGRPOConfig`.
 
 The defaults are the authors' code (preset `paper-code`): ρ = 0.2, exact top-k per micro-batch,
 mean over the selected tokens, DAPO clip ε_low = 0.2, ε_high = 0.28, dual clip c = 10, no KL.
@@ -18,8 +18,9 @@ from dataclasses import dataclass, field
 import torch
 from trl import GRPOConfig, GRPOTrainer
 
-from train.loss import NORMALIZERS, policy_loss
-from train.mask import RULES, SCOPES, top_entropy_mask
+from train.loss import NORMALIZERS
+from train.mask import RULES, SCOPES
+from train.presets import Preset
 
 
 @dataclass
@@ -78,18 +79,20 @@ class EntropyMaskedGRPOTrainer(GRPOTrainer):
         if not isinstance(self.args, EntropyMaskedGRPOConfig):
             raise TypeError("EntropyMaskedGRPOTrainer needs args=EntropyMaskedGRPOConfig(...)")
 
+    @property
+    def preset(self) -> Preset:
+        """The `train.presets.Preset` that `args` asks for (read on every call)."""
+        a = self.args
+        return Preset("trl", rule=a.entropy_rule, scope=a.entropy_scope, normalizer=a.loss_normalizer,
+                      rho=a.entropy_rho, invert=a.entropy_invert, clip_low=a.epsilon,
+                      clip_high=a.epsilon_high if a.epsilon_high is not None else a.epsilon,
+                      dual_clip=a.dual_clip, kl_coef=a.beta)
+
     def entropy_masked_loss(self, per_token_logps, old_per_token_logps, advantages, mask, entropies,
                             ref_per_token_logps=None):
         """(loss before gradient-accumulation scaling, token mask, mask stats, loss metrics)."""
-        a = self.args
-        token_mask, stats = top_entropy_mask(entropies, mask, a.entropy_rho, rule=a.entropy_rule,
-                                             scope=a.entropy_scope, invert=a.entropy_invert)
-        loss, metrics = policy_loss(
-            per_token_logps, old_per_token_logps, advantages, mask, token_mask=token_mask,
-            clip_low=a.epsilon, clip_high=a.epsilon_high if a.epsilon_high is not None else a.epsilon,
-            dual_clip=a.dual_clip, normalizer=a.loss_normalizer, ref_logprobs=ref_per_token_logps,
-            kl_coef=a.beta, entropy=entropies)
-        return loss, token_mask, stats, metrics
+        return self.preset.masked_loss(per_token_logps, old_per_token_logps, advantages, mask, entropies,
+                                       ref_logprobs=ref_per_token_logps)
 
     def _compute_loss(self, model, inputs):
         prompt_ids, prompt_mask = inputs["prompt_ids"], inputs["prompt_mask"]
