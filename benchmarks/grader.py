@@ -25,7 +25,7 @@ CASES = Path(__file__).resolve().parents[1] / "tests" / "data" / "grading_cases.
 
 
 def short_cases() -> list[tuple[str, str, bool]]:
-    rows = [json.loads(line) for line in CASES.open()]
+    rows = [json.loads(line) for line in CASES.read_text().splitlines()]
     return [(r["response"], r["gold"], r["correct"]) for r in rows
             if isinstance(r["response"], str) and isinstance(r["gold"], str) and not r.get("response_is_bytes")]
 

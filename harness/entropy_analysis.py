@@ -69,9 +69,12 @@ def load_samples(run_dir: str | Path | None = None, samples: str | Path | None =
     if table.num_rows == 0:
         raise UsageError(f"{where} holds no responses with token ids")
     # One row per sample: a run folder never has duplicates, a concatenated export might.
-    keys = [(r, t, p, i) for r, t, p, i in zip(_col(table, "run_id"), table["task"].to_pylist(),
-                                               table["problem_id"].to_pylist(), table["sample_idx"].to_pylist())]
-    first = sorted({k: n for n, k in reversed(list(enumerate(keys)))}.values())
+    keys = zip(_col(table, "run_id"), table["task"].to_pylist(), table["problem_id"].to_pylist(),
+               table["sample_idx"].to_pylist())
+    first_row: dict = {}
+    for n, k in enumerate(keys):
+        first_row.setdefault(k, n)
+    first = list(first_row.values())  # ascending: rows are visited in order
     if len(first) < table.num_rows:
         table = table.take(pa.array(first))
     return table
@@ -254,10 +257,10 @@ def token_texts(tokenizer, ids) -> dict[int, str]:
 def token_table(table: pa.Table, entropies: list[np.ndarray], logprobs: list[np.ndarray], tokenizer) -> pa.Table:
     """One row per response token of every sample (the per-token Parquet)."""
     responses = table["token_ids"].to_pylist()
-    texts = token_texts(tokenizer, [t for r in responses for t in r])
+    flat_ids = [t for r in responses for t in r]
+    texts = token_texts(tokenizer, flat_ids)
     counts = [len(r) for r in responses]
     rep = lambda values: [v for v, n in zip(values, counts) for _ in range(n)]  # noqa: E731
-    flat_ids = [t for r in responses for t in r]
     return pa.table({
         "run_id": rep(_col(table, "run_id")), "task": rep(table["task"].to_pylist()),
         "problem_id": rep(table["problem_id"].to_pylist()), "sample_idx": rep(table["sample_idx"].to_pylist()),
@@ -322,13 +325,14 @@ def summarize(tokens: pa.Table, rho: float = 0.2, limit: int = 30) -> dict:
     h = tokens["entropy"].to_numpy(zero_copy_only=False).astype(np.float64)
     pos = tokens["position"].to_numpy(zero_copy_only=False)
     texts = tokens["token"].to_pylist()
-    correct = np.array([c is True for c in tokens["correct"].to_pylist()])
-    wrong = np.array([c is False for c in tokens["correct"].to_pylist()])
-    cut = np.array([c is True for c in tokens["truncated"].to_pylist()])
-    stopped = np.array([c is False for c in tokens["truncated"].to_pylist()])
+    correct_col, truncated_col = tokens["correct"].to_pylist(), tokens["truncated"].to_pylist()
+    correct = np.array([c is True for c in correct_col])
+    wrong = np.array([c is False for c in correct_col])
+    cut = np.array([c is True for c in truncated_col])
+    stopped = np.array([c is False for c in truncated_col])
     top = top_fraction(h, rho)
-    samples = {(a, b, c, d) for a, b, c, d in zip(tokens["run_id"].to_pylist(), tokens["task"].to_pylist(),
-                                                 tokens["problem_id"].to_pylist(), tokens["sample_idx"].to_pylist())}
+    sample_of = list(zip(tokens["run_id"].to_pylist(), tokens["task"].to_pylist(), tokens["problem_id"].to_pylist(),
+                         tokens["sample_idx"].to_pylist()))  # each token's sample
     buckets = []
     for lo, hi in position_buckets(int(pos.max()) if len(pos) else 0):
         sel = (pos >= lo) & (pos < hi)
@@ -338,11 +342,9 @@ def summarize(tokens: pa.Table, rho: float = 0.2, limit: int = 30) -> dict:
     for name, sel in (("correct", correct), ("wrong", wrong), ("stopped", stopped), ("cut at the budget", cut)):
         split[name] = {**distribution(h[sel]), "top_share": float(top[sel].mean()) if sel.any() else None,
                        "forking": forking_tokens([t for t, s in zip(texts, sel) if s], h[sel], top[sel], 10)}
-        split[name]["samples"] = len({k for k, s in zip(zip(tokens["run_id"].to_pylist(), tokens["task"].to_pylist(),
-                                                             tokens["problem_id"].to_pylist(),
-                                                             tokens["sample_idx"].to_pylist()), sel) if s})
+        split[name]["samples"] = len({k for k, s in zip(sample_of, sel) if s})
     lp = tokens["logprob"].to_numpy(zero_copy_only=False).astype(np.float64)
-    return {"rho": rho, "samples": len(samples), "all": distribution(h),
+    return {"rho": rho, "samples": len(set(sample_of)), "all": distribution(h),
             "mean_nll": float(-lp.mean()) if len(lp) else None,
             "mean_nll_se": float((-lp - h).std() / math.sqrt(len(lp))) if len(lp) else None,
             "top_threshold": float(h[top].min()) if top.any() else None,

@@ -3,7 +3,7 @@
 The command module (`harness/commands/eval.py`) parses and checks flags; everything here runs after the
 checks passed. The flow is: `plan()` (tasks, prompts, run id; no model loaded) -> `execute()` (lock the
 run folder, generate the missing samples and store them as they finish, fill in missing budgets) ->
-`summary()` over exactly the requested samples.
+`summary()` of the leaderboard rows scored from exactly the requested samples.
 """
 
 from __future__ import annotations
@@ -14,10 +14,11 @@ import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
+from functools import cached_property
 from pathlib import Path
 
 from harness import __version__, store
-from harness.backends import Request, Sample, SamplingParams, chat_prompt_ids, make_sampler
+from harness.backends import Request, Sample, SamplingParams, chat_prompt_ids, load_tokenizer, make_sampler
 from harness.budgets import budget_list, cut
 from harness.errors import UsageError
 
@@ -65,11 +66,19 @@ class Plan:
     def gen_budget(self) -> int:
         return max(self.config.budgets)
 
+    @cached_property
+    def problems(self) -> dict:
+        """(task, problem_id) -> tasks.Problem."""
+        return {(t.name, q.id): q for t, problems in self.tasks for q in problems}
+
+    @cached_property
+    def task_hashes(self) -> dict[str, str]:
+        return {t.name: t.content_hash for t, _ in self.tasks}
+
 
 def plan(cfg: EvalConfig) -> Plan:
     """Everything that can go wrong with the user's input, checked before any model is loaded."""
     import tasks as tasks_mod
-    from transformers import AutoTokenizer
 
     template = tasks_mod.get_template(cfg.template)
     loaded = []
@@ -77,10 +86,7 @@ def plan(cfg: EvalConfig) -> Plan:
         task = tasks_mod.load(name, source=cfg.data)
         loaded.append((task, task.problems[: cfg.limit] if cfg.limit else task.problems))
 
-    try:
-        tokenizer = AutoTokenizer.from_pretrained(cfg.ckpt)
-    except (OSError, ValueError) as exc:
-        raise UsageError(f"checkpoint {cfg.ckpt}: cannot load its tokenizer ({str(exc).splitlines()[0]})") from None
+    tokenizer = load_tokenizer(cfg.ckpt)
     prompts = {}
     for task, problems in loaded:
         for p in problems:
@@ -130,7 +136,7 @@ def manifest(p: Plan, **extra) -> dict:
     cfg = p.config
     return {
         "run_id": p.run_id, "checkpoint": cfg.ckpt, "fingerprint": p.fingerprint, "backend": cfg.backend,
-        "tasks": [t.name for t, _ in p.tasks], "task_hashes": {t.name: t.content_hash for t, _ in p.tasks},
+        "tasks": [t.name for t, _ in p.tasks], "task_hashes": p.task_hashes,
         "task_sources": {t.name: t.source for t, _ in p.tasks},
         "template": p.template.name, "template_hash": p.template.hash, "template_text": p.template.text,
         "sampling": _sampling(cfg), "budgets": sorted(cfg.budgets), "budget_curve": cfg.budget_curve,
@@ -163,12 +169,13 @@ def execute(p: Plan, *, dp_rank: int | None = None, progress: bool = True) -> di
             requests = _missing_requests(p)
         print(f"run {p.run_id}: {len(requests)} sample(s) to generate, {len(p.wanted) - len(requests)} already stored"
               + (f" (data-parallel rank {dp_rank})" if dp_rank is not None else ""), file=sys.stderr)
-        device = _generate(p, requests, progress) if requests else None
+        if requests:
+            _generate(p, requests, progress)
         if dp_rank is not None:
             return {}
         _fill_missing_budgets(p)
         info.update(status="finished", finished_at=store.now(), wall_time_s=round(time.time() - started, 3),
-                    device=device or _device_name(cfg))
+                    device=_device_name(cfg))
         store.write_manifest(p.run_dir, info)
         return info
     finally:
@@ -197,7 +204,7 @@ def _rank_of(key, world: int) -> int:
     return store.sample_seed(0, *key) % world
 
 
-def _generate(p: Plan, requests: list[Request], progress: bool) -> str:
+def _generate(p: Plan, requests: list[Request], progress: bool) -> None:
     from tqdm import tqdm
 
     cfg = p.config
@@ -208,8 +215,6 @@ def _generate(p: Plan, requests: list[Request], progress: bool) -> str:
         options = {"base_urls": cfg.base_urls, "model": cfg.model_name, "concurrency": cfg.concurrency}
     sampler = make_sampler(cfg.backend, cfg.ckpt, p.tokenizer, **options)
     params = SamplingParams(cfg.temperature, cfg.top_p, p.gen_budget)
-    golds = {(t.name, q.id): q for t, problems in p.tasks for q in problems}
-    hashes = {t.name: t.content_hash for t, _ in p.tasks}
     # Grading and writing happen on one background thread, so the engine keeps stepping meanwhile.
     writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="harness-store")
     flushes = []
@@ -219,7 +224,7 @@ def _generate(p: Plan, requests: list[Request], progress: bool) -> str:
             if f.done():
                 f.result()  # a failed write stops the run now, not hours later
         if finished:
-            flushes.append(writer.submit(lambda: store.write_shard(p.run_dir, _rows(p, finished, p.budgets, golds, hashes))))
+            flushes.append(writer.submit(lambda: store.write_shard(p.run_dir, _rows(p, finished, p.budgets))))
 
     buffer, last = [], time.time()
     bar = tqdm(total=len(requests), desc=f"eval {p.run_id}", unit="sample", disable=not progress, file=sys.stderr)
@@ -239,10 +244,9 @@ def _generate(p: Plan, requests: list[Request], progress: bool) -> str:
     finally:
         bar.close()
         sampler.close()
-    return _device_name(cfg)
 
 
-def _rows(p: Plan, finished, budgets, golds, hashes) -> list[dict]:
+def _rows(p: Plan, finished, budgets) -> list[dict]:
     """Score finished samples at `budgets` (grading each distinct text once) and build their store rows."""
     from tasks.grading import grade_batch
 
@@ -251,13 +255,13 @@ def _rows(p: Plan, finished, budgets, golds, hashes) -> list[dict]:
     rows, texts = [], []
     for request, sample, generated_at in finished:
         task, pid, idx = request.key
-        gold = golds[(task, pid)].answer
+        gold = p.problems[(task, pid)].answer
         for b in budgets:
             c = cut(sample.token_ids, sample.text, sample.finish_reason, b, decode)
             full = b == p.gen_budget
             rows.append({
                 "run_id": p.run_id, "checkpoint": cfg.ckpt, "fingerprint": p.fingerprint, "backend": cfg.backend,
-                "task": task, "task_hash": hashes[task], "problem_id": pid, "gold": gold, "sample_idx": idx,
+                "task": task, "task_hash": p.task_hashes[task], "problem_id": pid, "gold": gold, "sample_idx": idx,
                 "seed": request.seed, "template": p.template.name, "template_hash": p.template.hash,
                 "temperature": cfg.temperature, "top_p": cfg.top_p, "max_tokens": p.gen_budget, "budget": b,
                 "prompt_tokens": len(request.prompt_ids), "response_tokens": c["response_tokens"],
@@ -272,7 +276,7 @@ def _rows(p: Plan, finished, budgets, golds, hashes) -> list[dict]:
     scored_at = store.now()
     for row, key in zip(rows, texts):
         g = grades[key]
-        row.update(extracted=g.extracted, canonical=getattr(g, "canonical", None), status=g.status,
+        row.update(extracted=g.extracted, canonical=g.canonical, status=g.status,
                    correct=bool(g.correct), scored_at=scored_at)
     return rows
 
@@ -287,9 +291,9 @@ def _fill_missing_budgets(p: Plan) -> None:
     missing = {k: v for k, v in missing.items() if v}
     if not missing:
         return
-    full = store.read_samples(p.run_dir).filter(_budget_is(p.gen_budget)).to_pylist()
-    golds = {(t.name, q.id): q for t, problems in p.tasks for q in problems}
-    hashes = {t.name: t.content_hash for t, _ in p.tasks}
+    import pyarrow.compute as pc
+
+    full = store.read_samples(p.run_dir).filter(pc.field("budget") == p.gen_budget).to_pylist()
     by_budgets: dict[tuple, list] = {}
     for r in full:
         key = (r["task"], r["problem_id"], r["sample_idx"])
@@ -298,17 +302,14 @@ def _fill_missing_budgets(p: Plan) -> None:
             by_budgets.setdefault(tuple(missing[key]), []).append(
                 (req, Sample(r["response"], tuple(r["token_ids"]), r["finish_reason"]), r["generated_at"]))
     for budgets, finished in by_budgets.items():
-        store.write_shard(p.run_dir, _rows(p, finished, list(budgets), golds, hashes))
+        store.write_shard(p.run_dir, _rows(p, finished, list(budgets)))
 
 
-def _budget_is(b: int):
-    import pyarrow.compute as pc
+def requested_samples(p: Plan, budgets: list[int] | None = None):
+    """The rows this invocation asked for (its tasks, problems, n and budgets), without text and ids.
 
-    return pc.field("budget") == b
-
-
-def requested_samples(p: Plan):
-    """The rows this invocation asked for (its tasks, problems, n and budgets), without text and ids."""
+    `budgets`: only these scored budgets (default: all of them, budget-curve points included).
+    """
     import pyarrow as pa
     import pyarrow.compute as pc
 
@@ -316,32 +317,21 @@ def requested_samples(p: Plan):
     t = store.read_samples(p.run_dir, columns=cols)
     keys = pa.array([f"{a}\0{b}\0{c}" for a, b, c in p.wanted])
     joined = pc.binary_join_element_wise(t["task"], t["problem_id"], pc.cast(t["sample_idx"], pa.string()), "\0")
-    mask = pc.and_(pc.is_in(joined, value_set=keys), pc.is_in(t["budget"], value_set=pa.array(p.budgets, pa.int64())))
+    budgets = pa.array(p.budgets if budgets is None else budgets, pa.int64())
+    mask = pc.and_(pc.is_in(joined, value_set=keys), pc.is_in(t["budget"], value_set=budgets))
     return t.filter(mask)
 
 
-def summary(p: Plan, table) -> str:
-    """A Markdown table, task x requested budget: avg@n ± SE, truncation rate, mean response tokens."""
-    from harness.metrics import avg_at_n
+def summary(rows: list[dict]) -> str:
+    """A Markdown table, task x requested budget: avg@n ± SE, truncation rate, mean response tokens.
 
-    d = table.to_pydict()
-    groups: dict[tuple, dict] = {}
-    for task, pid, b, ok, trunc, toks in zip(d["task"], d["problem_id"], d["budget"], d["correct"], d["truncated"],
-                                             d["response_tokens"]):
-        if b not in p.config.budgets:
-            continue
-        g = groups.setdefault((task, b), {"problems": {}, "trunc": [], "tokens": []})
-        g["problems"].setdefault(pid, []).append(ok)
-        g["trunc"].append(trunc)
-        g["tokens"].append(toks)
+    `rows`: the run's leaderboard rows (`leaderboard.rows_for_run`); budget-curve points are left out.
+    """
     lines = ["| task | budget | n | problems | avg@n (%) | ± SE | truncated (%) | mean tokens |",
              "|---|---:|---:|---:|---:|---:|---:|---:|"]
-    for (task, b), g in sorted(groups.items()):
-        accs = [sum(v) / len(v) for v in g["problems"].values()]
-        avg, se = avg_at_n(accs)
-        n = min(len(v) for v in g["problems"].values())
-        lines.append(f"| {task} | {b} | {n} | {len(accs)} | {100 * avg:.1f} | {100 * se:.1f} | "
-                     f"{100 * sum(g['trunc']) / len(g['trunc']):.1f} | {sum(g['tokens']) / len(g['tokens']):.1f} |")
+    for r in sorted((r for r in rows if not r["curve_point"]), key=lambda r: (r["task"], r["budget"])):
+        lines.append(f"| {r['task']} | {r['budget']} | {r['n']} | {r['problems']} | {100 * r['avg']:.1f} | "
+                     f"{100 * r['se']:.1f} | {100 * r['truncation_rate']:.1f} | {r['mean_tokens']:.1f} |")
     return "\n".join(lines)
 
 

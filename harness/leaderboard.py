@@ -17,7 +17,6 @@ Schema history:
 
 from __future__ import annotations
 
-import datetime as dt
 import fcntl
 import json
 import os
@@ -30,7 +29,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from harness import __version__
+from harness import __version__, store
 from harness.scores import Score, score_samples
 
 SCHEMA_VERSION = 1
@@ -76,7 +75,9 @@ _RENAMED_BEFORE = {1: {"accuracy": "avg", "stderr": "se"}}
 
 def read(path: str | os.PathLike) -> pa.Table:
     """The leaderboard at `path` in the current schema, whatever version wrote it."""
-    return _upgrade(pq.read_table(path), path)
+    # One file: ParquetFile, not read_table, which imports pyarrow.dataset (and pandas) on the CLI's light path.
+    with pq.ParquetFile(path) as f:
+        return _upgrade(f.read(), path)
 
 
 def append_run(
@@ -111,10 +112,7 @@ def rows_for_run(samples: Any, manifest: Mapping[str, Any]) -> list[dict[str, An
     requested = manifest.get("budgets")
     requested = {int(b) for b in requested} if requested else None
     task_hashes = manifest.get("task_hashes") or {}
-    rows = []
-    for score in score_samples(columns):
-        rows.append(_row(score, columns, manifest, sampling, requested, task_hashes))
-    return rows
+    return [_row(score, columns, manifest, sampling, requested, task_hashes) for score in score_samples(columns)]
 
 
 def add_rows(path: str | os.PathLike, rows: list[Mapping[str, Any]]) -> None:
@@ -135,7 +133,7 @@ def _row(score: Score, columns, manifest, sampling, requested, task_hashes) -> d
     return {
         "schema_version": SCHEMA_VERSION,
         "run_id": score.run_id,
-        "date": manifest.get("finished_at") or _latest(columns.get("scored_at")) or _now(),
+        "date": manifest.get("finished_at") or _latest(columns.get("scored_at")) or store.now(),
         "checkpoint": _run_value(columns, "checkpoint", score.run_id) or manifest.get("checkpoint"),
         "fingerprint": _run_value(columns, "fingerprint", score.run_id) or manifest.get("fingerprint"),
         "task": score.task,
@@ -234,11 +232,7 @@ def _write_atomically(table: pa.Table, path: Path) -> None:
     except BaseException:
         os.unlink(tmp)
         raise
-    dir_fd = os.open(path.parent, os.O_RDONLY)
-    try:
-        os.fsync(dir_fd)
-    finally:
-        os.close(dir_fd)
+    store.fsync_dir(path.parent)
 
 
 def _float_or_none(value: Any) -> float | None:
@@ -247,7 +241,3 @@ def _float_or_none(value: Any) -> float | None:
 
 def _latest(stamps: list | None) -> str | None:
     return max((s for s in stamps or [] if s), default=None)
-
-
-def _now() -> str:
-    return dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")

@@ -137,7 +137,7 @@ def write_shard(run_dir: Path, rows: list[dict]) -> Path | None:
         f.flush()
         os.fsync(f.fileno())
     os.replace(tmp, final)
-    _fsync_dir(run_dir)
+    fsync_dir(run_dir)
     return final
 
 
@@ -170,7 +170,8 @@ def write_manifest(run_dir: Path, manifest: dict) -> None:
     os.replace(tmp, run_dir / "manifest.json")
 
 
-def _fsync_dir(path: Path) -> None:
+def fsync_dir(path: Path) -> None:
+    """Make a rename inside `path` durable."""
     fd = os.open(path, os.O_RDONLY)
     try:
         os.fsync(fd)

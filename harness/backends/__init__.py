@@ -40,10 +40,6 @@ class Sample:
     token_ids: tuple[int, ...]
     finish_reason: str  # "stop" (end of sequence or a stop string) or "length" (hit max_tokens)
 
-    @property
-    def num_tokens(self) -> int:
-        return len(self.token_ids)
-
 
 class Sampler(Protocol):
     name: str
@@ -71,6 +67,18 @@ def make_sampler(backend: str, ckpt: str, tokenizer, **options) -> Sampler:
 
         return OpenAISampler(tokenizer=tokenizer, **options)
     raise ValueError(f"unknown backend {backend!r}")
+
+
+def load_tokenizer(ckpt) -> Any:
+    """The checkpoint's own tokenizer (transformers), or a UsageError naming the checkpoint."""
+    from transformers import AutoTokenizer
+
+    from harness.errors import UsageError
+
+    try:
+        return AutoTokenizer.from_pretrained(str(ckpt))
+    except (OSError, ValueError) as exc:
+        raise UsageError(f"checkpoint {ckpt}: cannot load its tokenizer ({str(exc).splitlines()[0]})") from None
 
 
 def chat_prompt_ids(tokenizer, user_message: str) -> tuple[int, ...]:

@@ -14,7 +14,7 @@ import importlib.util
 import sys
 
 from harness.commands.leaderboard import (
-    add_output_arguments, add_source_arguments, ci, emit, filter_rows, pct, read_rows,
+    add_output_arguments, add_source_arguments, ci, emit, filter_rows, leaderboard_file, pct, read_rows,
 )
 from harness.errors import UsageError
 
@@ -56,7 +56,7 @@ def run(args: argparse.Namespace) -> int:
     if not args.no_plot:
         from harness import plots
 
-        target = args.plot or _default_plot_path(args.results)
+        target = args.plot or leaderboard_file(args.results).with_name("accuracy_vs_budget.png")
         print(f"wrote {plots.accuracy_vs_budget(selections, target)}", file=sys.stderr)
     return 0
 
@@ -153,10 +153,3 @@ def _pts(x: float | None) -> str:
 
 def _pts_ci(lo: float | None, hi: float | None) -> str:
     return "" if lo is None else f"[{_pts(lo)}, {_pts(hi)}]"
-
-
-def _default_plot_path(results: str) -> str:
-    from pathlib import Path
-
-    folder = Path(results).parent if results.endswith(".parquet") else Path(results)
-    return str(folder / "accuracy_vs_budget.png")

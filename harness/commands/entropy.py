@@ -61,7 +61,9 @@ def run(args: argparse.Namespace) -> int:
         raise UsageError(f"entropy at temperature {temperature} is undefined: pass --temperature > 0")
     data = args.data or _recorded_source(manifest)
 
-    tokenizers = [_tokenizer(c) for c in ckpts]
+    from harness.backends import load_tokenizer
+
+    tokenizers = [load_tokenizer(c) for c in ckpts]
     prompts = ea.rebuild_prompts(table, tokenizers[0], data)
     if len(ckpts) == 2 and ea.rebuild_prompts(table, tokenizers[1], data) != prompts:
         raise UsageError(f"{ckpts[0]} and {ckpts[1]} tokenize the prompts differently: their entropies would be over "
@@ -89,17 +91,17 @@ def run(args: argparse.Namespace) -> int:
 
     header = _header(args, table, run_label, ckpts, temperature, device, manifest)
     out.mkdir(parents=True, exist_ok=True)
+    import pyarrow.parquet as pq
+
+    tok = ea.token_table(table, results[0][0], results[0][1], tokenizers[0])
     if args.compare:
         import numpy as np
         import pyarrow as pa
-        import pyarrow.parquet as pq
 
-        tok = ea.token_table(table, results[0][0], results[0][1], tokenizers[0])
-        h_b = np.concatenate(results[1][0]) if results[1][0] else np.zeros(0, np.float32)
+        h_b = np.concatenate(results[1][0])  # one array per sample, and there is at least one sample
         tok = tok.rename_columns([c if c not in ("entropy", "logprob") else f"{c}_a" for c in tok.column_names])
         tok = tok.append_column("entropy_b", pa.array(h_b, pa.float32()))
-        tok = tok.append_column("logprob_b", pa.array(np.concatenate(results[1][1]) if results[1][1] else h_b,
-                                                      pa.float32()))
+        tok = tok.append_column("logprob_b", pa.array(np.concatenate(results[1][1]), pa.float32()))
         pq.write_table(tok, out / "compare_tokens.parquet")
         c = ea.compare(tok["entropy_a"].to_numpy(), h_b, args.rho)
         text = ea.compare_markdown(c, args.rho, header)
@@ -108,9 +110,6 @@ def run(args: argparse.Namespace) -> int:
         print(f"wrote {out}/compare.md, compare_tokens.parquet", file=sys.stderr)
         return 0
 
-    import pyarrow.parquet as pq
-
-    tok = ea.token_table(table, results[0][0], results[0][1], tokenizers[0])
     pq.write_table(tok, out / "tokens.parquet", compression="zstd")
     s = ea.summarize(tok, args.rho, args.top)
     (out / "summary.md").write_text(ea.summary_markdown(s, header))
@@ -192,15 +191,6 @@ def _check_checkpoint(ckpt: Path) -> None:
         raise UsageError(f"checkpoint {ckpt} has no config.json")
     if not any(p.name.endswith(WEIGHT_SUFFIXES) for p in ckpt.iterdir()):
         raise UsageError(f"checkpoint {ckpt} has no weight files (*.safetensors, *.bin)")
-
-
-def _tokenizer(ckpt: Path):
-    from transformers import AutoTokenizer
-
-    try:
-        return AutoTokenizer.from_pretrained(str(ckpt))
-    except (OSError, ValueError) as exc:
-        raise UsageError(f"checkpoint {ckpt}: cannot load its tokenizer ({str(exc).splitlines()[0]})") from None
 
 
 def _header(args, table, run_label, ckpts, temperature, device, manifest) -> list[str]:

@@ -52,20 +52,18 @@ def run(args: argparse.Namespace) -> int:
         evaluate.execute(plan, dp_rank=args.dp_rank, progress=False)
         return 0
     info = evaluate.execute(plan, progress=not args.no_progress)
-    table = evaluate.requested_samples(plan)
-    print(f"run {plan.run_id}: {plan.run_dir}")
-    print(evaluate.summary(plan, table))
-    if cfg.leaderboard:
-        add_to_leaderboard(Path(cfg.out) / "leaderboard.parquet", table, info)
-    return 0
-
-
-def add_to_leaderboard(path: Path, table, manifest: dict) -> None:
-    """The single call into the leaderboard (harness/leaderboard.py, issue 4)."""
     from harness import leaderboard
 
-    leaderboard.append_run(path, table, manifest)
-    print(f"leaderboard: {path}")
+    # Scored once, for the summary and the leaderboard; without a leaderboard, only the summary's budgets.
+    table = evaluate.requested_samples(plan, None if cfg.leaderboard else cfg.budgets)
+    rows = leaderboard.rows_for_run(table, info)
+    print(f"run {plan.run_id}: {plan.run_dir}")
+    print(evaluate.summary(rows))
+    if cfg.leaderboard:
+        path = Path(cfg.out) / "leaderboard.parquet"
+        leaderboard.add_rows(path, rows)
+        print(f"leaderboard: {path}")
+    return 0
 
 
 def check(args: argparse.Namespace):

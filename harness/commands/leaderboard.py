@@ -12,6 +12,7 @@ import json
 import sys
 from pathlib import Path
 
+from harness import tables
 from harness.errors import UsageError
 
 SORT_KEYS = ("avg", "se", "pass@K", "maj@K", "truncation_rate", "acc_untruncated", "mean_tokens", "date")
@@ -41,13 +42,11 @@ def add_source_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def add_output_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--format", choices=["table", "markdown", "csv"], default="table")
+    p.add_argument("--format", choices=tables.FORMATS, default="table")
     p.add_argument("--out", help="write to this file instead of stdout")
 
 
 def run(args: argparse.Namespace) -> int:
-    from harness import tables
-
     rows = filter_rows(read_rows(args.results), args.task, args.budget)
     if args.checkpoint:
         rows = [r for r in rows if args.checkpoint in (r["checkpoint"] or "")]
@@ -68,13 +67,17 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
+def leaderboard_file(results: str) -> Path:
+    """--results as given: a results folder (its leaderboard.parquet) or the .parquet file itself."""
+    path = Path(results)
+    return path if path.suffix == ".parquet" else path / "leaderboard.parquet"
+
+
 def read_rows(results: str) -> list[dict]:
     """Every leaderboard row (current schema) from a results folder or a leaderboard file."""
     from harness import leaderboard
 
-    path = Path(results)
-    if path.suffix != ".parquet":
-        path = path / "leaderboard.parquet"
+    path = leaderboard_file(results)
     if not path.is_file():
         raise UsageError(f"no leaderboard at {path} (run `harness eval` first, or pass --results)")
     try:
