@@ -15,6 +15,8 @@ from dataclasses import dataclass
 
 import torch
 
+from train.logprobs import autocast, prefix_cache, prompt_groups, sharing_pays
+
 
 class NonFinite(RuntimeError):
     """nan/inf in the policy's logits, loss or gradients: the run stops, the last checkpoint is kept."""
@@ -46,6 +48,11 @@ def eos_ids(model, tokenizer) -> list[int]:
     eos = model.generation_config.eos_token_id
     eos = eos if eos is not None else tokenizer.eos_token_id
     return [e for e in (eos if isinstance(eos, list) else [eos]) if e is not None]
+
+
+def pad_id(tokenizer, eos: list[int]) -> int:
+    """The tokenizer's pad token, else the first end-of-sequence id (padding is masked out either way)."""
+    return tokenizer.pad_token_id if tokenizer.pad_token_id is not None else eos[0]
 
 
 @dataclass
@@ -89,8 +96,6 @@ def _shared_prefill(model, ids: torch.Tensor, att: torch.Tensor, new_tokens: int
     generate() then feeds only the last prompt token, so a group of G responses pays for one
     prefill instead of G. None when there is nothing to share.
     """
-    from train.logprobs import prefix_cache, prompt_groups, sharing_pays
-
     which, first = prompt_groups(ids, att, ids.shape[1])
     if ids.shape[1] < 2 or not sharing_pays(ids.shape[0], first.numel(), ids.shape[1], new_tokens, min_saving):
         return None
@@ -107,11 +112,9 @@ def generate(model, tokenizer, prompts: list[list[int]], answers: list, *, group
     """
     from transformers import GenerationConfig
 
-    from train.logprobs import autocast
-
     device = next(model.parameters()).device
-    pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else eos_ids(model, tokenizer)[0]
     eos = eos_ids(model, tokenizer)
+    pad = pad_id(tokenizer, eos)
     gen_cfg = GenerationConfig(do_sample=True, temperature=temperature, top_p=top_p, top_k=0,
                                max_new_tokens=max_new_tokens, pad_token_id=pad, eos_token_id=eos)
     rows = [p for p in prompts for _ in range(group_size)]

@@ -54,7 +54,7 @@ from types import SimpleNamespace
 
 import torch
 
-from train.rollout import Rollout, _left_pad, assemble, eos_ids
+from train.rollout import Rollout, _left_pad, assemble, eos_ids, pad_id
 
 _GIB = 1 << 30
 
@@ -133,7 +133,7 @@ class VLLMRollout:
         self.eos = list(eos_token_ids) if eos_token_ids is not None else _default_eos(model_path, tokenizer)
         if not self.eos:
             raise ValueError("no end-of-sequence token id: pass eos_token_ids")
-        self.pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else self.eos[0]
+        self.pad = pad_id(tokenizer, self.eos)
         self.on_cpu = current_platform.is_cpu()
         self.sleep_mode = not self.on_cpu and current_platform.is_sleep_mode_available()
         kwargs = dict(

@@ -115,7 +115,7 @@ class Trainer:
         self.eos = rollout.eos_ids(self.model, self.tokenizer)
         if not self.eos:
             raise ConfigError(f"model {src}: no eos token in generation_config or tokenizer")
-        self.pad = self.tokenizer.pad_token_id if self.tokenizer.pad_token_id is not None else self.eos[0]
+        self.pad = rollout.pad_id(self.tokenizer, self.eos)
         self.engine = None
         if cfg.backend == "vllm":  # starts from the same weights as the policy: src
             from train.rollout_vllm import VLLMRollout
