@@ -33,11 +33,14 @@ import os
 import subprocess
 import sys
 import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # entropy_step.py, shared with entropy_gpu.py
 
 VARIANTS = {
     "naive": "naive (materialised [N, V])",
     "chunked": "chunked (from logits)",
-    "fused": "fused, all rows get gradient",
+    "fused-all": "fused, all rows get gradient",
     "fused-masked": "fused, ρ-masked backward",
 }
 MODES = ("fwd", "fwd+bwd")
@@ -54,33 +57,14 @@ def _proc_status(field: str) -> int:
 def worker(args) -> dict:
     import torch
 
-    from train.entropy import fused_logprobs_and_entropy, logprobs_and_entropy, naive_logprobs_and_entropy
-    from train.mask import top_entropy_mask
+    from entropy_step import inputs
+    from entropy_step import step as one_step
 
     torch.set_num_threads(args.threads)
-    torch.manual_seed(0)
-    N, H, V = args.n, args.hidden, args.vocab
-    hidden = (torch.randn(N, H) / H ** 0.5).requires_grad_()
-    weight = (torch.randn(V, H) * 2.0).requires_grad_()   # logits of std ~2: a realistic spread
-    labels = torch.randint(0, V, (N,))
-    adv = torch.randn(N)
-    valid = torch.ones(N, dtype=torch.bool)
-    hidden.grad, weight.grad = torch.zeros_like(hidden), torch.zeros_like(weight)
+    tensors = inputs(args.n, args.hidden, args.vocab)
 
     def step(backward: bool):
-        if args.variant == "naive":
-            lp, ent = naive_logprobs_and_entropy(hidden @ weight.T, labels)
-        elif args.variant == "chunked":
-            lp, ent = logprobs_and_entropy(hidden @ weight.T, labels)
-        else:
-            lp, ent = fused_logprobs_and_entropy(hidden, weight, labels)
-        if args.variant == "fused":
-            loss = (lp * adv).sum()
-        else:
-            mask, _ = top_entropy_mask(ent.detach(), valid, args.rho)
-            loss = (lp * adv * mask).sum()
-        if backward:
-            loss.backward()
+        one_step(args.variant, *tensors, args.rho, backward)
 
     backward = args.mode == "fwd+bwd"
     step(backward)                                    # warm-up: thread pools, lazy inits

@@ -26,13 +26,18 @@ import argparse
 import gc
 import importlib.util
 import statistics
+import sys
 import time
+from pathlib import Path
 
 import torch
 
 import train.entropy as entropy_module
-from train.entropy import fused_logprobs_and_entropy, logprobs_and_entropy, naive_logprobs_and_entropy
-from train.mask import top_entropy_mask
+from train.entropy import logprobs_and_entropy
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # entropy_step.py, shared with entropy.py
+from entropy_step import inputs  # noqa: E402
+from entropy_step import step as one_step  # noqa: E402
 
 
 OOM = getattr(torch, "OutOfMemoryError", getattr(torch.cuda, "OutOfMemoryError", MemoryError))
@@ -83,33 +88,13 @@ def main():
     if args.small:
         args.n, args.hidden, args.vocab, args.repeats = 256, 64, 5003, 2
     device = torch.device(args.device)
-    N, H, V, dtype = args.n, args.hidden, args.vocab, torch.bfloat16
-    torch.manual_seed(0)
-    hidden = (torch.randn(N, H, device=device) / H ** 0.5).to(dtype).requires_grad_()
-    weight = (torch.randn(V, H, device=device) * 2.0).to(dtype).requires_grad_()
-    labels = torch.randint(0, V, (N,), device=device)
-    adv = torch.randn(N, device=device)
-    valid = torch.ones(N, dtype=torch.bool, device=device)
-    hidden.grad, weight.grad = torch.zeros_like(hidden), torch.zeros_like(weight)
+    N = args.n
+    hidden, weight, labels, adv, valid = tensors = inputs(N, args.hidden, args.vocab, device=device,
+                                                          dtype=torch.bfloat16)
     n_sel = max(1, round(args.rho * N))
 
     def step(kind, backward):
-        def run():
-            if kind == "naive":
-                lp, ent = naive_logprobs_and_entropy(hidden @ weight.T, labels)
-            elif kind == "chunked":
-                lp, ent = logprobs_and_entropy(hidden @ weight.T, labels)
-            else:
-                lp, ent = fused_logprobs_and_entropy(hidden, weight, labels)
-            if kind == "fused-all":
-                loss = (lp * adv).sum()
-            else:
-                mask, _ = top_entropy_mask(ent.detach(), valid, args.rho)
-                loss = (lp * adv * mask).sum()
-            if backward:
-                loss.backward()
-            return lp.detach()
-        return run
+        return lambda: one_step(kind, *tensors, args.rho, backward)
 
     def floor(rows, backward):
         def run():
@@ -151,7 +136,7 @@ def main():
         return "n/a" if x is None else f"{x / 2**30:,.2f}"
 
     name = torch.cuda.get_device_name(device) if device.type == "cuda" else "CPU"
-    lines = [f"{name}, torch {torch.__version__}; N={N:,}, H={H:,}, V={V:,}, bf16, ρ={args.rho}, "
+    lines = [f"{name}, torch {torch.__version__}; N={N:,}, H={args.hidden:,}, V={args.vocab:,}, bf16, ρ={args.rho}, "
              f"median of {args.repeats}",
              "",
              "| variant | fwd (ms) | fwd peak extra (GiB) | fwd+bwd (ms) | fwd+bwd peak extra (GiB) "
