@@ -13,7 +13,7 @@ same facts on any checkpoint over samples from `harness eval`:
 
 Entropy is exact over the full vocabulary, at temperature T (p = softmax(z / T)), computed with
 `train.entropy` so the [tokens, V] logits are never materialised whole (the one allowed import of
-`train` from a `harness` library module, see DESIGN.md). torch and transformers are imported inside
+`train` from a `harness` library module, see docs/DESIGN.md). torch and transformers are imported inside
 the functions that need them.
 """
 

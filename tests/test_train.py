@@ -200,7 +200,7 @@ def test_shipped_configs_load_and_pass_the_checks(name, tiny):
     from train.config import load_config
 
     cfg = load_config(str(REPO / "train" / "configs" / f"{name}.yaml"), {"model": str(tiny)}).check()
-    if name.endswith("-paper"):  # the paper's recipe (DESIGN.md "Reference facts")
+    if name.endswith("-paper"):  # the paper's recipe (docs/DESIGN.md "Reference facts")
         assert (cfg.rho, cfg.clip_low, cfg.clip_high, cfg.dual_clip, cfg.lr) == (0.2, 0.2, 0.28, 10.0, 1e-6)
         assert (cfg.prompts_per_step, cfg.group_size, cfg.mini_batch_prompts) == (512, 16, 32)
         assert (cfg.reward_mode, cfg.overlong_buffer, cfg.dynamic_sampling) == ("pm1", 4096, True)

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 
 import torch
 
+from tasks import prompts as _prompts
 from train.logprobs import autocast, prefix_cache, prompt_groups, sharing_pays
 
 
@@ -36,18 +37,13 @@ def _finite_logits():
 
 
 def prompt_ids(tokenizer, messages) -> list[int]:
-    """The checkpoint's chat template around the messages; a bare concatenation without one."""
-    msgs = [dict(m) for m in messages]
-    if getattr(tokenizer, "chat_template", None):
-        text = tokenizer.apply_chat_template(msgs, add_generation_prompt=True, tokenize=False)
-        return tokenizer(text, add_special_tokens=False)["input_ids"]
-    return tokenizer("\n\n".join(m["content"] for m in msgs))["input_ids"]
+    """`tasks.prompts.prompt_ids`: the same rule every eval backend uses."""
+    return _prompts.prompt_ids(tokenizer, messages)
 
 
 def eos_ids(model, tokenizer) -> list[int]:
-    eos = model.generation_config.eos_token_id
-    eos = eos if eos is not None else tokenizer.eos_token_id
-    return [e for e in (eos if isinstance(eos, list) else [eos]) if e is not None]
+    """`tasks.prompts.eos_ids` of the model's generation config: the same rule eval uses."""
+    return _prompts.eos_ids(model.generation_config, tokenizer)
 
 
 def pad_id(tokenizer, eos: list[int]) -> int:

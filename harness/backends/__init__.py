@@ -82,10 +82,7 @@ def load_tokenizer(ckpt) -> Any:
 
 
 def chat_prompt_ids(tokenizer, user_message: str) -> tuple[int, ...]:
-    """The token ids the model sees: the checkpoint's chat template around one user message."""
-    messages = [{"role": "user", "content": user_message}]
-    if getattr(tokenizer, "chat_template", None):
-        text = tokenizer.apply_chat_template(messages, add_generation_prompt=True, tokenize=False)
-        return tuple(tokenizer(text, add_special_tokens=False)["input_ids"])
-    # A base model without a chat template gets the bare message (plus its usual special tokens).
-    return tuple(tokenizer(user_message)["input_ids"])
+    """The token ids the model sees: `tasks.prompts.user_prompt_ids`, the rule training uses too."""
+    from tasks.prompts import user_prompt_ids
+
+    return tuple(user_prompt_ids(tokenizer, user_message))

@@ -12,6 +12,7 @@ from itertools import groupby
 from typing import Iterator
 
 from harness.backends import Request, Sample, SamplingParams
+from tasks.prompts import eos_ids
 
 
 class HFSampler:
@@ -27,9 +28,7 @@ class HFSampler:
         self.model = AutoModelForCausalLM.from_pretrained(ckpt, dtype=torch_dtype).to(self.device).eval()
         self.tokenizer = tokenizer
         self.batch_size = batch_size
-        eos = self.model.generation_config.eos_token_id
-        eos = eos if eos is not None else tokenizer.eos_token_id
-        self.eos_ids = set(eos if isinstance(eos, list) else [eos] if eos is not None else [])
+        self.eos_ids = set(eos_ids(self.model.generation_config, tokenizer))
 
     def sample(self, requests: list[Request], params: SamplingParams) -> Iterator[tuple[Request, Sample]]:
         ordered = sorted(requests, key=lambda r: r.prompt_ids)

