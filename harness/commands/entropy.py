@@ -7,7 +7,7 @@
 Writes to --out (default RESULTS/entropy/<run id>-<checkpoint name>): tokens.parquet (one row per response
 token), summary.md, forking_tokens.md, histogram.png; with --compare: compare.md and compare_tokens.parquet.
 Flags, files, tokenizers and prompts are checked (one line, exit 2) before any model is loaded. The work
-is `harness.entropy_analysis`.
+is `harness.entropy` (measure, stats, report).
 """
 
 from __future__ import annotations
@@ -50,13 +50,13 @@ def register(sub) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from harness import entropy_analysis as ea
+    from harness.entropy import measure, report, stats
 
     table, run_dir, manifest = _check(args)
     ckpts = [Path(c) for c in args.compare] if args.compare else [Path(args.ckpt or _recorded_checkpoint(table, run_dir))]
     for c in ckpts:
         _check_checkpoint(c)
-    temperature = args.temperature if args.temperature is not None else ea.sampling_temperature(table)
+    temperature = args.temperature if args.temperature is not None else measure.sampling_temperature(table)
     if temperature <= 0:
         raise UsageError(f"entropy at temperature {temperature} is undefined: pass --temperature > 0")
     data = args.data or _recorded_source(manifest)
@@ -64,8 +64,8 @@ def run(args: argparse.Namespace) -> int:
     from harness.backends import load_tokenizer
 
     tokenizers = [load_tokenizer(c) for c in ckpts]
-    prompts = ea.rebuild_prompts(table, tokenizers[0], data)
-    if len(ckpts) == 2 and ea.rebuild_prompts(table, tokenizers[1], data) != prompts:
+    prompts = measure.rebuild_prompts(table, tokenizers[0], data)
+    if len(ckpts) == 2 and measure.rebuild_prompts(table, tokenizers[1], data) != prompts:
         raise UsageError(f"{ckpts[0]} and {ckpts[1]} tokenize the prompts differently: their entropies would be over "
                          "different tokens")
     responses = table["token_ids"].to_pylist()
@@ -74,17 +74,17 @@ def run(args: argparse.Namespace) -> int:
     if top_id >= vocab:
         raise UsageError(f"the responses hold token id {top_id}, beyond the tokenizer of the checkpoint ({vocab} tokens)")
 
-    run_label = ",".join(sorted({str(r) for r in ea._col(table, "run_id")}))
+    run_label = ",".join(sorted({str(r) for r in measure.column(table, "run_id")}))
     out = Path(args.out) if args.out else Path(args.results) / "entropy" / (
         f"{run_label}-" + ("compare-" if args.compare else "") + "-".join(c.name for c in ckpts))
-    device = ea.pick_device(args.device)
+    device = measure.pick_device(args.device)
 
     results = []
     for ckpt in ckpts:
-        model = ea.load_model(ckpt, device, args.dtype)
+        model = measure.load_model(ckpt, device, args.dtype)
         print(f"entropy: {ckpt} on {device}, {table.num_rows} samples, "
               f"{sum(len(r) for r in responses)} tokens, T={temperature:g}", file=sys.stderr)
-        ent, lp = ea.token_entropies(model, prompts, responses, temperature=temperature,
+        ent, lp = measure.token_entropies(model, prompts, responses, temperature=temperature,
                                      max_batch_tokens=args.batch_tokens, progress=not args.no_progress)
         results.append((ent, lp))
         del model
@@ -93,32 +93,26 @@ def run(args: argparse.Namespace) -> int:
     out.mkdir(parents=True, exist_ok=True)
     import pyarrow.parquet as pq
 
-    tok = ea.token_table(table, results[0][0], results[0][1], tokenizers[0])
+    tok = measure.token_table(table, results[0][0], results[0][1], tokenizers[0])
     if args.compare:
-        import numpy as np
-        import pyarrow as pa
-
-        h_b = np.concatenate(results[1][0])  # one array per sample, and there is at least one sample
-        tok = tok.rename_columns([c if c not in ("entropy", "logprob") else f"{c}_a" for c in tok.column_names])
-        tok = tok.append_column("entropy_b", pa.array(h_b, pa.float32()))
-        tok = tok.append_column("logprob_b", pa.array(np.concatenate(results[1][1]), pa.float32()))
+        tok = measure.paired_token_table(tok, *results[1])
         pq.write_table(tok, out / "compare_tokens.parquet")
-        c = ea.compare(tok["entropy_a"].to_numpy(), h_b, args.rho)
-        text = ea.compare_markdown(c, args.rho, header)
+        c = stats.compare(tok["entropy_a"].to_numpy(), tok["entropy_b"].to_numpy(), args.rho)
+        text = report.compare_markdown(c, args.rho, header)
         (out / "compare.md").write_text(text)
         print(text)
         print(f"wrote {out}/compare.md, compare_tokens.parquet", file=sys.stderr)
         return 0
 
     pq.write_table(tok, out / "tokens.parquet", compression="zstd")
-    s = ea.summarize(tok, args.rho, args.top)
-    (out / "summary.md").write_text(ea.summary_markdown(s, header))
+    s = stats.summarize(tok, args.rho, args.top)
+    (out / "summary.md").write_text(report.summary_markdown(s, header))
     (out / "forking_tokens.md").write_text(
         f"# Forking tokens: most frequent among the top {100 * args.rho:g} % entropy positions\n\n"
-        + "".join(f"- {h}\n" for h in header) + "\n" + ea.forking_markdown(s["forking"], args.rho))
+        + "".join(f"- {h}\n" for h in header) + "\n" + report.forking_markdown(s["forking"], args.rho))
     (out / "summary.json").write_text(json.dumps(s, indent=1) + "\n")
     if not args.no_plot:
-        ea.histogram_png(tok["entropy"].to_numpy(), out / "histogram.png",
+        report.histogram_png(tok["entropy"].to_numpy(), out / "histogram.png",
                          f"{ckpts[0].name}, {run_label}: {tok.num_rows} response tokens, T={temperature:g}")
     a = s["all"]
     print(f"{a['tokens']} tokens from {s['samples']} samples: {100 * a['share_below_0.01']:.1f} % below 0.01, "
@@ -130,8 +124,8 @@ def run(args: argparse.Namespace) -> int:
 
 def _check(args):
     """Flags and the samples themselves, cheapest first; returns (samples table, run folder or None, manifest)."""
-    from harness import entropy_analysis as ea
     from harness import store
+    from harness.entropy import measure
 
     if not 0 < args.rho <= 1:
         raise UsageError(f"--rho must be in (0, 1] (got {args.rho})")
@@ -154,11 +148,11 @@ def _check(args):
             manifest = store.read_manifest(run_dir)
         except ValueError as exc:
             raise UsageError(f"{run_dir}/manifest.json is not valid JSON ({exc})") from None
-        table = ea.load_samples(run_dir=run_dir)
+        table = measure.load_samples(run_dir=run_dir)
     else:
         if not Path(args.samples).is_file():
             raise UsageError(f"--samples {args.samples} is not a file")
-        table = ea.load_samples(samples=args.samples)
+        table = measure.load_samples(samples=args.samples)
         if not args.ckpt and not args.compare:
             raise UsageError("--samples needs --ckpt (or --compare)")
     if args.limit:
@@ -167,9 +161,9 @@ def _check(args):
 
 
 def _recorded_checkpoint(table, run_dir) -> str:
-    from harness import entropy_analysis as ea
+    from harness.entropy.measure import column
 
-    ckpts = {c for c in ea._col(table, "checkpoint") if c}
+    ckpts = {c for c in column(table, "checkpoint") if c}
     if len(ckpts) != 1:
         raise UsageError(f"the samples come from {len(ckpts)} checkpoints: pass --ckpt")
     return ckpts.pop()
