@@ -50,7 +50,8 @@ class TrainConfig:
     dynamic_sampling: bool = True       # DAPO: drop groups whose rewards are all equal
     max_sampling_rounds: int = 3        # give up filling the batch after this many generation rounds
     # --- update
-    preset: str = "paper-code"          # train.presets: paper-code | paper-formula
+    preset: str = "paper-code"          # train.presets.PRESETS: paper-code | paper-formula | random
+    selection: str = ""                 # "" = the preset's ("entropy": top-ρ by entropy | "random": ρ at random)
     rho: float = 0.2                    # paper: top 20 % highest-entropy tokens (1.0 = all tokens)
     rule: str = ""                      # "" = the preset's ("topk" | "quantile")
     scope: str = ""                     # "" = the preset's ("micro" | "global" | "local")
@@ -94,7 +95,10 @@ class TrainConfig:
         need(self.reward_mode in ("pm1", "binary"), f"reward_mode: pm1 or binary, got {self.reward_mode!r}")
         need(0 <= self.overlong_buffer <= self.max_response_tokens,
              "overlong_buffer: must be in 0..max_response_tokens")
-        need(self.preset in ("paper-code", "paper-formula"), f"preset: paper-code or paper-formula, got {self.preset!r}")
+        from train.mask import SELECTIONS
+        from train.presets import PRESETS
+        need(self.preset in PRESETS, f"preset: one of {', '.join(PRESETS)}, got {self.preset!r}")
+        need(self.selection in ("", *SELECTIONS), f"selection: one of {', '.join(SELECTIONS)}, got {self.selection!r}")
         need(self.rule in ("", "topk", "quantile"), f"rule: topk or quantile, got {self.rule!r}")
         need(self.scope in ("", "micro", "global", "local"), f"scope: micro, global or local, got {self.scope!r}")
         need(self.normalizer in ("", "selected", "all", "sequence"),
@@ -118,6 +122,10 @@ class TrainConfig:
         need(self.val_every >= 0 and self.val_limit >= 0, "val_every and val_limit: must be >= 0")
         need(bool(self.val_data) == bool(self.val_every),
              "val_data and val_every go together: set both (e.g. val_data: aime24, val_every: 20) or neither")
+        try:
+            self.preset_obj()
+        except ValueError as exc:  # a combination of preset and overrides that means nothing
+            raise ConfigError(f"preset {self.preset}: {exc}") from None
         return self
 
     def preset_obj(self):
@@ -126,7 +134,7 @@ class TrainConfig:
         over = {"rho": self.rho, "invert": self.invert, "clip_low": self.clip_low,
                 "clip_high": self.clip_high, "dual_clip": self.dual_clip or None,
                 "temperature": self.temperature}
-        for k in ("rule", "scope", "normalizer"):
+        for k in ("rule", "scope", "normalizer", "selection"):
             if getattr(self, k):
                 over[k] = getattr(self, k)
         return get_preset(self.preset, **over)

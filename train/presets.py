@@ -7,15 +7,19 @@ by ~1/ρ (5x at ρ = 0.2):
 |-----------------|-------------------------------------------|---------------------------------|
 | `paper-code`    | per micro-batch, exact top-k, k=ceil(ρN)  | mean over selected tokens       |
 | `paper-formula` | across DP ranks, H >= quantile(1-ρ) (TRL) | divide by all valid tokens      |
+| `random`        | per micro-batch, k=ceil(ρN) drawn at random | mean over selected tokens     |
 
-Both use the paper's DAPO settings: ρ = 0.2, ε_low = 0.2, ε_high = 0.28, dual clip c = 10, no KL,
+`random` is the control for the entropy mask: the same number of tokens, not the forking ones
+(seeded from the run seed, the step and the micro-batch: train.mask.selection_seed).
+
+All use the paper's DAPO settings: ρ = 0.2, ε_low = 0.2, ε_high = 0.28, dual clip c = 10, no KL,
 temperature 1.0. `Preset.loss` is the single path from a configured ρ to the loss (the authors'
 release once set ρ on a config object the loss never read); tests go through it.
 """
 from dataclasses import dataclass, replace
 
 from .loss import policy_loss
-from .mask import top_entropy_mask
+from .mask import SELECTIONS
 
 
 @dataclass(frozen=True)
@@ -31,23 +35,35 @@ class Preset:
     dual_clip: float | None = 10.0  # dual clip c = 10 for A < 0 (the paper's runs)
     kl_coef: float = 0.0       # no KL term in the paper
     temperature: float = 1.0   # rollout temperature; entropy is taken at the same T
+    selection: str = "entropy"  # train.mask.SELECTIONS: "entropy" (top-ρ, bottom-ρ with invert) or "random"
 
-    def mask(self, entropy, response_mask, group=None):
-        return top_entropy_mask(entropy, response_mask, self.rho, rule=self.rule, scope=self.scope,
-                                invert=self.invert, group=group)
+    def __post_init__(self):
+        """Combinations that mean nothing are refused here (ValueError), never silently overridden."""
+        if self.selection not in SELECTIONS:
+            raise ValueError(f"selection must be one of {tuple(SELECTIONS)}, got {self.selection!r}")
+        if self.selection != "entropy" and self.invert:
+            raise ValueError(f"invert (bottom-ρ by entropy) needs selection entropy, not {self.selection}")
+        if self.selection == "random" and self.rule != "topk":
+            raise ValueError("selection random draws exactly ceil(ρN) tokens; rule quantile is an entropy "
+                             "threshold: set rule topk")
+
+    def mask(self, entropy, response_mask, group=None, seed=None):
+        """(token mask, stats) of this preset's selection; `seed` (train.mask.selection_seed) for random."""
+        return SELECTIONS[self.selection](entropy, response_mask, self.rho, rule=self.rule, scope=self.scope,
+                                          invert=self.invert, group=group, seed=seed)
 
     def loss(self, logprobs, old_logprobs, advantages, response_mask, entropy, *,
-             ref_logprobs=None, group=None):
-        """Mask by entropy with this preset's ρ, then the policy loss. Returns (loss, metrics)."""
+             ref_logprobs=None, group=None, seed=None):
+        """Mask with this preset's selection and ρ, then the policy loss. Returns (loss, metrics)."""
         loss, _, _, metrics = self.masked_loss(logprobs, old_logprobs, advantages, response_mask, entropy,
-                                               ref_logprobs=ref_logprobs, group=group)
+                                               ref_logprobs=ref_logprobs, group=group, seed=seed)
         return loss, metrics
 
     def masked_loss(self, logprobs, old_logprobs, advantages, response_mask, entropy, *,
-                    ref_logprobs=None, group=None):
+                    ref_logprobs=None, group=None, seed=None):
         """`loss`, with the token mask and the mask's stats (`top_entropy_mask`'s) as well:
         (loss, token mask, stats, metrics)."""
-        token_mask, stats = self.mask(entropy, response_mask, group)
+        token_mask, stats = self.mask(entropy, response_mask, group, seed)
         loss, metrics = policy_loss(
             logprobs, old_logprobs, advantages, response_mask, token_mask=token_mask,
             clip_low=self.clip_low, clip_high=self.clip_high, dual_clip=self.dual_clip,
@@ -62,6 +78,7 @@ class Preset:
 PRESETS = {
     "paper-code": Preset("paper-code", rule="topk", scope="micro", normalizer="selected"),
     "paper-formula": Preset("paper-formula", rule="quantile", scope="global", normalizer="all"),
+    "random": Preset("random", rule="topk", scope="micro", normalizer="selected", selection="random"),
 }
 
 

@@ -29,6 +29,7 @@ from train.advantage import group_advantages, informative_groups
 from train.config import ConfigError, TrainConfig
 from train.data import PromptStream, load_items
 from train.logprobs import token_logprobs
+from train.mask import selection_seed
 
 
 NonFiniteLoss = rollout.NonFinite  # loss, gradient norm or rollout logits are nan/inf
@@ -230,7 +231,8 @@ class Trainer:
             for sl in _slices(ms.start, ms.stop, cfg.micro_batch_size):
                 lp, ent, resp_mask = self._logprobs(r, sl)
                 old_lp = lp.detach() if old is None else old[sl, :lp.shape[1]].to(self.device)
-                loss, m = self.preset.loss(lp, old_lp, adv[sl].to(self.device), resp_mask, ent)
+                loss, m = self.preset.loss(lp, old_lp, adv[sl].to(self.device), resp_mask, ent,
+                                           seed=selection_seed(cfg.seed, self.step, n_micro))
                 if not torch.isfinite(loss):
                     raise NonFiniteLoss(f"non-finite loss {float(loss)} at step {self.step + 1}")
                 (loss * (sl.stop - sl.start) / (ms.stop - ms.start)).backward()
