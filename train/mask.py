@@ -226,4 +226,6 @@ def _at_random(entropy, response_mask, rho, *, rule, scope, invert, group, seed)
 
 
 # selection name -> fn(entropy, response_mask, rho, *, rule, scope, invert, group, seed) -> (mask, stats).
-SELECTIONS = {"entropy": _by_entropy, "random": _at_random}
+# clip-cov and kl-cov (train.loss.COV_SELECTIONS) act inside the loss, within the top-ρ tokens by entropy
+# (every valid token at ρ = 1, their papers' setting).
+SELECTIONS = {"entropy": _by_entropy, "random": _at_random, "clip-cov": _by_entropy, "kl-cov": _by_entropy}
