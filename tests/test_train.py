@@ -233,3 +233,17 @@ def test_shipped_configs_load_and_pass_the_checks(name, tiny):
         assert (cfg.rho, cfg.clip_low, cfg.clip_high, cfg.dual_clip, cfg.lr) == (0.2, 0.2, 0.28, 10.0, 1e-6)
         assert (cfg.prompts_per_step, cfg.group_size, cfg.mini_batch_prompts) == (512, 16, 32)
         assert (cfg.reward_mode, cfg.overlong_buffer, cfg.dynamic_sampling) == ("pm1", 4096, True)
+
+
+def test_help_lists_every_key_with_its_default_and_meaning(capsys):
+    from train.config import FIELDS, field_help
+    with pytest.raises(SystemExit):
+        main(["train", "--help"])
+    text = " ".join(capsys.readouterr().out.split())
+    helps = field_help()
+    assert set(helps) == set(FIELDS)
+    for name, (default, meaning) in helps.items():
+        assert meaning, f"{name}: no comment in TrainConfig"
+        assert "--" + name.replace("_", "-") in text
+        assert " ".join(meaning.split())[:30] in text, name
+    assert "[default: the preset's]" in text and "[default: paper-code]" in text

@@ -25,7 +25,7 @@ class TrainConfig:
     dtype: str = "auto"                 # auto: fp32 on CPU, bf16 on GPU
     mixed_precision: str = ""           # "bfloat16"/"float16": decoder under torch.autocast (rollout and update);
                                         # weights, optimizer, lm_head and entropy keep `dtype`. "" = off
-    seed: int = 0
+    seed: int = 0                       # run seed: data order, sampling, random token selection
     # --- data
     data: str = "synthetic"             # "synthetic[:k=v,...]", a .jsonl/.parquet file, or "hub:<id>"
     template: str = "dapo"              # user-message template for task-style rows ("Answer: $Answer")
@@ -39,7 +39,7 @@ class TrainConfig:
     max_prompt_tokens: int = 2048       # paper: 2048; longer prompts are dropped at load time
     max_response_tokens: int = 20480    # paper: 20480 (29696 for the extended 32B run)
     temperature: float = 1.0            # paper: rollout T = 1.0; entropy is taken at the same T
-    top_p: float = 1.0
+    top_p: float = 1.0                  # nucleus sampling (paper: 1.0, none)
     rollout_batch_size: int = 64        # sequences per generate() call (memory bound)
     backend: str = "hf"                 # "hf": policy.generate; "vllm": engine in this process, weights pushed in memory
     vllm_gpu_memory_utilization: float = 0.3  # vllm: the engine's share of the GPU (it sleeps during updates)
@@ -73,9 +73,9 @@ class TrainConfig:
     warmup_steps: int = 10              # paper: linear warm-up over 10 steps, then constant
     weight_decay: float = 0.1           # paper: 0.1
     grad_clip: float = 1.0              # paper: 1.0
-    adam_betas: list = field(default_factory=lambda: [0.9, 0.999])
+    adam_betas: list = field(default_factory=lambda: [0.9, 0.999])  # AdamW (β1, β2), e.g. 0.9,0.999
     adv_std_norm: bool | None = None    # None = the preset's: true (GRPO/DAPO divide by the group std), dr-grpo false
-    gradient_checkpointing: bool = False
+    gradient_checkpointing: bool = False  # recompute activations in backward (memory for time)
     prompt_sharing: float = 0.2         # run each prompt once per group (same numbers) when that saves >= this
                                         # fraction of decoder tokens; 0 = whenever possible, 1 = never
     # --- bookkeeping
@@ -157,6 +157,28 @@ class TrainConfig:
 
 
 FIELDS = {f.name: f for f in dataclasses.fields(TrainConfig)}
+
+
+def field_help() -> dict:
+    """{key: (default, meaning)}: the meaning is the field's own comment in TrainConfig above (continuation
+    comment lines joined), read from this file's source so it is written once."""
+    import io
+    import tokenize
+    src = Path(__file__).read_text()
+    body = src[src.index("class TrainConfig"):src.index("    def check(")]
+    help_, current = {}, None
+    for tok in tokenize.generate_tokens(io.StringIO(body).readline):
+        if tok.type == tokenize.NAME and tok.start[1] == 4 and tok.string in FIELDS:
+            current = tok.string
+        elif tok.type == tokenize.COMMENT and current and not tok.string.startswith("# ---"):
+            help_[current] = (help_.get(current, "") + " " + tok.string.lstrip("#").strip()).strip()
+        elif tok.type == tokenize.COMMENT:
+            current = None
+    out = {}
+    for name, f in FIELDS.items():
+        default = f.default_factory() if f.default is dataclasses.MISSING else f.default
+        out[name] = (default, help_.get(name, ""))
+    return out
 
 
 def _coerce(name: str, value):

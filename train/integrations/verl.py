@@ -55,10 +55,11 @@ from verl.trainer.ppo.core_algos import register_policy_loss
 from verl.workers.config import PolicyLossConfig
 
 from train.loss import NORMALIZERS
-from train.mask import RULES, SCOPES
+from train.mask import RULES, SCOPES, selection_seed
 from train.presets import Preset
 
 LOSS_NAME = "entropy_masked"
+_VERL_SELECTIONS = ("entropy", "random")  # clip-cov, kl-cov, gspo, cispo: verl's own loss_mode values
 CONFIG_TARGET = "train.integrations.verl.EntropyMaskedPolicyLossConfig"
 _PL = "actor_rollout_ref.actor.policy_loss"
 
@@ -72,6 +73,8 @@ class EntropyMaskedPolicyLossConfig(PolicyLossConfig):
     entropy_rule: str = "topk"        # "topk" (authors' code) or "quantile" (TRL)
     entropy_scope: str = "micro"      # "micro" (authors' code), "global" (across DP ranks) or "local"
     entropy_invert: bool = False      # bottom-ρ ablation
+    entropy_selection: str = "entropy"  # "entropy" (top-ρ) or "random" (ceil(ρN) at random: the control)
+    entropy_seed: int = 0             # random: draws are seeded from (entropy_seed, this process's loss call)
     loss_normalizer: str = "selected"  # "selected" (authors' code), "all" (paper formula) or "sequence"
 
     def __post_init__(self):
@@ -82,6 +85,9 @@ class EntropyMaskedPolicyLossConfig(PolicyLossConfig):
             raise ValueError(f"{_PL}.entropy_rho must be in (0, 1], got {self.entropy_rho}")
         if self.entropy_rule not in RULES:
             raise ValueError(f"{_PL}.entropy_rule must be one of {RULES}, got {self.entropy_rule!r}")
+        if self.entropy_selection not in _VERL_SELECTIONS:
+            raise ValueError(f"{_PL}.entropy_selection must be one of {_VERL_SELECTIONS}, got "
+                             f"{self.entropy_selection!r} (verl has clip_cov / kl_cov as its own loss modes)")
         if self.entropy_scope not in SCOPES:
             raise ValueError(f"{_PL}.entropy_scope must be one of {SCOPES}, got {self.entropy_scope!r}")
         if self.loss_normalizer not in NORMALIZERS:
@@ -96,15 +102,20 @@ def preset_from_config(config) -> Preset:
     if pl is None or pl.get("entropy_rho") is None:
         raise ValueError(f"loss_mode={LOSS_NAME} needs its settings: set {_PL}._target_={CONFIG_TARGET}")
     if not isinstance(pl, EntropyMaskedPolicyLossConfig):  # a plain mapping (DictConfig): same checks
-        keys = ("loss_mode", "entropy_rho", "entropy_rule", "entropy_scope", "entropy_invert", "loss_normalizer")
+        keys = ("loss_mode", "entropy_rho", "entropy_rule", "entropy_scope", "entropy_invert", "loss_normalizer",
+                "entropy_selection", "entropy_seed")
         pl = EntropyMaskedPolicyLossConfig(**{k: pl.get(k) for k in keys if pl.get(k) is not None})
     clip = config.get("clip_ratio", 0.2)
     low, high = config.get("clip_ratio_low"), config.get("clip_ratio_high")
     return Preset("verl", rule=pl.entropy_rule, scope=pl.entropy_scope, normalizer=pl.loss_normalizer,
-                  rho=float(pl.entropy_rho), invert=bool(pl.entropy_invert),
+                  rho=float(pl.entropy_rho), invert=bool(pl.entropy_invert), selection=pl.entropy_selection,
                   clip_low=float(clip if low is None else low), clip_high=float(clip if high is None else high),
                   dual_clip=float(config.get("clip_ratio_c", 3.0)), kl_coef=0.0)
 
+
+# Loss calls in this process: the random selection's draw counter (verl passes no step to a policy loss;
+# ranks call in lockstep, as the collectives of scope "global" need anyway). A restarted process restarts it.
+_CALLS = 0
 
 # (padded entropy [B, T], data-parallel group) for the ppo_loss call in progress; set by the hook below.
 _ENTROPY: contextvars.ContextVar = contextvars.ContextVar("rlvr_verl_entropy", default=None)
@@ -151,8 +162,11 @@ def entropy_masked_policy_loss(old_log_prob: torch.Tensor, log_prob: torch.Tenso
     if entropy.shape != log_prob.shape:
         raise ValueError(f"{LOSS_NAME}: entropy shape {tuple(entropy.shape)} != log_prob {tuple(log_prob.shape)}")
 
+    global _CALLS
+    seed = selection_seed(int(config.get("policy_loss").get("entropy_seed") or 0), _CALLS)
+    _CALLS += 1
     loss, m = preset.loss(log_prob, old_log_prob, advantages, response_mask, entropy.to(log_prob.device),
-                          group=group)
+                          group=group, seed=seed)
     valid = response_mask != 0
     n_seqs = int(valid.any(-1).sum()) if valid.dim() == 2 else 1
     info = dict(config.get("global_batch_info") or {})
