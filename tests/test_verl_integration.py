@@ -346,3 +346,29 @@ def test_random_selection_is_seeded_and_not_the_entropy_mask(v, as_dataclass):
     assert torch.equal(torch.autograd.grad(loss, lp)[0] != 0, first)
     with pytest.raises(Exception, match="entropy_selection must be one of"):
         actor_config(f"+{PL}.entropy_selection=clip-cov")
+
+
+
+@pytest.mark.parametrize("base", ["clip_cov", "kl_cov", "gspo", "cispo"])
+@pytest.mark.parametrize("selection", ["entropy", "random"])
+def test_verls_own_losses_compose_with_our_mask(v, base, selection):
+    """entropy_base_loss: verl's implementation on response_mask ∧ our mask, not a copy of it."""
+    from verl.trainer.ppo.core_algos import get_policy_loss_fn
+    from train.mask import random_mask, selection_seed
+    config = actor_config(f"+{PL}.entropy_base_loss={base}", f"+{PL}.entropy_selection={selection}", rho=0.3)
+    lp, old, adv, mask, ent = tensors(B=4, T=40)
+    v._CALLS = 0
+    torch.manual_seed(0)                                  # verl's clip_cov draws with the global generator
+    loss, metrics = v.entropy_masked_policy_loss(old, lp, adv, mask, config=config, entropy=ent)
+    (g,) = torch.autograd.grad(loss, lp)
+    sel = (top_entropy_mask(ent, mask, 0.3)[0] if selection == "entropy"
+           else random_mask(mask, 0.3, seed=selection_seed(0, 0))[0]) & mask
+    torch.manual_seed(0)
+    want, _ = get_policy_loss_fn(base)(old, lp, adv, sel.float(), config.loss_agg_mode, config, None)
+    (g2,) = torch.autograd.grad(want, lp)
+    torch.testing.assert_close(loss, want, rtol=0, atol=0)
+    torch.testing.assert_close(g, g2, rtol=0, atol=0)
+    assert torch.all(g[~sel] == 0) and g[sel].abs().sum() > 0
+    assert metrics["actor/entropy_mask/selected_fraction"] == pytest.approx(int(sel.sum()) / int(mask.sum()))
+    with pytest.raises(Exception, match="entropy_base_loss must be one of"):
+        actor_config(f"+{PL}.entropy_base_loss=nope")
