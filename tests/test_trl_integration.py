@@ -42,14 +42,15 @@ class RecordingTrainer(EntropyMaskedGRPOTrainer):
         return loss, token_mask, stats, metrics
 
 
-def test_one_grpo_step_trains_only_the_selected_tokens(tmp_path):
+@pytest.mark.parametrize("selection", ["entropy", "random"])
+def test_one_grpo_step_trains_only_the_selected_tokens(tmp_path, selection):
     model_dir = build(tmp_path / "tiny")
     data = Dataset.from_dict({"prompt": ["1+2=", "3*4=", "9-5=", "7+7="], "answer": ["3", "12", "4", "14"]})
     args = EntropyMaskedGRPOConfig(
         output_dir=str(tmp_path / "out"), use_cpu=True, report_to="none", max_steps=1, logging_steps=1,
         per_device_train_batch_size=8, num_generations=4, max_completion_length=24, learning_rate=1e-3,
         save_strategy="no", seed=0, entropy_rho=RHO, entropy_rule="topk", entropy_scope="micro",
-        loss_normalizer="selected")
+        loss_normalizer="selected", entropy_selection=selection)
     # Our grader plus DAPO's overlong shaping: random completions differ in length, so rewards differ.
     reward = make_trl_reward(mode="binary", overlong=(24, 16))
     trainer = RecordingTrainer(model=str(model_dir), reward_funcs=reward, args=args, train_dataset=data)
@@ -75,6 +76,11 @@ def test_one_grpo_step_trains_only_the_selected_tokens(tmp_path):
     n_min = min(int((r["mask"] != 0).sum()) for r in trainer.records)
     assert abs(frac - RHO) <= 1.0 / n_min + 1e-9  # ceil(ρN)/N: ρ up to one token
     assert math.isfinite(logged[0]["loss"])
+    if selection == "random":  # the same count, not the top-entropy tokens; reproducible from (seed, step, call)
+        from train.mask import random_mask, selection_seed
+        rec = trainer.records[0]
+        want, _ = random_mask(rec["mask"], RHO, seed=selection_seed(0, 0, 0))
+        assert torch.equal(rec["token_mask"], want)
 
 
 @pytest.mark.parametrize("normalizer", ["selected", "all", "sequence"])

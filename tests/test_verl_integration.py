@@ -183,11 +183,12 @@ def test_verls_ppo_loss_gets_the_entropy_and_our_loss(v):
     assert metrics["actor/entropy_mask/selected_fraction"].aggregate() == pytest.approx(num_selected(0.25, n) / n)
 
 
-def test_rho_set_in_the_actor_config_changes_the_selected_fraction(v):
+@pytest.mark.parametrize("selection", ["entropy", "random"])
+def test_rho_set_in_the_actor_config_changes_the_selected_fraction(v, selection):
     """The authors' release once set ρ where the loss never read it; here ρ goes in through verl's config only."""
     seen = {}
     for rho in (0.2, 0.5, 1.0):
-        loss, metrics, lp, _, _, mask, _ = run_ppo_loss(actor_config(rho=rho))
+        loss, metrics, lp, _, _, mask, _ = run_ppo_loss(actor_config(f"+{PL}.entropy_selection={selection}", rho=rho))
         (g,) = torch.autograd.grad(loss, lp)
         n = int(mask.sum())
         frac = metrics["actor/entropy_mask/selected_fraction"].aggregate()
@@ -322,3 +323,52 @@ def test_verl_data_writes_deduplicated_rows(tmp_path):
     assert [r["prompt"][0]["content"] for r in rows] == ["1+1?", "2+2?"]
     assert rows[0]["reward_model"]["ground_truth"] == "2" and rows[0]["data_source"] == "dapo"
     assert verl_data.main(["--source", str(tmp_path / "missing.parquet"), "--out", str(out)]) == 2
+
+
+@pytest.mark.parametrize("as_dataclass", [True, False])
+def test_random_selection_is_seeded_and_not_the_entropy_mask(v, as_dataclass):
+    from train.mask import random_mask, selection_seed
+    config = actor_config(f"+{PL}.entropy_selection=random", f"+{PL}.entropy_seed=7", rho=0.3,
+                          as_dataclass=as_dataclass)
+    lp, old, adv, mask, ent = tensors(B=4, T=40)
+    lp = (old + 1e-3 * (lp.detach() - old)).requires_grad_()  # no ratio near the clip: every selected token has a gradient
+    grads = []
+    v._CALLS = 0
+    for _ in range(2):
+        loss, metrics = v.entropy_masked_policy_loss(old, lp, adv, mask, config=config, entropy=ent)
+        grads.append(torch.autograd.grad(loss, lp)[0] != 0)
+    first, _ = random_mask(mask, 0.3, seed=selection_seed(7, 0))
+    assert torch.equal(grads[0], first) and int(first.sum()) == num_selected(0.3, int(mask.sum()))
+    assert not torch.equal(grads[0], grads[1])          # the next call draws afresh
+    assert not torch.equal(first, top_entropy_mask(ent, mask, 0.3)[0])
+    v._CALLS = 0                                          # same seed and call: the same tokens
+    loss, _ = v.entropy_masked_policy_loss(old, lp, adv, mask, config=config, entropy=ent)
+    assert torch.equal(torch.autograd.grad(loss, lp)[0] != 0, first)
+    with pytest.raises(Exception, match="entropy_selection must be one of"):
+        actor_config(f"+{PL}.entropy_selection=clip-cov")
+
+
+
+@pytest.mark.parametrize("base", ["clip_cov", "kl_cov", "gspo", "cispo"])
+@pytest.mark.parametrize("selection", ["entropy", "random"])
+def test_verls_own_losses_compose_with_our_mask(v, base, selection):
+    """entropy_base_loss: verl's implementation on response_mask ∧ our mask, not a copy of it."""
+    from verl.trainer.ppo.core_algos import get_policy_loss_fn
+    from train.mask import random_mask, selection_seed
+    config = actor_config(f"+{PL}.entropy_base_loss={base}", f"+{PL}.entropy_selection={selection}", rho=0.3)
+    lp, old, adv, mask, ent = tensors(B=4, T=40)
+    v._CALLS = 0
+    torch.manual_seed(0)                                  # verl's clip_cov draws with the global generator
+    loss, metrics = v.entropy_masked_policy_loss(old, lp, adv, mask, config=config, entropy=ent)
+    (g,) = torch.autograd.grad(loss, lp)
+    sel = (top_entropy_mask(ent, mask, 0.3)[0] if selection == "entropy"
+           else random_mask(mask, 0.3, seed=selection_seed(0, 0))[0]) & mask
+    torch.manual_seed(0)
+    want, _ = get_policy_loss_fn(base)(old, lp, adv, sel.float(), config.loss_agg_mode, config, None)
+    (g2,) = torch.autograd.grad(want, lp)
+    torch.testing.assert_close(loss, want, rtol=0, atol=0)
+    torch.testing.assert_close(g, g2, rtol=0, atol=0)
+    assert torch.all(g[~sel] == 0) and g[sel].abs().sum() > 0
+    assert metrics["actor/entropy_mask/selected_fraction"] == pytest.approx(int(sel.sum()) / int(mask.sum()))
+    with pytest.raises(Exception, match="entropy_base_loss must be one of"):
+        actor_config(f"+{PL}.entropy_base_loss=nope")

@@ -12,15 +12,17 @@ from harness.errors import UsageError
 
 
 def register(sub) -> None:
-    from train.config import FIELDS  # light: dataclasses only
+    from train.config import field_help  # light: dataclasses and the config's own source only
 
-    p = sub.add_parser("train", help="entropy-masked GRPO/DAPO training (configs in train/configs/)")
+    p = sub.add_parser("train", help="entropy-masked GRPO/DAPO training (configs in train/configs/)",
+                       description="Every TrainConfig key is a flag and a YAML key; defaults and meanings below "
+                                   "come from train/config.py.")
     p.add_argument("--config", help="YAML file of TrainConfig keys (see train/configs/)")
-    for name in FIELDS:
+    for name, (default, meaning) in field_help().items():
+        shown = "the preset's" if default is None else repr(default) if default == "" else default
         p.add_argument("--" + name.replace("_", "-"), dest=name, default=None, metavar="V",
-                       help=argparse.SUPPRESS)
+                       help=f"{meaning} [default: {shown}]".replace("%", "%%"))
     p.set_defaults(func=run)
-    p.epilog = "Any TrainConfig key is a flag: " + ", ".join("--" + n.replace("_", "-") for n in FIELDS)
 
 
 def run(args: argparse.Namespace) -> int:

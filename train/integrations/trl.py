@@ -18,8 +18,8 @@ from dataclasses import dataclass, field
 import torch
 from trl import GRPOConfig, GRPOTrainer
 
-from train.loss import NORMALIZERS
-from train.mask import RULES, SCOPES
+from train.loss import NORMALIZERS, OBJECTIVES
+from train.mask import RULES, SCOPES, SELECTIONS, selection_seed
 from train.presets import Preset
 
 
@@ -33,10 +33,17 @@ class EntropyMaskedGRPOConfig(GRPOConfig):
         "help": "'topk' (authors' code: exactly ceil(ρN)) or 'quantile' (TRL: H >= quantile(1-ρ))."})
     entropy_scope: str = field(default="micro", metadata={
         "help": "'micro' (authors' code), 'global' (across DP ranks, TRL) or 'local' (per sequence)."})
+    entropy_selection: str = field(default="entropy", metadata={
+        "help": "'entropy' (top-ρ by entropy), 'random' (ceil(ρN) tokens at random, seeded from seed and step: "
+                "the control), 'clip-cov' or 'kl-cov' (Cui et al., within the top-ρ)."})
     entropy_invert: bool = field(default=False, metadata={
         "help": "Select the bottom-ρ (lowest-entropy) tokens instead (the paper's ablation)."})
     loss_normalizer: str = field(default="selected", metadata={
-        "help": "'selected' (authors' code), 'all' (paper formula, TRL) or 'sequence'."})
+        "help": "'selected' (authors' code), 'all' (paper formula, TRL), 'sequence' or 'dr-grpo' (divides by "
+                "max_completion_length; pair it with scale_rewards='none' for Dr.GRPO's advantages)."})
+    loss_objective: str = field(default="dapo", metadata={
+        "help": "'dapo' (clipped surrogate), 'gspo' (sequence ratio; set epsilon/epsilon_high ~3e-4/4e-4 and "
+                "dual_clip=None) or 'cispo' (dual_clip=None)."})
     dual_clip: float | None = field(default=10.0, metadata={
         "help": "Dual-clip constant c for A < 0 (paper: 10); None turns it off."})
     epsilon_high: float | None = field(default=0.28, metadata={
@@ -46,6 +53,10 @@ class EntropyMaskedGRPOConfig(GRPOConfig):
         super().__post_init__()
         if self.entropy_rule not in RULES or self.entropy_scope not in SCOPES:
             raise ValueError(f"entropy_rule must be one of {RULES}, entropy_scope one of {SCOPES}")
+        if self.entropy_selection not in SELECTIONS:
+            raise ValueError(f"entropy_selection must be one of {tuple(SELECTIONS)}")
+        if self.loss_objective not in OBJECTIVES:
+            raise ValueError(f"loss_objective must be one of {tuple(OBJECTIVES)}")
         if self.loss_normalizer not in NORMALIZERS:
             raise ValueError(f"loss_normalizer must be one of {NORMALIZERS}")
         if not 0.0 < self.entropy_rho <= 1.0:
@@ -84,15 +95,25 @@ class EntropyMaskedGRPOTrainer(GRPOTrainer):
         """The `train.presets.Preset` that `args` asks for (read on every call)."""
         a = self.args
         return Preset("trl", rule=a.entropy_rule, scope=a.entropy_scope, normalizer=a.loss_normalizer,
-                      rho=a.entropy_rho, invert=a.entropy_invert, clip_low=a.epsilon,
+                      rho=a.entropy_rho, invert=a.entropy_invert, selection=a.entropy_selection, clip_low=a.epsilon,
                       clip_high=a.epsilon_high if a.epsilon_high is not None else a.epsilon,
-                      dual_clip=a.dual_clip, kl_coef=a.beta)
+                      dual_clip=a.dual_clip, kl_coef=a.beta, objective=a.loss_objective,
+                      max_response_tokens=a.max_completion_length or 0)
 
     def entropy_masked_loss(self, per_token_logps, old_per_token_logps, advantages, mask, entropies,
                             ref_per_token_logps=None):
-        """(loss before gradient-accumulation scaling, token mask, mask stats, loss metrics)."""
+        """(loss before gradient-accumulation scaling, token mask, mask stats, loss metrics).
+
+        Random draws are seeded from (args.seed, global step, loss call in this step): reproducible, and
+        the same on every rank (what scope "global" needs; other scopes fold the rank in).
+        """
+        step = self.state.global_step
+        if getattr(self, "_selection_step", None) != step:
+            self._selection_step, self._selection_calls = step, 0
+        seed = selection_seed(self.args.seed, step, self._selection_calls)
+        self._selection_calls += 1
         return self.preset.masked_loss(per_token_logps, old_per_token_logps, advantages, mask, entropies,
-                                       ref_logprobs=ref_per_token_logps)
+                                       ref_logprobs=ref_per_token_logps, seed=seed)
 
     def _compute_loss(self, model, inputs):
         prompt_ids, prompt_mask = inputs["prompt_ids"], inputs["prompt_mask"]

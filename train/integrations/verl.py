@@ -36,6 +36,10 @@ and averaged ranks give, per normaliser:
 - "sequence": per-sequence means averaged over the mini-batch's sequences (verl's seq-mean-token-mean).
 Without dp_size in global_batch_info the micro-batch value is returned as is.
 
+Composition with verl's own losses: `+...policy_loss.entropy_base_loss=clip_cov` (or kl_cov, gspo, cispo, any
+registered mode) runs that verl loss on response_mask ∧ our mask instead of our DAPO loss: verl's
+implementation and settings, our selection (entropy top-ρ or random), nothing duplicated.
+
 verl's own KL loss (use_kl_loss) and entropy bonus (entropy_coeff) still apply on top, aggregated by
 loss_agg_mode; the paper uses neither. Rollout importance weights (algorithm.rollout_correction) are refused
 rather than silently dropped.
@@ -51,14 +55,15 @@ import sys
 from dataclasses import dataclass
 
 import torch
-from verl.trainer.ppo.core_algos import register_policy_loss
+from verl.trainer.ppo.core_algos import POLICY_LOSS_REGISTRY, register_policy_loss
 from verl.workers.config import PolicyLossConfig
 
 from train.loss import NORMALIZERS
-from train.mask import RULES, SCOPES
+from train.mask import RULES, SCOPES, selection_seed
 from train.presets import Preset
 
 LOSS_NAME = "entropy_masked"
+_VERL_SELECTIONS = ("entropy", "random")  # clip-cov, kl-cov, gspo, cispo: verl's own loss_mode values
 CONFIG_TARGET = "train.integrations.verl.EntropyMaskedPolicyLossConfig"
 _PL = "actor_rollout_ref.actor.policy_loss"
 
@@ -72,6 +77,10 @@ class EntropyMaskedPolicyLossConfig(PolicyLossConfig):
     entropy_rule: str = "topk"        # "topk" (authors' code) or "quantile" (TRL)
     entropy_scope: str = "micro"      # "micro" (authors' code), "global" (across DP ranks) or "local"
     entropy_invert: bool = False      # bottom-ρ ablation
+    entropy_selection: str = "entropy"  # "entropy" (top-ρ) or "random" (ceil(ρN) at random: the control)
+    entropy_seed: int = 0             # random: draws are seeded from (entropy_seed, this process's loss call)
+    entropy_base_loss: str = ""       # "" = our DAPO loss; else a verl loss_mode (clip_cov, kl_cov, gspo, cispo,
+                                      # ...) run on response_mask ∧ our token mask, with verl's own settings
     loss_normalizer: str = "selected"  # "selected" (authors' code), "all" (paper formula) or "sequence"
 
     def __post_init__(self):
@@ -82,6 +91,13 @@ class EntropyMaskedPolicyLossConfig(PolicyLossConfig):
             raise ValueError(f"{_PL}.entropy_rho must be in (0, 1], got {self.entropy_rho}")
         if self.entropy_rule not in RULES:
             raise ValueError(f"{_PL}.entropy_rule must be one of {RULES}, got {self.entropy_rule!r}")
+        if self.entropy_selection not in _VERL_SELECTIONS:
+            raise ValueError(f"{_PL}.entropy_selection must be one of {_VERL_SELECTIONS}, got "
+                             f"{self.entropy_selection!r} (verl has clip_cov / kl_cov as its own loss modes)")
+        if self.entropy_base_loss and (self.entropy_base_loss == LOSS_NAME
+                                       or self.entropy_base_loss not in POLICY_LOSS_REGISTRY):
+            raise ValueError(f"{_PL}.entropy_base_loss must be one of verl's other loss modes "
+                             f"{sorted(set(POLICY_LOSS_REGISTRY) - {LOSS_NAME})}, got {self.entropy_base_loss!r}")
         if self.entropy_scope not in SCOPES:
             raise ValueError(f"{_PL}.entropy_scope must be one of {SCOPES}, got {self.entropy_scope!r}")
         if self.loss_normalizer not in NORMALIZERS:
@@ -96,15 +112,20 @@ def preset_from_config(config) -> Preset:
     if pl is None or pl.get("entropy_rho") is None:
         raise ValueError(f"loss_mode={LOSS_NAME} needs its settings: set {_PL}._target_={CONFIG_TARGET}")
     if not isinstance(pl, EntropyMaskedPolicyLossConfig):  # a plain mapping (DictConfig): same checks
-        keys = ("loss_mode", "entropy_rho", "entropy_rule", "entropy_scope", "entropy_invert", "loss_normalizer")
+        keys = ("loss_mode", "entropy_rho", "entropy_rule", "entropy_scope", "entropy_invert", "loss_normalizer",
+                "entropy_selection", "entropy_seed", "entropy_base_loss")
         pl = EntropyMaskedPolicyLossConfig(**{k: pl.get(k) for k in keys if pl.get(k) is not None})
     clip = config.get("clip_ratio", 0.2)
     low, high = config.get("clip_ratio_low"), config.get("clip_ratio_high")
     return Preset("verl", rule=pl.entropy_rule, scope=pl.entropy_scope, normalizer=pl.loss_normalizer,
-                  rho=float(pl.entropy_rho), invert=bool(pl.entropy_invert),
+                  rho=float(pl.entropy_rho), invert=bool(pl.entropy_invert), selection=pl.entropy_selection,
                   clip_low=float(clip if low is None else low), clip_high=float(clip if high is None else high),
                   dual_clip=float(config.get("clip_ratio_c", 3.0)), kl_coef=0.0)
 
+
+# Loss calls in this process: the random selection's draw counter (verl passes no step to a policy loss;
+# ranks call in lockstep, as the collectives of scope "global" need anyway). A restarted process restarts it.
+_CALLS = 0
 
 # (padded entropy [B, T], data-parallel group) for the ppo_loss call in progress; set by the hook below.
 _ENTROPY: contextvars.ContextVar = contextvars.ContextVar("rlvr_verl_entropy", default=None)
@@ -138,7 +159,8 @@ def entropy_masked_policy_loss(old_log_prob: torch.Tensor, log_prob: torch.Tenso
     loss_agg_mode is verl's and is not used: the normaliser is the config's loss_normalizer.
     """
     preset = preset_from_config(config)
-    if rollout_is_weights is not None:
+    base = config.get("policy_loss").get("entropy_base_loss") or ""
+    if rollout_is_weights is not None and not base:
         raise ValueError(f"{LOSS_NAME} does not apply rollout importance weights; set "
                          "algorithm.rollout_correction.rollout_is=null")
     group = None
@@ -151,8 +173,14 @@ def entropy_masked_policy_loss(old_log_prob: torch.Tensor, log_prob: torch.Tenso
     if entropy.shape != log_prob.shape:
         raise ValueError(f"{LOSS_NAME}: entropy shape {tuple(entropy.shape)} != log_prob {tuple(log_prob.shape)}")
 
+    global _CALLS
+    seed = selection_seed(int(config.get("policy_loss").get("entropy_seed") or 0), _CALLS)
+    _CALLS += 1
+    if base:
+        return _compose(base, preset, old_log_prob, log_prob, advantages, response_mask, loss_agg_mode, config,
+                        rollout_is_weights, entropy.to(log_prob.device), group, seed)
     loss, m = preset.loss(log_prob, old_log_prob, advantages, response_mask, entropy.to(log_prob.device),
-                          group=group)
+                          group=group, seed=seed)
     valid = response_mask != 0
     n_seqs = int(valid.any(-1).sum()) if valid.dim() == 2 else 1
     info = dict(config.get("global_batch_info") or {})
@@ -170,6 +198,24 @@ def entropy_masked_policy_loss(old_log_prob: torch.Tensor, log_prob: torch.Tenso
     for k in ("entropy_mean", "entropy_selected_mean", "entropy_p50", "entropy_p80", "entropy_p95"):
         if k in m:
             metrics[p + k] = m[k]
+    return loss, metrics
+
+
+def _compose(base, preset, old_log_prob, log_prob, advantages, response_mask, loss_agg_mode, config,
+             rollout_is_weights, entropy, group, seed):
+    """verl's own loss `base` (its Clip-Cov, KL-Cov, GSPO, CISPO, ...), restricted to our token mask: it sees
+    response_mask ∧ mask, so unselected tokens get no gradient and its aggregation (loss_agg_mode) and
+    settings (clip_cov_ratio, kl_cov_ratio, ...) are verl's. Note: verl's GSPO then takes its sequence ratio
+    over the selected tokens (our objective "gspo" takes it over all valid tokens)."""
+    from verl.trainer.ppo.core_algos import get_policy_loss_fn
+    token_mask, stats = preset.mask(entropy, response_mask, group, seed)
+    sel = (response_mask != 0) & token_mask
+    loss, metrics = get_policy_loss_fn(base)(old_log_prob, log_prob, advantages, sel.to(response_mask.dtype),
+                                             loss_agg_mode, config, rollout_is_weights)
+    p = "actor/entropy_mask/"
+    metrics = dict(metrics)
+    metrics.update({p + "rho": preset.rho, p + "selected_fraction": stats["selected_fraction"],
+                    p + "threshold": stats["threshold"]})
     return loss, metrics
 
 
