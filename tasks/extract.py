@@ -29,6 +29,10 @@ _JOINER = re.compile(r"[,;]|\b(?:and|or)\b")
 _VERB = re.compile(r"(?i)\b(?:is|are|equals|was|be)\b\s*:?\s*")
 _BARE_BODY = re.compile(r"[^\s$]+")  # "\boxed 5"
 MAX_BOXES = 32
+# The answer lives at the end: only this many final characters are read, so extraction costs the same on
+# a 4 MB response as on a 64 KB one (~16k tokens of text after the last </think>).
+MAX_SCAN_CHARS = 65536
+MAX_PHRASES = 256  # "the answer is ..." phrases examined, from the last one back
 
 
 def final_part(text: str, *, strict_think: bool = False) -> str | None:
@@ -142,20 +146,38 @@ def answer_line(text: str) -> str | None:
     for m in _ANSWER_LINE.finditer(text):
         body = m.group(1).strip()
         if not body:  # "Answer:" on its own line, the answer on the next
-            body = text[m.end():].lstrip("\n").split("\n", 1)[0].strip()
+            body = text[m.end(): m.end() + 2000].lstrip("\n").split("\n", 1)[0].strip()
         if body:
             found = body
     return found
 
 
 def answer_phrase(text: str) -> str | None:
-    """The answer in the last "the answer is X" / "final answer: X" phrase that names one."""
-    found = None
-    for m in _ANSWER_PHRASE.finditer(text):
+    """The answer in the last "the answer is X" / "final answer: X" phrase that names one (of the last
+    MAX_PHRASES phrases)."""
+    for m in list(_ANSWER_PHRASE.finditer(text))[-1:-MAX_PHRASES - 1:-1]:
         body = _delimited(text[m.end(): m.end() + 2000])
         if _looks_like_answer(body):
-            found = body
-    return found
+            return body
+    return None
+
+
+def scan_tail(part: str) -> str:
+    """The last MAX_SCAN_CHARS characters of `part`, from a line start when one is near the cut. A box opened
+    before the cut and still open at it is the answer: the tail then starts at that box, and as its body does
+    not close within the tail it is an unfinished answer, hence no answer (never a phrase from inside it)."""
+    if len(part) <= MAX_SCAN_CHARS:
+        return part
+    cut = len(part) - MAX_SCAN_CHARS
+    newline = part.find("\n", cut, cut + 4096)
+    start = newline + 1 if newline >= 0 else cut
+    box = max(part.rfind(b, 0, start) for b in BOXES)
+    if box >= 0:
+        opened = part.count("{", box, start) - part.count("\\{", box, start)
+        closed = part.count("}", box, start) - part.count("\\}", box, start)
+        if opened > closed:
+            return part[box: box + MAX_SCAN_CHARS]
+    return part[start:]
 
 
 def whole_answer(text: str, max_chars: int = 300) -> str | None:
@@ -194,6 +216,7 @@ def extract_answer(text: str, *, last_number_policy: str = "line", whole_respons
     part = final_part(text, strict_think=strict_think)
     if part is None or not part.strip():
         return None
+    part = scan_tail(part)
     box = box_run(part)
     after = part[box[1]:] if box else part
     line = answer_line(after)

@@ -19,6 +19,7 @@ from fractions import Fraction
 from typing import Any, Sequence
 
 from tasks import workers as worker_pool
+from tasks.errors import TaskError
 from tasks.extract import LAST_NUMBER_POLICIES, extract_answer, gold_answer
 from tasks.normalize import clean, integer_digits, number_text, plain_number, strip_variable
 
@@ -82,16 +83,17 @@ def _settle(response: Any, gold: Any, config: GradeConfig) -> Grade | _Pending:
                                whole_response=config.whole_response, strict_think=config.strict_think)
     if extracted is None or not extracted.strip():
         return Grade(False, None, "no_answer")
-    if len(extracted) > config.max_answer_chars:
-        return Grade(False, extracted[: config.max_answer_chars], "wrong")
-    gold_text = gold_answer(gold_text)[: config.max_answer_chars * 4]
+    gold_text = gold_answer(gold_text)
     p, g = clean(extracted), clean(gold_text)
-    if p.percent or g.percent:  # 50% may mean 50 or 1/2: the workers weigh both
-        return _Pending(extracted, gold_text)
     p_text = strip_variable(p.text) if "=" not in g.text else p.text
     pi, gi = integer_digits(p_text), integer_digits(g.text)
-    if pi is not None and gi is not None:
-        return _verdict(pi == gi, extracted, pi)
+    if pi is not None and gi is not None and not (p.percent or g.percent):
+        return _verdict(pi == gi, extracted, pi)  # digit strings, any length: no int() and its 4,300-digit limit
+    if len(extracted) > config.max_answer_chars:
+        return Grade(False, extracted[: config.max_answer_chars], "wrong")
+    gold_text = gold_text[: config.max_answer_chars * 4]
+    if p.percent or g.percent:  # 50% may mean 50 or 1/2: the workers weigh both
+        return _Pending(extracted, gold_text)
     pn, gn = plain_number(p_text), plain_number(g.text)
     if pn is not None and gn is not None:
         return _verdict(pn == gn, extracted, number_text(pn))
@@ -112,8 +114,17 @@ def _check(item: _Pending, timeout: float) -> Grade:
     return Grade(False, item.extracted, status, canon)
 
 
+def check_timeout(timeout: Any) -> float:
+    """A timeout is a positive number of seconds (`inf`: no bound); anything else is the caller's error."""
+    if isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or not timeout > 0:
+        raise TaskError(f"timeout must be a positive number of seconds (got {timeout!r})")
+    return float(timeout)
+
+
 def grade(response: Any, gold: Any, *, timeout: float = 1.0, config: GradeConfig | None = None) -> Grade:
-    """Grade one response against one gold answer. Never raises; see the module docstring."""
+    """Grade one response against one gold answer. Never raises on the response or the gold (see the module
+    docstring); a bad `timeout` (not a positive number) is a TaskError."""
+    check_timeout(timeout)
     try:
         item = _settle(response, gold, config or DEFAULT)
         return item if isinstance(item, Grade) else _check(item, timeout)
@@ -126,6 +137,7 @@ def grade_batch(responses: Sequence[Any], golds: Sequence[Any], *, timeout: floa
     """Grade many responses in parallel; each answer is bounded by `timeout`, results keep order."""
     if len(responses) != len(golds):
         raise ValueError(f"{len(responses)} responses but {len(golds)} gold answers")
+    check_timeout(timeout)
     cfg = config or DEFAULT
     results: list[Grade | None] = []
     pending: list[tuple[int, _Pending]] = []
