@@ -20,8 +20,10 @@ from typing import Any, Sequence
 
 from tasks import workers as worker_pool
 from tasks.errors import TaskError
-from tasks.extract import LAST_NUMBER_POLICIES, extract_answer, gold_answer
-from tasks.normalize import clean, integer_digits, number_text, plain_number, strip_variable
+from tasks.structure import split_top
+from tasks.extract import LAST_NUMBER_POLICIES, extract_answer, gold_answer, part_boxes
+from tasks.normalize import (chain_value, clean, decimal_states, integer_digits, long_decimal, number_text, plain_number,
+                             strip_variable)
 
 STATUSES = ("correct", "wrong", "no_answer", "timeout", "error")
 
@@ -81,11 +83,19 @@ def _settle(response: Any, gold: Any, config: GradeConfig) -> Grade | _Pending:
         return Grade(False, None, "no_answer" if response is None else "error")
     extracted = extract_answer(text, last_number_policy=config.last_number,
                                whole_response=config.whole_response, strict_think=config.strict_think)
+    if text.strip() == gold_text.strip() and len(text) <= config.max_answer_chars:
+        return _verdict(True, text.strip(), clean(text).text)  # the response is the gold answer, character for character
+    gold_text = gold_answer(gold_text)
+    g = clean(gold_text)
+    items = split_top(g.text, ",")
+    if len(items) > 1 and not g.text.startswith(("(", "[", "\\{")) and extracted is not None:
+        parts = part_boxes(text, len(items), strict_think=config.strict_think)  # (a) \boxed{3} ... (b) \boxed{5}
+        if parts is not None:  # parts are ordered: compared as tuples, "(3, 5)" against the gold "(3, 5)"
+            extracted, gold_text, g = f"({parts})", f"({gold_text})", clean(f"({g.text})")
     if extracted is None or not extracted.strip():
         return Grade(False, None, "no_answer")
-    gold_text = gold_answer(gold_text)
-    p, g = clean(extracted), clean(gold_text)
-    p_text = strip_variable(p.text) if "=" not in g.text else p.text
+    p = clean(extracted)
+    p_text = (chain_value(p.text) or strip_variable(p.text)) if "=" not in g.text else p.text
     pi, gi = integer_digits(p_text), integer_digits(g.text)
     if pi is not None and gi is not None and not (p.percent or g.percent):
         return _verdict(pi == gi, extracted, pi)  # digit strings, any length: no int() and its 4,300-digit limit
@@ -96,7 +106,9 @@ def _settle(response: Any, gold: Any, config: GradeConfig) -> Grade | _Pending:
         return _Pending(extracted, gold_text)
     pn, gn = plain_number(p_text), plain_number(g.text)
     if pn is not None and gn is not None:
-        return _verdict(pn == gn, extracted, number_text(pn))
+        equal = pn == gn or (long_decimal(p_text) is None) != (long_decimal(g.text) is None) and (
+            decimal_states(gn, p_text) or decimal_states(pn, g.text))  # 0.0833333333333333 for 1/12, and back
+        return _verdict(equal, extracted, number_text(pn))
     if p.text == g.text and p.text:
         return _verdict(True, extracted, p.text)
     return _Pending(extracted, gold_text)
