@@ -12,7 +12,6 @@ from pathlib import Path
 
 from harness import metrics
 
-TASK_NAMES = {"aime24": "AIME'24", "aime25": "AIME'25"}
 
 
 @dataclass
@@ -86,13 +85,19 @@ def requested_budgets(selections: list[Selection], task: str) -> list[int]:
 
 
 def tasks_of(selections: list[Selection]) -> list[str]:
-    """Tasks in paper order: AIME'24, AIME'25, then any others alphabetically."""
+    """Tasks in registry order (AIME'24, AIME'25, AIME'26, ...), then any others alphabetically."""
+    from tasks import registry
+
     found = {t for s in selections for t, _ in s.rows}
-    return [t for t in TASK_NAMES if t in found] + sorted(found - set(TASK_NAMES))
+    known = registry.names()
+    return [t for t in known if t in found] + sorted(found - set(known))
 
 
 def task_name(task: str) -> str:
-    return TASK_NAMES.get(task, task)
+    """The task's display title from the registry ("AIME'24"); others as they are."""
+    from tasks import registry
+
+    return registry.title(task)
 
 
 def budget_name(budget: int) -> str:

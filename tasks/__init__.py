@@ -3,7 +3,9 @@
 from tasks.errors import TaskError
 from tasks.grading import Grade, grade
 from tasks.loading import load
+from tasks.registry import TaskSpec, register, register_yaml
 from tasks.types import Problem, Task
 from tasks.templates import TEMPLATES, Template, get_template
 
-__all__ = ["Grade", "Problem", "TEMPLATES", "Task", "TaskError", "Template", "get_template", "grade", "load"]
+__all__ = ["Grade", "Problem", "TEMPLATES", "Task", "TaskError", "TaskSpec", "Template", "get_template", "grade", "load",
+           "register", "register_yaml"]

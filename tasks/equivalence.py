@@ -19,7 +19,7 @@ import sympy
 from latex2sympy2_extended import NormalizationConfig, latex2sympy
 from latex2sympy2_extended.latex2sympy2 import ConversionConfig
 
-from tasks.normalize import WORD, clean, number_text, plain_number
+from tasks.normalize import WORD, chain_value, clean, decimal_states, long_decimal, number_text, plain_number
 from tasks.structure import Shape, is_name, peel_parens, shape
 
 _NORMALIZE = NormalizationConfig(basic_latex=True, units=False, malformed_operators=True, nits=True, boxed="none", equations=False)
@@ -40,6 +40,7 @@ def to_sympy(latex: str):
 
 
 _ASCII_NAME = re.compile(r"(?<![\\a-zA-Z])(arcsin|arccos|arctan|sinh|cosh|tanh|sin|cos|tan|cot|sec|csc|ln|log|exp|sqrt|pi|infinity|infty)(?![a-zA-Z])")
+_LOG_BASE = re.compile(r"\\log\s*\(([^(),]+),\s*([^(),]+)\)")
 _SIGNED_EXPONENT = re.compile(r"\^\s*([+-])\s*(\d+(?:\.\d+)?|[a-zA-Z])(?![\d.])")  # 10^-2 -> 10^{-2}
 _DEGREE_MARK = re.compile(r"\^\s*\{\s*\\circ\s*\}|\^\s*\\circ(?![a-zA-Z])|°")
 
@@ -50,9 +51,11 @@ def ascii_math(text: str) -> str:
     Whole words only (`spin` and `\\pi` stay as they are); `sqrt(...)` gets braces, which the
     grammar needs. Nothing is evaluated: the result goes to the same LaTeX grammar as any answer.
     """
+    text = text.replace("**", "^")  # Python's power
     if not re.search(r"[a-zA-Z^]", text):
         return text
     text = _ASCII_NAME.sub(lambda m: "\\infty" if m.group(1) == "infinity" else "\\" + m.group(1), text)
+    text = _LOG_BASE.sub(r"\\log_{\2}(\1)", text)  # log(x, 10): the base second, as sympy and Python write it
     text = _SIGNED_EXPONENT.sub(r"^{\1\2}", text)
     out, i = [], 0
     while True:  # \sqrt(...) -> \sqrt{...}
@@ -164,10 +167,38 @@ def leaf_equal(pred: str, gold: str) -> bool:
         return True
     if not p.text or not g.text:
         return False
-    if is_words(p.text) or is_words(g.text):
+    pw, gw = is_words(p.text), is_words(g.text)
+    if pw != gw and _PRODUCT.fullmatch(p.text if pw else g.text):  # "xyz" where the other side says x*y*z
+        return leaf_equal(" \\cdot ".join(p.text) if pw else p.text, " \\cdot ".join(g.text) if gw else g.text)
+    if pw or gw:
         return words(p.text) == words(g.text)
     pv, gv = _values(p.text, p.percent, p.degrees), _values(g.text, g.percent, g.degrees)
-    return any(_values_equal(a, b) for a in pv for b in gv)
+    if any(_values_equal(a, b) for a in pv for b in gv):
+        return True
+    return _decimal_equal(p.text, gv) or _decimal_equal(g.text, pv)
+
+
+_PRODUCT = re.compile(r"[a-z]{2,4}")
+
+
+def _decimal_equal(decimal: str, others: list) -> bool:
+    """A long decimal ("4.123105625617661") against an exact constant (sqrt(17)): equal to the digits it states."""
+    places = long_decimal(decimal)
+    if places is None:
+        return False
+    for value in others:
+        if isinstance(value, Fraction):
+            exact = value
+        elif isinstance(value, sympy.Expr) and not value.free_symbols and not too_big(value):
+            try:
+                exact = Fraction(str(sympy.N(value, places + 30)))  # 30 guard digits beyond the decimal's own
+            except (ValueError, TypeError, ZeroDivisionError):
+                continue
+        else:
+            continue
+        if decimal_states(exact, decimal):
+            return True
+    return False
 
 
 def _values(text: str, percent: bool, degrees: bool) -> list:
@@ -207,8 +238,9 @@ def _values_equal(a, b) -> bool:
 def shapes_equal(p: Shape, g: Shape) -> bool:
     if p.kind == "eq" and g.kind != "eq":
         return is_name(p.items[0]) and shapes_equal(p.items[1], g)  # "x = 3" for 3
-    if g.kind == "eq" and p.kind != "eq":
-        return is_name(g.items[0]) and shapes_equal(p, g.items[1])
+    if g.kind == "eq" and p.kind != "eq":  # gold "x = 2" or "2 = x"
+        return (is_name(g.items[0]) and shapes_equal(p, g.items[1])
+                or is_name(g.items[1]) and not is_name(g.items[0]) and shapes_equal(p, g.items[0]))
     if p.kind == "eq":
         (pl, pr), (gl, gr) = p.items, g.items
         if shapes_equal(pl, gl) and shapes_equal(pr, gr) or shapes_equal(pl, gr) and shapes_equal(pr, gl):
@@ -278,6 +310,8 @@ def equivalent(pred: str, gold: str) -> bool:
         return False
     if p == g:
         return True
+    if "=" not in g:  # "m+n = 256+37 = 293" states 293
+        p = chain_value(p) or p
     return shapes_equal(shape(p), shape(g))
 
 

@@ -15,10 +15,22 @@ from tasks.normalize import WORD, matching_brace
 BOXES = ("\\boxed", "\\fbox")
 LAST_NUMBER_POLICIES = ("off", "line", "any")
 
-_ANSWER_LINE = re.compile(r"(?im)^(?:[ \t>#*_]*(?:final[ \t]+)?answer[ \t]*(?:\*\*)?[ \t]*[:：]|[ \t]*####)[ \t]*(?:\*\*)?[ \t]*(.*)$")
-_ANSWER_PHRASE = re.compile(r"(?i)\banswer\b(?:\*\*)?\s*(?:is|would be|will be|should be|[:：=])\s*:?\s*")
-_SENTENCE_END = re.compile(r"\.(?=\s|$)|,\s+(?=[a-zA-Z]{2,}\b)|;\s|\n")
-_NUMBER = re.compile(r"[+-]?\d+(?:,\d{3})*(?:\.\d+)?")
+# "Answer" in the languages models answer in: English, Chinese, Japanese, Korean, French, German, Spanish,
+# Portuguese, Italian, Russian (prose answers in another language, under the same rules as English)
+_ANSWER_WORD = (r"(?:(?:final[ \t]+)?answer|最终答案|答案|答え|정답|(?:r[ée]ponse|antwort|respuesta|resposta|risposta)"
+                r"(?:[ \t]+(?:finale|final|finale))?|ответ)")
+_ANSWER_LINE = re.compile(rf"(?im)^(?:[ \t>#*_]*{_ANSWER_WORD}[ \t]*(?:\*\*)?[ \t]*[:：]|[ \t]*####)[ \t]*(?:\*\*)?[ \t]*(.*)$")
+_ANSWER_PHRASE = re.compile(r"(?i)(?:\banswer\b(?:\*\*)?\s*(?:is|would be|will be|should be|[:：=])"
+                            r"|(?:最终答案|答案)\s*(?:是|为|為|[:：=])|答えは|(?<![a-zA-Z])(?:r[ée]ponse|antwort|respuesta|resposta"
+                            r"|risposta|ответ)(?:\*\*)?\s*(?:est|ist|es|é|è|[:：=]))\s*:?\s*")
+# what a chat model leaves after its last word: end-of-turn and end-of-text tokens
+_SPECIAL_TOKENS = re.compile(r"(?:\s*(?:<\|[a-zA-Z0-9_]+\|>|</s>|<eos>|<end_of_turn>|<\uff5cend\u2581of\u2581sentence\uff5c>))+\s*$")
+_ANSWER_TAG = re.compile(r"<answer>(.*?)</answer>", re.S | re.I)
+_SENTENCE_END = re.compile(r"\.(?=\s|$)|,\s+(?=[a-zA-Z]{2,}\b)|;\s|\n|[。！]")
+_NUMBER = re.compile(r"[+-]?\d+(?:,\d{3})*(?:\.\d+)?(?:[eE][+-]?\d{1,3}(?![\d.]))?")
+# a number as prose ends it: an optional currency sign before, a unit or currency after ("1,000.99€", "12 m²", "$5")
+_PROSE_NUMBER = re.compile(r"[$€£¥]?\s*(" + _NUMBER.pattern + r")\s*(?:[€£¥$]|[a-zA-Zμ°]{1,3}[²³]?|[a-zA-Z]{1,3}\^\{?[23]\}?)?")
+_LAST_BOLD = re.compile(r"\*\*\s*\$?\s*(" + _NUMBER.pattern + r")\s*\$?\s*\*\*\s*[.!]?\s*$")
 _LAST_MATH = re.compile(r"\$([^$]+)\$\s*\.?\s*$")
 _DELIMS = (("$$", "$$"), ("$", "$"), ("\\(", "\\)"), ("\\[", "\\]"))
 _MATH_SPAN = re.compile(r"\$\$(.+?)\$\$|(?<!\\)\$([^$]+?)(?<!\\)\$|\\\((.+?)\\\)|\\\[(.+?)\\\]", re.S)
@@ -29,6 +41,10 @@ _JOINER = re.compile(r"[,;]|\b(?:and|or)\b")
 _VERB = re.compile(r"(?i)\b(?:is|are|equals|was|be)\b\s*:?\s*")
 _BARE_BODY = re.compile(r"[^\s$]+")  # "\boxed 5"
 MAX_BOXES = 32
+# The answer lives at the end: only this many final characters are read, so extraction costs the same on
+# a 4 MB response as on a 64 KB one (~16k tokens of text after the last </think>).
+MAX_SCAN_CHARS = 65536
+MAX_PHRASES = 256  # "the answer is ..." phrases examined, from the last one back
 
 
 def final_part(text: str, *, strict_think: bool = False) -> str | None:
@@ -142,20 +158,38 @@ def answer_line(text: str) -> str | None:
     for m in _ANSWER_LINE.finditer(text):
         body = m.group(1).strip()
         if not body:  # "Answer:" on its own line, the answer on the next
-            body = text[m.end():].lstrip("\n").split("\n", 1)[0].strip()
+            body = text[m.end(): m.end() + 2000].lstrip("\n").split("\n", 1)[0].strip()
         if body:
             found = body
     return found
 
 
 def answer_phrase(text: str) -> str | None:
-    """The answer in the last "the answer is X" / "final answer: X" phrase that names one."""
-    found = None
-    for m in _ANSWER_PHRASE.finditer(text):
+    """The answer in the last "the answer is X" / "final answer: X" phrase that names one (of the last
+    MAX_PHRASES phrases)."""
+    for m in list(_ANSWER_PHRASE.finditer(text))[-1:-MAX_PHRASES - 1:-1]:
         body = _delimited(text[m.end(): m.end() + 2000])
         if _looks_like_answer(body):
-            found = body
-    return found
+            return body
+    return None
+
+
+def scan_tail(part: str) -> str:
+    """The last MAX_SCAN_CHARS characters of `part`, from a line start when one is near the cut. A box opened
+    before the cut and still open at it is the answer: the tail then starts at that box, and as its body does
+    not close within the tail it is an unfinished answer, hence no answer (never a phrase from inside it)."""
+    if len(part) <= MAX_SCAN_CHARS:
+        return part
+    cut = len(part) - MAX_SCAN_CHARS
+    newline = part.find("\n", cut, cut + 4096)
+    start = newline + 1 if newline >= 0 else cut
+    box = max(part.rfind(b, 0, start) for b in BOXES)
+    if box >= 0:
+        opened = part.count("{", box, start) - part.count("\\{", box, start)
+        closed = part.count("}", box, start) - part.count("\\}", box, start)
+        if opened > closed:
+            return part[box: box + MAX_SCAN_CHARS]
+    return part[start:]
 
 
 def whole_answer(text: str, max_chars: int = 300) -> str | None:
@@ -183,8 +217,12 @@ def last_number(text: str, policy: str) -> str | None:
         return found
     if policy == "line":
         lines = text.rstrip().rsplit("\n", 1)
+        bold = _LAST_BOLD.search(lines[-1])  # "... so the total is **92**."
+        if bold:
+            return bold.group(1)
         line = lines[-1].strip().strip("*$ ").rstrip(".").strip()
-        return line if _NUMBER.fullmatch(line) else None
+        m = _PROSE_NUMBER.fullmatch(line)
+        return m.group(1) if m else None
     return None
 
 
@@ -194,6 +232,11 @@ def extract_answer(text: str, *, last_number_policy: str = "line", whole_respons
     part = final_part(text, strict_think=strict_think)
     if part is None or not part.strip():
         return None
+    part = _SPECIAL_TOKENS.sub("", scan_tail(part))
+    tags = _ANSWER_TAG.findall(part)
+    if tags and tags[-1].strip():  # the R1-Zero format: what the last <answer> tag holds is the answer region
+        inner = tags[-1].strip()
+        return extract_answer(inner, last_number_policy=last_number_policy, whole_response=True) or inner
     box = box_run(part)
     after = part[box[1]:] if box else part
     line = answer_line(after)
@@ -213,6 +256,40 @@ def extract_answer(text: str, *, last_number_policy: str = "line", whole_respons
         if whole is not None:
             return whole
     return last_number(part, last_number_policy)
+
+
+_PART_LABEL = re.compile(r"(?i)(?:^|[\s*(\[])(?:\(([a-h]|i{1,3}|iv|vi{0,3}|[1-9])\)|([a-h]|[1-9])\)"
+                         r"|part\s+\(?([a-h]|[1-9]|i{1,3}|iv|v)(?![a-zA-Z0-9])\)?)")
+
+
+def part_boxes(text: str, parts: int, *, strict_think: bool = False) -> str | None:
+    """One answer spread over several boxes of a multi-part question: "(a) ... \\boxed{3} (b) ... \\boxed{5}" -> "3, 5".
+
+    Only the last `parts` boxes count, and each must follow its own part label ("(a)", "b)", "Part 2", "(ii)")
+    written after the box before it, with no label repeated: a self-correction ("\\boxed{3} ... no, \\boxed{5}") or
+    a hedge between alternatives has no labels, so it is never read as a list."""
+    part = final_part(text, strict_think=strict_think)
+    if part is None or parts < 2:
+        return None
+    part = _SPECIAL_TOKENS.sub("", scan_tail(part))
+    boxes, before = [], None
+    while len(boxes) < parts:
+        box = last_box(part, before)
+        if box is None or box[2] is None:
+            return None
+        boxes.append(box)
+        before = box[0]
+    boxes.reverse()
+    labels = []
+    for i, (start, _, _) in enumerate(boxes):
+        gap = part[boxes[i - 1][1]:start] if i else part[max(0, start - 400):start]
+        found = [next(g for g in m.groups() if g) for m in _PART_LABEL.finditer(gap)]
+        if not found:
+            return None
+        labels.append(found[-1].lower())
+    if len(set(labels)) != len(labels):
+        return None
+    return ", ".join(body.strip() for _, _, body in boxes)
 
 
 def gold_answer(gold: str) -> str:

@@ -19,8 +19,11 @@ from fractions import Fraction
 from typing import Any, Sequence
 
 from tasks import workers as worker_pool
-from tasks.extract import LAST_NUMBER_POLICIES, extract_answer, gold_answer
-from tasks.normalize import clean, integer_digits, number_text, plain_number, strip_variable
+from tasks.errors import TaskError
+from tasks.structure import split_top
+from tasks.extract import LAST_NUMBER_POLICIES, extract_answer, gold_answer, part_boxes
+from tasks.normalize import (chain_value, clean, decimal_states, integer_digits, long_decimal, number_text, plain_number,
+                             strip_variable)
 
 STATUSES = ("correct", "wrong", "no_answer", "timeout", "error")
 
@@ -80,21 +83,32 @@ def _settle(response: Any, gold: Any, config: GradeConfig) -> Grade | _Pending:
         return Grade(False, None, "no_answer" if response is None else "error")
     extracted = extract_answer(text, last_number_policy=config.last_number,
                                whole_response=config.whole_response, strict_think=config.strict_think)
+    if text.strip() == gold_text.strip() and len(text) <= config.max_answer_chars:
+        return _verdict(True, text.strip(), clean(text).text)  # the response is the gold answer, character for character
+    gold_text = gold_answer(gold_text)
+    g = clean(gold_text)
+    items = split_top(g.text, ",")
+    if len(items) > 1 and not g.text.startswith(("(", "[", "\\{")) and extracted is not None:
+        parts = part_boxes(text, len(items), strict_think=config.strict_think)  # (a) \boxed{3} ... (b) \boxed{5}
+        if parts is not None:  # parts are ordered: compared as tuples, "(3, 5)" against the gold "(3, 5)"
+            extracted, gold_text, g = f"({parts})", f"({gold_text})", clean(f"({g.text})")
     if extracted is None or not extracted.strip():
         return Grade(False, None, "no_answer")
+    p = clean(extracted)
+    p_text = (chain_value(p.text) or strip_variable(p.text)) if "=" not in g.text else p.text
+    pi, gi = integer_digits(p_text), integer_digits(g.text)
+    if pi is not None and gi is not None and not (p.percent or g.percent):
+        return _verdict(pi == gi, extracted, pi)  # digit strings, any length: no int() and its 4,300-digit limit
     if len(extracted) > config.max_answer_chars:
         return Grade(False, extracted[: config.max_answer_chars], "wrong")
-    gold_text = gold_answer(gold_text)[: config.max_answer_chars * 4]
-    p, g = clean(extracted), clean(gold_text)
+    gold_text = gold_text[: config.max_answer_chars * 4]
     if p.percent or g.percent:  # 50% may mean 50 or 1/2: the workers weigh both
         return _Pending(extracted, gold_text)
-    p_text = strip_variable(p.text) if "=" not in g.text else p.text
-    pi, gi = integer_digits(p_text), integer_digits(g.text)
-    if pi is not None and gi is not None:
-        return _verdict(pi == gi, extracted, pi)
     pn, gn = plain_number(p_text), plain_number(g.text)
     if pn is not None and gn is not None:
-        return _verdict(pn == gn, extracted, number_text(pn))
+        equal = pn == gn or (long_decimal(p_text) is None) != (long_decimal(g.text) is None) and (
+            decimal_states(gn, p_text) or decimal_states(pn, g.text))  # 0.0833333333333333 for 1/12, and back
+        return _verdict(equal, extracted, number_text(pn))
     if p.text == g.text and p.text:
         return _verdict(True, extracted, p.text)
     return _Pending(extracted, gold_text)
@@ -112,8 +126,17 @@ def _check(item: _Pending, timeout: float) -> Grade:
     return Grade(False, item.extracted, status, canon)
 
 
+def check_timeout(timeout: Any) -> float:
+    """A timeout is a positive number of seconds (`inf`: no bound); anything else is the caller's error."""
+    if isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or not timeout > 0:
+        raise TaskError(f"timeout must be a positive number of seconds (got {timeout!r})")
+    return float(timeout)
+
+
 def grade(response: Any, gold: Any, *, timeout: float = 1.0, config: GradeConfig | None = None) -> Grade:
-    """Grade one response against one gold answer. Never raises; see the module docstring."""
+    """Grade one response against one gold answer. Never raises on the response or the gold (see the module
+    docstring); a bad `timeout` (not a positive number) is a TaskError."""
+    check_timeout(timeout)
     try:
         item = _settle(response, gold, config or DEFAULT)
         return item if isinstance(item, Grade) else _check(item, timeout)
@@ -126,6 +149,7 @@ def grade_batch(responses: Sequence[Any], golds: Sequence[Any], *, timeout: floa
     """Grade many responses in parallel; each answer is bounded by `timeout`, results keep order."""
     if len(responses) != len(golds):
         raise ValueError(f"{len(responses)} responses but {len(golds)} gold answers")
+    check_timeout(timeout)
     cfg = config or DEFAULT
     results: list[Grade | None] = []
     pending: list[tuple[int, _Pending]] = []

@@ -1,4 +1,5 @@
-"""`tasks.load`: AIME'24 / AIME'25 from a local file, a local folder or the hub, validated; synthetic tasks.
+"""`tasks.load`: a registered task (tasks/registry.py) or any `file:PATH`, from a local file, a folder or
+the hub, validated; synthetic tasks.
 
 Every source goes through `datasets` and then through one mapping onto our columns and one validator, so
 a file and a hub copy of the same problems give the same `Task.content_hash`.
@@ -11,33 +12,35 @@ import os
 import re
 from pathlib import Path
 
+from tasks import registry
 from tasks.errors import TaskError
+from tasks.extract import box_run
+from tasks.registry import TaskSpec
 from tasks.types import Problem, Task
 
-# Hub copies used when no local source is given. Their columns differ from ours; `_map_row` handles both.
-#   aime24: HuggingFaceH4/aime_2024 (split "train"): id, problem, solution, answer, url, year; the
-#           AoPS `url` names contest and number (".../2024_AIME_I_Problems/Problem_3").
-#   aime25: MathArena/aime_2025 (split "train"): problem_idx 1-30 (16-30 are AIME II), problem, answer.
-# No machine of this project reaches the hub, so the revision could not be resolved to a commit here:
-# "main" is used, the resolved source is recorded in Task.source, and Task.content_hash pins the data.
-HUB = {
-    "aime24": {"repo": "HuggingFaceH4/aime_2024", "split": "train", "revision": "main", "year": 2024},
-    "aime25": {"repo": "MathArena/aime_2025", "split": "train", "revision": "main", "year": 2025},
-}
-YEARS = {name: spec["year"] for name, spec in HUB.items()}
-FILE_STEMS = {"aime24": ["aime24", "aime_2024", "aime2024"], "aime25": ["aime25", "aime_2025", "aime2025"]}
-ID_RE = re.compile(r"^(20\d\d)-(I|II)-([1-9]|1[0-5])$")
 URL_RE = re.compile(r"(20\d\d)_AIME_(I|II)_Problems/Problem_(\d+)")
+MAX_ID_CHARS = 200
 
 
 def load(name: str, *, source: str | os.PathLike | None = None, **options) -> Task:
-    """Load a task by name: "aime24", "aime25", or "synthetic" (options: seed, size, difficulty).
+    """Load a task by name: "aime24", "aime25", "aime26", "synthetic" (options: seed, size, difficulty),
+    any registered name (`harness tasks` lists them), or "file:PATH" for a .jsonl/.parquet file.
 
     `source` is a local .jsonl/.parquet file or a folder holding `aime24.jsonl`-style files, or
-    "hub:<dataset id>". Without it, $HARNESS_DATA_DIR is used when set, else the hub.
+    "hub:<dataset id>". Without it, $HARNESS_DATA_DIR is used when set, else the hub. A task registered
+    with its own `path` (and a file: task) always reads that file.
     A spec string such as "synthetic:difficulty=3,size=200,seed=1" is accepted too (handy on the CLI).
     """
+    if not isinstance(name, str) or not name.strip():
+        raise TaskError(f"task name must be a non-empty string such as 'aime24' or 'file:PATH' (got {name!r})")
+    name = name.strip()
+    if name.startswith(registry.FILE_PREFIX):
+        if options:
+            raise TaskError(f"task {name!r} takes no options (got {', '.join(options)})")
+        spec = registry.file_spec(name)
+        return _load_local(spec, Path(spec.path), name)
     name, options = _parse_spec(name, options)
+    spec = registry.get(name)
     if name == "synthetic":
         from tasks.synthetic import generate
 
@@ -46,17 +49,16 @@ def load(name: str, *, source: str | os.PathLike | None = None, **options) -> Ta
         except (TypeError, ValueError) as exc:
             raise TaskError(f"synthetic task: {exc}") from None
         params = ",".join(f"{k}={v}" for k, v in sorted(options.items()))
-        return Task("synthetic", problems, f"generated:synthetic({params})")
-    if name not in YEARS:
-        raise TaskError(f"unknown task {name!r}; known: aime24, aime25, synthetic")
+        return Task("synthetic", problems, f"generated:synthetic({params})", spec.kind)
     if options:
         raise TaskError(f"task {name!r} takes no options (got {', '.join(options)})")
-
+    if spec.path:
+        return _load_local(spec, Path(spec.path), name)
     if source is None and os.environ.get("HARNESS_DATA_DIR"):
         source = os.environ["HARNESS_DATA_DIR"]
     if source is None or str(source).startswith("hub:"):
-        return _load_hub(name, str(source)[4:] if source else None)
-    return _load_local(name, Path(source))
+        return _load_hub(spec, str(source)[4:] if source else None)
+    return _load_local(spec, Path(source), name)
 
 
 def _parse_spec(name: str, options: dict) -> tuple[str, dict]:
@@ -72,21 +74,22 @@ def _parse_spec(name: str, options: dict) -> tuple[str, dict]:
     return base, parsed
 
 
-def _load_local(name: str, path: Path) -> Task:
+def _load_local(spec: TaskSpec, path: Path, name: str) -> Task:
     if path.is_dir():
-        candidates = [path / f"{stem}{ext}" for stem in FILE_STEMS[name] for ext in (".jsonl", ".parquet")]
+        if not spec.files:
+            raise TaskError(f"{path}: a folder, but task {name} has no file names to look for; give the file")
+        candidates = [path / f"{stem}{ext}" for stem in spec.files for ext in (".jsonl", ".parquet")]
         found = [c for c in candidates if c.is_file()]
         if not found:
             raise TaskError(f"{path}: no {name} data (looked for {', '.join(c.name for c in candidates[:2])}, ...)")
         path = found[0]
     elif not path.is_file():
         raise TaskError(f"{path}: no such file or folder")
-    rows = read_rows(path)
-    return _build(name, rows, str(path))
+    return _build(spec, name, read_rows(path), str(path))
 
 
 def read_rows(path: Path) -> list[dict]:
-    """Rows of a local .jsonl/.parquet file through `datasets`; any problem is one TaskError line."""
+    """Rows of a local .jsonl/.parquet file through `datasets`; any problem (an empty file too) is one TaskError line."""
     import datasets
 
     datasets.disable_progress_bars()
@@ -94,73 +97,137 @@ def read_rows(path: Path) -> list[dict]:
     suffix = path.suffix.lower()
     if suffix not in (".jsonl", ".json", ".parquet"):
         raise TaskError(f"{path}: unsupported file type {suffix or '(none)'}; use .jsonl or .parquet")
+    try:
+        if path.stat().st_size == 0:
+            raise TaskError(f"{path}: empty file (0 bytes)")
+    except OSError as exc:
+        raise TaskError(f"{path}: cannot read: {exc.strerror or exc}") from None
     if suffix in (".jsonl", ".json"):
         _check_json_lines(path)  # datasets' own error for a bad line does not say which line
+    else:
+        _check_parquet_rows(path)  # datasets fails on a parquet file with no rows ("BatchSize must be greater than 0")
     builder = "parquet" if suffix == ".parquet" else "json"
     try:
         ds = datasets.load_dataset(builder, data_files=str(path), split="train")
     except Exception as exc:  # datasets wraps parse failures in several exception types
         raise TaskError(f"{path}: cannot read as {builder}: {type(exc).__name__}: {str(exc).splitlines()[0]}") from None
-    return ds.to_list()
+    rows = ds.to_list()
+    if not rows:
+        raise TaskError(f"{path}: no rows")
+    return rows
 
 
 def _check_json_lines(path: Path) -> None:
+    blank = True
     with path.open("rb") as fh:
         for lineno, raw in enumerate(fh, 1):
             if not raw.strip():
                 continue
+            blank = False
             try:
                 json.loads(raw)
             except ValueError:
                 raise TaskError(f"{path}: line {lineno} is not valid JSON") from None
+    if blank:
+        raise TaskError(f"{path}: no rows (only blank lines)")
 
 
-def _load_hub(name: str, repo: str | None) -> Task:
+def _check_parquet_rows(path: Path) -> None:
+    import pyarrow.parquet as pq
+
+    try:
+        rows = pq.ParquetFile(path).metadata.num_rows
+    except Exception as exc:  # pyarrow reports damaged files with several exception types
+        raise TaskError(f"{path}: cannot read as parquet: {type(exc).__name__}: {str(exc).splitlines()[0]}") from None
+    if rows == 0:
+        raise TaskError(f"{path}: no rows")
+
+
+def _load_hub(spec: TaskSpec, repo: str | None) -> Task:
     import datasets
 
-    spec = dict(HUB[name])
-    if repo:
-        spec.update(repo=repo, revision=None)
+    repo, revision = (repo, None) if repo else (spec.hub, spec.revision)
+    if not repo:
+        raise TaskError(f"task {spec.name} has no hub copy; give a local file (--data) or register a path")
     datasets.disable_progress_bars()
     try:
-        ds = datasets.load_dataset(spec["repo"], split=spec["split"], revision=spec["revision"])
+        ds = datasets.load_dataset(repo, split=spec.split, revision=revision)
     except Exception as exc:  # network, auth or missing-dataset errors all end here
         hint = " (set HARNESS_DATA_DIR or pass --data to use a local copy)"
-        raise TaskError(f"hub dataset {spec['repo']}: {type(exc).__name__}: {str(exc).splitlines()[0]}{hint}") from None
-    return _build(name, ds.to_list(), f"hub:{spec['repo']}@{spec['revision'] or 'default'}")
+        raise TaskError(f"hub dataset {repo}: {type(exc).__name__}: {str(exc).splitlines()[0]}{hint}") from None
+    return _build(spec, spec.name, ds.to_list(), f"hub:{repo}@{revision or 'default'}", fix=True)
 
 
-def _build(name: str, rows: list[dict], where: str) -> Task:
-    year = YEARS[name]
+def _build(spec: TaskSpec, name: str, rows: list[dict], where: str, *, fix: bool = False) -> Task:
     problems: list[Problem] = []
     for index, row in enumerate(rows):
-        problem = _map_row(row, index, year, where)
+        problem = _map_row(spec, row, index, where)
         if problem is not None:
             problems.append(problem)
-    _validate(name, problems, year, where)
-    problems.sort(key=lambda p: _id_order(p.id))
-    return Task(name, problems, where)
+    if fix and spec.fixes:
+        problems, where = _apply_fixes(spec, problems, where)
+    _validate(spec, name, problems, where)
+    if spec.year is not None:
+        problems.sort(key=lambda p: _id_order(p.id))
+    return Task(name, problems, where, spec.kind)
 
 
-def _map_row(row: dict, index: int, year: int, where: str) -> Problem | None:
-    """Our columns (id, problem, answer), H4's (url) or MathArena's (problem_idx) -> Problem.
+def _apply_fixes(spec: TaskSpec, problems: list[Problem], where: str) -> tuple[list[Problem], str]:
+    """A hub copy's known defect, corrected as the spec says; a copy that no longer has it is left alone."""
+    out, fixed = [], set()
+    for p in problems:
+        question, answer = p.question, p.answer
+        for pid, column, old, new in spec.fixes:
+            if p.id == pid and column == "problem" and old in question:
+                question, _ = question.replace(old, new), fixed.add(pid)
+            elif p.id == pid and column == "answer" and answer == old:
+                answer, _ = new, fixed.add(pid)
+        out.append(Problem(p.id, question, answer, p.meta))
+    return out, where + (f" (corrected: {', '.join(sorted(fixed))})" if fixed else "")
 
-    Returns None for rows of another year, so one file may hold both contests' years.
-    """
+
+def _map_row(spec: TaskSpec, row: dict, index: int, where: str) -> Problem | None:
+    """A row's question, answer and id as the spec says -> Problem; None for another year's row (AIME files
+    may hold both contests' years)."""
     label = f"{where}: row {index + 1}"
-    pid = _row_id(row, year, label)
-    if pid is None:
-        return None
+    if spec.year is not None:
+        pid = _aime_id(row, spec.year, label)
+        if pid is None:
+            return None
+    else:
+        pid = _plain_id(row, spec, index, label)
     label = f"{where}: row {pid}"
-    question = row.get("problem", row.get("question"))
+    qcol = next((c for c in spec.question if c in row), None)
+    question = row.get(qcol) if qcol else None
     if not isinstance(question, str) or not question.strip():
-        raise TaskError(f"{label}: missing or empty problem text")
-    answer = _normalise_answer(row.get("answer"), label)
-    meta = {k: v for k, v in row.items() if k in ("source", "url")}
+        raise TaskError(f"{label}: missing or empty problem text (looked for {'/'.join(spec.question)}; has {', '.join(row)})")
+    acol = next((c for c in spec.answer if row.get(c) not in (None, "")), None)
+    value = row.get(acol) if acol else None
+    if acol in spec.solution:
+        value = _boxed(value, label, acol)
+    answer = _integer_answer(value, label) if spec.kind == "integer" else _free_answer(value, label)
+    meta = {k: v for k, v in row.items() if k in ("source", "url", "note", "level", "subject", "type")}
     return Problem(pid, question.strip(), answer, meta)
 
 
-def _row_id(row: dict, year: int, label: str) -> str | None:
+def _boxed(solution, label: str, column: str) -> str:
+    found = box_run(solution) if isinstance(solution, str) else None
+    if not found or found[2] is None or not found[2].strip():
+        raise TaskError(f"{label}: no answer column, and its {column!r} has no complete \\boxed{{}} answer")
+    return found[2].strip()
+
+
+def _plain_id(row: dict, spec: TaskSpec, index: int, label: str) -> str:
+    value = row.get(spec.id)
+    if value is None or isinstance(value, bool):
+        return str(index + 1)
+    pid = str(value).strip()
+    if not pid or len(pid) > MAX_ID_CHARS or "\n" in pid:
+        raise TaskError(f"{label}: bad problem id {value!r}")
+    return pid
+
+
+def _aime_id(row: dict, year: int, label: str) -> str | None:
     url = URL_RE.search(row["url"]) if isinstance(row.get("url"), str) else None
     if url:
         y, contest, number = url.groups()
@@ -174,19 +241,30 @@ def _row_id(row: dict, year: int, label: str) -> str | None:
         pid = f"{year}-{'I' if idx <= 15 else 'II'}-{idx if idx <= 15 else idx - 15}"
     else:
         raise TaskError(f"{label}: no problem id (expected an 'id' like '{year}-I-1', an AoPS 'url' or 'problem_idx')")
-    match = ID_RE.match(pid)
+    match = re.fullmatch(r"(20\d\d)-(I|II)-([1-9]|1[0-5])", pid)
     if not match:
         raise TaskError(f"{label}: bad problem id {pid!r} (expected like '{year}-I-1' ... '{year}-II-15')")
     return pid if int(match.group(1)) == year else None
 
 
-def _normalise_answer(value, label: str) -> str:
+def _integer_answer(value, label: str) -> str:
     if isinstance(value, bool) or value is None:
         raise TaskError(f"{label}: missing answer")
     text = str(value).strip()
     if not re.fullmatch(r"\d{1,3}", text):
         raise TaskError(f"{label}: answer {value!r} is not an integer 0-999")
     return str(int(text))
+
+
+def _free_answer(value, label: str) -> str:
+    if isinstance(value, bool) or value is None:
+        raise TaskError(f"{label}: missing answer")
+    if isinstance(value, float) and value != value:
+        raise TaskError(f"{label}: answer is NaN")
+    text = (repr(value) if isinstance(value, float) else str(value)).strip()
+    if not text:
+        raise TaskError(f"{label}: missing answer")
+    return text
 
 
 def _as_int(value, label: str) -> int:
@@ -196,19 +274,27 @@ def _as_int(value, label: str) -> int:
         raise TaskError(f"{label} {value!r} is not an integer") from None
 
 
-def _validate(name: str, problems: list[Problem], year: int, where: str) -> None:
+def _validate(spec: TaskSpec, name: str, problems: list[Problem], where: str) -> None:
     seen: set[str] = set()
     for p in problems:
         if p.id in seen:
             raise TaskError(f"{where}: row {p.id}: duplicate problem id")
+        if spec.id_pattern and not re.fullmatch(spec.id_pattern, p.id):
+            raise TaskError(f"{where}: row {p.id}: id does not match {spec.id_pattern!r}")
         seen.add(p.id)
-    expected = {f"{year}-{c}-{n}" for c in ("I", "II") for n in range(1, 16)}
-    if seen != expected:
-        missing = sorted(expected - seen, key=_id_order)
-        found = f"found {len(seen)}"
-        if missing:
-            found += f", missing {', '.join(missing[:5])}" + (" ..." if len(missing) > 5 else "")
-        raise TaskError(f"{where}: {name} needs exactly 30 problems {year}-I-1 ... {year}-II-15; {found}")
+    if spec.year is not None:
+        year = spec.year
+        expected = {f"{year}-{c}-{n}" for c in ("I", "II") for n in range(1, 16)}
+        if seen != expected:
+            missing = sorted(expected - seen, key=_id_order)
+            found = f"found {len(seen)}"
+            if missing:
+                found += f", missing {', '.join(missing[:5])}" + (" ..." if len(missing) > 5 else "")
+            raise TaskError(f"{where}: {name} needs exactly 30 problems {year}-I-1 ... {year}-II-15; {found}")
+    if not problems:
+        raise TaskError(f"{where}: no problems")
+    if spec.size is not None and len(problems) != spec.size:
+        raise TaskError(f"{where}: {name} needs exactly {spec.size} problems; found {len(problems)}")
 
 
 def _id_order(pid: str) -> tuple[int, int, int]:

@@ -13,6 +13,8 @@ import re
 from dataclasses import dataclass
 from fractions import Fraction
 
+from tasks.structure import split_top
+
 MAX_NUMBER_CHARS = 400  # longer digit strings are compared as strings, never converted
 WORD = re.compile(r"(?<![\\a-zA-Z])[a-zA-Z]{3,}")  # a word of prose: 3+ letters, not a LaTeX command
 
@@ -144,7 +146,7 @@ def strip_variable(s: str) -> str:
 
 def integer_digits(s: str) -> str | None:
     """Canonical digits of a plain integer ("033" -> "33", "1,000" -> "1000", "385." -> "385"), else None."""
-    if len(s) > MAX_NUMBER_CHARS * 2 or not _INT.fullmatch(s):
+    if not _INT.fullmatch(s):  # linear in the length; the digits stay a string, so any length is exact
         return None
     sign = "-" if s.startswith("-") else ""
     digits = s.lstrip("+-").split(".")[0].replace(",", "").lstrip("0") or "0"
@@ -159,7 +161,7 @@ def plain_number(s: str) -> Fraction | None:
     """
     if len(s) > MAX_NUMBER_CHARS:
         return None
-    d = integer_digits(s)
+    d = integer_digits(s)  # at most MAX_NUMBER_CHARS digits here: int() is safe
     if d is not None:
         return Fraction(int(d))
     if _DEC.fullmatch(s):
@@ -183,3 +185,59 @@ def plain_number(s: str) -> Fraction | None:
 def number_text(value: Fraction) -> str:
     """Canonical spelling of an exact number: "25", "-1/2"."""
     return str(value.numerator) if value.denominator == 1 else f"{value.numerator}/{value.denominator}"
+
+
+MIN_DECIMAL_DIGITS = 10  # a decimal stands for an exact value only when it states at least this many significant digits
+_DECIMAL = re.compile(r"[+-]?(\d*)\.(\d+)")
+_COMMAND = re.compile(r"\\[a-zA-Z]+")
+_SUB = re.compile(r"_\{[^{}]*\}|_[a-zA-Z0-9]")
+
+
+def long_decimal(s: str) -> int | None:
+    """Decimal places of a decimal that states MIN_DECIMAL_DIGITS or more significant digits ("0.0833333333333333"), else None."""
+    m = _DECIMAL.fullmatch(s)
+    if not m:
+        return None
+    significant = (m.group(1) + m.group(2)).lstrip("0")
+    return len(m.group(2)) if len(significant) >= MIN_DECIMAL_DIGITS else None
+
+
+def decimal_states(value: Fraction, decimal: str) -> bool:
+    """Whether the long decimal is `value` written to the digits it states: rounded, or cut after its last digit.
+
+    Never looser: 0.08 states 2 significant digits and matches nothing but 0.08 (see `long_decimal`)."""
+    places = long_decimal(decimal)
+    if places is None:
+        return False
+    d, unit = Fraction(decimal), Fraction(1, 10 ** places)
+    if abs(value - d) <= unit / 2:
+        return True
+    digits = len(decimal.lstrip("+-").replace(".", "").lstrip("0"))
+    if digits >= 16 and float(value) == float(d):  # a float64 printed in full (repr): its last digit is binary noise
+        return True
+    return (value > 0) == (d > 0) and 0 <= abs(value) - abs(d) < unit  # truncated
+
+
+def _constant(side: str) -> bool:
+    return bool(side) and not re.search(r"[a-zA-Z]", _COMMAND.sub("", side)) and "\\text" not in side
+
+
+def _named(side: str) -> bool:
+    """A quantity named with letters: "m+n", "a_1 + a_2", "AB", "x" (no digits outside subscripts: "2x" is not)."""
+    bare = _SUB.sub("", _COMMAND.sub(lambda m: "" if m.group() in ("\\cdot", "\\times") else m.group(), side))
+    return bool(re.fullmatch(r"[a-zA-Z+\-*() ]+", bare)) and bool(re.search(r"[a-zA-Z]", bare))
+
+
+def chain_value(s: str) -> str | None:
+    """The value an equation or chain states when its last side is a constant: "m+n = 256+37 = 293" -> "293",
+    "\\boxed{m+n=371}" -> "371". The first side names the quantity (letters only, or a constant) and every
+    middle side is a constant; "2x = 6" or "x^2 = 25" state an equation, not a value (None)."""
+    if "=" not in s:
+        return None
+    sides = split_top(s, "=")
+    if len(sides) < 2 or not all(sides):
+        return None
+    first, *middle, last = sides
+    if not _constant(last) or not all(_constant(m) for m in middle):
+        return None
+    return last if _named(first) or _constant(first) else None

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from tasks.errors import TaskError
-from tasks.grading import Grade, grade, grade_batch
+from tasks.grading import Grade, check_timeout, grade, grade_batch
 
 MODES: dict[str, tuple[float, float]] = {"binary": (1.0, 0.0), "pm1": (1.0, -1.0)}
 
@@ -91,6 +91,7 @@ def make_trl_reward(*, mode: str = "binary", timeout: float = 1.0, answer_column
             rewards = [r + overlong_penalty(len(i), *overlong) for r, i in zip(rewards, ids)]
         return rewards
 
+    check_timeout(timeout)
     reward.__name__ = f"rlvr_{mode}_reward"  # TRL logs each reward function under its name
     return reward
 

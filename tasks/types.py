@@ -20,6 +20,7 @@ class Task:
     name: str
     problems: list[Problem]
     source: str  # where the rows came from: a path, or "hub:<id>@<revision>", or "generated:<params>"
+    kind: str = "integer"  # "integer" (0-999, AIME) or "free" (any answer the checker reads); tasks.registry.KINDS
 
     @property
     def content_hash(self) -> str:

@@ -22,6 +22,12 @@ import time
 from pathlib import Path
 
 STARTUP_S = 60.0  # a cold worker imports sympy and warms the parser; generous for loaded machines
+SPARES = 1  # workers kept ready beyond the pool size, so a kill never leaves the next call a cold worker
+# One answer of each common shape: a fresh worker's first `simplify`, interval or matrix is several times slower
+# than later ones, so a worker is "ready" only after it has done each once.
+WARM_UP = (("\\frac{1}{2}", "0.5"), ("x+1", "1+x"), ("(x+1)^2", "x^2+2x+1"), ("\\sqrt{8}", "2\\sqrt{2}"),
+           ("[1, 2)", "[1,2)"), ("\\{1, 2\\}", "\\{2, 1\\}"), ("\\begin{pmatrix}1\\\\2\\end{pmatrix}", "\\begin{pmatrix}1\\\\2\\end{pmatrix}"),
+           ("\\sin(\\pi/6)", "1/2"), ("y = 2x + 1", "2x - y = -1"))
 MEMORY_LIMIT = 4 << 30  # address space per worker: a runaway expression dies with MemoryError
 _TASKS_DIR = str(Path(__file__).resolve().parent)
 _BOOT = (
@@ -54,7 +60,8 @@ def serve() -> None:
         out.write(json.dumps(obj).encode() + b"\n")
         out.flush()
 
-    equivalent("\\frac{1}{2}", "0.5")  # build the parser's tables before the first timed request
+    for pair in WARM_UP:  # build the parser's tables and sympy's caches before the first timed request
+        equivalent(*pair)
     send({"ready": True})
     for line in sys.stdin.buffer:
         req = json.loads(line)
@@ -84,7 +91,7 @@ class Worker:
         poller.register(fd, select.POLLIN)
         while b"\n" not in self._buf:
             left = deadline - time.monotonic()
-            if left <= 0 or not poller.poll(left * 1000):
+            if left <= 0 or not poller.poll(None if left == float("inf") else left * 1000):
                 if time.monotonic() >= deadline:
                     return None
                 continue
@@ -119,57 +126,108 @@ class Worker:
 
 
 class Pool:
-    """Workers checked out one request at a time; a worker that overruns is killed and replaced."""
+    """Workers checked out one request at a time; a worker that overruns is killed and replaced.
+
+    Only ready workers wait in `_idle`. A killed worker's successor starts and warms up in a background
+    thread, and `SPARES` extra workers are kept ready, so the call after a timeout gets a warm worker at
+    once: one call's restart is never charged to the next. Only the very first call of a process (or one
+    that finds every worker busy) waits for a worker; that wait is not part of its `timeout`, which bounds
+    the check itself (`grading.warm_up()` pays the start-up in advance).
+    """
 
     def __init__(self, size: int | None = None) -> None:
         self.size = max(1, size or default_size())
         self._idle: queue.Queue[Worker] = queue.Queue()
         self._live: set[Worker] = set()
         self._lock = threading.Lock()
+        self._changed = threading.Condition(self._lock)  # notified whenever a worker becomes ready or is dropped
+        self.cold_waits = 0  # checks that found no ready worker and had to wait for one (observable in tests)
+        self._closed = False
 
     def grow(self, size: int) -> None:
         with self._lock:
             self.size = max(self.size, size)
 
-    def warm(self) -> None:
-        """Start every worker now and wait until they are ready, so no timed call pays start-up."""
+    def _target(self) -> int:
+        return self.size + SPARES
+
+    def _start_missing(self) -> list[Worker]:
         with self._lock:
-            new = [Worker() for _ in range(self.size - len(self._live))]
+            if self._closed:
+                return []
+            new = [Worker() for _ in range(self._target() - len(self._live))]
             self._live.update(new)
-        for w in new:
-            w.wait_ready()
+        return new
+
+    def warm(self, timeout: float = STARTUP_S) -> bool:
+        """Start the missing workers and wait until every worker is ready (True), so no timed call pays start-up."""
+        self._refill()
+        deadline = time.monotonic() + timeout
+        with self._changed:
+            while not self._closed and not (len(self._live) >= self._target() and all(w.ready for w in self._live)):
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    return False
+                self._changed.wait(left)
+        return True
+
+    def _ready(self, w: Worker) -> None:
+        """Wait for a started worker's ready line, then offer it; a worker that never gets ready is dropped."""
+        try:
+            ready = w.wait_ready()
+        except (OSError, ValueError):  # the pool was closed (its pipes too) while this worker started
+            ready = False
+        if ready and not self._closed:
             self._idle.put(w)
+        else:
+            with self._lock:
+                self._live.discard(w)
+            w.kill()
+        with self._changed:
+            self._changed.notify_all()
 
     def _acquire(self) -> Worker | None:
+        """A ready worker; one that died while idle is replaced and the next one taken."""
+        for _ in range(self._target() + 1):
+            w = self._take()
+            if w is None or w.proc.poll() is None:
+                return w
+            self._replace(w)
+        return None
+
+    def _take(self) -> Worker | None:
         try:
             return self._idle.get_nowait()
         except queue.Empty:
             pass
-        with self._lock:
-            if len(self._live) < self.size:
-                w = Worker()
-                self._live.add(w)
-                return w
+        self.cold_waits += 1
+        self._refill()
         try:
             return self._idle.get(timeout=STARTUP_S)
         except queue.Empty:
             return None
 
     def _replace(self, w: Worker) -> None:
-        """Kill a worker and start its successor at once, so the pool stays warm."""
-        w.kill()
-        successor = Worker()
+        """Kill a worker; its successor warms up in the background and joins the idle queue when ready."""
         with self._lock:
             self._live.discard(w)
-            self._live.add(successor)
-        self._idle.put(successor)
+        threading.Thread(target=self._kill_and_refill, args=(w,), daemon=True, name="grader-refill").start()
+
+    def _kill_and_refill(self, w: Worker) -> None:
+        w.kill()
+        self._refill()
+
+    def _refill(self) -> None:
+        """Start the missing workers and warm each one up in its own thread, off the caller's critical path."""
+        for w in self._start_missing():
+            threading.Thread(target=self._ready, args=(w,), daemon=True, name="grader-warm").start()
 
     def check(self, pred: str, gold: str, timeout: float) -> tuple[str, bool, str | None]:
         """(status, equal, canonical); status is "ok", "timeout" or "error"."""
         w = self._acquire()
         if w is None:
             return "timeout", False, None
-        if w.proc.poll() is not None or not w.wait_ready() or not w.send({"pred": pred, "gold": gold}):
+        if not w.send({"pred": pred, "gold": gold}):
             self._replace(w)
             return "error", False, None
         deadline = time.monotonic() + timeout
@@ -192,6 +250,7 @@ class Pool:
 
     def close(self) -> None:
         with self._lock:
+            self._closed = True
             live, self._live = list(self._live), set()
         for w in live:
             w.kill()

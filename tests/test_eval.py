@@ -191,3 +191,31 @@ def test_prepare_model_bad_input(tmp_path, capsys):
 def test_read_samples_of_an_empty_run(tmp_path):
     t = store.read_samples(tmp_path)
     assert t.num_rows == 0 and t.schema == store.SCHEMA
+
+
+def test_eval_on_a_free_form_file_task_with_leaderboard_and_compare(tiny_ckpt, tmp_path, capsys):
+    """A file: task with free-form answers end to end: eval, then the leaderboard and compare on its rows."""
+    data = tmp_path / "mine.jsonl"
+    data.write_text("".join(json.dumps(r) + "\n" for r in [
+        {"question": "Simplify 2/4.", "answer": "\\frac{1}{2}"},
+        {"question": "Solve x^2 = 4 for x > 0.", "solution": "So $x = \\boxed{2}$."},
+        {"question": "Where is x^2 < 1?", "answer": "(-1, 1)"},
+    ]))
+    spec, out = f"file:{data}", tmp_path / "out"
+    assert harness_eval(tiny_ckpt, out, "--tasks", spec, "--n", 2, "--max-tokens", "8,16") == 0
+    printed = capsys.readouterr().out
+    assert f"| {spec} | 16 |" in printed
+    _, t = rows(out)
+    assert set(t["task"].to_pylist()) == {spec} and t.num_rows == 3 * 2 * 2
+    assert set(t["problem_id"].to_pylist()) == {"1", "2", "3"}
+    assert main(["leaderboard", "--results", str(out), "--task", spec, "--format", "markdown"]) == 0
+    board = capsys.readouterr().out
+    assert spec in board and "| 16 |" in board
+    import shutil
+
+    other = shutil.copytree(tiny_ckpt, tmp_path / "other")
+    assert harness_eval(other, out, "--tasks", spec, "--n", 2, "--max-tokens", "8,16", "--seed", 1) == 0
+    capsys.readouterr()
+    assert main(["compare", str(tiny_ckpt), str(other), "--results", str(out), "--no-plot", "--iters", "200"]) == 0
+    compared = capsys.readouterr().out
+    assert spec in compared and "paired difference" in compared and "8 -> 16" in compared

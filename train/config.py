@@ -27,7 +27,7 @@ class TrainConfig:
                                         # weights, optimizer, lm_head and entropy keep `dtype`. "" = off
     seed: int = 0                       # run seed: data order, sampling, random token selection
     # --- data
-    data: str = "synthetic"             # "synthetic[:k=v,...]", a .jsonl/.parquet file, or "hub:<id>"
+    data: str = "synthetic"             # a task spec (synthetic[:k=v,...], aime26, file:PATH), a .jsonl/.parquet file, or "hub:<id>"
     template: str = "dapo"              # user-message template for task-style rows ("Answer: $Answer")
     val_data: str = ""                  # e.g. "aime24" (validation, greedy-free sampling at T); "" = none
     val_every: int = 0                  # rollout steps between validations (0 = never)

@@ -1,4 +1,4 @@
-"""Training prompts: from `tasks` (synthetic, AIME) or from a dataset file/hub id, deduplicated.
+"""Training prompts: from `tasks` (any task spec: synthetic, AIME, file:PATH) or from a dataset file/hub id, deduplicated.
 
 Two row conventions are read:
 - verl/DAPO: `prompt` is a list of chat messages (used as-is: the instruction is already inside) and
@@ -97,13 +97,15 @@ def dedupe(items: list[Item]) -> list[Item]:
 
 
 def load_items(source: str, template: str) -> list[Item]:
-    name = source.split(":", 1)[0]
-    if name in ("synthetic", "aime24", "aime25"):
-        from tasks.errors import TaskError
-        try:
+    """A task spec the registry knows (aime26, synthetic:size=8, file:PATH, a registered name) through
+    `tasks.load`; any other file or hub id as a dataset (verl/DAPO or plain rows)."""
+    from tasks import registry
+    from tasks.errors import TaskError
+    try:
+        if registry.is_task(source):
             return _task_items(source, template)
-        except TaskError as exc:
-            raise ConfigError(f"data {source}: {exc}") from None
+    except TaskError as exc:
+        raise ConfigError(f"data {source}: {exc}") from None
     return dedupe(_dataset_items(source, template))
 
 

@@ -17,7 +17,7 @@ def register(sub) -> None:
     p.add_argument("--ckpt", required=True,
                    help="local checkpoint folder (config.json, tokenizer, weights); for --backend openai, a local copy of "
                         "the served model's config and tokenizer (weights optional)")
-    p.add_argument("--tasks", default="aime24,aime25", help="comma-separated task names (default: aime24,aime25)")
+    p.add_argument("--tasks", default="aime24,aime25", help="comma-separated task specs: aime24, aime25, aime26, synthetic:size=N, file:PATH, a registered name (`harness tasks`; default: aime24,aime25)")
     p.add_argument("--n", type=int, default=16, help="samples per problem (default 16)")
     p.add_argument("--temperature", type=float, default=0.6)
     p.add_argument("--top-p", type=float, default=0.95)

@@ -10,13 +10,21 @@ def register(sub) -> None:
     p = sub.add_parser("grade", help="grade one response (argument or stdin) against a gold answer")
     p.add_argument("gold")
     p.add_argument("response", nargs="?", help="response text (default: read stdin)")
-    p.add_argument("--timeout", type=float, default=1.0)
+    p.add_argument("--timeout", type=float, default=1.0,
+                   help="seconds the symbolic check of the answer may take before it counts as wrong (default: 1.0)")
     p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
-    import tasks
+    import math
 
+    import tasks
+    from harness.errors import UsageError
+
+    if not (args.timeout > 0) or math.isnan(args.timeout):
+        raise UsageError(f"--timeout must be a positive number of seconds (got {args.timeout})")
+    if not args.gold.strip():
+        raise UsageError("the gold answer is empty")
     response = args.response if args.response is not None else sys.stdin.read()
     g = tasks.grade(response, args.gold, timeout=args.timeout)
     print(f"{g.status}\textracted={g.extracted!r}")
