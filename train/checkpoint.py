@@ -7,10 +7,13 @@ checkpoint that looks finished; the latest complete one is what a resume loads.
 """
 from __future__ import annotations
 
+import fcntl
+import json
 import os
 import random
 import re
 import shutil
+import struct
 from pathlib import Path
 
 import numpy as np
@@ -32,6 +35,105 @@ def latest(out: str | Path) -> Path | None:
     done = [(int(m.group(1)), p) for p in root.iterdir()
             if (m := _NAME.match(p.name)) and (p / STATE).is_file()]
     return max(done)[1] if done else None
+
+
+def damage(path: Path) -> tuple[dict | None, str | None]:
+    """(state, None) for an intact checkpoint, (None, why) for a damaged one.
+
+    Loads `trainer_state.pt` (once: the caller resumes from the returned state), and checks every safetensors
+    file's header and that its tensors fit the file (a truncated file fails here, before any model is built)."""
+    weights = sorted(path.glob("*.safetensors"))
+    if not weights and not list(path.glob("*.bin")):
+        return None, "no weight files"
+    for w in weights:
+        reason = safetensors_damage(w)
+        if reason:
+            return None, f"{w.name}: {reason}"
+    try:
+        return load_state(path), None
+    except Exception as exc:  # noqa: BLE001 (torch.load raises many types on a damaged file)
+        return None, f"{STATE}: {type(exc).__name__}" + (f": {str(exc).splitlines()[0]}" if str(exc) else "")
+
+
+def safetensors_damage(path: Path) -> str | None:
+    """Why a safetensors file is unreadable (None when its header parses and every tensor lies inside it)."""
+    try:
+        size = path.stat().st_size
+        with open(path, "rb") as f:
+            head = f.read(8)
+            if len(head) < 8:
+                return f"truncated ({size} bytes)"
+            (n,) = struct.unpack("<Q", head)
+            if n > size - 8:
+                return f"truncated (header of {n} bytes, file of {size})"
+            header = json.loads(f.read(n))
+    except OSError as exc:
+        return exc.strerror or str(exc)
+    except (ValueError, UnicodeDecodeError):
+        return "header is not valid JSON"
+    if not isinstance(header, dict):
+        return "header is not a JSON object"
+    end = max((t["data_offsets"][1] for k, t in header.items() if k != "__metadata__" and isinstance(t, dict)
+               and isinstance(t.get("data_offsets"), list) and len(t["data_offsets"]) == 2), default=0)
+    if 8 + n + end > size:
+        return f"truncated (tensors need {8 + n + end} bytes, file has {size})"
+    return None
+
+
+def resumable(out: str | Path) -> tuple[Path | None, dict | None, list[tuple[Path, str]]]:
+    """(newest intact checkpoint, its loaded state, the newer damaged ones with their reasons, newest first)."""
+    root = ckpt_dir(out)
+    if not root.is_dir():
+        return None, None, []
+    done = sorted(((int(m.group(1)), p) for p in root.iterdir() if (m := _NAME.match(p.name)) and (p / STATE).exists()),
+                  reverse=True)
+    damaged = []
+    for _, p in done:
+        state, reason = damage(p)
+        if reason is None:
+            return p, state, damaged
+        damaged.append((p, reason))
+    return None, None, damaged
+
+
+def set_aside(path: Path) -> Path:
+    """Rename a damaged checkpoint out of the way (never deleted): step_N -> step_N.damaged[-k]."""
+    target, k = path.with_name(path.name + ".damaged"), 1
+    while target.exists():
+        target, k = path.with_name(f"{path.name}.damaged-{k}"), k + 1
+    os.replace(path, target)
+    return target
+
+
+class RunLock:
+    """An exclusive flock on `out/.lock` for as long as a trainer writes there; kill -9 releases it."""
+
+    def __init__(self, out: Path):
+        self.path, self.fd = Path(out) / ".lock", None
+        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(fd)
+            raise
+        self.fd = fd
+        os.ftruncate(fd, 0)
+        os.write(fd, f"{os.getpid()}\n".encode())
+
+    def release(self) -> None:
+        if self.fd is not None:
+            os.close(self.fd)
+            self.fd = None
+
+    __del__ = release
+
+
+def holder(out: Path) -> str:
+    """The pid written by the lock's holder ('?' when unreadable)."""
+    try:
+        return (Path(out) / ".lock").read_text().strip() or "?"
+    except OSError:
+        return "?"
 
 
 def rng_state() -> dict:

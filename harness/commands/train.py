@@ -16,6 +16,8 @@ def register(sub) -> None:
 
     p = sub.add_parser("train", help="entropy-masked GRPO/DAPO training (configs in train/configs/)")
     p.add_argument("--config", help="YAML file of TrainConfig keys (see train/configs/)")
+    p.add_argument("--allow-config-change", action="store_true",
+                   help="resume although settings changed since the checkpoint (the change is logged with its step)")
     for name in FIELDS:
         p.add_argument("--" + name.replace("_", "-"), dest=name, default=None, metavar="V",
                        help=argparse.SUPPRESS)
@@ -30,7 +32,10 @@ def run(args: argparse.Namespace) -> int:
         cfg = load_config(args.config, {k: getattr(args, k) for k in FIELDS}).check()
         from train.trainer import Trainer
 
-        trainer = Trainer(cfg)
+        trainer = Trainer(cfg, allow_config_change=args.allow_config_change)
     except ConfigError as exc:
         raise UsageError(str(exc)) from None
-    return trainer.train()
+    try:
+        return trainer.train()
+    finally:
+        trainer.close()
