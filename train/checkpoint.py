@@ -8,16 +8,16 @@ checkpoint that looks finished; the latest complete one is what a resume loads.
 from __future__ import annotations
 
 import fcntl
-import json
 import os
 import random
 import re
 import shutil
-import struct
 from pathlib import Path
 
 import numpy as np
 import torch
+
+from train.safetensors_check import damage as safetensors_damage
 
 STATE = "trainer_state.pt"
 _NAME = re.compile(r"^step_(\d{6,})$")
@@ -53,31 +53,6 @@ def damage(path: Path) -> tuple[dict | None, str | None]:
         return load_state(path), None
     except Exception as exc:  # noqa: BLE001 (torch.load raises many types on a damaged file)
         return None, f"{STATE}: {type(exc).__name__}" + (f": {str(exc).splitlines()[0]}" if str(exc) else "")
-
-
-def safetensors_damage(path: Path) -> str | None:
-    """Why a safetensors file is unreadable (None when its header parses and every tensor lies inside it)."""
-    try:
-        size = path.stat().st_size
-        with open(path, "rb") as f:
-            head = f.read(8)
-            if len(head) < 8:
-                return f"truncated ({size} bytes)"
-            (n,) = struct.unpack("<Q", head)
-            if n > size - 8:
-                return f"truncated (header of {n} bytes, file of {size})"
-            header = json.loads(f.read(n))
-    except OSError as exc:
-        return exc.strerror or str(exc)
-    except (ValueError, UnicodeDecodeError):
-        return "header is not valid JSON"
-    if not isinstance(header, dict):
-        return "header is not a JSON object"
-    end = max((t["data_offsets"][1] for k, t in header.items() if k != "__metadata__" and isinstance(t, dict)
-               and isinstance(t.get("data_offsets"), list) and len(t["data_offsets"]) == 2), default=0)
-    if 8 + n + end > size:
-        return f"truncated (tensors need {8 + n + end} bytes, file has {size})"
-    return None
 
 
 def resumable(out: str | Path) -> tuple[Path | None, dict | None, list[tuple[Path, str]]]:

@@ -10,6 +10,7 @@ import argparse
 from pathlib import Path
 
 from harness.errors import UsageError
+from harness.outputs import writable_dir
 
 
 def register(sub) -> None:
@@ -99,11 +100,19 @@ def check(args: argparse.Namespace):
         config.read_bytes()
     except OSError as exc:
         raise UsageError(f"checkpoint {args.ckpt} has no readable config.json ({exc.strerror})") from None
-    if args.backend != "openai" and not any(p.name.endswith(WEIGHT_SUFFIXES) for p in ckpt.iterdir()):
-        raise UsageError(f"checkpoint {args.ckpt} has no weight files (*.safetensors, *.bin)")
+    if args.backend != "openai":
+        if not any(p.name.endswith(WEIGHT_SUFFIXES) for p in ckpt.iterdir()):
+            raise UsageError(f"checkpoint {args.ckpt} has no weight files (*.safetensors, *.bin)")
+        from train.safetensors_check import damage
+
+        for weights in sorted(ckpt.glob("*.safetensors")):
+            reason = damage(weights)
+            if reason:
+                raise UsageError(f"checkpoint {args.ckpt}: {weights.name} is damaged ({reason})")
     import tasks
 
     tasks.get_template(args.template)  # TaskError -> exit 2 with the known names
+    writable_dir(args.out, "--out")
     base_urls = [u.strip() for arg in args.base_url for u in arg.split(",") if u.strip()]
     model_name = args.model_name
     if args.backend == "openai":
