@@ -46,6 +46,7 @@ class EvalConfig:
     flush_secs: float = 5.0
     grade_timeout: float = 1.0
     leaderboard: bool = True
+    verbose: bool = False  # vllm: INFO logs (always on stderr)
 
 
 @dataclass
@@ -225,7 +226,8 @@ def _generate(p: Plan, requests: list[Request], progress: bool) -> None:
     cfg = p.config
     options: dict = {}
     if cfg.backend == "vllm":
-        options = {"max_model_len": p.max_model_len, "tensor_parallel_size": cfg.tensor_parallel_size, "seed": cfg.seed}
+        options = {"max_model_len": p.max_model_len, "tensor_parallel_size": cfg.tensor_parallel_size, "seed": cfg.seed,
+                   "verbose": cfg.verbose}
     elif cfg.backend == "openai":
         options = {"base_urls": cfg.base_urls, "model": cfg.model_name, "concurrency": cfg.concurrency}
     try:
