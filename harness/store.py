@@ -1,7 +1,8 @@
 """The sample store: every sample and every score of a run, as Parquet shards under `OUT/runs/<run id>/`.
 
 Layout
-    OUT/runs/<run_id>/manifest.json          the run's full configuration (rewritten atomically)
+    OUT/runs/<run_id>/manifest.json          the run's full configuration (rewritten atomically); `status` is
+                                             running | finished | failed (with `error`) | interrupted
     OUT/runs/<run_id>/shard-*.parquet        append-only shards, one per flush of finished samples
     OUT/runs/<run_id>/.lock                  held (flock) while a process writes the run
     OUT/runs/<run_id>/damaged-shard-*.parquet  shards found unreadable, set aside (never read, never deleted)

@@ -1,5 +1,5 @@
-"""`harness eval --backend vllm` leaves no process behind (issue 14, item 1): a real engine on a tiny model,
-real signals. kill -9 of harness takes the engine core and its worker with it (vLLM general plugin,
+"""`harness eval --backend vllm` leaves no process behind (issue 14, item 1; item 17: its log stays off stdout):
+a real engine on a tiny model, real signals. kill -9 of harness takes the engine core and its worker with it (vLLM general plugin,
 harness/procs.py); SIGTERM shuts the engine down through vLLM's shutdown and exits 143 with one line.
 
 The plugin is found through the installed package's entry points (`pip install -e .` after pulling).
@@ -47,7 +47,7 @@ def _start_eval(ckpt: Path, out: Path) -> tuple[subprocess.Popen, set[int]]:
     cmd = [sys.executable, "-m", "harness.cli", "eval", "--ckpt", str(ckpt), "--backend", "vllm", "--tasks", "aime24",
            "--limit", "2", "--n", "400", "--max-tokens", "1000", "--temperature", "1.0", "--flush-secs", "0",
            "--no-progress", "--no-leaderboard", "--out", str(out)]
-    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=open(out.parent / "stderr.txt", "wb"),
+    proc = subprocess.Popen(cmd, stdout=open(out.parent / "stdout.txt", "wb"), stderr=open(out.parent / "stderr.txt", "wb"),
                             env=dict(os.environ, PYTHONPATH=os.pathsep.join([str(REPO), os.environ.get("PYTHONPATH", "")])))
 
     def generating():
@@ -84,6 +84,9 @@ def test_sigterm_shuts_the_engine_down_and_keeps_the_samples(vllm_ckpt, tmp_path
     assert not _reap(kids), "vLLM processes outlived SIGTERM of harness eval"
     err = (tmp_path / "stderr.txt").read_text()
     assert "Traceback" not in err, err[-3000:]
+    # Item 17: vLLM's log is on stderr, not mixed into the results on stdout, and only warnings by default.
+    assert (tmp_path / "stdout.txt").read_text() == ""
+    assert not [ln for ln in err.splitlines() if " INFO " in ln], err[-3000:]
     assert err.strip().splitlines()[-1].startswith("harness eval: terminated (SIGTERM)")
     (run_dir,) = (tmp_path / "out" / "runs").iterdir()
     assert store.read_samples(run_dir).num_rows > 0

@@ -32,6 +32,9 @@ def run(args: argparse.Namespace) -> int:
         cfg = load_config(args.config, {k: getattr(args, k) for k in FIELDS}).check()
         from train.trainer import Trainer
 
+        from harness.procs import mark_owner
+
+        mark_owner()  # any process vLLM starts (its engine core runs in this one) dies with this one
         trainer = Trainer(cfg, allow_config_change=args.allow_config_change)
     except ConfigError as exc:
         raise UsageError(str(exc)) from None
