@@ -35,11 +35,17 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     from tasks.errors import TaskError
 
+    from harness.procs import Terminated, handle_sigterm
+
+    handle_sigterm()  # SIGTERM (timeout, Slurm, docker stop) cleans up as Ctrl-C does
     try:
         return int(args.func(args) or 0)
     except (UsageError, TaskError) as exc:
         print(f"harness {args.command}: error: {exc}", file=sys.stderr)
         return 2
+    except Terminated:
+        print(f"harness {args.command}: terminated (SIGTERM); finished work is kept, rerun to resume", file=sys.stderr)
+        return 143
     except KeyboardInterrupt:
         print(f"harness {args.command}: interrupted", file=sys.stderr)
         return 130

@@ -16,7 +16,8 @@ from harness import metrics
 
 @dataclass
 class Selection:
-    """One checkpoint's rows, keyed by (task, budget): the latest run wherever several match."""
+    """One checkpoint's rows, keyed by (task, budget): wherever several match, the one with the most samples
+    (n x problems; a quick `--n 1 --limit 2` never stands in for the full result), then the latest."""
 
     label: str
     rows: dict[tuple[str, int], dict]
@@ -44,8 +45,8 @@ def select(rows: list[dict], who: str) -> Selection:
         if len({r["run_id"] for r in mine}) > 1:
             mine = []  # an ambiguous prefix names nothing
     chosen: dict[tuple[str, int], dict] = {}
-    for r in sorted(mine, key=lambda r: r["date"] or ""):
-        chosen[(r["task"], r["budget"])] = r  # later dates overwrite earlier ones
+    for r in sorted(mine, key=lambda r: ((r["n"] or 0) * (r["problems"] or 0), r["date"] or "")):
+        chosen[(r["task"], r["budget"])] = r  # the largest request wins; among equals, the latest
     return Selection(who, chosen, sorted({r["run_id"] for r in mine}), sorted({r["checkpoint"] or "" for r in mine}))
 
 

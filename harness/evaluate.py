@@ -46,6 +46,7 @@ class EvalConfig:
     flush_secs: float = 5.0
     grade_timeout: float = 1.0
     leaderboard: bool = True
+    verbose: bool = False  # vllm: INFO logs (always on stderr)
 
 
 @dataclass
@@ -156,9 +157,13 @@ def execute(p: Plan, *, dp_rank: int | None = None, progress: bool = True) -> di
         if not lock.acquire():
             lock.release()
             raise UsageError(f"run {p.run_id} in {p.run_dir} is being written by another process")
+    info = None
     try:
         if dp_rank is None:
             store.clean_temporaries(p.run_dir)
+            for shard, aside, reason in store.set_aside_damaged(p.run_dir):
+                print(f"run {p.run_id}: shard {shard.name} is damaged ({reason}): set aside as {aside.name}; "
+                      "its samples are generated again", file=sys.stderr)
             info = manifest(p, status="running", started_at=store.now())
             store.write_manifest(p.run_dir, info)
         requests = _missing_requests(p)
@@ -178,9 +183,20 @@ def execute(p: Plan, *, dp_rank: int | None = None, progress: bool = True) -> di
                     device=_device_name(cfg))
         store.write_manifest(p.run_dir, info)
         return info
+    except BaseException as exc:  # the manifest says how the run ended; the error itself goes on up
+        if info is not None:
+            ended = "interrupted" if isinstance(exc, KeyboardInterrupt) else "failed"
+            info.update(status=ended, ended_at=store.now(), error=_one_line(exc))
+            store.write_manifest(p.run_dir, info)
+        raise
     finally:
         if lock is not None:
             lock.release()
+
+
+def _one_line(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    return type(exc).__name__ + (f": {text[0]}" if text else "")
 
 
 def _missing_requests(p: Plan) -> list[Request]:
@@ -210,10 +226,14 @@ def _generate(p: Plan, requests: list[Request], progress: bool) -> None:
     cfg = p.config
     options: dict = {}
     if cfg.backend == "vllm":
-        options = {"max_model_len": p.max_model_len, "tensor_parallel_size": cfg.tensor_parallel_size, "seed": cfg.seed}
+        options = {"max_model_len": p.max_model_len, "tensor_parallel_size": cfg.tensor_parallel_size, "seed": cfg.seed,
+                   "verbose": cfg.verbose}
     elif cfg.backend == "openai":
         options = {"base_urls": cfg.base_urls, "model": cfg.model_name, "concurrency": cfg.concurrency}
-    sampler = make_sampler(cfg.backend, cfg.ckpt, p.tokenizer, **options)
+    try:
+        sampler = make_sampler(cfg.backend, cfg.ckpt, p.tokenizer, **options)
+    except Exception as exc:  # noqa: BLE001 (a damaged or unloadable checkpoint: one line, the manifest says why)
+        raise UsageError(f"checkpoint {cfg.ckpt}: the {cfg.backend} backend cannot load it ({_one_line(exc)})") from None
     params = SamplingParams(cfg.temperature, cfg.top_p, p.gen_budget)
     # Grading and writing happen on one background thread, so the engine keeps stepping meanwhile.
     writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="harness-store")

@@ -1,11 +1,13 @@
-"""The leaderboard: one Parquet row per (checkpoint run, task, budget), safe to update from many processes.
+"""The leaderboard: one Parquet row per (run, task, request, budget), safe to update from many processes.
 
 `harness eval` calls `append_run(path, samples, manifest)` once a run has finished. Every write takes an
 exclusive `fcntl.flock` on a sidecar file (`leaderboard.parquet.lock`, never deleted: deleting a lock
 file lets two writers hold "the" lock at once), reads the current table, replaces the rows of the runs
 being added, writes a temporary file in the same folder and renames it over the old one. Readers never
 see a half-written file, two evaluations finishing at once both land, and re-adding a run replaces its
-rows instead of duplicating them.
+rows instead of duplicating them. An entry is (run id, task, n, problems) (`entry_key`): the run id leaves
+out `--n` and `--limit` (samples are shared), so two requests of different size under one run id are two
+entries, and `harness compare` prefers the larger.
 
 Each row records the schema version of the code that wrote it. `read` upgrades older layouts to the
 current one (renamed columns, missing columns as nulls) and refuses files from a newer version.
@@ -115,16 +117,25 @@ def rows_for_run(samples: Any, manifest: Mapping[str, Any]) -> list[dict[str, An
     return [_row(score, columns, manifest, sampling, requested, task_hashes) for score in score_samples(columns)]
 
 
+def entry_key(row: Mapping[str, Any]) -> tuple:
+    """What a leaderboard entry is: one run's scores of one task for one request (its `n` and its number of
+    problems, i.e. `--limit`). Re-adding the same request replaces its rows (all budgets); a request with
+    another `--n` or `--limit` under the same run id is an entry of its own, so a smoke test never replaces
+    the full result."""
+    return row["run_id"], row["task"], row["n"], row["problems"]
+
+
 def add_rows(path: str | os.PathLike, rows: list[Mapping[str, Any]]) -> None:
-    """Replace every row of the runs in `rows` with `rows`, atomically and under the file lock."""
+    """Replace the rows of every entry (`entry_key`) in `rows` with `rows`, atomically and under the file lock."""
     path = Path(path)
     new = pa.Table.from_pylist([_complete(r) for r in rows], schema=SCHEMA)
-    run_ids = pa.array(sorted(set(new.column("run_id").to_pylist())), pa.string())
+    keys = {entry_key(r) for r in new.select(["run_id", "task", "n", "problems"]).to_pylist()}
     path.parent.mkdir(parents=True, exist_ok=True)
     with _locked(path):
         if path.exists():
             old = read(path)
-            keep = pc.invert(pc.is_in(old.column("run_id"), value_set=run_ids))
+            ids = old.select(["run_id", "task", "n", "problems"]).to_pylist()
+            keep = pa.array([entry_key(r) not in keys for r in ids], pa.bool_())
             new = pa.concat_tables([old.filter(keep), new])
         _write_atomically(new, path)
 

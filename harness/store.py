@@ -1,9 +1,11 @@
 """The sample store: every sample and every score of a run, as Parquet shards under `OUT/runs/<run id>/`.
 
 Layout
-    OUT/runs/<run_id>/manifest.json          the run's full configuration (rewritten atomically)
+    OUT/runs/<run_id>/manifest.json          the run's full configuration (rewritten atomically); `status` is
+                                             running | finished | failed (with `error`) | interrupted
     OUT/runs/<run_id>/shard-*.parquet        append-only shards, one per flush of finished samples
     OUT/runs/<run_id>/.lock                  held (flock) while a process writes the run
+    OUT/runs/<run_id>/damaged-shard-*.parquet  shards found unreadable, set aside (never read, never deleted)
 
 The run id is a hash of what determines the samples: checkpoint fingerprint, backend, tasks and their
 content hashes, template, sampling parameters, generation budget and seed. It leaves out `--n`,
@@ -57,6 +59,8 @@ from pathlib import Path
 
 import pyarrow as pa
 import pyarrow.parquet as pq
+
+from harness.errors import UsageError
 
 SCHEMA = pa.schema([
     ("run_id", pa.string()), ("checkpoint", pa.string()), ("fingerprint", pa.string()), ("backend", pa.string()),
@@ -147,6 +151,31 @@ def clean_temporaries(run_dir: Path) -> None:
         p.unlink()
 
 
+def shard_damage(path: Path) -> str | None:
+    """Why a shard cannot be read whole (None: it reads, in the store's schema). A shard is written atomically,
+    so damage comes from outside: a full disk, a bad copy, a truncating tool."""
+    try:
+        pq.read_table(path, schema=SCHEMA)
+    except (pa.ArrowException, OSError) as exc:
+        return str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+    return None
+
+
+def set_aside_damaged(run_dir: Path) -> list[tuple[Path, Path, str]]:
+    """Rename every unreadable shard to `damaged-<name>` (never deleted; no longer read), so a rerun generates
+    its samples again. Call only while holding the run lock. Returns (shard, new path, reason) for each."""
+    moved = []
+    for path in shard_paths(run_dir):
+        reason = shard_damage(path)
+        if reason is not None:
+            target = path.with_name("damaged-" + path.name)
+            os.replace(path, target)
+            moved.append((path, target, reason))
+    if moved:
+        fsync_dir(run_dir)
+    return moved
+
+
 def shard_paths(run_dir: str | os.PathLike) -> list[Path]:
     return sorted(Path(run_dir).glob("shard-*.parquet"))
 
@@ -157,7 +186,22 @@ def read_samples(run_dir: str | os.PathLike, columns: list[str] | None = None) -
     if not paths:
         schema = SCHEMA if columns is None else pa.schema([SCHEMA.field(c) for c in columns])
         return schema.empty_table()
-    return pa.concat_tables([pq.read_table(p, columns=columns, schema=SCHEMA) for p in paths])
+    tables = []
+    for p in paths:
+        try:
+            tables.append(pq.read_table(p, columns=columns, schema=SCHEMA))
+        except (pa.ArrowException, OSError) as exc:
+            raise DamagedShard(p, str(exc).splitlines()[0] if str(exc) else type(exc).__name__) from None
+    return pa.concat_tables(tables)
+
+
+class DamagedShard(UsageError):
+    """A shard that does not read; `harness eval` on the run sets it aside and generates its samples again."""
+
+    def __init__(self, path: Path, reason: str):
+        super().__init__(f"run {path.parent.name}: shard {path.name} is damaged ({reason}); rerun the same "
+                         "`harness eval` to set it aside and generate its samples again")
+        self.path, self.reason = path, reason
 
 
 def read_manifest(run_dir: str | os.PathLike) -> dict:

@@ -132,6 +132,25 @@ def _check_json_lines(path: Path) -> None:
         raise TaskError(f"{path}: no rows (only blank lines)")
 
 
+def _hub_unreachable() -> str | None:
+    """Why the hub cannot be reached, from one quick connection (None: reachable, or not ours to judge: offline
+    mode uses the local cache, and a proxy may reach what a direct connection cannot). Without this, an
+    offline machine spends ~25 s in the hub client's retries, printing a dozen warnings, before the same error."""
+    import socket
+    from urllib.parse import urlsplit
+
+    if any(os.environ.get(v) for v in ("HF_HUB_OFFLINE", "HF_DATASETS_OFFLINE", "HTTPS_PROXY", "https_proxy",
+                                       "HTTP_PROXY", "http_proxy", "ALL_PROXY", "all_proxy")):
+        return None
+    url = urlsplit(os.environ.get("HF_ENDPOINT") or "https://huggingface.co")
+    port = url.port or (443 if url.scheme == "https" else 80)
+    try:
+        socket.create_connection((url.hostname, port), timeout=5).close()
+    except OSError as exc:
+        return f"{url.hostname}:{port} is unreachable ({exc.strerror or exc})"
+    return None
+
+
 def _check_parquet_rows(path: Path) -> None:
     import pyarrow.parquet as pq
 
@@ -144,16 +163,19 @@ def _check_parquet_rows(path: Path) -> None:
 
 
 def _load_hub(spec: TaskSpec, repo: str | None) -> Task:
-    import datasets
-
     repo, revision = (repo, None) if repo else (spec.hub, spec.revision)
     if not repo:
         raise TaskError(f"task {spec.name} has no hub copy; give a local file (--data) or register a path")
+    hint = " (set HARNESS_DATA_DIR or pass --data to use a local copy; HF_HUB_OFFLINE=1 to use the hub cache)"
+    down = _hub_unreachable()
+    if down:
+        raise TaskError(f"hub dataset {repo}: {down}{hint}")
+    import datasets
+
     datasets.disable_progress_bars()
     try:
         ds = datasets.load_dataset(repo, split=spec.split, revision=revision)
     except Exception as exc:  # network, auth or missing-dataset errors all end here
-        hint = " (set HARNESS_DATA_DIR or pass --data to use a local copy)"
         raise TaskError(f"hub dataset {repo}: {type(exc).__name__}: {str(exc).splitlines()[0]}{hint}") from None
     return _build(spec, spec.name, ds.to_list(), f"hub:{repo}@{revision or 'default'}", fix=True)
 

@@ -19,6 +19,7 @@ import subprocess
 import sys
 import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 STARTUP_S = 60.0  # a cold worker imports sympy and warms the parser; generous for loaded machines
@@ -36,6 +37,31 @@ _BOOT = (
 )
 
 
+def die_with_parent(parent_pid: int) -> None:
+    """Get SIGKILL when the parent process dies, even while stuck in C code (Linux `PR_SET_PDEATHSIG`), and
+    exit at once if it already has; elsewhere a thread polls the parent id (it cannot stop a worker stuck in C).
+
+    The kernel sends the signal when the *thread* that started this process ends, so the parent starts its
+    children from one long-lived thread (`_start`)."""
+    import ctypes
+    import signal
+
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        linux = sys.platform.startswith("linux") and libc.prctl(1, int(signal.SIGKILL), 0, 0, 0) == 0  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        linux = False
+    if os.getppid() != parent_pid:  # the parent died before the signal was armed
+        os.kill(os.getpid(), signal.SIGKILL)
+    if not linux:
+        def watch() -> None:
+            while os.getppid() == parent_pid:
+                time.sleep(1.0)
+            os.kill(os.getpid(), signal.SIGKILL)
+
+        threading.Thread(target=watch, daemon=True, name="die-with-parent").start()
+
+
 def default_size() -> int:
     return int(os.environ.get("RLVR_GRADER_WORKERS", 0)) or min(8, os.cpu_count() or 1)
 
@@ -46,6 +72,7 @@ def serve() -> None:
     """Worker main loop: for each request line, write a verdict line, then a canonical-form line."""
     import resource
 
+    die_with_parent(int(sys.argv[2]))
     try:
         resource.setrlimit(resource.RLIMIT_AS, (MEMORY_LIMIT, MEMORY_LIMIT))
     except (ValueError, OSError):
@@ -76,11 +103,7 @@ def serve() -> None:
 
 class Worker:
     def __init__(self) -> None:
-        self.proc = subprocess.Popen(
-            [sys.executable, "-c", _BOOT, _TASKS_DIR],
-            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
-            close_fds=True, start_new_session=True,  # Ctrl-C in a terminal goes to the parent only
-        )
+        self.proc = _start([sys.executable, "-c", _BOOT, _TASKS_DIR, str(os.getpid())])
         self._buf = b""
         self.ready = False
 
@@ -123,6 +146,23 @@ class Worker:
                 f.close()
             except OSError:
                 pass  # the pipe is already broken; the process is gone either way
+
+
+_starter: ThreadPoolExecutor | None = None
+_starter_lock = threading.Lock()
+
+
+def _start(argv: list[str]) -> subprocess.Popen:
+    """Start a worker from one thread that lives as long as this process (see `die_with_parent`)."""
+    global _starter
+    with _starter_lock:
+        if _starter is None:
+            _starter = ThreadPoolExecutor(max_workers=1, thread_name_prefix="grader-starter")
+        starter = _starter
+    return starter.submit(
+        subprocess.Popen, argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+        close_fds=True, start_new_session=True,  # Ctrl-C in a terminal goes to the parent only
+    ).result()
 
 
 class Pool:
@@ -279,8 +319,9 @@ def shutdown() -> None:
 
 def _forget_after_fork() -> None:
     """A forked child must not share its parent's pipes; it starts its own pool when needed."""
-    global _pool, _pool_lock
+    global _pool, _pool_lock, _starter, _starter_lock
     _pool, _pool_lock = None, threading.Lock()
+    _starter, _starter_lock = None, threading.Lock()
 
 
 atexit.register(shutdown)

@@ -7,6 +7,7 @@ checkpoint that looks finished; the latest complete one is what a resume loads.
 """
 from __future__ import annotations
 
+import fcntl
 import os
 import random
 import re
@@ -15,6 +16,8 @@ from pathlib import Path
 
 import numpy as np
 import torch
+
+from train.safetensors_check import damage as safetensors_damage
 
 STATE = "trainer_state.pt"
 _NAME = re.compile(r"^step_(\d{6,})$")
@@ -32,6 +35,80 @@ def latest(out: str | Path) -> Path | None:
     done = [(int(m.group(1)), p) for p in root.iterdir()
             if (m := _NAME.match(p.name)) and (p / STATE).is_file()]
     return max(done)[1] if done else None
+
+
+def damage(path: Path) -> tuple[dict | None, str | None]:
+    """(state, None) for an intact checkpoint, (None, why) for a damaged one.
+
+    Loads `trainer_state.pt` (once: the caller resumes from the returned state), and checks every safetensors
+    file's header and that its tensors fit the file (a truncated file fails here, before any model is built)."""
+    weights = sorted(path.glob("*.safetensors"))
+    if not weights and not list(path.glob("*.bin")):
+        return None, "no weight files"
+    for w in weights:
+        reason = safetensors_damage(w)
+        if reason:
+            return None, f"{w.name}: {reason}"
+    try:
+        return load_state(path), None
+    except Exception as exc:  # noqa: BLE001 (torch.load raises many types on a damaged file)
+        return None, f"{STATE}: {type(exc).__name__}" + (f": {str(exc).splitlines()[0]}" if str(exc) else "")
+
+
+def resumable(out: str | Path) -> tuple[Path | None, dict | None, list[tuple[Path, str]]]:
+    """(newest intact checkpoint, its loaded state, the newer damaged ones with their reasons, newest first)."""
+    root = ckpt_dir(out)
+    if not root.is_dir():
+        return None, None, []
+    done = sorted(((int(m.group(1)), p) for p in root.iterdir() if (m := _NAME.match(p.name)) and (p / STATE).exists()),
+                  reverse=True)
+    damaged = []
+    for _, p in done:
+        state, reason = damage(p)
+        if reason is None:
+            return p, state, damaged
+        damaged.append((p, reason))
+    return None, None, damaged
+
+
+def set_aside(path: Path) -> Path:
+    """Rename a damaged checkpoint out of the way (never deleted): step_N -> step_N.damaged[-k]."""
+    target, k = path.with_name(path.name + ".damaged"), 1
+    while target.exists():
+        target, k = path.with_name(f"{path.name}.damaged-{k}"), k + 1
+    os.replace(path, target)
+    return target
+
+
+class RunLock:
+    """An exclusive flock on `out/.lock` for as long as a trainer writes there; kill -9 releases it."""
+
+    def __init__(self, out: Path):
+        self.path, self.fd = Path(out) / ".lock", None
+        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(fd)
+            raise
+        self.fd = fd
+        os.ftruncate(fd, 0)
+        os.write(fd, f"{os.getpid()}\n".encode())
+
+    def release(self) -> None:
+        if self.fd is not None:
+            os.close(self.fd)
+            self.fd = None
+
+    __del__ = release
+
+
+def holder(out: Path) -> str:
+    """The pid written by the lock's holder ('?' when unreadable)."""
+    try:
+        return (Path(out) / ".lock").read_text().strip() or "?"
+    except OSError:
+        return "?"
 
 
 def rng_state() -> dict:

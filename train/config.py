@@ -158,6 +158,22 @@ class TrainConfig:
 
 FIELDS = {f.name: f for f in dataclasses.fields(TrainConfig)}
 
+# Keys a resumed run may change freely: bookkeeping, not what a step computes. A change of any other key on
+# resume is refused unless the user allows it (`harness train --allow-config-change`), and then recorded.
+RESUME_FREE = frozenset({"out", "steps", "save_every", "keep_last", "resume"})
+
+
+def _default(name: str):
+    f = FIELDS[name]
+    return f.default_factory() if f.default_factory is not dataclasses.MISSING else f.default
+
+
+def resume_changes(old: dict, new: dict) -> dict:
+    """{key: [value in the checkpoint's config, value now]} for every key outside RESUME_FREE that differs
+    (a key the old config lacks counts as its default)."""
+    return {k: [old.get(k, _default(k)), v] for k, v in new.items()
+            if k not in RESUME_FREE and k in FIELDS and old.get(k, _default(k)) != v}
+
 
 def field_help() -> dict:
     """{key: (default, meaning)}: the meaning is the field's own comment in TrainConfig above (continuation

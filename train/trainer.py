@@ -26,7 +26,7 @@ import torch
 
 from train import checkpoint, rollout
 from train.advantage import group_advantages, informative_groups
-from train.config import ConfigError, TrainConfig
+from train.config import ConfigError, TrainConfig, resume_changes
 from train.data import PromptStream, load_items
 from train.logprobs import token_logprobs
 from train.loss import STEP_METRICS
@@ -75,19 +75,31 @@ def _tensorboard(out: Path):
     return SummaryWriter(str(out / "tb"))
 
 
+def _lock(out: Path) -> checkpoint.RunLock:
+    """Hold `out` for this run: a second trainer there (a resubmitted job) gets one line instead."""
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        return checkpoint.RunLock(out)
+    except BlockingIOError:
+        raise ConfigError(f"out {out}: another training run (pid {checkpoint.holder(out)}) is writing there; "
+                          "wait for it to end or choose another --out") from None
+    except OSError as exc:
+        raise ConfigError(f"out {out}: cannot write there ({exc.strerror or exc})") from None
+
+
 class Trainer:
     tb = None
 
-    def __init__(self, cfg: TrainConfig, log=print, items=None):
-        """`items` (a list of train.data.Item) replaces loading `cfg.data`, for programmatic use."""
+    def __init__(self, cfg: TrainConfig, log=print, items=None, allow_config_change: bool = False):
+        """`items` (a list of train.data.Item) replaces loading `cfg.data`, for programmatic use.
+        `allow_config_change`: resume although keys outside `RESUME_FREE` changed (recorded in log.jsonl)."""
         from transformers import AutoModelForCausalLM, AutoTokenizer
 
         self.cfg, self.say = cfg, log
         self.out = Path(cfg.out)
         self.device = "cuda" if torch.cuda.is_available() else "cpu"
-        resume_from = checkpoint.latest(cfg.out) if cfg.resume else None
-        if not cfg.resume and checkpoint.latest(cfg.out):
-            raise ConfigError(f"out {cfg.out}: holds checkpoints; set resume: true or choose another --out")
+        self._lock = _lock(self.out)
+        resume_from, state, changes = self._resume_point(allow_config_change)
         self.preset = cfg.preset_obj()
         items = load_items(cfg.data, cfg.template) if items is None else items
         val = load_items(cfg.val_data, cfg.template) if cfg.val_data else []  # fail now, not at step N
@@ -139,7 +151,7 @@ class Trainer:
         self.log_path = self.out / "log.jsonl"
         self.out.mkdir(parents=True, exist_ok=True)
         if resume_from:
-            st = checkpoint.load_state(resume_from)
+            st = state
             self.opt.load_state_dict(st["optimizer"])
             self.sched.load_state_dict(st["scheduler"])
             self.stream.load_state(st["data"])
@@ -147,10 +159,39 @@ class Trainer:
             self.step = st["step"]
             self._truncate_log(self.step)
             self.say(f"resumed from {resume_from} at step {self.step}")
+            if changes:
+                self.log({"step": self.step, "config_change": changes})  # applies from step + 1 on
         elif self.log_path.exists():
             self.log_path.unlink()  # a fresh run: no stale lines from an earlier one
         import yaml
         (self.out / "config.yaml").write_text(yaml.safe_dump(cfg.to_dict(), sort_keys=False))
+
+    def _resume_point(self, allow_config_change: bool):
+        """(checkpoint to resume from, its state, changed keys), falling back past damaged checkpoints."""
+        cfg = self.cfg
+        if not cfg.resume:
+            if checkpoint.latest(cfg.out):
+                raise ConfigError(f"out {cfg.out}: holds checkpoints; set resume: true or choose another --out")
+            return None, None, {}
+        path, state, damaged = checkpoint.resumable(cfg.out)
+        if damaged and path is None:
+            raise ConfigError(f"out {cfg.out}: no intact checkpoint to resume from ({damaged[0][0].name}: "
+                              f"{damaged[0][1]}); move the folder away to start over")
+        for p, reason in damaged:
+            self.say(f"checkpoint {p.name} is damaged ({reason}): set aside as {checkpoint.set_aside(p).name}; "
+                     f"resuming from {path.name}")
+        if path is None:
+            return None, None, {}
+        changes = resume_changes(state.get("config", {}), cfg.to_dict())
+        if changes and not allow_config_change:
+            listed = ", ".join(f"{k} {a!r} -> {b!r}" for k, (a, b) in changes.items())
+            raise ConfigError(f"out {cfg.out}: resuming {path.name} with changed settings ({listed}); pass "
+                              "--allow-config-change to continue with them (recorded in log.jsonl) or choose another --out")
+        return path, state, changes
+
+    def close(self) -> None:
+        """Release `out` for another run (also when the trainer is garbage-collected or the process dies)."""
+        self._lock.release()
 
     def _truncate_log(self, step: int) -> None:
         """Lines logged after the checkpoint we resume from are replayed, so drop them."""

@@ -1,7 +1,9 @@
 """Any OpenAI-compatible chat endpoint; a fleet of `vllm serve` replicas is how one scales past a machine.
 
 Requests are spread round-robin over the base URLs; a failed request (connection error, timeout, 429 or
-5xx) is retried with exponential backoff on the next URL. At most `concurrency` requests are in flight.
+5xx) is retried with exponential backoff on the next URL. What cannot be retried (HTTP 400 and the like, a
+reply without choices, a server still gone after the retries) ends the run with one line quoting the server
+(a UsageError); the samples that finished are stored. At most `concurrency` requests are in flight.
 Only the standard library is used (urllib + threads), so this backend adds no dependency.
 
 Token ids: budgets need the generated token ids. We ask for them with vLLM's `return_token_ids`
@@ -84,20 +86,28 @@ class OpenAISampler:
             url = self.base_urls[(i + attempt) % len(self.base_urls)] + "/chat/completions"
             try:
                 with urllib.request.urlopen(_request(url, data, self.api_key), timeout=self.timeout) as resp:
-                    return self._parse(json.load(resp))
+                    payload = resp.read()
             except urllib.error.HTTPError as exc:
                 if exc.code not in RETRYABLE_HTTP or attempt == self.retries:
-                    detail = exc.read().decode(errors="replace")[:300]
-                    raise RuntimeError(f"{url} answered HTTP {exc.code}: {detail}") from None
-            except (urllib.error.URLError, OSError):
+                    raise UsageError(f"server {url} answered HTTP {exc.code}: {_server_message(exc)}"
+                                     " (finished samples are kept)") from None
+            except (urllib.error.URLError, OSError) as exc:
                 if attempt == self.retries:
-                    raise
+                    raise UsageError(f"server {url} stopped answering ({getattr(exc, 'reason', exc)}) after "
+                                     f"{self.retries + 1} attempts; finished samples are kept, rerun to resume") from None
+            else:
+                return self._parse(payload, url)
             time.sleep(min(30.0, 0.5 * 2**attempt))
         raise AssertionError("unreachable")
 
-    def _parse(self, payload: dict) -> Sample:
-        choice = payload["choices"][0]
-        text = choice["message"].get("content") or ""
+    def _parse(self, raw: bytes, url: str) -> Sample:
+        try:
+            payload = json.loads(raw)
+            choice = payload["choices"][0]
+            text = choice["message"].get("content") or ""
+        except (ValueError, KeyError, IndexError, TypeError, AttributeError):
+            excerpt = raw[:200].decode(errors="replace").replace("\n", " ")
+            raise UsageError(f"server {url} sent a reply without choices[0].message: {excerpt!r}") from None
         ids = choice.get("token_ids")
         if ids is None:
             self.retokenized += 1
@@ -109,6 +119,23 @@ class OpenAISampler:
         if self.retokenized:
             print(f"warning: the server returned no token ids for {self.retokenized} sample(s); their ids were "
                   "re-tokenized from the text, so budget cuts on them are approximate", file=sys.stderr)
+
+
+def _server_message(exc: urllib.error.HTTPError) -> str:
+    """The server's own explanation: OpenAI-style {"error": {"message": ...}}, {"message": ...}, or the body."""
+    try:
+        body = exc.read().decode(errors="replace")
+    except OSError:
+        body = ""
+    try:
+        obj = json.loads(body)
+        err = obj.get("error", obj) if isinstance(obj, dict) else obj
+        message = err.get("message") if isinstance(err, dict) else err
+        if isinstance(message, str) and message:
+            body = message
+    except ValueError:
+        pass
+    return " ".join(body.split())[:300] or exc.reason or "no message"
 
 
 def _request(url: str, data: bytes | None, api_key: str | None) -> urllib.request.Request:

@@ -17,7 +17,16 @@ class VLLMSampler:
     name = "vllm"
 
     def __init__(self, ckpt: str, *, max_model_len: int, tensor_parallel_size: int = 1, seed: int = 0,
-                 gpu_memory_utilization: float | None = None, dtype: str = "auto"):
+                 gpu_memory_utilization: float | None = None, dtype: str = "auto", verbose: bool = False):
+        import os
+
+        from harness import procs
+
+        procs.mark_owner()  # the engine core and its workers die with this process (harness.procs)
+        # Logs on stderr (stdout carries the results table), warnings and errors only unless asked; the engine
+        # core and its workers inherit both. A user's own setting wins.
+        os.environ.setdefault("VLLM_LOGGING_STREAM", "ext://sys.stderr")
+        os.environ.setdefault("VLLM_LOGGING_LEVEL", "INFO" if verbose else "WARNING")
         from vllm import LLM
         from vllm.platforms import current_platform
 
@@ -61,7 +70,8 @@ class VLLMSampler:
             raise RuntimeError(f"vLLM finished without returning {len(by_id)} request(s)")
 
     def close(self) -> None:
-        """Stop the engine-core process now rather than at interpreter exit."""
+        """Stop the engine-core process now (vLLM's shutdown: SIGTERM, then SIGKILL of its tree after a grace
+        period) rather than at interpreter exit."""
         core = getattr(self.llm.llm_engine, "engine_core", None)
         if core is not None and hasattr(core, "shutdown"):
             core.shutdown()

@@ -17,6 +17,7 @@ from harness.commands.leaderboard import (
     add_output_arguments, add_source_arguments, ci, emit, filter_rows, leaderboard_file, pct, read_rows,
 )
 from harness.errors import UsageError
+from harness.outputs import writable_file
 
 
 def register(sub) -> None:
@@ -39,6 +40,11 @@ def run(args: argparse.Namespace) -> int:
 
     if args.iters < 1:
         raise UsageError(f"--iters must be at least 1, got {args.iters}")
+    plot = None if args.no_plot or args.paper_table else (
+        args.plot or leaderboard_file(args.results).with_name("accuracy_vs_budget.png"))
+    for flag, path in (("--out", args.out), ("--plot", plot)):
+        if path:
+            writable_file(path, flag)
     rows = filter_rows(read_rows(args.results), args.task, args.budget)
     who = args.checkpoints or (comparison.checkpoint_labels(rows) if args.paper_table else [])
     if not who:
@@ -56,8 +62,7 @@ def run(args: argparse.Namespace) -> int:
     if not args.no_plot:
         from harness import plots
 
-        target = args.plot or leaderboard_file(args.results).with_name("accuracy_vs_budget.png")
-        print(f"wrote {plots.accuracy_vs_budget(selections, target)}", file=sys.stderr)
+        print(f"wrote {plots.accuracy_vs_budget(selections, plot)}", file=sys.stderr)
     return 0
 
 

@@ -11,7 +11,7 @@ def register(sub) -> None:
     p.add_argument("gold")
     p.add_argument("response", nargs="?", help="response text (default: read stdin)")
     p.add_argument("--timeout", type=float, default=1.0,
-                   help="seconds the symbolic check of the answer may take before it counts as wrong (default: 1.0)")
+                   help="seconds the checker may spend on this answer before it reports `timeout` (default 1.0)")
     p.set_defaults(func=run)
 
 

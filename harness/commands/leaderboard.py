@@ -14,6 +14,7 @@ from pathlib import Path
 
 from harness import tables
 from harness.errors import UsageError
+from harness.outputs import writable_file
 
 SORT_KEYS = ("avg", "se", "pass@K", "maj@K", "truncation_rate", "acc_untruncated", "mean_tokens", "date")
 HEADERS = [
@@ -47,9 +48,14 @@ def add_output_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    if args.out:
+        writable_file(args.out, "--out")
     rows = filter_rows(read_rows(args.results), args.task, args.budget)
     if args.checkpoint:
+        known = sorted({r["checkpoint"] for r in rows if r["checkpoint"]})
         rows = [r for r in rows if args.checkpoint in (r["checkpoint"] or "")]
+        if not rows:
+            raise UsageError(f"no rows for checkpoint {args.checkpoint!r} (checkpoints: {', '.join(known) or 'none'})")
     if not args.curve:
         rows = [r for r in rows if not r["curve_point"]]
     key = sort_key(args.sort)
@@ -99,6 +105,10 @@ def filter_rows(rows: list[dict], tasks: str | None, budgets: str | None) -> lis
             wanted_b = {int(b) for b in budgets.split(",") if b.strip()}
         except ValueError:
             raise UsageError(f"--budget takes comma-separated integers, got {budgets!r}") from None
+        known_b = {r["budget"] for r in rows}
+        if wanted_b - known_b:
+            raise UsageError(f"no rows at budget(s) {', '.join(map(str, sorted(wanted_b - known_b)))} "
+                             f"(budgets: {', '.join(map(str, sorted(known_b))) or 'none'})")
         rows = [r for r in rows if r["budget"] in wanted_b]
     return rows
 

@@ -18,6 +18,8 @@ def register(sub) -> None:
                        description="Every TrainConfig key is a flag and a YAML key; defaults and meanings below "
                                    "come from train/config.py.")
     p.add_argument("--config", help="YAML file of TrainConfig keys (see train/configs/)")
+    p.add_argument("--allow-config-change", action="store_true",
+                   help="resume although settings changed since the checkpoint (the change is logged with its step)")
     for name, (default, meaning) in field_help().items():
         shown = "the preset's" if default is None else repr(default) if default == "" else default
         p.add_argument("--" + name.replace("_", "-"), dest=name, default=None, metavar="V",
@@ -32,7 +34,13 @@ def run(args: argparse.Namespace) -> int:
         cfg = load_config(args.config, {k: getattr(args, k) for k in FIELDS}).check()
         from train.trainer import Trainer
 
-        trainer = Trainer(cfg)
+        from harness.procs import mark_owner
+
+        mark_owner()  # any process vLLM starts (its engine core runs in this one) dies with this one
+        trainer = Trainer(cfg, allow_config_change=args.allow_config_change)
     except ConfigError as exc:
         raise UsageError(str(exc)) from None
-    return trainer.train()
+    try:
+        return trainer.train()
+    finally:
+        trainer.close()

@@ -125,11 +125,24 @@ def rebuild_prompts(table: pa.Table, tokenizer, data: str | None = None) -> list
 # Teacher-forced entropies
 
 def pick_device(name: str | None = None):
+    """The torch device `name` (default cuda when present, else cpu); UsageError when it is not one or is absent."""
     import torch
 
-    if name:
-        return torch.device(name)
-    return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if not name:
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    try:
+        device = torch.device(name)
+    except (RuntimeError, ValueError) as exc:
+        raise UsageError(f"--device {name}: not a torch device ({str(exc).splitlines()[0]})") from None
+    if device.type == "cuda" and not torch.cuda.is_available():
+        build = "a CPU-only build" if torch.version.cuda is None else f"CUDA {torch.version.cuda}, no GPU visible"
+        raise UsageError(f"--device {name}: CUDA is not available here (torch {torch.__version__}, {build})")
+    if device.type != "cpu":
+        try:
+            torch.empty(1, device=device)
+        except (RuntimeError, AssertionError) as exc:
+            raise UsageError(f"--device {name}: unusable ({str(exc).splitlines()[0]})") from None
+    return device
 
 
 def load_model(ckpt: str | Path, device, dtype: str | None = None):
