@@ -11,6 +11,7 @@ budget cuts and its entropies are read on demand (`sample_detail`), from the one
 from __future__ import annotations
 
 import json
+import os
 import re
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -343,8 +344,13 @@ def _prompt(run: Run, task: str, problem_id: str, notes: list[str]) -> str | Non
 
     m = run.manifest
     source = (m.get("task_sources") or {}).get(task)
+    if not (source and Path(source).exists()):
+        source = os.environ.get("HARNESS_DATA_DIR")  # a local copy only: the viewer never goes to the hub
+    if not source:
+        notes.append(f"prompt not shown: task {task}'s data is not on this machine (set HARNESS_DATA_DIR)")
+        return None
     try:
-        t = tasks.load(task, source=source if source and Path(source).exists() else None)
+        t = tasks.load(task, source=source)
     except TaskError as exc:
         notes.append(f"prompt not shown: task {task} cannot be loaded here ({exc})")
         return None
