@@ -374,8 +374,10 @@ def _sample_entropy(e: Entropy, run_id: str, task: str, problem_id: str, idx: in
     t = pq.read_table(e.dir / "tokens.parquet", columns=["position", "token", "entropy"], filters=[
         ("run_id", "=", run_id), ("task", "=", task), ("problem_id", "=", problem_id), ("sample_idx", "=", idx)])
     t = t.sort_by("position")
-    return {"analysis": e.id, "rho": e.summary.get("rho"), "threshold": e.threshold,
-            "tokens": [[tok, round(float(h), 4)] for tok, h in zip(t["token"].to_pylist(), t["entropy"].to_pylist())]}
+    threshold = e.threshold
+    return {"analysis": e.id, "rho": e.summary.get("rho"), "threshold": threshold,
+            "tokens": [[tok, round(float(h), 4), threshold is not None and h >= threshold]  # [text, H, in the top set]
+                       for tok, h in zip(t["token"].to_pylist(), t["entropy"].to_pylist())]}
 
 
 def compare_pair(results: Results, a: str, b: str) -> list[dict[str, Any]]:

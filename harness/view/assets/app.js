@@ -272,9 +272,8 @@ function entropyView(s, e) {
   const cuts = new Map(s.budgets.filter(b => b.cut).map(b => [b.budget, b]));
   const box = el("div", {class: "chain entropy-chain"});
   const frag = document.createDocumentFragment();
-  e.tokens.forEach(([t, h], i) => {
+  e.tokens.forEach(([t, h, top], i) => {
     if (cuts.has(i)) frag.append(el("span", {class: "cut", "data-budget": i}, `✂ ${budgetName(i)}`));
-    const top = e.threshold !== null && h >= e.threshold;
     frag.append(el("span", {class: "tok" + (top ? " top" : ""), style: `background:${entropyColour(h, e.threshold)}`,
                             title: `H = ${h}`}, t));
   });
