@@ -188,7 +188,8 @@ def cost(manifest: Mapping[str, Any], solved: int) -> dict[str, float | None]:
         return {"seconds_per_solved": None, "device_seconds_per_solved": None}
     config = manifest.get("config") or {}
     backend = manifest.get("backend") or config.get("backend")
-    devices = {"hf": 1, "vllm": int(config.get("tensor_parallel_size") or 1) * int(config.get("data_parallel_size") or 1)}
+    vllm_devices = int(config.get("tensor_parallel_size") or 1) * int(config.get("data_parallel_size") or 1)
+    devices = {"hf": 1, "vllm": vllm_devices}
     per = float(wall) / solved
     return {"seconds_per_solved": per,
             "device_seconds_per_solved": per * devices[backend] if backend in devices else None}

@@ -110,7 +110,7 @@ def test_repetition_rate_on_the_leaderboard(tmp_path):
     rows = leaderboard.rows_for_run(table, manifest("r1", "ckpt", budgets=(100, 200)))
     budgets = table["budget"].to_pylist()
     for r in rows:
-        want = [l for l, b in zip(loops, budgets) if b == r["budget"]]
+        want = [x for x, b in zip(loops, budgets) if b == r["budget"]]
         assert math.isclose(r["repetition_rate"], sum(want) / len(want))
     without = score_samples(make_samples("r1", "ckpt", tasks=("aime24",), budgets=(100,)))
     assert without[0].repetition_rate is None  # a store from before the column

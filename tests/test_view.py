@@ -18,7 +18,6 @@ from pathlib import Path
 import pytest
 
 from harness.cli import main
-from harness.errors import UsageError
 from harness.view import data, page, server
 from tests import view_runs
 
@@ -118,7 +117,8 @@ def test_port_in_use_one_line_exit_2(results, capsys):
         busy.bind(("127.0.0.1", 0))
         busy.listen()
         port = busy.getsockname()[1]
-        one_line_error(capsys, ["view", str(results), "--port", str(port)], f"port {port} on 127.0.0.1 is already in use")
+        one_line_error(capsys, ["view", str(results), "--port", str(port)],
+                       f"port {port} on 127.0.0.1 is already in use")
 
 
 def test_served_routes(served):

@@ -329,6 +329,8 @@ def _prefix_offset(tokenizer, text: str, ids, n_tokens: int) -> int:
     """Where the first n_tokens end in text: the common prefix of text and their decoding (a cut inside a
     multi-byte character decodes to a replacement character, which stops the common prefix there)."""
     prefix = tokenizer.decode(list(ids[:n_tokens]), skip_special_tokens=True)
+    if text.startswith(prefix):
+        return len(prefix)
     n = 0
     for a, b in zip(prefix, text):
         if a != b:
