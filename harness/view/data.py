@@ -255,7 +255,8 @@ def sample_detail(results: Results, run_id: str, task: str, problem_id: str, idx
         "think": _think_span(text), "budgets": budgets,
         "loop": None if loop is None else {"period": loop.period, "start_token": loop.start,
                                            "start_offset": _offset(results, run, text, ids, loop.start, notes)},
-        "entropy": [_sample_entropy(e, run_id, task, problem_id, idx) for e in results.entropy_of(run_id)],
+        "entropy": [t for t in (_sample_entropy(e, run_id, task, problem_id, idx) for e in results.entropy_of(run_id))
+                    if t["tokens"]],  # the analyses that covered this sample
         "notes": notes,
     }
 
