@@ -267,7 +267,7 @@ def _rows(p: Plan, finished, budgets) -> list[dict]:
                 "prompt_tokens": len(request.prompt_ids), "response_tokens": c["response_tokens"],
                 "finish_reason": c["finish_reason"], "truncated": c["truncated"],
                 "think_closed": "</think>" in c["text"],
-                "repetition_loop": repetition.ends_in_loop(sample.token_ids[:b]) if sample.token_ids else None,
+                "repetition_loop": repetition.ends_in_loop(sample.token_ids[:b]),
                 "response": sample.text if full else None, "token_ids": list(sample.token_ids) if full else None,
                 "harness_version": __version__, "generated_at": generated_at,
             })

@@ -32,7 +32,7 @@ Schema: one row per (sample, budget). Columns other tools rely on are marked *.
     truncated*         bool   the response did not end within this budget
     think_closed       bool   "</think>" appears in the response at this budget
     repetition_loop    bool   the response at this budget ends in a repetition loop (`harness.repetition`);
-                              null in shards written before this column existed, or without token ids
+                              null in shards written before this column existed
     extracted*         str    the checker's extracted answer (null: none)
     canonical          str    the checker's normalised answer (majority votes use it)
     status*            str    correct | wrong | no_answer | timeout | error

@@ -136,6 +136,14 @@ def test_served_routes(served):
     assert status == 200 and json.loads(body)["run_id"] == "run-a"
 
 
+def test_shard_damaged_after_start_up_is_an_error_response(served, results):
+    for shard in (results / "runs" / "run-a").glob("shard-*.parquet"):
+        shard.write_bytes(b"not parquet any more")
+    status, body = get(served, "/api/sample?run=run-a&task=aime24&problem=aime24-1&idx=0")
+    assert status == 500 and "cannot read the store" in json.loads(body)["error"]
+    assert get(served, "/")[0] == 200  # still serving
+
+
 @pytest.mark.parametrize("path", [
     "/files/../secret.txt", "/files/runs/../../secret.txt", "/files/%2e%2e/secret.txt", "/files/%2E%2E%2Fsecret.txt",
     "/files/..%2fsecret.txt", "/files/runs/%2e%2e/%2e%2e/secret.txt", "/files/%2fetc%2fpasswd", "/files//etc/passwd",

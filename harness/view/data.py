@@ -238,15 +238,16 @@ def sample_detail(results: Results, run_id: str, task: str, problem_id: str, idx
     budgets = []
     for r in sorted(scored, key=lambda r: r["budget"]):
         b = r["budget"]
-        cut_text = text if offsets.get(b) is None else text[:offsets[b]]
+        cut = b < len(ids or ())
+        cut_text = text if not cut else None if offsets.get(b) is None else text[:offsets[b]]  # None: not known
         loop = r["repetition_loop"]
         if loop is None and ids is not None:
             loop = repetition.ends_in_loop(ids[:b])  # a shard from before the column: the same definition, now
         budgets.append({
-            "budget": b, "offset": offsets.get(b), "cut": b < len(ids or ()), "curve_point": b not in run.requested,
+            "budget": b, "offset": offsets.get(b), "cut": cut, "curve_point": b not in run.requested,
             **{k: r[k] for k in SAMPLE_FIELDS}, "repetition_loop": loop,
-            "answer_like": _answer_like(cut_text) if r["extracted"] is None else None,
-            "think_open": "<think>" in cut_text and "</think>" not in cut_text,
+            "answer_like": _answer_like(cut_text) if r["extracted"] is None and cut_text is not None else None,
+            "think_open": cut_text is not None and "<think>" in cut_text and "</think>" not in cut_text,
         })
     loop = repetition.find_loop(ids) if ids else None
     return {

@@ -17,6 +17,7 @@ from __future__ import annotations
 import errno
 import json
 import mimetypes
+import re
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path, PurePosixPath
@@ -54,6 +55,8 @@ class Handler(BaseHTTPRequestHandler):
             if url.path == "/api/problem":
                 return self._json(data.problem_samples(self.results, query["run"], query["task"], query["problem"]))
             if url.path == "/api/sample":
+                if not re.fullmatch(r"[0-9]+", query.get("idx", "")):
+                    return self._error(HTTPStatus.BAD_REQUEST, "bad request: idx must be a sample number")
                 return self._json(data.sample_detail(self.results, query["run"], query["task"], query["problem"],
                                                      int(query["idx"])))
             if url.path == "/api/compare":
@@ -62,8 +65,8 @@ class Handler(BaseHTTPRequestHandler):
                 return self._file(url.path[len("/files/"):])
         except KeyError as exc:
             return self._error(HTTPStatus.NOT_FOUND, f"not found: {exc}")
-        except ValueError as exc:
-            return self._error(HTTPStatus.BAD_REQUEST, f"bad request: {exc}")
+        except (OSError, ValueError) as exc:  # a shard removed or damaged since start-up (ArrowInvalid: ValueError)
+            return self._error(HTTPStatus.INTERNAL_SERVER_ERROR, f"cannot read the store: {exc}")
         return self._error(HTTPStatus.NOT_FOUND, f"no such page: {url.path}")
 
     def _file(self, rel: str) -> None:
