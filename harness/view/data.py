@@ -13,6 +13,8 @@ from __future__ import annotations
 import json
 import os
 import re
+import threading
+from collections import OrderedDict
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
@@ -27,6 +29,8 @@ from harness.errors import UsageError
 
 # Sample columns loaded at start-up: everything but the text and the ids.
 META_COLUMNS = [c for c in store.SCHEMA.names if c not in ("response", "token_ids")]
+# Shards whose full rows stay in memory after a sample of theirs was opened.
+SHARD_CACHE = 4
 # Per-budget fields of a sample in the problem view.
 SAMPLE_FIELDS = ("status", "correct", "extracted", "response_tokens", "truncated", "finish_reason", "think_closed",
                  "repetition_loop")
@@ -83,11 +87,28 @@ class Results:
     entropy: list[Entropy] = field(default_factory=list)
     tokenizer: str | None = None  # used for runs whose checkpoint folder is not here
     _tokenizers: dict = field(default_factory=dict)
+    _shards: OrderedDict = field(default_factory=OrderedDict)
+    _lock: threading.Lock = field(default_factory=threading.Lock)
 
     def run(self, run_id: str) -> Run:
         if run_id not in self.runs:
             raise KeyError(f"no run {run_id!r} with samples in {self.root}")
         return self.runs[run_id]
+
+    def full_rows_of(self, shard: Path) -> pa.Table:
+        """The rows of a shard that carry text and ids, kept for the last few shards read: a problem's samples
+        are usually in one shard (they finish together), so opening them one after another reads it once."""
+        with self._lock:
+            if shard in self._shards:
+                self._shards.move_to_end(shard)
+                return self._shards[shard]
+        t = pq.read_table(shard, schema=store.SCHEMA)
+        t = t.filter(pc.equal(t["budget"], t["max_tokens"]))
+        with self._lock:
+            self._shards[shard] = t
+            while len(self._shards) > SHARD_CACHE:
+                self._shards.popitem(last=False)
+        return t
 
     def entropy_of(self, run_id: str) -> list[Entropy]:
         return [e for e in self.entropy if run_id in e.run_ids]
@@ -225,10 +246,10 @@ def sample_detail(results: Results, run_id: str, task: str, problem_id: str, idx
     key = (task, problem_id, idx)
     if key not in run.full_rows:
         raise KeyError(f"run {run_id} has no sample {idx} of {task} {problem_id}")
-    shard = run.shards[run.full_rows[key]]
-    table = pq.read_table(shard, schema=store.SCHEMA, filters=[
-        ("task", "=", task), ("problem_id", "=", problem_id), ("sample_idx", "=", idx)])
-    full = [r for r in table.to_pylist() if r["budget"] == r["max_tokens"]][0]
+    table = results.full_rows_of(run.shards[run.full_rows[key]])
+    mask = pc.and_(pc.and_(pc.equal(table["task"], task), pc.equal(table["problem_id"], problem_id)),
+                   pc.equal(table["sample_idx"], idx))
+    full = table.filter(mask).to_pylist()[0]
     scored = run.table.filter(pc.and_(pc.and_(pc.equal(run.table["task"], task),
                                               pc.equal(run.table["problem_id"], problem_id)),
                                       pc.equal(run.table["sample_idx"], idx))).to_pylist()
