@@ -17,7 +17,7 @@ from dataclasses import asdict, dataclass, field
 from functools import cached_property
 from pathlib import Path
 
-from harness import __version__, store
+from harness import __version__, repetition, store
 from harness.backends import Request, Sample, SamplingParams, chat_prompt_ids, load_tokenizer, make_sampler
 from harness.budgets import budget_list, cut
 from harness.errors import UsageError
@@ -287,6 +287,7 @@ def _rows(p: Plan, finished, budgets) -> list[dict]:
                 "prompt_tokens": len(request.prompt_ids), "response_tokens": c["response_tokens"],
                 "finish_reason": c["finish_reason"], "truncated": c["truncated"],
                 "think_closed": "</think>" in c["text"],
+                "repetition_loop": repetition.ends_in_loop(sample.token_ids[:b]),
                 "response": sample.text if full else None, "token_ids": list(sample.token_ids) if full else None,
                 "harness_version": __version__, "generated_at": generated_at,
             })

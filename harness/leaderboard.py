@@ -14,7 +14,8 @@ current one (renamed columns, missing columns as nulls) and refuses files from a
 
 Schema history:
 - v0: the draft layout, before this column existed: `accuracy`/`stderr` for `avg`/`se`, fewer fields.
-- v1: the fields below.
+- v1: the fields below. Columns added later within v1 (`repetition_rate`, `seconds_per_solved`,
+  `device_seconds_per_solved`) read as nulls from files written before them.
 """
 
 from __future__ import annotations
@@ -59,6 +60,7 @@ SCHEMA = pa.schema([
     ("pass_at_k", pa.string()),            # JSON object {"1": ..., "2": ..., "4": ...}
     ("maj_at_k", pa.string()),             # JSON object, same keys
     ("truncation_rate", pa.float64()),
+    ("repetition_rate", pa.float64()),     # share of samples ending in a repetition loop (harness.repetition)
     ("acc_untruncated", pa.float64()),     # accuracy over the samples that were not cut off
     ("mean_tokens", pa.float64()),
     ("median_tokens", pa.float64()),
@@ -66,6 +68,8 @@ SCHEMA = pa.schema([
     ("harness_version", pa.string()),
     ("wall_time_s", pa.float64()),
     ("device", pa.string()),
+    ("seconds_per_solved", pa.float64()),         # wall_time_s / correct samples at this budget (see cost())
+    ("device_seconds_per_solved", pa.float64()),  # ... times the devices the hf/vllm backend ran on
     ("problem_ids", pa.list_(pa.string())),        # per problem, so `harness compare` can pair runs
     ("problem_n", pa.list_(pa.int32())),           # samples of each problem
     ("problem_correct", pa.list_(pa.int32())),     # correct samples of each problem
@@ -164,6 +168,7 @@ def _row(score: Score, columns, manifest, sampling, requested, task_hashes) -> d
         "pass_at_k": json.dumps({str(k): v for k, v in score.pass_at_k.items()}),
         "maj_at_k": json.dumps({str(k): v for k, v in score.maj_at_k.items()}),
         "truncation_rate": score.truncation_rate,
+        "repetition_rate": score.repetition_rate,
         "acc_untruncated": score.acc_untruncated,
         "mean_tokens": score.mean_tokens,
         "median_tokens": score.median_tokens,
@@ -171,10 +176,34 @@ def _row(score: Score, columns, manifest, sampling, requested, task_hashes) -> d
         "harness_version": manifest.get("harness_version") or __version__,
         "wall_time_s": _float_or_none(manifest.get("wall_time_s")),
         "device": manifest.get("device"),
+        **cost(manifest, sum(score.problem_correct)),
         "problem_ids": score.problem_ids,
         "problem_n": score.problem_n,
         "problem_correct": score.problem_correct,
     }
+
+
+def cost(manifest: Mapping[str, Any], solved: int) -> dict[str, float | None]:
+    """Generation cost per solved sample: `seconds_per_solved` and `device_seconds_per_solved`.
+
+    seconds_per_solved = the run's `wall_time_s` (manifest) / the number of correct samples at this budget,
+    i.e. what one correct answer cost. device_seconds_per_solved multiplies the wall time by the devices the
+    generation held: tensor_parallel_size x data_parallel_size with the vllm backend, 1 with hf (the CPU
+    counts as one device); null with the openai backend (the server's devices are not known here). Both
+    are null without a wall time or when nothing was solved. `wall_time_s` covers the last `harness eval`
+    invocation of the run, which generates every budget at once: a run resumed or extended from stored
+    samples records only the time of that invocation.
+    """
+    wall = manifest.get("wall_time_s")
+    if wall is None or solved == 0:
+        return {"seconds_per_solved": None, "device_seconds_per_solved": None}
+    config = manifest.get("config") or {}
+    backend = manifest.get("backend") or config.get("backend")
+    vllm_devices = int(config.get("tensor_parallel_size") or 1) * int(config.get("data_parallel_size") or 1)
+    devices = {"hf": 1, "vllm": vllm_devices}
+    per = float(wall) / solved
+    return {"seconds_per_solved": per,
+            "device_seconds_per_solved": per * devices[backend] if backend in devices else None}
 
 
 def _run_value(columns: dict[str, list], name: str, run_id: str, task: str | None = None) -> Any:

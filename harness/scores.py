@@ -4,7 +4,8 @@ The sample store has one flat row per (sample, budget). This module groups those
 budget, gathers each problem's samples, and applies `harness.metrics`. It reads only the column names
 the store promises (`run_id`, `task`, `problem_id`, `sample_idx`, `budget`, `response_tokens`,
 `truncated`, `extracted`, `correct`) plus two optional ones: `canonical` (the checker's normalised
-answer, which majority votes use, falling back to `extracted` on rows where it is null) and `think_closed`.
+answer, which majority votes use, falling back to `extracted` on rows where it is null), `think_closed` and
+`repetition_loop` (rates over the rows where they are not null; null where no row has them).
 """
 
 from __future__ import annotations
@@ -57,6 +58,7 @@ class Score:
     mean_tokens: float
     median_tokens: float
     think_closed_rate: float | None
+    repetition_rate: float | None
     problem_ids: list[str]
     problem_n: list[int]
     problem_correct: list[int]
@@ -74,6 +76,7 @@ def score_samples(samples: Any) -> list[Score]:
     canonical = columns.get("canonical") or [None] * len(columns["extracted"])
     votes = [c if c is not None else e for c, e in zip(canonical, columns["extracted"])]
     think = columns.get("think_closed")
+    loops = columns.get("repetition_loop")
 
     groups: dict[tuple[str, str, int], list[int]] = {}
     for i, key in enumerate(zip(columns["run_id"], columns["task"], columns["budget"])):
@@ -91,11 +94,11 @@ def score_samples(samples: Any) -> list[Score]:
             problem = per_problem.setdefault(pid, ProblemSamples())
             problem.answers.append(votes[i])
             problem.correct.append(bool(columns["correct"][i]))
-        scores.append(_score_group(run_id, task, budget, per_problem, rows, columns, think))
+        scores.append(_score_group(run_id, task, budget, per_problem, rows, columns, think, loops))
     return scores
 
 
-def _score_group(run_id, task, budget, per_problem, rows, columns, think) -> Score:
+def _score_group(run_id, task, budget, per_problem, rows, columns, think, loops) -> Score:
     ids = sorted(per_problem)
     problems = [per_problem[pid] for pid in ids]
     accuracies = [p.accuracy for p in problems]
@@ -109,8 +112,8 @@ def _score_group(run_id, task, budget, per_problem, rows, columns, think) -> Sco
     truncated = [bool(columns["truncated"][i]) for i in rows]
     untruncated = [bool(columns["correct"][i]) for i, t in zip(rows, truncated) if not t]
     tokens = [int(columns["response_tokens"][i]) for i in rows]
-    closed = [think[i] for i in rows] if think is not None else []
-    closed = [bool(c) for c in closed if c is not None]
+    closed = _present(think, rows)
+    looped = _present(loops, rows)
     return Score(
         run_id=run_id,
         task=task,
@@ -128,10 +131,18 @@ def _score_group(run_id, task, budget, per_problem, rows, columns, think) -> Sco
         mean_tokens=_mean(tokens),
         median_tokens=float(median(tokens)),
         think_closed_rate=_mean(closed) if closed else None,
+        repetition_rate=_mean(looped) if looped else None,
         problem_ids=ids,
         problem_n=[len(p.correct) for p in problems],
         problem_correct=[sum(p.correct) for p in problems],
     )
+
+
+def _present(column: list | None, rows: list[int]) -> list[bool]:
+    """The non-null values of an optional bool column at these rows."""
+    if column is None:
+        return []
+    return [bool(column[i]) for i in rows if column[i] is not None]
 
 
 def _columns(samples: Any) -> dict[str, list]:

@@ -33,6 +33,8 @@ Schema: one row per (sample, budget). Columns other tools rely on are marked *.
     finish_reason*     str    "stop" or "length" (at this budget)
     truncated*         bool   the response did not end within this budget
     think_closed       bool   "</think>" appears in the response at this budget
+    repetition_loop    bool   the response at this budget ends in a repetition loop (`harness.repetition`);
+                              null in shards written before this column existed
     extracted*         str    the checker's extracted answer (null: none)
     canonical          str    the checker's normalised answer (majority votes use it)
     status*            str    correct | wrong | no_answer | timeout | error
@@ -43,7 +45,8 @@ Schema: one row per (sample, budget). Columns other tools rely on are marked *.
     generated_at       str    ISO 8601 UTC, when the sample finished
     scored_at          str    ISO 8601 UTC, when this row was graded
 
-Reading: `read_samples(run_dir)` returns all rows as one pyarrow Table (drop `response`/`token_ids` with
+Shards written before a column was added read back with nulls in it (`read_samples` reads every shard
+with this schema). Reading: `read_samples(run_dir)` returns all rows as one pyarrow Table (drop `response`/`token_ids` with
 `columns=` for speed); `read_manifest(run_dir)` the manifest dict.
 """
 
@@ -71,6 +74,7 @@ SCHEMA = pa.schema([
     ("truncated", pa.bool_()), ("think_closed", pa.bool_()), ("extracted", pa.string()), ("canonical", pa.string()),
     ("status", pa.string()), ("correct", pa.bool_()), ("response", pa.string()), ("token_ids", pa.list_(pa.int32())),
     ("harness_version", pa.string()), ("generated_at", pa.string()), ("scored_at", pa.string()),
+    ("repetition_loop", pa.bool_()),
 ])
 
 WEIGHT_SUFFIXES = (".safetensors", ".bin", ".pt", ".gguf")

@@ -18,6 +18,7 @@ import pyarrow.compute as pc
 import pytest
 
 from harness import store
+from harness.repetition import ends_in_loop
 from harness.cli import main
 from tests import tiny_bpe
 
@@ -73,6 +74,7 @@ def test_eval_end_to_end(tiny_ckpt, tmp_path, capsys):
         assert r["response_tokens"] == min(len(g["token_ids"]), r["budget"])
         assert r["truncated"] == (not (g["finish_reason"] == "stop" and len(g["token_ids"]) <= r["budget"]))
         assert r["status"] in {"correct", "wrong", "no_answer", "timeout", "error"}
+        assert r["repetition_loop"] == ends_in_loop(g["token_ids"][:r["budget"]])  # per budget, never null
     assert len({r["seed"] for r in full.values()}) == len(full)  # every sample its own seed
 
     manifest = store.read_manifest(run_dir)
@@ -101,7 +103,7 @@ def test_cut_budget_equals_separate_run(tiny_ckpt, tmp_path):
     common = ["--tasks", "aime24", "--limit", 2, "--n", 4, "--temperature", 1.0, "--no-leaderboard"]
     assert harness_eval(tiny_ckpt, both, "--max-tokens", "12,48", *common) == 0
     assert harness_eval(tiny_ckpt, short, "--max-tokens", "12", *common) == 0
-    cols = ("response_tokens", "truncated", "finish_reason", "extracted", "correct")
+    cols = ("response_tokens", "truncated", "finish_reason", "extracted", "correct", "repetition_loop")
     a = keyed(rows(both)[1], 12, cols)
     b = keyed(rows(short)[1], 12, cols)
     assert a == b

@@ -16,10 +16,11 @@ from harness import tables
 from harness.errors import UsageError
 from harness.outputs import writable_file
 
-SORT_KEYS = ("avg", "se", "pass@K", "maj@K", "truncation_rate", "acc_untruncated", "mean_tokens", "date")
+SORT_KEYS = ("avg", "se", "pass@K", "maj@K", "truncation_rate", "repetition_rate", "acc_untruncated", "mean_tokens",
+             "seconds_per_solved", "device_seconds_per_solved", "date")
 HEADERS = [
     "checkpoint", "task", "budget", "n", "problems", "avg@n %", "± SE", "95% CI", "pass@k %", "maj@k %",
-    "trunc %", "acc not trunc %", "tokens mean/median", "think closed %", "run id", "date",
+    "trunc %", "loop %", "acc not trunc %", "tokens mean/median", "think closed %", "s/solved", "run id", "date",
 ]
 
 
@@ -28,7 +29,7 @@ def register(sub) -> None:
     add_source_arguments(p)
     p.add_argument("--checkpoint", help="only rows whose checkpoint path contains this text")
     p.add_argument("--sort", default="avg", help="metric to sort by within each task and budget: "
-                   "avg, se, pass@K, maj@K, truncation_rate, acc_untruncated, mean_tokens, date (default avg)")
+                   + ", ".join(SORT_KEYS) + " (default avg)")
     p.add_argument("--ascending", action="store_true", help="smallest first")
     p.add_argument("--curve", action="store_true", help="include --budget-curve points, not just requested budgets")
     add_output_arguments(p)
@@ -133,7 +134,8 @@ def display_row(r: dict) -> list[str]:
         pct(r["avg"]), pct(r["se"]), ci(r["ci_lo"], r["ci_hi"]),
         f"{pct(pass_k[1])} (k={pass_k[0]})" if pass_k else "",
         f"{pct(maj_k[1])} (k={maj_k[0]})" if maj_k else "",
-        pct(r["truncation_rate"]), pct(r["acc_untruncated"]), tokens, pct(r["think_closed_rate"]),
+        pct(r["truncation_rate"]), pct(r["repetition_rate"]), pct(r["acc_untruncated"]), tokens,
+        pct(r["think_closed_rate"]), "" if r["seconds_per_solved"] is None else f"{r['seconds_per_solved']:.3g}",
         (r["run_id"] or "")[:12], (r["date"] or "")[:10],
     ]
 
