@@ -2,8 +2,8 @@
 
 from tasks.errors import TaskError
 from tasks.grading import Grade, grade
-from tasks.loading import load
+from tasks.loading import load, split_names
 from tasks.types import Problem, Task
 from tasks.templates import TEMPLATES, Template, get_template
 
-__all__ = ["Grade", "Problem", "TEMPLATES", "Task", "TaskError", "Template", "get_template", "grade", "load"]
+__all__ = ["Grade", "Problem", "TEMPLATES", "Task", "TaskError", "Template", "get_template", "grade", "load", "split_names"]

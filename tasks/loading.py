@@ -59,6 +59,21 @@ def load(name: str, *, source: str | os.PathLike | None = None, **options) -> Ta
     return _load_local(name, Path(source))
 
 
+def split_names(text: str) -> list[str]:
+    """A comma-separated task list whose specs may hold commas themselves:
+    "aime24,synthetic:difficulty=2,size=64,seed=1" -> ["aime24", "synthetic:difficulty=2,size=64,seed=1"]
+    (a `key=value` item without a ':' continues the spec before it)."""
+    names: list[str] = []
+    for item in (x.strip() for x in text.split(",")):
+        if not item:
+            continue
+        if names and "=" in item and ":" not in item and ":" in names[-1]:
+            names[-1] += "," + item
+        else:
+            names.append(item)
+    return list(dict.fromkeys(names))
+
+
 def _parse_spec(name: str, options: dict) -> tuple[str, dict]:
     if ":" not in name:
         return name, dict(options)

@@ -88,7 +88,9 @@ def check(args: argparse.Namespace):
         raise UsageError("--tensor-parallel-size and --data-parallel-size must be at least 1")
     if args.data_parallel_size > 1 and args.backend != "vllm":
         raise UsageError("--data-parallel-size is for --backend vllm (for openai, pass one --base-url per replica)")
-    task_names = list(dict.fromkeys(t.strip() for t in args.tasks.split(",") if t.strip()))
+    import tasks
+
+    task_names = tasks.split_names(args.tasks)
     if not task_names:
         raise UsageError("--tasks is empty")
     ckpt = Path(args.ckpt)
@@ -101,8 +103,6 @@ def check(args: argparse.Namespace):
         raise UsageError(f"checkpoint {args.ckpt} has no readable config.json ({exc.strerror})") from None
     if args.backend != "openai" and not any(p.name.endswith(WEIGHT_SUFFIXES) for p in ckpt.iterdir()):
         raise UsageError(f"checkpoint {args.ckpt} has no weight files (*.safetensors, *.bin)")
-    import tasks
-
     tasks.get_template(args.template)  # TaskError -> exit 2 with the known names
     base_urls = [u.strip() for arg in args.base_url for u in arg.split(",") if u.strip()]
     model_name = args.model_name
