@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 import torch
+import yaml
 
 from harness.cli import main
 from tests.train_tiny import build
@@ -62,6 +63,34 @@ def test_rho_reaches_the_loss(tiny, tmp_path, rho):
     assert row["rho"] == rho
     assert abs(row["selected_fraction"] - rho) <= n_micro / row["num_valid"] + 1e-9
     assert row["num_selected"] < row["num_valid"] or rho == 1.0
+
+
+def test_random_selection_is_reachable_and_reproducible(tiny, tmp_path):
+    rows = []
+    for i, sel in enumerate((["--preset=random"], ["--selection=random"], ["--preset=random"])):
+        out = tmp_path / f"run{i}"
+        assert main(["train", *flags(tiny, out, save_every=0), *sel]) == 0
+        rows.append(log_rows(out)[0])
+        assert yaml.safe_load((out / "config.yaml").read_text())["selection" if i == 1 else "preset"] == \
+            "random"
+    n_micro = 2 * rows[0]["optimizer_steps"]
+    for row in rows:
+        assert abs(row["selected_fraction"] - 0.2) <= n_micro / row["num_valid"] + 1e-9
+        assert row["threshold"] is None                 # no entropy cut
+    # Same seed: the same tokens, hence the same loss; preset random == paper-code with selection random.
+    for k in ("loss", "grad_norm", "num_selected", "num_valid"):
+        assert rows[0][k] == rows[1][k] == rows[2][k], k
+
+
+@pytest.mark.parametrize("bad,word", [(["--preset=random", "--invert=true"], "invert"),
+                                      (["--preset=paper-formula", "--selection=random"], "rule topk"),
+                                      (["--selection=loud"], "selection"), (["--preset=nope"], "preset")])
+def test_meaningless_selection_is_one_line_exit_2(tiny, tmp_path, capsys, bad, word):
+    out = tmp_path / "run"
+    assert main(["train", *flags(tiny, out), *bad]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and word in err[0]
+    assert not out.exists()
 
 
 def test_bad_config_is_one_line_exit_2(tiny, tmp_path, capsys):

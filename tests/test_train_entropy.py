@@ -57,12 +57,27 @@ def test_fused_matches_reference_values_and_grads(temperature):
 
     h, w = hidden.clone().requires_grad_(), weight.clone().requires_grad_()
     lp, ent = fused_logprobs_and_entropy(h, w, labels, temperature=temperature, chunk_elements=CHUNK)
-    assert not ent.requires_grad  # the mask is discrete: no gradient through entropy
     torch.testing.assert_close(lp.double(), lp_ref.detach(), atol=2e-5, rtol=1e-5)
     torch.testing.assert_close(ent.double(), h_ref.detach(), atol=2e-5, rtol=1e-5)
     (lp * a.float()).sum().backward()
     torch.testing.assert_close(h.grad.double(), h64.grad, atol=1e-5, rtol=1e-4)
     torch.testing.assert_close(w.grad.double(), w64.grad, atol=1e-5, rtol=1e-4)
+
+
+@pytest.mark.parametrize("temperature", [1.0, 0.7])
+def test_fused_entropy_gradient_matches_reference(temperature):
+    """The entropy bonus: gradients through the fused entropy (and both outputs together)."""
+    hidden, weight, labels, _ = make(shape=(2, 7), seed=1)
+    a, b = torch.randn(labels.shape, dtype=torch.float64), torch.randn(labels.shape, dtype=torch.float64)
+    for with_lp in (False, True):
+        h64, w64 = hidden.double().requires_grad_(), weight.double().requires_grad_()
+        lp_ref, h_ref = reference(h64 @ w64.T, labels, temperature)
+        ((h_ref * b).sum() + ((lp_ref * a).sum() if with_lp else 0)).backward()
+        h, w = hidden.clone().requires_grad_(), weight.clone().requires_grad_()
+        lp, ent = fused_logprobs_and_entropy(h, w, labels, temperature=temperature, chunk_elements=CHUNK)
+        ((ent * b.float()).sum() + ((lp * a.float()).sum() if with_lp else 0)).backward()
+        torch.testing.assert_close(h.grad.double(), h64.grad, atol=1e-5, rtol=1e-4)
+        torch.testing.assert_close(w.grad.double(), w64.grad, atol=1e-5, rtol=1e-4)
 
 
 def test_bf16_inputs_accumulate_in_fp32():

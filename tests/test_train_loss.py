@@ -105,7 +105,10 @@ def test_group_advantages():
 # -----------------------------------------------------------------------------
 # ρ must reach the loss (the authors' release once set it where the loss never looked).
 
-@pytest.mark.parametrize("name", sorted(PRESETS))
+# clip-cov / kl-cov change which selected tokens get gradient, gspo's ε = 3e-4 clips whole sequences at these
+# ratios: tests/test_train_baselines.py covers them.
+@pytest.mark.parametrize("name", sorted(n for n, p in PRESETS.items()
+                                        if p.selection in ("entropy", "random") and p.objective != "gspo"))
 @pytest.mark.parametrize("rho", [0.2, 0.5])
 def test_configured_rho_reaches_the_loss(name, rho):
     g = torch.Generator().manual_seed(2)
@@ -114,9 +117,10 @@ def test_configured_rho_reaches_the_loss(name, rho):
     valid = torch.arange(T)[None, :] < torch.tensor([[50], [40], [30], [20]])
     lp = (torch.randn(B, T, generator=g) * 0.05).requires_grad_()
     old = lp.detach() + torch.randn(B, T, generator=g) * 0.05
-    preset = get_preset(name, rho=rho)
-    assert preset.rho == rho and PRESETS[name].rho == 0.2   # overrides never mutate the preset
-    loss, m = preset.loss(lp, old, torch.tensor([1.0, -0.5, 0.7, -1.2]), valid, entropy)
+    base = PRESETS[name].rho
+    preset = get_preset(name, rho=rho, max_response_tokens=T)
+    assert preset.rho == rho and PRESETS[name].rho == base   # overrides never mutate the preset
+    loss, m = preset.loss(lp, old, torch.tensor([1.0, -0.5, 0.7, -1.2]), valid, entropy, seed=5)
     loss.backward()
     selected = lp.grad != 0
     n = int(valid.sum())
@@ -124,8 +128,10 @@ def test_configured_rho_reaches_the_loss(name, rho):
     assert m["selected_fraction"] == pytest.approx(selected.sum().item() / n)
     assert abs(m["selected_fraction"] - rho) <= 1 / n    # ceil for top-k; ties are measure-zero here
     assert (lp.grad[valid & ~selected] == 0).all()       # exactly zero, not small
-    # The selected tokens are the high-entropy ones.
-    assert entropy[selected].min() >= entropy[valid & ~selected].max()
+    if preset.selection == "entropy":  # the selected tokens are the high-entropy ones
+        assert entropy[selected].min() >= entropy[valid & ~selected].max()
+    else:                               # the random control: the same count, drawn by the seed
+        assert torch.equal(selected, preset.mask(entropy, valid, seed=5)[0])
 
 
 def test_presets_side_by_side():
@@ -136,6 +142,19 @@ def test_presets_side_by_side():
         assert (p.rho, p.clip_low, p.clip_high, p.dual_clip, p.kl_coef) == (0.2, 0.2, 0.28, 10.0, 0.0)
     with pytest.raises(KeyError):
         get_preset("paper")
+    rnd = PRESETS["random"]
+    assert (rnd.selection, rnd.rule, rnd.scope, rnd.normalizer) == ("random", "topk", "micro", "selected")
+    assert (rnd.rho, rnd.clip_low, rnd.clip_high, rnd.dual_clip, rnd.kl_coef) == (0.2, 0.2, 0.28, 10.0, 0.0)
+
+
+def test_meaningless_selection_combinations_are_refused():
+    with pytest.raises(ValueError, match="invert"):
+        get_preset("random", invert=True)
+    with pytest.raises(ValueError, match="rule topk"):
+        get_preset("paper-formula", selection="random")
+    with pytest.raises(ValueError, match="selection must be one of"):
+        get_preset("paper-code", selection="loud")
+    assert get_preset("paper-formula", selection="random", rule="topk").scope == "global"
 
 
 def test_end_to_end_fused_masked_matches_naive_autograd():

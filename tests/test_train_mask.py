@@ -8,7 +8,7 @@ import pytest
 import torch
 import torch.multiprocessing as mp
 
-from train.mask import num_selected, top_entropy_mask
+from train.mask import SELECTIONS, num_selected, random_mask, selection_seed, top_entropy_mask
 
 
 def batch(b=4, t=25, seed=0, pad_value=100.0):
@@ -116,9 +116,82 @@ def test_more_than_2_to_the_24_tokens():
 
 
 # -----------------------------------------------------------------------------
+# The random control: ceil(ρN) tokens, not chosen by entropy.
+
+def _ranks(x):
+    return x.argsort().argsort().double()
+
+
+def _spearman(a, chosen):
+    """Spearman's rho of values `a` (distinct) and a 0/1 indicator: with ties given their mean rank, the
+    indicator's ranks are an affine map of it, so it is the Pearson correlation of rank(a) and the indicator."""
+    ra, rb = _ranks(a), chosen.double()
+    ra, rb = ra - ra.mean(), rb - rb.mean()
+    return float((ra * rb).sum() / (ra.norm() * rb.norm()))
+
+
+@pytest.mark.parametrize("rho", [0.1, 0.2, 0.5, 0.7, 1.0])
+@pytest.mark.parametrize("scope", ["micro", "global", "local"])
+def test_random_exact_count_and_padding_never_selected(rho, scope):
+    entropy, valid = batch(seed=6)
+    for s in range(20):
+        mask, stats = random_mask(valid, rho, seed=s, scope=scope)
+        assert mask.dtype == torch.bool and mask.shape == valid.shape
+        assert not (mask & ~valid).any()
+        if scope == "local":
+            assert mask.sum(-1).tolist() == [num_selected(rho, int(n)) for n in valid.sum(-1)]
+        else:
+            assert int(mask.sum()) == num_selected(rho, int(valid.sum())) == stats["num_selected"]
+        assert stats["num_valid"] == int(valid.sum()) and math.isnan(stats["threshold"])
+
+
+def test_random_is_uncorrelated_with_entropy_and_uniform():
+    entropy, valid = batch(b=4, t=30, seed=7)
+    ent = entropy[valid]
+    corr, counts = [], torch.zeros(ent.numel(), dtype=torch.float64)
+    draws = 600
+    for s in range(draws):
+        mask, _ = random_mask(valid, 0.2, seed=selection_seed(0, s))
+        corr.append(_spearman(ent, mask[valid]))
+        counts += mask[valid]
+    assert abs(sum(corr) / draws) < 0.02                       # per-draw sd ~ 0.13, mean of 600 ~ 0.005
+    top, _ = top_entropy_mask(entropy, valid, 0.2)
+    assert _spearman(ent, top[valid]) > 0.6                     # what the test would see for the entropy mask
+    # Each valid token is chosen with probability k/N (binomial sd over 600 draws ~ 0.016).
+    p = counts / draws
+    k = num_selected(0.2, ent.numel())
+    assert (p - k / ent.numel()).abs().max() < 0.08 and abs(float(p.mean()) - k / ent.numel()) < 1e-9
+
+
+def test_random_same_seed_same_tokens_next_step_different():
+    entropy, valid = batch(seed=8)
+    a, _ = random_mask(valid, 0.2, seed=selection_seed(3, 5))
+    b, _ = random_mask(valid.long(), 0.2, seed=selection_seed(3, 5))
+    assert torch.equal(a, b)
+    for other in (selection_seed(3, 6), selection_seed(3, 5, 1), selection_seed(4, 5)):
+        assert not torch.equal(a, random_mask(valid, 0.2, seed=other)[0])
+    seeds = {selection_seed(0, step, call) for step in range(50) for call in range(20)}
+    assert len(seeds) == 1000 and all(0 <= x < 2**63 for x in seeds)
+
+
+def test_selections_registry_and_random_needs_a_seed():
+    entropy, valid = batch(seed=9)
+    kw = dict(rule="topk", scope="micro", invert=False, group=None)
+    assert torch.equal(SELECTIONS["entropy"](entropy, valid, 0.2, seed=None, **kw)[0],
+                       top_entropy_mask(entropy, valid, 0.2)[0])
+    assert torch.equal(SELECTIONS["random"](entropy, valid, 0.2, seed=11, **kw)[0],
+                       random_mask(valid, 0.2, seed=11)[0])
+    with pytest.raises(ValueError, match="needs a seed"):
+        SELECTIONS["random"](entropy, valid, 0.2, seed=None, **kw)
+    with pytest.raises(ValueError):
+        random_mask(valid, 0.0, seed=1)
+
+
+# -----------------------------------------------------------------------------
 # Global scope: two real processes (gloo) holding different numbers of tokens.
 
 RANK_SHAPES = [(2, 5), (3, 11)]  # 10 and 33 positions, different valid counts too
+SEED = selection_seed(0, 7)
 
 
 def rank_inputs(rank):
@@ -142,6 +215,9 @@ def _worker(rank, world, port, outdir):
         # A rank whose micro-batch is all padding still joins the collectives (no hang).
         empty = torch.zeros_like(valid) if rank == 0 else valid
         out["empty"] = top_entropy_mask(entropy, empty, 0.2, scope="global")
+        out["random"] = random_mask(valid, 0.2, seed=SEED, scope="global")
+        out["random_empty"] = random_mask(empty, 0.2, seed=SEED, scope="global")
+        out["random_micro"] = random_mask(valid, 0.2, seed=SEED, scope="micro")
         torch.save(out, os.path.join(outdir, f"rank{rank}.pt"))
     finally:
         torch.distributed.destroy_process_group()
@@ -170,6 +246,8 @@ def test_global_scope_two_processes_different_token_counts():
     all_ent = torch.cat([e[v] for e, v in inputs])   # what one big micro-batch would see
     n = all_ent.numel()
     empty = [results[r].pop("empty") for r in range(2)]
+    check_random_global(inputs, [{k: results[r].pop(k) for k in ("random", "random_empty", "random_micro")}
+                                 for r in range(2)])
     n1 = int(inputs[1][1].sum())
     assert not empty[0][0].any() and int(empty[1][0].sum()) == num_selected(0.2, n1)
     assert empty[0][1]["num_valid"] == empty[1][1]["num_valid"] == n1
@@ -188,3 +266,23 @@ def test_global_scope_two_processes_different_token_counts():
         assert stats[0]["num_valid"] == n
         if rule == "topk":
             assert chosen.numel() == num_selected(0.2, n)
+
+
+def check_random_global(inputs, results):
+    """scope global at random: ceil(ρN) over both ranks, the same draw as one process over the concatenation."""
+    valids = [v for _, v in inputs]
+    n = sum(int(v.sum()) for v in valids)
+    masks = [r["random"][0] for r in results]
+    assert all(not (m & ~v).any() for m, v in zip(masks, valids))
+    assert sum(int(m.sum()) for m in masks) == num_selected(0.2, n)
+    assert results[0]["random"][1]["num_selected"] == results[1]["random"][1]["num_selected"] == num_selected(0.2, n)
+    assert results[0]["random"][1]["num_valid"] == n
+    ref, _ = random_mask(torch.ones(n, dtype=torch.bool), 0.2, seed=SEED)
+    assert torch.equal(torch.cat([m[v] for m, v in zip(masks, valids)]), ref)
+    # rank 0 without tokens: rank 1 gets ceil(ρ n1), no hang.
+    n1 = int(valids[1].sum())
+    assert not results[0]["random_empty"][0].any() and int(results[1]["random_empty"][0].sum()) == num_selected(0.2, n1)
+    # micro scope: each rank its own count, and the rank is in the seed.
+    for r in range(2):
+        assert int(results[r]["random_micro"][0].sum()) == num_selected(0.2, int(valids[r].sum()))
+    assert not torch.equal(results[1]["random_micro"][0], random_mask(valids[1], 0.2, seed=SEED)[0])

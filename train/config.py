@@ -50,15 +50,23 @@ class TrainConfig:
     dynamic_sampling: bool = True       # DAPO: drop groups whose rewards are all equal
     max_sampling_rounds: int = 3        # give up filling the batch after this many generation rounds
     # --- update
-    preset: str = "paper-code"          # train.presets: paper-code | paper-formula
-    rho: float = 0.2                    # paper: top 20 % highest-entropy tokens (1.0 = all tokens)
+    preset: str = "paper-code"          # train.presets.PRESETS: paper-code paper-formula random clip-cov kl-cov gspo cispo dr-grpo
+    selection: str = ""                 # "" = the preset's: entropy (top-ρ by H) | random | clip-cov | kl-cov
+    objective: str = ""                 # "" = the preset's: dapo (clipped surrogate) | gspo | cispo
+    rho: float | None = None            # None = the preset's: 0.2 (paper: top 20 % tokens), 1.0 (all) for baselines
     rule: str = ""                      # "" = the preset's ("topk" | "quantile")
     scope: str = ""                     # "" = the preset's ("micro" | "global" | "local")
-    normalizer: str = ""                # "" = the preset's ("selected" | "all" | "sequence")
-    invert: bool = False                # bottom-ρ ablation
-    clip_low: float = 0.2               # DAPO ε_low
-    clip_high: float = 0.28             # DAPO ε_high (clip-higher)
-    dual_clip: float = 10.0             # dual clip c for A < 0; 0 = off
+    normalizer: str = ""                # "" = the preset's ("selected" | "all" | "sequence" | "dr-grpo")
+    invert: bool = False                # bottom-ρ ablation (selection entropy)
+    clip_low: float | None = None       # None = the preset's ε_low (DAPO 0.2, GSPO 3e-4)
+    clip_high: float | None = None      # None = the preset's ε_high (DAPO clip-higher 0.28, GSPO 4e-4)
+    dual_clip: float | None = None      # None = the preset's dual clip c for A < 0 (10); 0 = off
+    cov_ratio: float | None = None      # clip-cov/kl-cov: fraction of tokens acted on (None = the preset's 2e-4)
+    cov_lb: float | None = None         # clip-cov: candidates have cov > cov_lb (None = the preset's 1.0)
+    cov_ub: float | None = None         # clip-cov: candidates have cov < cov_ub (None = the preset's 5.0)
+    kl_cov_coef: float | None = None    # kl-cov: coefficient of |log r| on the top-cov tokens (None = the preset's 1.0)
+    entropy_coef: float = 0.0           # entropy bonus: loss -= entropy_coef * mean H; 0 = off
+    entropy_over: str = "valid"         # entropy bonus over "valid" response tokens or the "selected" ones
     mini_batch_prompts: int = 32        # paper: 32 prompts per optimizer step
     micro_batch_size: int = 8           # sequences per forward/backward (grad accumulation)
     lr: float = 1e-6                    # paper: 1e-6
@@ -66,7 +74,7 @@ class TrainConfig:
     weight_decay: float = 0.1           # paper: 0.1
     grad_clip: float = 1.0              # paper: 1.0
     adam_betas: list = field(default_factory=lambda: [0.9, 0.999])
-    adv_std_norm: bool = True           # GRPO/DAPO divide by the group std
+    adv_std_norm: bool | None = None    # None = the preset's: true (GRPO/DAPO divide by the group std), dr-grpo false
     gradient_checkpointing: bool = False
     prompt_sharing: float = 0.2         # run each prompt once per group (same numbers) when that saves >= this
                                         # fraction of decoder tokens; 0 = whenever possible, 1 = never
@@ -88,17 +96,22 @@ class TrainConfig:
         need(self.group_size >= 2, "group_size: GRPO needs >= 2 responses per prompt")
         need(self.prompts_per_step % self.mini_batch_prompts == 0,
              f"mini_batch_prompts ({self.mini_batch_prompts}) must divide prompts_per_step ({self.prompts_per_step})")
-        need(0.0 < self.rho <= 1.0, f"rho: must be in (0, 1], got {self.rho}")
+        need(self.rho is None or 0.0 < self.rho <= 1.0, f"rho: must be in (0, 1], got {self.rho}")
         need(self.temperature > 0, "temperature: must be > 0 (entropy is taken at the rollout T)")
         need(0.0 < self.top_p <= 1.0, f"top_p: must be in (0, 1], got {self.top_p}")
         need(self.reward_mode in ("pm1", "binary"), f"reward_mode: pm1 or binary, got {self.reward_mode!r}")
         need(0 <= self.overlong_buffer <= self.max_response_tokens,
              "overlong_buffer: must be in 0..max_response_tokens")
-        need(self.preset in ("paper-code", "paper-formula"), f"preset: paper-code or paper-formula, got {self.preset!r}")
+        from train.loss import NORMALIZERS, OBJECTIVES
+        from train.mask import SELECTIONS
+        from train.presets import PRESETS
+        need(self.preset in PRESETS, f"preset: one of {', '.join(PRESETS)}, got {self.preset!r}")
+        need(self.selection in ("", *SELECTIONS), f"selection: one of {', '.join(SELECTIONS)}, got {self.selection!r}")
+        need(self.objective in ("", *OBJECTIVES), f"objective: one of {', '.join(OBJECTIVES)}, got {self.objective!r}")
         need(self.rule in ("", "topk", "quantile"), f"rule: topk or quantile, got {self.rule!r}")
         need(self.scope in ("", "micro", "global", "local"), f"scope: micro, global or local, got {self.scope!r}")
-        need(self.normalizer in ("", "selected", "all", "sequence"),
-             f"normalizer: selected, all or sequence, got {self.normalizer!r}")
+        need(self.normalizer in ("", *NORMALIZERS),
+             f"normalizer: one of {', '.join(NORMALIZERS)}, got {self.normalizer!r}")
         need(self.backend in ("hf", "vllm"), f"backend: hf or vllm, got {self.backend!r}")
         need(0.0 < self.vllm_gpu_memory_utilization < 1.0 and self.vllm_cpu_kv_cache_gib > 0,
              "vllm_gpu_memory_utilization: in (0, 1); vllm_cpu_kv_cache_gib: > 0")
@@ -118,17 +131,25 @@ class TrainConfig:
         need(self.val_every >= 0 and self.val_limit >= 0, "val_every and val_limit: must be >= 0")
         need(bool(self.val_data) == bool(self.val_every),
              "val_data and val_every go together: set both (e.g. val_data: aime24, val_every: 20) or neither")
+        try:
+            self.preset_obj()
+        except ValueError as exc:  # a combination of preset and overrides that means nothing
+            raise ConfigError(f"preset {self.preset}: {exc}") from None
         return self
 
     def preset_obj(self):
-        """The train.presets.Preset every loss call goes through: ρ reaches the loss only via here."""
-        from train.presets import get_preset
-        over = {"rho": self.rho, "invert": self.invert, "clip_low": self.clip_low,
-                "clip_high": self.clip_high, "dual_clip": self.dual_clip or None,
-                "temperature": self.temperature}
-        for k in ("rule", "scope", "normalizer"):
-            if getattr(self, k):
-                over[k] = getattr(self, k)
+        """The train.presets.Preset every loss call goes through: ρ reaches the loss only via here.
+
+        Every Preset field that is also a config key overrides the preset unless it is None or "".
+        """
+        from train.presets import Preset, get_preset
+        over = {}
+        for f in dataclasses.fields(Preset):
+            v = getattr(self, f.name, None) if f.name != "name" else None
+            if v is not None and v != "":
+                over[f.name] = v
+        if self.dual_clip is not None:
+            over["dual_clip"] = self.dual_clip or None  # 0 = off
         return get_preset(self.preset, **over)
 
     def to_dict(self) -> dict:
@@ -141,6 +162,10 @@ FIELDS = {f.name: f for f in dataclasses.fields(TrainConfig)}
 def _coerce(name: str, value):
     """A YAML or CLI value converted to the field's type, or ConfigError naming the key."""
     default = FIELDS[name].default if FIELDS[name].default is not dataclasses.MISSING else None
+    if default is None and "|" in str(FIELDS[name].type):  # `float | None`: None = the preset's
+        if value is None or str(value).lower() in ("", "none", "null"):
+            return None
+        default = {"float": 0.0, "bool": False}[str(FIELDS[name].type).split("|")[0].strip()]
     try:
         if name == "adam_betas":
             if isinstance(value, str):

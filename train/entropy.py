@@ -10,8 +10,8 @@ micro-batch. Here every [N, V] quantity is computed a chunk of rows at a time:
   weight; the logits never exist whole. Backward recomputes each chunk's logits (custom autograd),
   and skips rows that receive no gradient. With the top-20 % mask that is ~5x less lm_head backward.
 
-Entropy is returned without gradient by the fused path (the mask is discrete); the logits path
-supports gradients through both outputs (for an entropy bonus).
+Both paths support gradients through both outputs (the entropy's for an entropy bonus); the mask
+itself is built from the detached entropy. Rows whose incoming gradients are both zero are skipped.
 """
 import os
 
@@ -199,19 +199,22 @@ class _FusedFn(torch.autograd.Function):
             lp[sl], ent[sl], m[sl], log_s[sl] = _rows_forward(logits, safe[sl], temperature, owned=True,
                                                               work=work)
         lp.masked_fill_(~valid, 0.0)
-        ctx.save_for_backward(hidden, weight, safe, valid, m, log_s, mask)
+        ctx.save_for_backward(hidden, weight, safe, valid, m, log_s, mask, ent)
         ctx.temperature, ctx.rows = temperature, rows
-        ctx.mark_non_differentiable(ent)
+        ctx.set_materialize_grads(False)  # an unused output's gradient stays None, not [N] zeros
         return lp, ent
 
     @staticmethod
-    def backward(ctx, grad_lp, _grad_ent):
-        hidden, weight, safe, valid, m, log_s, mask = ctx.saved_tensors
+    def backward(ctx, grad_lp, grad_ent):
+        hidden, weight, safe, valid, m, log_s, mask, ent = ctx.saved_tensors
         T, rows = ctx.temperature, ctx.rows
-        if grad_lp is None:
+        if grad_lp is None and grad_ent is None:
             return None, None, None, None, None, None
-        grad_lp = grad_lp.float() * valid
+        grad_lp = torch.zeros_like(m) if grad_lp is None else grad_lp.float() * valid
         need = grad_lp != 0
+        if grad_ent is not None:
+            grad_ent = grad_ent.float() * valid
+            need |= grad_ent != 0
         if mask is not None:
             if bool((need & ~mask).any()):
                 raise RuntimeError(
@@ -231,7 +234,7 @@ class _FusedFn(torch.autograd.Function):
             r = idx[i:i + rows]
             h = hidden[r]
             g = _rows_grad(_matmul_into(h, weight, buf), safe[r], m[r], log_s[r], T, grad_lp[r],
-                           dtype=weight.dtype, owned=True)
+                           None if grad_ent is None else grad_ent[r], ent[r], dtype=weight.dtype, owned=True)
             if grad_hidden is not None:
                 grad_hidden[r] = (g @ weight).to(hidden.dtype)
             if grad_weight is not None:
@@ -249,8 +252,8 @@ def fused_logprobs_and_entropy(hidden: torch.Tensor, weight: torch.Tensor, label
                                chunk_elements: int | None = None):
     """log p(label) and entropy of softmax(hidden @ weight.T / T), float32, shapes `labels.shape`.
 
-    hidden `[..., H]`, weight `[V, H]` (the lm_head), labels `[...]`. Log-probs are differentiable
-    w.r.t. hidden and weight; entropy is not.
+    hidden `[..., H]`, weight `[V, H]` (the lm_head), labels `[...]`. Log-probs and entropy are
+    differentiable w.r.t. hidden and weight (entropy at labels < 0 has no gradient).
 
     Backward recomputes logits only for rows whose incoming gradient is non-zero, so the usual flow
     needs no mask up front: call with mask=None, build the top-ρ mask from the returned entropy,

@@ -29,6 +29,8 @@ from train.advantage import group_advantages, informative_groups
 from train.config import ConfigError, TrainConfig
 from train.data import PromptStream, load_items
 from train.logprobs import token_logprobs
+from train.loss import STEP_METRICS
+from train.mask import selection_seed
 
 
 NonFiniteLoss = rollout.NonFinite  # loss, gradient norm or rollout logits are nan/inf
@@ -211,7 +213,7 @@ class Trainer:
     def update(self, r: rollout.Rollout) -> dict:
         cfg = self.cfg
         G = cfg.group_size
-        adv = group_advantages(r.rewards, G, normalize_std=cfg.adv_std_norm)
+        adv = group_advantages(r.rewards, G, normalize_std=self.preset.adv_std_norm)
         n_seq = r.input_ids.shape[0]
         mini = cfg.mini_batch_prompts * G
         minis = _slices(0, n_seq, mini)
@@ -222,22 +224,23 @@ class Trainer:
                 for sl in _slices(0, n_seq, cfg.micro_batch_size):
                     lp, _, _ = self._logprobs(r, sl)
                     old[sl, :lp.shape[1]] = lp.float().cpu()
-        agg = {"loss": 0.0, "clip_frac_low": 0.0, "clip_frac_high": 0.0, "clip_frac_dual": 0.0,
-               "approx_kl": 0.0, "num_selected": 0, "num_valid": 0, "grad_norm": 0.0}
+        agg = {"loss": 0.0, "num_selected": 0, "num_valid": 0, "grad_norm": 0.0}
         thresholds, ents, n_micro = [], [], 0
         for ms in minis:
             self.opt.zero_grad(set_to_none=True)
             for sl in _slices(ms.start, ms.stop, cfg.micro_batch_size):
                 lp, ent, resp_mask = self._logprobs(r, sl)
                 old_lp = lp.detach() if old is None else old[sl, :lp.shape[1]].to(self.device)
-                loss, m = self.preset.loss(lp, old_lp, adv[sl].to(self.device), resp_mask, ent)
+                loss, m = self.preset.loss(lp, old_lp, adv[sl].to(self.device), resp_mask, ent,
+                                           seed=selection_seed(cfg.seed, self.step, n_micro))
                 if not torch.isfinite(loss):
                     raise NonFiniteLoss(f"non-finite loss {float(loss)} at step {self.step + 1}")
                 (loss * (sl.stop - sl.start) / (ms.stop - ms.start)).backward()
                 n_micro += 1
                 agg["loss"] += float(loss.detach())
-                for k in ("clip_frac_low", "clip_frac_high", "clip_frac_dual", "approx_kl"):
-                    agg[k] += m[k]
+                for k in STEP_METRICS:  # the loss's per-call metrics (clip fractions, cov fraction, ...)
+                    if k in m:
+                        agg[k] = agg.get(k, 0.0) + m[k]
                 agg["num_selected"] += m["num_selected"]
                 agg["num_valid"] += m["num_valid"]
                 if not math.isnan(m["mask_threshold"]):
@@ -249,8 +252,9 @@ class Trainer:
                 raise NonFiniteLoss(f"non-finite gradient norm at step {self.step + 1}")
             agg["grad_norm"] += float(gn) / len(minis)
             self.opt.step()
-        for k in ("loss", "clip_frac_low", "clip_frac_high", "clip_frac_dual", "approx_kl"):
-            agg[k] /= max(n_micro, 1)
+        for k in ("loss", *STEP_METRICS):
+            if k in agg:
+                agg[k] /= max(n_micro, 1)
         agg["selected_fraction"] = agg["num_selected"] / max(agg["num_valid"], 1)
         agg["threshold"] = sum(thresholds) / len(thresholds) if thresholds else None
         e = torch.cat(ents).sort().values if ents else torch.zeros(0)
@@ -309,7 +313,7 @@ class Trainer:
             row = {"step": self.step, "lr": lr, **row, "rollout_s": t1 - t0, "update_s": t2 - t1,
                    "step_s": t2 - t0, "gen_tokens_per_s": row["gen_tokens"] / max(t1 - t0, 1e-9),
                    "train_tokens_per_s": row.get("train_tokens", 0) / max(t2 - t1, 1e-9),
-                   "peak_memory_mb": peak_memory_mb(self.device), "rho": cfg.rho}
+                   "peak_memory_mb": peak_memory_mb(self.device), "rho": self.preset.rho}
             if cfg.val_data and cfg.val_every and self.step % cfg.val_every == 0:
                 row["val_accuracy"], row["val_problems"] = self.validate(), len(self.val)
             self.log(row)
