@@ -190,6 +190,12 @@ def _cell(study: Study, arm: Arm, seed: int) -> Cell:
     return Cell(arm, seed, d, cfg)
 
 
+def resolved(cell: Cell, key: str):
+    """The value a cell trains with: the preset's where the config leaves a key to it (None)."""
+    value = getattr(cell.train, key)
+    return getattr(cell.train.preset_obj(), key, value) if value is None or key in ("rho", "selection") else value
+
+
 def _reference(name, study: Study) -> str:
     names = [a.name for a in study.arms]
     if name is not None:
@@ -197,7 +203,7 @@ def _reference(name, study: Study) -> str:
             raise UsageError(f"reference: {name!r} is not an arm (arms: {', '.join(names)})")
         return name
     for c in study.cells:  # default: all tokens, the paper's baseline
-        if c.train.rho == 1.0 and not c.train.invert:
+        if resolved(c, "rho") == 1.0 and not resolved(c, "invert") and resolved(c, "selection") in ("", "entropy"):
             return c.arm.name
     raise UsageError("reference: no arm trains on all tokens (rho 1.0); name the reference arm")
 
@@ -227,13 +233,27 @@ def _eval_spec(raw, study: Study) -> EvalSpec:
     if context is not None and max(spec.budgets) >= context:
         raise UsageError(f"eval: budgets: {max(spec.budgets)} is not below the context of {study.base} ({context} tokens)")
     tasks.get_template(spec.template)
-    held_out = {q.question for t in spec.tasks for q in tasks.load(t).problems[: spec.limit]}
-    for data in sorted({c.train.data for c in study.cells}):
-        if data.split(":", 1)[0] in ("synthetic", "aime24", "aime25"):
-            seen = held_out & {q.question for q in tasks.load(data).problems}
-            if seen:
-                raise UsageError(f"eval: tasks: {len(seen)} held-out problem(s) are also in the training data {data}")
+    _held_out(spec, study)
     return spec
+
+
+def _held_out(spec: EvalSpec, study: Study) -> None:
+    """No evaluation problem may be a training prompt (compared as the training template renders it)."""
+    import tasks
+    from train.config import ConfigError
+    from train.data import load_items
+
+    held_out = {q.question for t in spec.tasks for q in tasks.load(t).problems[: spec.limit]}
+    for data, template in sorted({(c.train.data, c.train.template) for c in study.cells}):
+        if data.startswith("hub:"):
+            continue  # not read before the run; a hub dataset is the user's to keep apart
+        try:
+            prompts = {it.messages[-1]["content"] for it in load_items(data, template)}
+        except ConfigError as exc:
+            raise UsageError(str(exc)) from None
+        seen = [q for q in held_out if tasks.get_template(template).render(q) in prompts]
+        if seen:
+            raise UsageError(f"eval: tasks: {len(seen)} held-out problem(s) are also in the training data {data}")
 
 
 def _entropy_spec(raw) -> dict | None:
@@ -443,7 +463,7 @@ def table_rows(study: Study) -> list[dict]:
                        "avg": r["avg"], "se": r["se"], "problem_ids": r["problem_ids"], "problem_n": r["problem_n"],
                        "problem_correct": r["problem_correct"]}
                 for k in keys:
-                    row[k] = getattr(e["cell"].train, k) if e["cell"] else None
+                    row[k] = resolved(e["cell"], k) if e["cell"] else None
                 rows.append(row)
     order = {a.name: i for i, a in enumerate(study.arms)}
     return sorted(rows, key=lambda r: (order.get(r["arm"], -1), r["seed"] or 0, r["step"], r["task"], r["budget"]))
@@ -471,7 +491,8 @@ def write_parquet(study: Study, rows: list[dict], path: Path) -> Path:
              ("problem_ids", pa.list_(pa.string())), ("problem_n", pa.list_(pa.int64())),
              ("problem_correct", pa.list_(pa.int64()))]
     types = {bool: pa.bool_(), int: pa.int64(), float: pa.float64()}
-    extra = [(k, types.get(type(getattr(study.cells[0].train, k)), pa.string())) for k in override_keys(study)]
+    extra = [(k, types.get(type(next((r[k] for r in rows if r[k] is not None), "")), pa.string()))
+             for k in override_keys(study)]
     schema = pa.schema(fixed + extra)
     tmp = path.with_name(path.name + ".tmp")
     pq.write_table(pa.Table.from_pylist(rows, schema=schema), tmp)
