@@ -59,6 +59,13 @@ def load(name: str, *, source: str | os.PathLike | None = None, **options) -> Ta
     return _load_local(name, Path(source))
 
 
+def generated_spec(source: str | None) -> str | None:
+    """The spec that regenerates a generated task from its recorded source:
+    "generated:synthetic(difficulty=1,seed=1,size=32)" -> "synthetic:difficulty=1,seed=1,size=32"; else None."""
+    m = re.fullmatch(r"generated:(\w+)\((.*)\)", source or "")
+    return None if m is None else (f"{m[1]}:{m[2]}" if m[2] else m[1])
+
+
 def split_names(text: str) -> list[str]:
     """A comma-separated task list whose specs may hold commas themselves:
     "aime24,synthetic:difficulty=2,size=64,seed=1" -> ["aime24", "synthetic:difficulty=2,size=64,seed=1"]
