@@ -134,7 +134,8 @@ def load(path: str | os.PathLike) -> Study:
     train_config = str(raw["train_config"]) if raw.get("train_config") else None
     out = Path(str(raw.get("out") or p.with_suffix("")))
     study = Study(p, out, base, train_config, train, arms, seeds, "", None, None)  # type: ignore[arg-type]
-    study.cells = [_cell(study, arm, seed) for arm in arms for seed in seeds]
+    study.cells = [_cell(study, arm, seed) for seed in seeds for arm in arms]  # seed-major: a cut-short study
+    # still has every arm at its first seeds
     study.reference = _reference(raw.get("reference"), study)
     study.eval = _eval_spec(raw.get("eval") or {}, study)
     study.entropy = _entropy_spec(raw.get("entropy", {}))
@@ -539,12 +540,13 @@ class Delta:
     verdict: str
 
 
-def pooled_delta(study: Study, final: dict, arm: str, task: str, budget: int, *, iters=10000, seed=0) -> Delta | None:
-    """arm minus the reference over the seeds both finished, pooled: per problem the mean over seeds of
-    (arm - reference), then `harness compare`'s paired bootstrap with problems as the clusters."""
+def pooled_delta(study: Study, final: dict, arm: str, task: str, budget: int, *, ref: str | None = None,
+                 iters=10000, seed=0) -> Delta | None:
+    """arm minus `ref` (default: the reference arm) over the seeds both finished, pooled: per problem the mean
+    over seeds of (arm - ref), then `harness compare`'s paired bootstrap with problems as the clusters."""
     from harness import metrics
 
-    ref = study.reference
+    ref = ref or study.reference
     seeds = [s for s in study.seeds if (arm, s, task, budget) in final and (ref, s, task, budget) in final]
     if not seeds:
         return None
@@ -557,6 +559,16 @@ def pooled_delta(study: Study, final: dict, arm: str, task: str, budget: int, *,
     pb = [sum(x[p] for x in b) / len(seeds) for p in problems]
     diff, lo, hi = metrics.paired_bootstrap(pa, pb, iters=iters, seed=seed)
     return Delta(arm, task, budget, seeds, diff, lo, hi, len(problems), metrics.verdict(lo, hi, names=(arm, ref)))
+
+
+def arm_like(study: Study, rho: float, invert: bool = False) -> str | None:
+    """The first arm that selects by entropy with this rho (and invert), else None: how the report finds the
+    paper's arms (top-20 %, bottom-80 %, ...) whatever the study names them."""
+    for c in study.cells:
+        if (resolved(c, "rho"), bool(resolved(c, "invert")), resolved(c, "selection") in ("", "entropy")) == \
+                (rho, invert, True):
+            return c.arm.name
+    return None
 
 
 def seed_delta(study: Study, final: dict, arm: str, s: int, task: str, budget: int, *, iters=10000, seed=0):

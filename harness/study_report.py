@@ -128,11 +128,42 @@ def timing_table(study: S.Study) -> str:
     return "\n".join(out)
 
 
+def _claim(d: S.Delta | None, want: str) -> str:
+    """A pooled delta against a claim: want 'ge' (arm >= other), 'gt' (arm > other) or 'lt' (arm < other)."""
+    if d is None:
+        return "not measured (arm missing or unfinished)"
+    span = f"Δ {_pts(d.diff)} pts, 95% CI [{_pts(d.lo)}, {_pts(d.hi)}], {len(d.seeds)} seeds x {d.problems} problems"
+    if want == "ge":
+        ok = "shows" if d.lo > 0 else ("contradicted" if d.hi < 0 else "consistent, not shown (CI spans 0)")
+    elif want == "lt":
+        ok = "shows" if d.hi < 0 else ("contradicted" if d.lo > 0 else "not shown (CI spans 0)")
+    else:
+        ok = "shows" if d.lo > 0 else ("contradicted" if d.hi < 0 else "not shown (CI spans 0)")
+    return f"**{ok}**: {span}"
+
+
+def claims(study: S.Study, final: dict) -> str:
+    """The paper's ablation claims, each against its pooled paired delta at every budget."""
+    top, all_, bottom = S.arm_like(study, 0.2), S.arm_like(study, 1.0), S.arm_like(study, 0.8, True)
+    ten, fifty = S.arm_like(study, 0.1), S.arm_like(study, 0.5)
+    out = ["| claim | task | budget | at this scale |", "|---|---|---:|---|"]
+    for t in study.eval.tasks:
+        for b in study.eval.budgets:
+            def d(a, ref):
+                return S.pooled_delta(study, final, a, t, b, ref=ref) if a and ref else None
+            for text, delta, want in ((f"top-20 % ({top}) >= all tokens ({all_})", d(top, all_), "ge"),
+                                      (f"bottom-80 % ({bottom}) worse than all tokens ({all_})", d(bottom, all_), "lt"),
+                                      (f"top-10 % ({ten}) below top-20 % ({top})", d(ten, top), "lt"),
+                                      (f"top-50 % ({fifty}) below top-20 % ({top})", d(fifty, top), "lt")):
+                out.append(f"| {text} | {S._task_name(t)} | {b} | {_claim(delta, want)} |")
+    return "\n".join(out)
+
+
 def markdown(study: S.Study, rows: list[dict]) -> str:
     final = S.final_rows(study, rows)
     missing = [c.name for c in study.cells
                if not all((c.arm.name, c.seed, t, b) in final for t in study.eval.tasks for b in study.eval.budgets)]
-    parts = ["# Study: " + study.path.stem, "", _settings(study), ""]
+    parts = [f"# Study `{study.path}`", "", _settings(study), ""]
     if missing:
         parts += [f"**Unfinished cells ({len(missing)} of {len(study.cells)}), not in the tables:** "
                   + ", ".join(missing), ""]
@@ -144,6 +175,7 @@ def markdown(study: S.Study, rows: list[dict]) -> str:
               "(10000 resamples, seed 0), as `harness compare`.", "", dtab, "",
               "### The same per seed (exactly `harness compare ARM_RUN REFERENCE_RUN`)", "",
               seed_table(study, final), ""]
+    parts += ["## The paper's claims at this scale (pooled paired deltas, as above)", "", claims(study, final), ""]
     if study.entropy:
         etab, _ = entropy_table(study)
         parts += ["## Token entropy, base vs final checkpoint, over the base model's held-out responses", "",
@@ -195,6 +227,17 @@ def plots(study: S.Study, rows: list[dict]) -> list[Path]:
         ax.grid(alpha=0.3)
     axes[0][0].legend(fontsize=7)
     written.append(save_figure(fig, study.out / "accuracy_vs_step.png"))
+
+    fig, ax = plt.subplots(figsize=(6, 4))
+    for a in study.arms:
+        logs = [[r.get("accuracy") for r in S.train_log(c) if "step" in r] for c in study.cells if c.arm is a]
+        logs = [lg for lg in logs if lg]
+        if logs and len({len(lg) for lg in logs}) == 1:
+            _band(ax, list(range(1, len(logs[0]) + 1)), [[100 * v for v in lg] for lg in logs], a.name)
+    ax.set(title="training rollouts: share correct per step", xlabel="training step", ylabel="correct (%)")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=7)
+    written.append(save_figure(fig, study.out / "train_accuracy_vs_step.png"))
 
     qs = ("entropy_p50", "entropy_p80", "entropy_p95")
     fig, axes = plt.subplots(1, len(qs), figsize=(15, 4), squeeze=False)

@@ -118,7 +118,7 @@ def test_kill_9_then_rerun_gives_the_same_study(finished, tiny, tmp_path):
     env = {**os.environ, "PYTHONPATH": str(REPO), "OMP_NUM_THREADS": "1"}
     p = subprocess.Popen([sys.executable, "-m", "harness.cli", "study", "--config", str(cfg)], cwd=REPO, env=env,
                          stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    mid = out / "cells" / "all-s1" / "train" / "checkpoints" / "step_000001"  # the second cell, mid-training
+    mid = out / "cells" / "all-s1" / "train" / "checkpoints" / "step_000001"  # the third cell, mid-training
     deadline = time.time() + 600
     while not mid.is_dir() and p.poll() is None and time.time() < deadline:
         time.sleep(0.05)
@@ -145,7 +145,7 @@ def test_dry_run_prints_commands_and_runs_nothing(tiny, tmp_path, capsys):
     lines = capsys.readouterr().out.splitlines()
     assert lines[0] == "# base" and lines[1].startswith(f"harness eval --ckpt {tiny} ")
     groups = [i for i, x in enumerate(lines) if x.startswith("# ")]
-    assert [lines[i] for i in groups] == ["# base", "# all-s0", "# all-s1", "# top-s0", "# top-s1"]
+    assert [lines[i] for i in groups] == ["# base", "# all-s0", "# top-s0", "# all-s1", "# top-s1"]
     for i in groups[1:]:
         train, ev, ent = lines[i + 1: i + 4]
         assert train.startswith("harness train ") and ev.startswith("harness eval ") and ent.startswith("harness entropy ")
