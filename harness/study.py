@@ -571,14 +571,16 @@ def arm_like(study: Study, rho: float, invert: bool = False) -> str | None:
     return None
 
 
-def seed_delta(study: Study, final: dict, arm: str, s: int, task: str, budget: int, *, iters=10000, seed=0):
-    """One seed's arm minus reference, exactly as `harness compare ARM_RUN REF_RUN` computes it."""
+def seed_delta(study: Study, final: dict, arm: str, s: int, task: str, budget: int, *, ref: str | None = None,
+               iters=10000, seed=0):
+    """One seed's arm minus `ref` (default: the reference arm), exactly as `harness compare ARM_RUN REF_RUN`."""
     from harness import comparison
 
-    a, b = final.get((arm, s, task, budget)), final.get((study.reference, s, task, budget))
+    ref = ref or study.reference
+    a, b = final.get((arm, s, task, budget)), final.get((ref, s, task, budget))
     if a is None or b is None:
         return None
-    return comparison.paired(a, b, (arm, study.reference), iters=iters, seed=seed)
+    return comparison.paired(a, b, (arm, ref), iters=iters, seed=seed)
 
 
 def entropy_stats(study: Study, cell: Cell) -> dict | None:
