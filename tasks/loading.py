@@ -61,6 +61,28 @@ def load(name: str, *, source: str | os.PathLike | None = None, **options) -> Ta
     return _load_local(spec, Path(source), name)
 
 
+def generated_spec(source: str | None) -> str | None:
+    """The spec that regenerates a generated task from its recorded source:
+    "generated:synthetic(difficulty=1,seed=1,size=32)" -> "synthetic:difficulty=1,seed=1,size=32"; else None."""
+    m = re.fullmatch(r"generated:(\w+)\((.*)\)", source or "")
+    return None if m is None else (f"{m[1]}:{m[2]}" if m[2] else m[1])
+
+
+def split_names(text: str) -> list[str]:
+    """A comma-separated task list whose specs may hold commas themselves:
+    "aime24,synthetic:difficulty=2,size=64,seed=1" -> ["aime24", "synthetic:difficulty=2,size=64,seed=1"]
+    (a `key=value` item without a ':' continues the spec before it)."""
+    names: list[str] = []
+    for item in (x.strip() for x in text.split(",")):
+        if not item:
+            continue
+        if names and "=" in item and ":" not in item and ":" in names[-1]:
+            names[-1] += "," + item
+        else:
+            names.append(item)
+    return list(dict.fromkeys(names))
+
+
 def _parse_spec(name: str, options: dict) -> tuple[str, dict]:
     if ":" not in name:
         return name, dict(options)

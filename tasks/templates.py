@@ -37,6 +37,14 @@ TEMPLATES: dict[str, Template] = {
             "Answer: $Answer (without quotes) where $Answer is the answer to the problem.\n\n{question}\n\n"
             'Remember to put your answer on its own line after "Answer:".',
         ),
+        # Short worked steps for small models on the synthetic task (the CPU study, results/study_cpu/): one
+        # worked example shows the step format and the final "Answer: N" line the checker reads.
+        Template(
+            "steps",
+            "Solve the problem in short steps: one operation per line, each line saying in words what it does, "
+            "then a last line of the form Answer: N.\n\nExample: Compute (7 + 5) * 2. Give the result as an integer.\n"
+            "First add 5 to 7: 7 + 5 = 12.\nThen multiply 12 by 2: 12 * 2 = 24.\nAnswer: 24\n\nNow: {question}",
+        ),
         # No instruction at all, for base models prompted with the raw problem.
         Template("plain", "{question}"),
     ]

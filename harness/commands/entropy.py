@@ -65,8 +65,11 @@ def run(args: argparse.Namespace) -> int:
     from harness.backends import load_tokenizer
 
     tokenizers = [load_tokenizer(c) for c in ckpts]
-    prompts = measure.rebuild_prompts(table, tokenizers[0], data)
-    if len(ckpts) == 2 and measure.rebuild_prompts(table, tokenizers[1], data) != prompts:
+    from tasks.loading import generated_spec
+
+    specs = {t: spec for t, src in ((manifest or {}).get("task_sources") or {}).items() if (spec := generated_spec(src))}
+    prompts = measure.rebuild_prompts(table, tokenizers[0], data, specs)
+    if len(ckpts) == 2 and measure.rebuild_prompts(table, tokenizers[1], data, specs) != prompts:
         raise UsageError(f"{ckpts[0]} and {ckpts[1]} tokenize the prompts differently: their entropies would be over "
                          "different tokens")
     responses = table["token_ids"].to_pylist()

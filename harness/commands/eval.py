@@ -106,7 +106,9 @@ def check(args: argparse.Namespace):
         raise UsageError("--tensor-parallel-size and --data-parallel-size must be at least 1")
     if args.data_parallel_size > 1 and args.backend != "vllm":
         raise UsageError("--data-parallel-size is for --backend vllm (for openai, pass one --base-url per replica)")
-    task_names = list(dict.fromkeys(t.strip() for t in args.tasks.split(",") if t.strip()))
+    import tasks
+
+    task_names = tasks.split_names(args.tasks)
     if not task_names:
         raise UsageError("--tasks is empty")
     ckpt = Path(args.ckpt)

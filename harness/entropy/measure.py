@@ -81,13 +81,15 @@ def sampling_temperature(table: pa.Table) -> float:
     return float(temps[0])
 
 
-def rebuild_prompts(table: pa.Table, tokenizer, data: str | None = None) -> list[tuple[int, ...]]:
+def rebuild_prompts(table: pa.Table, tokenizer, data: str | None = None,
+                    specs: dict[str, str] | None = None) -> list[tuple[int, ...]]:
     """The prompt ids of each row, built exactly as `harness eval` built them, and checked against the store.
 
     The question comes from the task data (its content hash must match the row's), the user message from
     the named template (hash must match), the ids from the checkpoint's chat template via
     `chat_prompt_ids`; their count must equal the stored `prompt_tokens`. Any mismatch means the
     teacher-forced context would differ from the one the response was sampled in: a UsageError.
+    `specs`: task name -> the spec to load it by (a generated task's options, e.g. "synthetic:seed=1,size=32").
     """
     import tasks
     from harness.backends import chat_prompt_ids
@@ -101,7 +103,7 @@ def rebuild_prompts(table: pa.Table, tokenizer, data: str | None = None) -> list
         key = (task, pid, tname)
         if key not in cache:
             if task not in loaded:
-                t = tasks.load(task, source=data)
+                t = tasks.load((specs or {}).get(task, task), source=data)
                 if task_hash is not None and t.content_hash != task_hash:
                     raise UsageError(f"task {task} from {t.source} has content hash {t.content_hash}, the samples were "
                                      f"generated from {task_hash}: pass --data with the same data")
