@@ -1,13 +1,14 @@
 """Our answer checker against Math-Verify, same cases, same machine, same run.
 
-Two workloads: the labelled cases of tests/data/grading_cases.jsonl as written ("short"), and
+Three workloads: the labelled cases of tests/data/grading_cases.jsonl as written ("short"), and
 AIME-style answers (integers 0-999, right, padded, wrong, in boxed / Answer: / phrase form) behind
-60,000 characters of reasoning ("long"). Each checker grades one case at a time on the main thread;
+60,000 characters of reasoning ("long"), and MATH-style free-form answers in short responses ("free": 20
+golds, each as written, rewritten and as a near miss, repeated as answers repeat within RL groups). Each checker grades one case at a time on the main thread;
 we report agreement with the labels, false positives, throughput and per-call latency, and our
 batch API on the long workload as an extra row. Both checkers are warmed up before timing.
 
     pip install math-verify  # the benchmark's only extra; the tests never import it
-    python benchmarks/grader.py [--long 240]
+    python benchmarks/grader.py [--long 240] [--free 5] [--only free]
 """
 
 from __future__ import annotations
@@ -65,6 +66,29 @@ def long_cases(n: int, chars: int = 60_000) -> list[tuple[str, str, bool]]:
     return out
 
 
+# MATH-style free-form golds, each with an equal rewriting and a near miss (short responses, no long CoT).
+FREE = [
+    (r"\frac{3}{4}", "0.75", r"\frac{4}{3}"), (r"\frac{\sqrt{3}}{2}", r"\frac{1}{2}\sqrt{3}", r"\frac{\sqrt{2}}{2}"),
+    (r"2\sqrt{2}", r"\sqrt{8}", r"\sqrt{6}"), (r"x^2+2x+1", r"(x+1)^2", r"(x-1)^2"), (r"(-\infty, 3]", r"(-\infty,3]", r"(-\infty, 3)"),
+    (r"\{1, 2, 3\}", r"\{3,2,1\}", r"\{1,2\}"), (r"(2, -1)", r"(2,-1)", r"(-1, 2)"), (r"\pi/4", r"\frac{\pi}{4}", r"\frac{\pi}{3}"),
+    (r"3\pi", r"3 \pi", r"2\pi"), (r"\frac{1}{2}", r"0.5", r"0.05"), (r"y = 2x + 3", r"y=2x+3", r"y = 3x + 2"),
+    (r"\begin{pmatrix} 1 \\ 2 \end{pmatrix}", r"\begin{pmatrix}1\\2\end{pmatrix}", r"\begin{pmatrix}2\\1\end{pmatrix}"),
+    (r"-\frac{7}{2}", r"-3.5", r"\frac{7}{2}"), (r"5\sqrt{5}", r"\sqrt{125}", r"5\sqrt{3}"), (r"\text{(C)}", r"C", r"B"),
+    (r"12\%", r"12", r"13"), (r"45^\circ", r"45", r"30"), (r"\frac{x+1}{x-1}", r"\frac{1+x}{x-1}", r"\frac{x-1}{x+1}"),
+    (r"[0, 1)", r"[0,1)", r"[0, 1]"), (r"2, 3", r"3, 2", r"2, 4"),
+]
+
+
+def free_cases(repeat: int) -> list[tuple[str, str, bool]]:
+    """Each gold with its own text, an equal rewriting and a near miss, in a short boxed response."""
+    out = []
+    for _ in range(repeat):
+        for gold, same, miss in FREE:
+            out += [(f"The answer is $\\boxed{{{gold}}}$.", gold, True), (f"So the answer is $\\boxed{{{same}}}$.", gold, True),
+                    (f"Therefore $\\boxed{{{miss}}}$.", gold, False)]
+    return out
+
+
 def ours(response: str, gold: str) -> bool:
     return grade(response, gold, timeout=1.0).correct
 
@@ -112,16 +136,25 @@ def run_batch(cases) -> dict:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--long", type=int, default=240, help="number of long (60,000-character) cases")
+    ap.add_argument("--free", type=int, default=5, help="repeats of the 60 free-form cases (answers repeat, as in RL groups)")
+    ap.add_argument("--only", choices=["short", "long", "free"], help="run one workload")
     args = ap.parse_args()
     mv = math_verify_checker()
     warm_up()
     ours("\\boxed{\\frac12}", "0.5"), mv("\\boxed{\\frac12}", "0.5")
     rows = []
-    for workload, cases in [("short (case file)", short_cases()), ("long (60k chars, AIME-style)", long_cases(args.long))]:
+    workloads = [("short (case file)", short_cases), ("long (60k chars, AIME-style)", lambda: long_cases(args.long)),
+                 ("free (MATH-style free-form)", lambda: free_cases(args.free))]
+    for workload, make in workloads:
+        if args.only and not workload.startswith(args.only):
+            continue
+        cases = make()
         for name, check in [("ours (tasks.grade)", ours), ("Math-Verify 0.9", mv)]:
             rows.append((workload, run(name, check, cases)))
         if workload.startswith("long"):
             rows.append((workload, run_batch(cases)))
+        a, b = rows[-2 if workload.startswith("long") else -1][1], rows[-3 if workload.startswith("long") else -2][1]
+        print(f"{workload}: ours/Math-Verify throughput {b['rate'] / a['rate']:.1f}x; p99 ours {b['p99']:.1f} ms")
     print("| workload | checker | cases | agreement | false positives | cases/s | p50 ms | p99 ms | max ms |")
     print("|---|---|---:|---:|---:|---:|---:|---:|---:|")
     for workload, r in rows:

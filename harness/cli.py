@@ -15,7 +15,7 @@ from harness import __version__
 from harness.errors import UsageError
 
 # Order is the order of `harness --help`.
-COMMANDS = ["eval", "leaderboard", "compare", "view", "entropy", "train", "study", "prepare_model", "tasks", "grade"]
+COMMANDS = ["eval", "leaderboard", "compare", "view", "entropy", "train", "study", "export", "prepare_model", "tasks", "grade"]
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -221,3 +221,33 @@ def test_eval_on_a_free_form_file_task_with_leaderboard_and_compare(tiny_ckpt, t
     assert main(["compare", str(tiny_ckpt), str(other), "--results", str(out), "--no-plot", "--iters", "200"]) == 0
     compared = capsys.readouterr().out
     assert spec in compared and "paired difference" in compared and "8 -> 16" in compared
+
+
+def test_export_filters_by_accuracy_and_train_reads_it(tiny_ckpt, tmp_path, capsys):
+    """harness export: a finished run's problems as verl/DAPO parquet and plain jsonl, read back by harness train."""
+    from harness.export import parse_where, problem_stats
+    from train.data import load_items
+
+    rows = [{"task": "t", "problem_id": p, "budget": 8, "correct": c} for p, cs in
+            [("a", [1, 1]), ("b", [0, 1]), ("c", [0, 0]), ("d", [1, 0])] for c in cs]
+    stats = problem_stats(rows, 8)
+    assert [k[1] for k, s in stats.items() if parse_where("0 < avg < 1")(s)] == ["b", "d"]
+    assert [k[1] for k, s in stats.items() if parse_where("avg >= 1 and n == 2")(s)] == ["a"]
+    for bad in ("avg", "__import__('os') < 1", "x > 1", "avg >> 1"):
+        with pytest.raises(Exception, match="--where"):
+            parse_where(bad)
+
+    data = tmp_path / "mine.jsonl"
+    data.write_text("".join(json.dumps({"question": f"What is {i} + {i}?", "answer": str(2 * i)}) + "\n" for i in range(3)))
+    out = tmp_path / "out"
+    assert harness_eval(tiny_ckpt, out, "--tasks", f"file:{data}", "--n", 2, "--max-tokens", "8", "--no-leaderboard") == 0
+    (run_dir,), _ = (out / "runs").iterdir(), capsys.readouterr()
+    for name in ("all.parquet", "all.jsonl"):
+        assert main(["export", run_dir.name, "--results", str(out), "--where", "avg >= 0", "--out", str(tmp_path / name)]) == 0
+    assert "3 problems" in capsys.readouterr().out
+    verl, plain = load_items(str(tmp_path / "all.parquet"), "boxed"), load_items(str(tmp_path / "all.jsonl"), "boxed")
+    assert sorted(i.answer for i in verl) == sorted(i.answer for i in plain) == ["0", "2", "4"]
+    assert "\\boxed{}" in verl[0].messages[-1]["content"] and {i.id for i in verl} == {"1", "2", "3"}
+    assert len(load_items(f"file:{tmp_path / 'all.jsonl'}", "plain")) == 3
+    assert main(["export", run_dir.name, "--results", str(out), "--where", "avg > 1", "--out", str(tmp_path / "x.jsonl")]) == 2
+    assert "no problem of run" in capsys.readouterr().err and not (tmp_path / "x.jsonl").exists()
