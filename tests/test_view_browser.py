@@ -24,7 +24,7 @@ pytestmark = pytest.mark.slow
 REPO = Path(__file__).resolve().parents[1]
 CHROMIUM = shutil.which("chromium")
 CHROMEDRIVER = shutil.which("chromedriver")
-WAIT = 60  # seconds: the backstop of every wait below, each of which ends as soon as its condition holds
+WAIT = 180  # seconds: the backstop of every wait below, each of which ends as soon as its condition holds
 
 if not (CHROMIUM and CHROMEDRIVER):
     pytest.skip("needs Debian's chromium and chromium-driver (apt-get install chromium chromium-driver)",
