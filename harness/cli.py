@@ -35,11 +35,11 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     from tasks.errors import TaskError
 
-    from harness.procs import Terminated, handle_sigterm
+    from harness.procs import Terminated, sigterm_as_interrupt
 
-    handle_sigterm()  # SIGTERM (timeout, Slurm, docker stop) cleans up as Ctrl-C does
     try:
-        return int(args.func(args) or 0)
+        with sigterm_as_interrupt():  # SIGTERM (timeout, Slurm, docker stop) cleans up as Ctrl-C does
+            return int(args.func(args) or 0)
     except (UsageError, TaskError) as exc:
         print(f"harness {args.command}: error: {exc}", file=sys.stderr)
         return 2

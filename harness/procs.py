@@ -18,8 +18,10 @@ Stdlib only: the plugin is imported in every vLLM process.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
+import threading
 
 OWNER_ENV = "RLVR_HARNESS_OWNER_PID"
 
@@ -32,9 +34,18 @@ def _raise_terminated(signum, frame):  # noqa: ARG001
     raise Terminated()
 
 
-def handle_sigterm() -> None:
-    """From now on SIGTERM in this process raises `Terminated` in the main thread."""
-    signal.signal(signal.SIGTERM, _raise_terminated)
+@contextlib.contextmanager
+def sigterm_as_interrupt():
+    """Inside, SIGTERM raises `Terminated` in the main thread; the previous handler is put back after (a caller
+    of `harness.cli.main` in its own process keeps its own). Elsewhere than the main thread: no change."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.signal(signal.SIGTERM, _raise_terminated)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 def mark_owner() -> None:
