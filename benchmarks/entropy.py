@@ -27,6 +27,7 @@ which contention barely changes. Wall time (best of the repeats) is shown beside
 
     python benchmarks/entropy.py [--threads 2] [--repeats 3]
 """
+
 import argparse
 import json
 import os
@@ -56,7 +57,6 @@ def _proc_status(field: str) -> int:
 
 def worker(args) -> dict:
     import torch
-
     from entropy_step import inputs
     from entropy_step import step as one_step
 
@@ -67,7 +67,7 @@ def worker(args) -> dict:
         one_step(args.variant, *tensors, args.rho, backward)
 
     backward = args.mode == "fwd+bwd"
-    step(backward)                                    # warm-up: thread pools, lazy inits
+    step(backward)  # warm-up: thread pools, lazy inits
     with open("/proc/self/clear_refs", "w") as f:
         f.write("5")
     base = _proc_status("VmRSS")
@@ -81,11 +81,28 @@ def worker(args) -> dict:
 
 
 def run_one(args, variant: str, mode: str) -> dict:
-    cmd = [sys.executable, os.path.abspath(__file__), "--worker", "--variant", variant, "--mode", mode,
-           "--n", str(args.n), "--hidden", str(args.hidden), "--vocab", str(args.vocab),
-           "--rho", str(args.rho), "--threads", str(args.threads), "--repeats", str(args.repeats)]
-    env = dict(os.environ, MALLOC_MMAP_THRESHOLD_="65536", OMP_NUM_THREADS=str(args.threads),
-               OMP_WAIT_POLICY="PASSIVE")
+    cmd = [
+        sys.executable,
+        os.path.abspath(__file__),
+        "--worker",
+        "--variant",
+        variant,
+        "--mode",
+        mode,
+        "--n",
+        str(args.n),
+        "--hidden",
+        str(args.hidden),
+        "--vocab",
+        str(args.vocab),
+        "--rho",
+        str(args.rho),
+        "--threads",
+        str(args.threads),
+        "--repeats",
+        str(args.repeats),
+    ]
+    env = dict(os.environ, MALLOC_MMAP_THRESHOLD_="65536", OMP_NUM_THREADS=str(args.threads), OMP_WAIT_POLICY="PASSIVE")
     out = subprocess.run(cmd, env=env, capture_output=True, text=True, check=True)
     return json.loads(out.stdout.strip().splitlines()[-1])
 
@@ -93,21 +110,28 @@ def run_one(args, variant: str, mode: str) -> dict:
 def table(args, results: dict) -> str:
     mib = 1 << 20
     naive = results["naive", "fwd+bwd"]
-    lines = [f"N={args.n}, H={args.hidden}, V={args.vocab:,}, fp32, ρ={args.rho}, {args.threads} CPU threads, "
-             f"best of {args.repeats}. CPU = process CPU seconds (all threads), wall = wall seconds, "
-             "extra = peak RSS above inputs and .grad buffers.",
-             "",
-             "| variant | fwd CPU s | fwd wall s | fwd extra MiB | fwd+bwd CPU s | fwd+bwd wall s "
-             "| fwd+bwd extra MiB | fwd+bwd CPU / naive | fwd+bwd extra / naive |",
-             "|---|---:|---:|---:|---:|---:|---:|---:|---:|"]
+    lines = [
+        f"N={args.n}, H={args.hidden}, V={args.vocab:,}, fp32, ρ={args.rho}, {args.threads} CPU threads, "
+        f"best of {args.repeats}. CPU = process CPU seconds (all threads), wall = wall seconds, "
+        "extra = peak RSS above inputs and .grad buffers.",
+        "",
+        "| variant | fwd CPU s | fwd wall s | fwd extra MiB | fwd+bwd CPU s | fwd+bwd wall s "
+        "| fwd+bwd extra MiB | fwd+bwd CPU / naive | fwd+bwd extra / naive |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|",
+    ]
     for v, label in VARIANTS.items():
         f, fb = results[v, "fwd"], results[v, "fwd+bwd"]
-        lines.append(f"| {label} | {f['cpu_s']:.2f} | {f['time_s']:.2f} | {f['extra_bytes'] / mib:,.0f} "
-                     f"| {fb['cpu_s']:.2f} | {fb['time_s']:.2f} | {fb['extra_bytes'] / mib:,.0f} "
-                     f"| {fb['cpu_s'] / naive['cpu_s']:.2f}x | {fb['extra_bytes'] / naive['extra_bytes']:.1%} |")
+        lines.append(
+            f"| {label} | {f['cpu_s']:.2f} | {f['time_s']:.2f} | {f['extra_bytes'] / mib:,.0f} "
+            f"| {fb['cpu_s']:.2f} | {fb['time_s']:.2f} | {fb['extra_bytes'] / mib:,.0f} "
+            f"| {fb['cpu_s'] / naive['cpu_s']:.2f}x | {fb['extra_bytes'] / naive['extra_bytes']:.1%} |"
+        )
     wgrad = args.vocab * args.hidden * 4 / mib
-    lines += ["", f"Floor: the weight gradient alone is {wgrad:,.0f} MiB "
-                  f"({wgrad / (naive['extra_bytes'] / mib):.1%} of naive's fwd+bwd extra peak)."]
+    lines += [
+        "",
+        f"Floor: the weight gradient alone is {wgrad:,.0f} MiB "
+        f"({wgrad / (naive['extra_bytes'] / mib):.1%} of naive's fwd+bwd extra peak).",
+    ]
     return "\n".join(lines)
 
 
@@ -131,8 +155,12 @@ def main():
         for m in MODES:
             results[v, m] = run_one(args, v, m)
             r = results[v, m]
-            print(f"  {v:13s} {m:8s} cpu {r['cpu_s']:6.2f} s  wall {r['time_s']:6.2f} s "
-                  f"{r['extra_bytes'] / (1 << 20):8,.0f} MiB", file=sys.stderr, flush=True)
+            print(
+                f"  {v:13s} {m:8s} cpu {r['cpu_s']:6.2f} s  wall {r['time_s']:6.2f} s "
+                f"{r['extra_bytes'] / (1 << 20):8,.0f} MiB",
+                file=sys.stderr,
+                flush=True,
+            )
     print(table(args, results))
 
 

@@ -28,9 +28,15 @@ def main() -> None:
     device = ea.pick_device()
     hidden, layers, seqs, length = (256, 2, 4, 256) if args.small else (1024, 4, 16, 2048)
     torch.manual_seed(0)
-    config = LlamaConfig(vocab_size=151936, hidden_size=hidden, intermediate_size=4 * hidden, num_hidden_layers=layers,
-                         num_attention_heads=hidden // 64, num_key_value_heads=hidden // 128,
-                         max_position_embeddings=length + 128)
+    config = LlamaConfig(
+        vocab_size=151936,
+        hidden_size=hidden,
+        intermediate_size=4 * hidden,
+        num_hidden_layers=layers,
+        num_attention_heads=hidden // 64,
+        num_key_value_heads=hidden // 128,
+        max_position_embeddings=length + 128,
+    )
     dtype = torch.bfloat16 if device.type == "cuda" else torch.float32
     model = LlamaForCausalLM(config).to(device=device, dtype=dtype).eval()
     prompts = [tuple(torch.randint(0, 151936, (100,)).tolist()) for _ in range(seqs)]
@@ -38,21 +44,24 @@ def main() -> None:
     tokens = seqs * length
 
     def ours():
-        return ea.token_entropies(model, prompts, responses, temperature=1.0, max_batch_tokens=args.batch_tokens,
-                                  progress=False)[0]
+        return ea.token_entropies(
+            model, prompts, responses, temperature=1.0, max_batch_tokens=args.batch_tokens, progress=False
+        )[0]
 
     def logits():
         out = []
         with torch.inference_mode():
             for p, r in zip(prompts, responses):
                 ids = torch.tensor([list(p) + r[:-1]], device=device)
-                z = model(ids).logits[0, len(p) - 1:].float()
+                z = model(ids).logits[0, len(p) - 1 :].float()
                 logp = torch.log_softmax(z, -1)
                 out.append((-(logp.exp() * logp).sum(-1)).cpu())
         return out
 
-    print(f"device {device} ({torch.cuda.get_device_name() if device.type == 'cuda' else 'cpu'}), {dtype}, "
-          f"hidden {hidden}, {layers} layers, V 151936, {seqs} x {length} response tokens\n")
+    print(
+        f"device {device} ({torch.cuda.get_device_name() if device.type == 'cuda' else 'cpu'}), {dtype}, "
+        f"hidden {hidden}, {layers} layers, V 151936, {seqs} x {length} response tokens\n"
+    )
     print("| path | tokens/s | peak memory (GiB) |\n|---|---:|---:|")
     results = {}
     for name, fn in (("ours (fused, chunked)", ours), ("model logits + fp32 softmax, one sequence at a time", logits)):

@@ -22,6 +22,7 @@ Needs torch only. Takes well under 5 minutes on one H100/H200.
     python benchmarks/entropy_gpu.py --out results/entropy_gpu.md
     python benchmarks/entropy_gpu.py --small          # tiny sizes, any device (CPU test)
 """
+
 import argparse
 import gc
 import importlib.util
@@ -39,7 +40,6 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))  # entropy_step.py, sha
 from entropy_step import inputs  # noqa: E402
 from entropy_step import step as one_step  # noqa: E402
 
-
 OOM = getattr(torch, "OutOfMemoryError", getattr(torch.cuda, "OutOfMemoryError", MemoryError))
 
 
@@ -51,7 +51,7 @@ def sync(device):
 def measure(fn, device, repeats):
     """(median seconds, peak extra bytes or None, last result) of fn(); 'OOM' if it does not fit."""
     try:
-        fn()                                             # warm-up
+        fn()  # warm-up
         sync(device)
         if device.type == "cuda":
             torch.cuda.reset_peak_memory_stats()
@@ -66,7 +66,7 @@ def measure(fn, device, repeats):
         return statistics.median(times), peak, out
     except OOM:
         return "OOM", None, None
-    except Exception as e:                               # report, keep measuring the others
+    except Exception as e:  # report, keep measuring the others
         return f"error: {type(e).__name__}: {str(e)[:80]}", None, None
     finally:
         gc.collect()
@@ -89,8 +89,9 @@ def main():
         args.n, args.hidden, args.vocab, args.repeats = 256, 64, 5003, 2
     device = torch.device(args.device)
     N = args.n
-    hidden, weight, labels, adv, valid = tensors = inputs(N, args.hidden, args.vocab, device=device,
-                                                          dtype=torch.bfloat16)
+    hidden, weight, labels, adv, valid = tensors = inputs(
+        N, args.hidden, args.vocab, device=device, dtype=torch.bfloat16
+    )
     n_sel = max(1, round(args.rho * N))
 
     def step(kind, backward):
@@ -104,20 +105,25 @@ def main():
                     g = out[:rows]
                     g @ weight, g.T @ hidden[:rows]
             return None
+
         return run
 
-    rows = [("matmul floor, all rows", None, floor(N, False), floor(N, True)),
-            (f"matmul floor, ρ={args.rho} rows in backward", None, floor(N, False), floor(n_sel, True)),
-            ("naive torch (materialised fp32 [N, V])", None, step("naive", False), step("naive", True))]
+    rows = [
+        ("matmul floor, all rows", None, floor(N, False), floor(N, True)),
+        (f"matmul floor, ρ={args.rho} rows in backward", None, floor(N, False), floor(n_sel, True)),
+        ("naive torch (materialised fp32 [N, V])", None, step("naive", False), step("naive", True)),
+    ]
     impls = ["never"] + (["always"] if device.type == "cuda" and importlib.util.find_spec("triton") else [])
     for impl in impls:
         name = "Triton" if impl == "always" else "torch"
-        for kind, label in [("chunked", f"chunked (bf16 logits), {name}"),
-                            ("fused-all", f"fused, all rows get gradient, {name}"),
-                            ("fused-masked", f"fused, ρ={args.rho}-masked backward, {name}")]:
+        for kind, label in [
+            ("chunked", f"chunked (bf16 logits), {name}"),
+            ("fused-all", f"fused, all rows get gradient, {name}"),
+            ("fused-masked", f"fused, ρ={args.rho}-masked backward, {name}"),
+        ]:
             rows.append((label, impl, step(kind, False), step(kind, True)))
 
-    entropy_module.USE_TRITON = "never"                 # the reference is the torch path
+    entropy_module.USE_TRITON = "never"  # the reference is the torch path
     with torch.no_grad():
         reference = logprobs_and_entropy(hidden @ weight.T, labels)[0]
     results = []
@@ -136,15 +142,16 @@ def main():
         return "n/a" if x is None else f"{x / 2**30:,.2f}"
 
     name = torch.cuda.get_device_name(device) if device.type == "cuda" else "CPU"
-    lines = [f"{name}, torch {torch.__version__}; N={N:,}, H={args.hidden:,}, V={args.vocab:,}, bf16, ρ={args.rho}, "
-             f"median of {args.repeats}",
-             "",
-             "| variant | fwd (ms) | fwd peak extra (GiB) | fwd+bwd (ms) | fwd+bwd peak extra (GiB) "
-             "| max abs Δ logp vs chunked |",
-             "|---|---:|---:|---:|---:|---:|"]
+    lines = [
+        f"{name}, torch {torch.__version__}; N={N:,}, H={args.hidden:,}, V={args.vocab:,}, bf16, ρ={args.rho}, "
+        f"median of {args.repeats}",
+        "",
+        "| variant | fwd (ms) | fwd peak extra (GiB) | fwd+bwd (ms) | fwd+bwd peak extra (GiB) "
+        "| max abs Δ logp vs chunked |",
+        "|---|---:|---:|---:|---:|---:|",
+    ]
     for label, tf, mf, tb, mb, err in results:
-        lines.append(f"| {label} | {t(tf)} | {m(mf)} | {t(tb)} | {m(mb)} | "
-                     f"{'' if err is None else f'{err:.2e}'} |")
+        lines.append(f"| {label} | {t(tf)} | {m(mf)} | {t(tb)} | {m(mb)} | {'' if err is None else f'{err:.2e}'} |")
     text = "\n".join(lines)
     print(text)
     if args.out:

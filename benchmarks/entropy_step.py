@@ -5,6 +5,7 @@ Kinds: "naive" (materialised [N, V] logits), "chunked" (logits, then train.entro
 mask: backward skips the unselected rows). naive/chunked use the masked loss too: their backward cannot
 skip rows, so the mask costs them nothing.
 """
+
 import torch
 
 from train.entropy import fused_logprobs_and_entropy, logprobs_and_entropy, naive_logprobs_and_entropy
@@ -17,7 +18,7 @@ def inputs(n: int, hidden_size: int, vocab: int, *, device="cpu", dtype=torch.fl
     """Seeded hidden states, lm_head weight (logits of std ~2: a realistic spread), labels, advantages,
     a validity mask, and preallocated .grad buffers (so backward adds into them, as in training)."""
     torch.manual_seed(0)
-    hidden = (torch.randn(n, hidden_size, device=device) / hidden_size ** 0.5).to(dtype).requires_grad_()
+    hidden = (torch.randn(n, hidden_size, device=device) / hidden_size**0.5).to(dtype).requires_grad_()
     weight = (torch.randn(vocab, hidden_size, device=device) * 2.0).to(dtype).requires_grad_()
     labels = torch.randint(0, vocab, (n,), device=device)
     adv = torch.randn(n, device=device)

@@ -33,18 +33,50 @@ def bare(args) -> None:
 
     spec = json.loads(Path(args.bare).read_text())
     on_cpu = current_platform.is_cpu()
-    llm = LLM(model=args.ckpt, max_model_len=spec["max_model_len"], seed=args.seed, enforce_eager=on_cpu,
-              gpu_memory_utilization=0.2 if on_cpu else 0.9)
-    params = [SamplingParams(n=1, temperature=args.temperature, top_p=args.top_p, max_tokens=spec["max_tokens"], seed=s)
-              for s in spec["seeds"]]
+    llm = LLM(
+        model=args.ckpt,
+        max_model_len=spec["max_model_len"],
+        seed=args.seed,
+        enforce_eager=on_cpu,
+        gpu_memory_utilization=0.2 if on_cpu else 0.9,
+    )
+    params = [
+        SamplingParams(n=1, temperature=args.temperature, top_p=args.top_p, max_tokens=spec["max_tokens"], seed=s)
+        for s in spec["seeds"]
+    ]
     outs = llm.generate([{"prompt_token_ids": ids} for ids in spec["prompts"]], params, use_tqdm=False)
     print("BARE_TOKENS", sum(len(o.outputs[0].token_ids) for o in outs))  # vLLM logs to stdout too
 
 
 def harness_eval(args, out: Path, budgets: str) -> float:
-    cmd = [sys.executable, "-m", "harness.cli", "eval", "--ckpt", args.ckpt, "--backend", "vllm", "--tasks", args.tasks,
-           "--limit", str(args.limit), "--n", str(args.n), "--max-tokens", budgets, "--temperature", str(args.temperature),
-           "--top-p", str(args.top_p), "--seed", str(args.seed), "--out", str(out), "--no-progress", "--no-leaderboard"]
+    cmd = [
+        sys.executable,
+        "-m",
+        "harness.cli",
+        "eval",
+        "--ckpt",
+        args.ckpt,
+        "--backend",
+        "vllm",
+        "--tasks",
+        args.tasks,
+        "--limit",
+        str(args.limit),
+        "--n",
+        str(args.n),
+        "--max-tokens",
+        budgets,
+        "--temperature",
+        str(args.temperature),
+        "--top-p",
+        str(args.top_p),
+        "--seed",
+        str(args.seed),
+        "--out",
+        str(out),
+        "--no-progress",
+        "--no-leaderboard",
+    ]
     t = time.perf_counter()
     subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     return time.perf_counter() - t
@@ -78,23 +110,54 @@ def main() -> None:
 
     budgets = sorted(int(b) for b in args.max_tokens.split(","))
     assert len(budgets) == 2, "give exactly two budgets"
-    cfg = evaluate.EvalConfig(ckpt=args.ckpt, tasks=args.tasks.split(","), n=args.n, temperature=args.temperature,
-                              top_p=args.top_p, budgets=budgets, limit=args.limit, seed=args.seed, backend="vllm")
+    cfg = evaluate.EvalConfig(
+        ckpt=args.ckpt,
+        tasks=args.tasks.split(","),
+        n=args.n,
+        temperature=args.temperature,
+        top_p=args.top_p,
+        budgets=budgets,
+        limit=args.limit,
+        seed=args.seed,
+        backend="vllm",
+    )
     plan = evaluate.plan(cfg)
     requests = evaluate._missing_requests(plan)  # the exact prompt ids and seeds harness eval will use
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
-        spec = {"prompts": [list(r.prompt_ids) for r in requests], "seeds": [r.seed for r in requests],
-                "max_tokens": budgets[-1], "max_model_len": plan.max_model_len}
+        spec = {
+            "prompts": [list(r.prompt_ids) for r in requests],
+            "seeds": [r.seed for r in requests],
+            "max_tokens": budgets[-1],
+            "max_model_len": plan.max_model_len,
+        }
         (tmp / "spec.json").write_text(json.dumps(spec))
         bare_times, harness_times = [], []
         for i in range(args.repeats):  # alternate, so a noisy neighbour hurts both sides alike
             t = time.perf_counter()
-            done = subprocess.run([sys.executable, __file__, "--ckpt", args.ckpt, "--bare", str(tmp / "spec.json"),
-                                   "--temperature", str(args.temperature), "--top-p", str(args.top_p), "--seed", str(args.seed)],
-                                  check=True, capture_output=True, text=True)
+            done = subprocess.run(
+                [
+                    sys.executable,
+                    __file__,
+                    "--ckpt",
+                    args.ckpt,
+                    "--bare",
+                    str(tmp / "spec.json"),
+                    "--temperature",
+                    str(args.temperature),
+                    "--top-p",
+                    str(args.top_p),
+                    "--seed",
+                    str(args.seed),
+                ],
+                check=True,
+                capture_output=True,
+                text=True,
+            )
             bare_times.append(time.perf_counter() - t)
-            bare_tokens = int(next(line for line in done.stdout.splitlines() if line.startswith("BARE_TOKENS")).split()[1])
+            bare_tokens = int(
+                next(line for line in done.stdout.splitlines() if line.startswith("BARE_TOKENS")).split()[1]
+            )
             harness_times.append(harness_eval(args, tmp / f"both{i}", f"{budgets[0]},{budgets[1]}"))
         t_bare, t_harness = statistics.median(bare_times), statistics.median(harness_times)
         both = generated_tokens(tmp / "both0")
@@ -103,14 +166,20 @@ def main() -> None:
         separate = generated_tokens(tmp / "small") + generated_tokens(tmp / "large")
 
     samples = len(requests)
-    print(f"\nwall times (s), baseline: {[round(t, 1) for t in bare_times]}, harness: {[round(t, 1) for t in harness_times]}")
+    print(
+        f"\nwall times (s), baseline: {[round(t, 1) for t in bare_times]}, harness: {[round(t, 1) for t in harness_times]}"
+    )
     print(f"{samples} samples ({args.tasks}, --limit {args.limit}, --n {args.n}), budgets {budgets}, {args.ckpt}\n")
     print("| measurement | baseline | harness | ratio | target |")
     print("|---|---:|---:|---:|---:|")
-    print(f"| wall time, launch to exit (s, median of {args.repeats}) | {t_bare:.1f} (bare `LLM.generate`, {bare_tokens} tokens) | "
-          f"{t_harness:.1f} (`harness eval`, {both} tokens) | {t_harness / t_bare:.3f}x | <= 1.05x |")
-    print(f"| tokens generated for budgets {budgets[0]} and {budgets[1]} | {separate} (two separate runs) | "
-          f"{both} (one 2-budget run) | {both / separate:.3f}x | <= 0.6x |")
+    print(
+        f"| wall time, launch to exit (s, median of {args.repeats}) | {t_bare:.1f} (bare `LLM.generate`, {bare_tokens} tokens) | "
+        f"{t_harness:.1f} (`harness eval`, {both} tokens) | {t_harness / t_bare:.3f}x | <= 1.05x |"
+    )
+    print(
+        f"| tokens generated for budgets {budgets[0]} and {budgets[1]} | {separate} (two separate runs) | "
+        f"{both} (one 2-budget run) | {both / separate:.3f}x | <= 0.6x |"
+    )
 
 
 if __name__ == "__main__":

@@ -27,8 +27,11 @@ CASES = Path(__file__).resolve().parents[1] / "tests" / "data" / "grading_cases.
 
 def short_cases() -> list[tuple[str, str, bool]]:
     rows = [json.loads(line) for line in CASES.read_text().splitlines()]
-    return [(r["response"], r["gold"], r["correct"]) for r in rows
-            if isinstance(r["response"], str) and isinstance(r["gold"], str) and not r.get("response_is_bytes")]
+    return [
+        (r["response"], r["gold"], r["correct"])
+        for r in rows
+        if isinstance(r["response"], str) and isinstance(r["gold"], str) and not r.get("response_is_bytes")
+    ]
 
 
 def reasoning(rng: random.Random, chars: int) -> str:
@@ -36,13 +39,15 @@ def reasoning(rng: random.Random, chars: int) -> str:
     parts, n = [], 0
     while n < chars:
         a, b = rng.randint(2, 999), rng.randint(2, 99)
-        s = rng.choice([
-            f"Let me compute ${a} \\times {b} = {a * b}$. ",
-            f"Wait, that is not right. Suppose $x = {a}$; then $x^2 - {b}x = {a * a - b * a}$. ",
-            f"So the remainder of {a} divided by {b} is {a % b}, hence we consider \\frac{{{a}}}{{{b}}}. ",
-            "Hmm, let me double-check the previous step before moving on. ",
-            f"Thus the number of cases is {a}, but we must subtract the {b} overcounted ones. ",
-        ])
+        s = rng.choice(
+            [
+                f"Let me compute ${a} \\times {b} = {a * b}$. ",
+                f"Wait, that is not right. Suppose $x = {a}$; then $x^2 - {b}x = {a * a - b * a}$. ",
+                f"So the remainder of {a} divided by {b} is {a % b}, hence we consider \\frac{{{a}}}{{{b}}}. ",
+                "Hmm, let me double-check the previous step before moving on. ",
+                f"Thus the number of cases is {a}, but we must subtract the {b} overcounted ones. ",
+            ]
+        )
         parts.append(s)
         n += len(s)
     return "".join(parts)[:chars]
@@ -68,14 +73,26 @@ def long_cases(n: int, chars: int = 60_000) -> list[tuple[str, str, bool]]:
 
 # MATH-style free-form golds, each with an equal rewriting and a near miss (short responses, no long CoT).
 FREE = [
-    (r"\frac{3}{4}", "0.75", r"\frac{4}{3}"), (r"\frac{\sqrt{3}}{2}", r"\frac{1}{2}\sqrt{3}", r"\frac{\sqrt{2}}{2}"),
-    (r"2\sqrt{2}", r"\sqrt{8}", r"\sqrt{6}"), (r"x^2+2x+1", r"(x+1)^2", r"(x-1)^2"), (r"(-\infty, 3]", r"(-\infty,3]", r"(-\infty, 3)"),
-    (r"\{1, 2, 3\}", r"\{3,2,1\}", r"\{1,2\}"), (r"(2, -1)", r"(2,-1)", r"(-1, 2)"), (r"\pi/4", r"\frac{\pi}{4}", r"\frac{\pi}{3}"),
-    (r"3\pi", r"3 \pi", r"2\pi"), (r"\frac{1}{2}", r"0.5", r"0.05"), (r"y = 2x + 3", r"y=2x+3", r"y = 3x + 2"),
+    (r"\frac{3}{4}", "0.75", r"\frac{4}{3}"),
+    (r"\frac{\sqrt{3}}{2}", r"\frac{1}{2}\sqrt{3}", r"\frac{\sqrt{2}}{2}"),
+    (r"2\sqrt{2}", r"\sqrt{8}", r"\sqrt{6}"),
+    (r"x^2+2x+1", r"(x+1)^2", r"(x-1)^2"),
+    (r"(-\infty, 3]", r"(-\infty,3]", r"(-\infty, 3)"),
+    (r"\{1, 2, 3\}", r"\{3,2,1\}", r"\{1,2\}"),
+    (r"(2, -1)", r"(2,-1)", r"(-1, 2)"),
+    (r"\pi/4", r"\frac{\pi}{4}", r"\frac{\pi}{3}"),
+    (r"3\pi", r"3 \pi", r"2\pi"),
+    (r"\frac{1}{2}", r"0.5", r"0.05"),
+    (r"y = 2x + 3", r"y=2x+3", r"y = 3x + 2"),
     (r"\begin{pmatrix} 1 \\ 2 \end{pmatrix}", r"\begin{pmatrix}1\\2\end{pmatrix}", r"\begin{pmatrix}2\\1\end{pmatrix}"),
-    (r"-\frac{7}{2}", r"-3.5", r"\frac{7}{2}"), (r"5\sqrt{5}", r"\sqrt{125}", r"5\sqrt{3}"), (r"\text{(C)}", r"C", r"B"),
-    (r"12\%", r"12", r"13"), (r"45^\circ", r"45", r"30"), (r"\frac{x+1}{x-1}", r"\frac{1+x}{x-1}", r"\frac{x-1}{x+1}"),
-    (r"[0, 1)", r"[0,1)", r"[0, 1]"), (r"2, 3", r"3, 2", r"2, 4"),
+    (r"-\frac{7}{2}", r"-3.5", r"\frac{7}{2}"),
+    (r"5\sqrt{5}", r"\sqrt{125}", r"5\sqrt{3}"),
+    (r"\text{(C)}", r"C", r"B"),
+    (r"12\%", r"12", r"13"),
+    (r"45^\circ", r"45", r"30"),
+    (r"\frac{x+1}{x-1}", r"\frac{1+x}{x-1}", r"\frac{x-1}{x+1}"),
+    (r"[0, 1)", r"[0,1)", r"[0, 1]"),
+    (r"2, 3", r"3, 2", r"2, 4"),
 ]
 
 
@@ -84,8 +101,11 @@ def free_cases(repeat: int) -> list[tuple[str, str, bool]]:
     out = []
     for _ in range(repeat):
         for gold, same, miss in FREE:
-            out += [(f"The answer is $\\boxed{{{gold}}}$.", gold, True), (f"So the answer is $\\boxed{{{same}}}$.", gold, True),
-                    (f"Therefore $\\boxed{{{miss}}}$.", gold, False)]
+            out += [
+                (f"The answer is $\\boxed{{{gold}}}$.", gold, True),
+                (f"So the answer is $\\boxed{{{same}}}$.", gold, True),
+                (f"Therefore $\\boxed{{{miss}}}$.", gold, False),
+            ]
     return out
 
 
@@ -117,9 +137,16 @@ def run(name: str, check, cases) -> dict:
 
 def summary(name, lat, n, agree, fp, total) -> dict:
     lat = sorted(lat)
-    return {"checker": name, "cases": n, "agree": agree / n, "fp": fp, "rate": n / total,
-            "p50": 1000 * statistics.median(lat), "p99": 1000 * lat[min(len(lat) - 1, int(0.99 * len(lat)))],
-            "max": 1000 * lat[-1]}
+    return {
+        "checker": name,
+        "cases": n,
+        "agree": agree / n,
+        "fp": fp,
+        "rate": n / total,
+        "p50": 1000 * statistics.median(lat),
+        "p99": 1000 * lat[min(len(lat) - 1, int(0.99 * len(lat)))],
+        "max": 1000 * lat[-1],
+    }
 
 
 def run_batch(cases) -> dict:
@@ -129,22 +156,35 @@ def run_batch(cases) -> dict:
     agree = sum(g.correct == c[2] for g, c in zip(grades, cases))
     fp = sum(g.correct and not c[2] for g, c in zip(grades, cases))
     per = total / len(cases)
-    return {"checker": "ours, grade_batch", "cases": len(cases), "agree": agree / len(cases), "fp": fp,
-            "rate": len(cases) / total, "p50": 1000 * per, "p99": float("nan"), "max": 1000 * total}
+    return {
+        "checker": "ours, grade_batch",
+        "cases": len(cases),
+        "agree": agree / len(cases),
+        "fp": fp,
+        "rate": len(cases) / total,
+        "p50": 1000 * per,
+        "p99": float("nan"),
+        "max": 1000 * total,
+    }
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--long", type=int, default=240, help="number of long (60,000-character) cases")
-    ap.add_argument("--free", type=int, default=5, help="repeats of the 60 free-form cases (answers repeat, as in RL groups)")
+    ap.add_argument(
+        "--free", type=int, default=5, help="repeats of the 60 free-form cases (answers repeat, as in RL groups)"
+    )
     ap.add_argument("--only", choices=["short", "long", "free"], help="run one workload")
     args = ap.parse_args()
     mv = math_verify_checker()
     warm_up()
     ours("\\boxed{\\frac12}", "0.5"), mv("\\boxed{\\frac12}", "0.5")
     rows = []
-    workloads = [("short (case file)", short_cases), ("long (60k chars, AIME-style)", lambda: long_cases(args.long)),
-                 ("free (MATH-style free-form)", lambda: free_cases(args.free))]
+    workloads = [
+        ("short (case file)", short_cases),
+        ("long (60k chars, AIME-style)", lambda: long_cases(args.long)),
+        ("free (MATH-style free-form)", lambda: free_cases(args.free)),
+    ]
     for workload, make in workloads:
         if args.only and not workload.startswith(args.only):
             continue
@@ -158,8 +198,10 @@ def main() -> None:
     print("| workload | checker | cases | agreement | false positives | cases/s | p50 ms | p99 ms | max ms |")
     print("|---|---|---:|---:|---:|---:|---:|---:|---:|")
     for workload, r in rows:
-        print(f"| {workload} | {r['checker']} | {r['cases']} | {100 * r['agree']:.1f}% | {r['fp']} | {r['rate']:.0f} "
-              f"| {r['p50']:.2f} | {r['p99']:.2f} | {r['max']:.1f} |")
+        print(
+            f"| {workload} | {r['checker']} | {r['cases']} | {100 * r['agree']:.1f}% | {r['fp']} | {r['rate']:.0f} "
+            f"| {r['p50']:.2f} | {r['p99']:.2f} | {r['max']:.1f} |"
+        )
     print("\n(grade_batch row: p50 is wall time per case for the whole batch; max is the batch's wall time.)")
 
 

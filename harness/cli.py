@@ -15,7 +15,19 @@ from harness import __version__
 from harness.errors import UsageError
 
 # Order is the order of `harness --help`.
-COMMANDS = ["eval", "leaderboard", "compare", "view", "entropy", "train", "study", "export", "prepare_model", "tasks", "grade"]
+COMMANDS = [
+    "eval",
+    "leaderboard",
+    "compare",
+    "view",
+    "entropy",
+    "train",
+    "study",
+    "export",
+    "prepare_model",
+    "tasks",
+    "grade",
+]
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -33,9 +45,8 @@ def main(argv: list[str] | None = None) -> int:
     if not getattr(args, "func", None):
         parser.print_help()
         return 2
-    from tasks.errors import TaskError
-
     from harness.procs import Terminated, sigterm_as_interrupt
+    from tasks.errors import TaskError
 
     try:
         with sigterm_as_interrupt():  # SIGTERM (timeout, Slurm, docker stop) cleans up as Ctrl-C does

@@ -13,7 +13,6 @@ from pathlib import Path
 from harness import metrics
 
 
-
 @dataclass
 class Selection:
     """One checkpoint's rows, keyed by (task, budget): wherever several match, the one with the most samples

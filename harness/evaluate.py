@@ -103,16 +103,25 @@ def plan(cfg: EvalConfig) -> Plan:
 
     fp = store.fingerprint(cfg.ckpt)
     key = {
-        "fingerprint": fp, "backend": cfg.backend, "template_hash": template.hash,
+        "fingerprint": fp,
+        "backend": cfg.backend,
+        "template_hash": template.hash,
         "tasks": {t.name: t.content_hash for t, _ in loaded},
         "sampling": _sampling(cfg),
     }
     rid = store.run_id(key)
     wanted = [(t.name, p.id, i) for t, problems in loaded for p in problems for i in range(cfg.n)]
     return Plan(
-        config=cfg, run_id=rid, run_dir=Path(cfg.out) / "runs" / rid, fingerprint=fp,
-        tasks=loaded, template=template, tokenizer=tokenizer, prompts=prompts,
-        budgets=budget_list(cfg.budgets, cfg.budget_curve), max_model_len=min(context or 1 << 30, longest + gen_budget),
+        config=cfg,
+        run_id=rid,
+        run_dir=Path(cfg.out) / "runs" / rid,
+        fingerprint=fp,
+        tasks=loaded,
+        template=template,
+        tokenizer=tokenizer,
+        prompts=prompts,
+        budgets=budget_list(cfg.budgets, cfg.budget_curve),
+        max_model_len=min(context or 1 << 30, longest + gen_budget),
         wanted=wanted,
     )
 
@@ -136,13 +145,26 @@ def _context_length(ckpt: str) -> int | None:
 def manifest(p: Plan, **extra) -> dict:
     cfg = p.config
     return {
-        "run_id": p.run_id, "checkpoint": cfg.ckpt, "fingerprint": p.fingerprint, "backend": cfg.backend,
-        "tasks": [t.name for t, _ in p.tasks], "task_hashes": p.task_hashes,
+        "run_id": p.run_id,
+        "checkpoint": cfg.ckpt,
+        "fingerprint": p.fingerprint,
+        "backend": cfg.backend,
+        "tasks": [t.name for t, _ in p.tasks],
+        "task_hashes": p.task_hashes,
         "task_sources": {t.name: t.source for t, _ in p.tasks},
-        "template": p.template.name, "template_hash": p.template.hash, "template_text": p.template.text,
-        "sampling": _sampling(cfg), "budgets": sorted(cfg.budgets), "budget_curve": cfg.budget_curve,
-        "scored_budgets": p.budgets, "n": cfg.n, "limit": cfg.limit, "config": asdict(cfg),
-        "harness_version": __version__, "argv": sys.argv, **extra,
+        "template": p.template.name,
+        "template_hash": p.template.hash,
+        "template_text": p.template.text,
+        "sampling": _sampling(cfg),
+        "budgets": sorted(cfg.budgets),
+        "budget_curve": cfg.budget_curve,
+        "scored_budgets": p.budgets,
+        "n": cfg.n,
+        "limit": cfg.limit,
+        "config": asdict(cfg),
+        "harness_version": __version__,
+        "argv": sys.argv,
+        **extra,
     }
 
 
@@ -162,8 +184,11 @@ def execute(p: Plan, *, dp_rank: int | None = None, progress: bool = True) -> di
         if dp_rank is None:
             store.clean_temporaries(p.run_dir)
             for shard, aside, reason in store.set_aside_damaged(p.run_dir):
-                print(f"run {p.run_id}: shard {shard.name} is damaged ({reason}): set aside as {aside.name}; "
-                      "its samples are generated again", file=sys.stderr)
+                print(
+                    f"run {p.run_id}: shard {shard.name} is damaged ({reason}): set aside as {aside.name}; "
+                    "its samples are generated again",
+                    file=sys.stderr,
+                )
             info = manifest(p, status="running", started_at=store.now())
             store.write_manifest(p.run_dir, info)
         requests = _missing_requests(p)
@@ -172,15 +197,22 @@ def execute(p: Plan, *, dp_rank: int | None = None, progress: bool = True) -> di
         elif requests and cfg.data_parallel_size > 1 and cfg.backend == "vllm":
             _spawn_data_parallel(p)
             requests = _missing_requests(p)
-        print(f"run {p.run_id}: {len(requests)} sample(s) to generate, {len(p.wanted) - len(requests)} already stored"
-              + (f" (data-parallel rank {dp_rank})" if dp_rank is not None else ""), file=sys.stderr)
+        print(
+            f"run {p.run_id}: {len(requests)} sample(s) to generate, {len(p.wanted) - len(requests)} already stored"
+            + (f" (data-parallel rank {dp_rank})" if dp_rank is not None else ""),
+            file=sys.stderr,
+        )
         if requests:
             _generate(p, requests, progress)
         if dp_rank is not None:
             return {}
         _fill_missing_budgets(p)
-        info.update(status="finished", finished_at=store.now(), wall_time_s=round(time.time() - started, 3),
-                    device=_device_name(cfg))
+        info.update(
+            status="finished",
+            finished_at=store.now(),
+            wall_time_s=round(time.time() - started, 3),
+            device=_device_name(cfg),
+        )
         store.write_manifest(p.run_dir, info)
         return info
     except BaseException as exc:  # the manifest says how the run ended; the error itself goes on up
@@ -213,7 +245,11 @@ def _missing_requests(p: Plan) -> list[Request]:
 def _done_keys(p: Plan) -> set:
     t = store.read_samples(p.run_dir, columns=["task", "problem_id", "sample_idx", "budget"])
     d = t.to_pydict()
-    return {(a, b, c) for a, b, c, bud in zip(d["task"], d["problem_id"], d["sample_idx"], d["budget"]) if bud == p.gen_budget}
+    return {
+        (a, b, c)
+        for a, b, c, bud in zip(d["task"], d["problem_id"], d["sample_idx"], d["budget"])
+        if bud == p.gen_budget
+    }
 
 
 def _rank_of(key, world: int) -> int:
@@ -226,14 +262,20 @@ def _generate(p: Plan, requests: list[Request], progress: bool) -> None:
     cfg = p.config
     options: dict = {}
     if cfg.backend == "vllm":
-        options = {"max_model_len": p.max_model_len, "tensor_parallel_size": cfg.tensor_parallel_size, "seed": cfg.seed,
-                   "verbose": cfg.verbose}
+        options = {
+            "max_model_len": p.max_model_len,
+            "tensor_parallel_size": cfg.tensor_parallel_size,
+            "seed": cfg.seed,
+            "verbose": cfg.verbose,
+        }
     elif cfg.backend == "openai":
         options = {"base_urls": cfg.base_urls, "model": cfg.model_name, "concurrency": cfg.concurrency}
     try:
         sampler = make_sampler(cfg.backend, cfg.ckpt, p.tokenizer, **options)
     except Exception as exc:  # noqa: BLE001 (a damaged or unloadable checkpoint: one line, the manifest says why)
-        raise UsageError(f"checkpoint {cfg.ckpt}: the {cfg.backend} backend cannot load it ({_one_line(exc)})") from None
+        raise UsageError(
+            f"checkpoint {cfg.ckpt}: the {cfg.backend} backend cannot load it ({_one_line(exc)})"
+        ) from None
     params = SamplingParams(cfg.temperature, cfg.top_p, p.gen_budget)
     # Grading and writing happen on one background thread, so the engine keeps stepping meanwhile.
     writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="harness-store")
@@ -279,26 +321,45 @@ def _rows(p: Plan, finished, budgets) -> list[dict]:
         for b in budgets:
             c = cut(sample.token_ids, sample.text, sample.finish_reason, b, decode)
             full = b == p.gen_budget
-            rows.append({
-                "run_id": p.run_id, "checkpoint": cfg.ckpt, "fingerprint": p.fingerprint, "backend": cfg.backend,
-                "task": task, "task_hash": p.task_hashes[task], "problem_id": pid, "gold": gold, "sample_idx": idx,
-                "seed": request.seed, "template": p.template.name, "template_hash": p.template.hash,
-                "temperature": cfg.temperature, "top_p": cfg.top_p, "max_tokens": p.gen_budget, "budget": b,
-                "prompt_tokens": len(request.prompt_ids), "response_tokens": c["response_tokens"],
-                "finish_reason": c["finish_reason"], "truncated": c["truncated"],
-                "think_closed": "</think>" in c["text"],
-                "repetition_loop": repetition.ends_in_loop(sample.token_ids[:b]),
-                "response": sample.text if full else None, "token_ids": list(sample.token_ids) if full else None,
-                "harness_version": __version__, "generated_at": generated_at,
-            })
+            rows.append(
+                {
+                    "run_id": p.run_id,
+                    "checkpoint": cfg.ckpt,
+                    "fingerprint": p.fingerprint,
+                    "backend": cfg.backend,
+                    "task": task,
+                    "task_hash": p.task_hashes[task],
+                    "problem_id": pid,
+                    "gold": gold,
+                    "sample_idx": idx,
+                    "seed": request.seed,
+                    "template": p.template.name,
+                    "template_hash": p.template.hash,
+                    "temperature": cfg.temperature,
+                    "top_p": cfg.top_p,
+                    "max_tokens": p.gen_budget,
+                    "budget": b,
+                    "prompt_tokens": len(request.prompt_ids),
+                    "response_tokens": c["response_tokens"],
+                    "finish_reason": c["finish_reason"],
+                    "truncated": c["truncated"],
+                    "think_closed": "</think>" in c["text"],
+                    "repetition_loop": repetition.ends_in_loop(sample.token_ids[:b]),
+                    "response": sample.text if full else None,
+                    "token_ids": list(sample.token_ids) if full else None,
+                    "harness_version": __version__,
+                    "generated_at": generated_at,
+                }
+            )
             texts.append((c["text"], gold))
     unique = list(dict.fromkeys(texts))
     grades = dict(zip(unique, grade_batch([t for t, _ in unique], [g for _, g in unique], timeout=cfg.grade_timeout)))
     scored_at = store.now()
     for row, key in zip(rows, texts):
         g = grades[key]
-        row.update(extracted=g.extracted, canonical=g.canonical, status=g.status,
-                   correct=bool(g.correct), scored_at=scored_at)
+        row.update(
+            extracted=g.extracted, canonical=g.canonical, status=g.status, correct=bool(g.correct), scored_at=scored_at
+        )
     return rows
 
 
@@ -321,7 +382,8 @@ def _fill_missing_budgets(p: Plan) -> None:
         if key in missing:
             req = Request(key, tuple(range(r["prompt_tokens"])), (), r["seed"])  # only len(prompt_ids) is used
             by_budgets.setdefault(tuple(missing[key]), []).append(
-                (req, Sample(r["response"], tuple(r["token_ids"]), r["finish_reason"]), r["generated_at"]))
+                (req, Sample(r["response"], tuple(r["token_ids"]), r["finish_reason"]), r["generated_at"])
+            )
     for budgets, finished in by_budgets.items():
         store.write_shard(p.run_dir, _rows(p, finished, list(budgets)))
 
@@ -348,11 +410,15 @@ def summary(rows: list[dict]) -> str:
 
     `rows`: the run's leaderboard rows (`leaderboard.rows_for_run`); budget-curve points are left out.
     """
-    lines = ["| task | budget | n | problems | avg@n (%) | ± SE | truncated (%) | mean tokens |",
-             "|---|---:|---:|---:|---:|---:|---:|---:|"]
+    lines = [
+        "| task | budget | n | problems | avg@n (%) | ± SE | truncated (%) | mean tokens |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|",
+    ]
     for r in sorted((r for r in rows if not r["curve_point"]), key=lambda r: (r["task"], r["budget"])):
-        lines.append(f"| {r['task']} | {r['budget']} | {r['n']} | {r['problems']} | {100 * r['avg']:.1f} | "
-                     f"{100 * r['se']:.1f} | {100 * r['truncation_rate']:.1f} | {r['mean_tokens']:.1f} |")
+        lines.append(
+            f"| {r['task']} | {r['budget']} | {r['n']} | {r['problems']} | {100 * r['avg']:.1f} | "
+            f"{100 * r['se']:.1f} | {100 * r['truncation_rate']:.1f} | {r['mean_tokens']:.1f} |"
+        )
     return "\n".join(lines)
 
 
@@ -380,8 +446,12 @@ def _spawn_data_parallel(p: Plan) -> None:
     gpus = visible.split(",") if visible else [str(i) for i in range(cfg.data_parallel_size * cfg.tensor_parallel_size)]
     procs = []
     for rank in range(cfg.data_parallel_size):
-        env = dict(os.environ, CUDA_VISIBLE_DEVICES=",".join(
-            gpus[rank * cfg.tensor_parallel_size : (rank + 1) * cfg.tensor_parallel_size]))
+        env = dict(
+            os.environ,
+            CUDA_VISIBLE_DEVICES=",".join(
+                gpus[rank * cfg.tensor_parallel_size : (rank + 1) * cfg.tensor_parallel_size]
+            ),
+        )
         argv = [sys.executable, "-m", "harness.cli", *sys.argv[1:], "--dp-rank", str(rank)]
         procs.append(subprocess.Popen(argv, env=env))
     failed = [r for r, proc in enumerate(procs) if proc.wait() != 0]

@@ -34,7 +34,9 @@ def parse_where(text: str):
         while pos < len(clause):
             m = _TOKEN.match(clause, pos)
             if not m or not m.group(1):
-                raise UsageError(f"--where: cannot read {clause[pos:]!r} (use e.g. '0 < avg < 1', names {', '.join(NAMES)})")
+                raise UsageError(
+                    f"--where: cannot read {clause[pos:]!r} (use e.g. '0 < avg < 1', names {', '.join(NAMES)})"
+                )
             tokens.append(m.group(1))
             pos = m.end()
         if len(tokens) < 3 or len(tokens) % 2 == 0:
@@ -44,15 +46,19 @@ def parse_where(text: str):
             if t.isalpha() and t not in NAMES:
                 raise UsageError(f"--where: unknown name {t!r}; known: {', '.join(NAMES)}")
         if any(op not in _OPS for op in ops) or not any(t in NAMES for t in terms):
-            raise UsageError(f"--where: {clause!r} must compare {' or '.join(NAMES)} with numbers using {' '.join(_OPS)}")
+            raise UsageError(
+                f"--where: {clause!r} must compare {' or '.join(NAMES)} with numbers using {' '.join(_OPS)}"
+            )
         clauses.append((terms, ops))
 
     def value(term: str, row: dict) -> float:
         return row[term] if term in NAMES else float(term)
 
     def test(row: dict) -> bool:
-        return all(all(_OPS[op](value(a, row), value(b, row)) for a, op, b in zip(terms, ops, terms[1:]))
-                   for terms, ops in clauses)
+        return all(
+            all(_OPS[op](value(a, row), value(b, row)) for a, op, b in zip(terms, ops, terms[1:]))
+            for terms, ops in clauses
+        )
 
     return test
 
@@ -66,8 +72,9 @@ def problem_stats(rows: list[dict], budget: int) -> dict[tuple[str, str], dict]:
     return {k: {"avg": sum(v) / len(v), "n": len(v)} for k, v in acc.items()}
 
 
-def export(run_dir: Path, out: Path, where: str, *, budget: int | None = None, template: str = "boxed",
-           data: str | None = None) -> int:
+def export(
+    run_dir: Path, out: Path, where: str, *, budget: int | None = None, template: str = "boxed", data: str | None = None
+) -> int:
     """Write the run's problems that satisfy `where` to `out`; returns how many. Nothing is written on error."""
     import pyarrow as pa
     import pyarrow.parquet as pq
@@ -95,7 +102,9 @@ def export(run_dir: Path, out: Path, where: str, *, budget: int | None = None, t
     for name, digest in hashes.items():
         task = tasks.load(name, source=data or _local(sources.get(name)))
         if digest is not None and task.content_hash != digest:
-            raise UsageError(f"task {name} from {task.source} is not the data the run used (content hash differs); pass --data")
+            raise UsageError(
+                f"task {name} from {task.source} is not the data the run used (content hash differs); pass --data"
+            )
         problems.update({(name, p.id): p for p in task.problems})
     chosen = [(key, s) for key, s in stats.items() if test(s)]
     if not chosen:
@@ -103,7 +112,9 @@ def export(run_dir: Path, out: Path, where: str, *, budget: int | None = None, t
     records = []
     for (name, pid), s in chosen:
         p = problems[(name, pid)]
-        records.append({"id": pid, "task": name, "question": p.question, "answer": p.answer, "avg": s["avg"], "n": s["n"]})
+        records.append(
+            {"id": pid, "task": name, "question": p.question, "answer": p.answer, "avg": s["avg"], "n": s["n"]}
+        )
     tmp = out.with_name(out.name + ".tmp")
     try:
         out.parent.mkdir(parents=True, exist_ok=True)

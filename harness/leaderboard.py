@@ -24,12 +24,12 @@ import fcntl
 import json
 import os
 import tempfile
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Iterator, Mapping
+from typing import Any
 
 import pyarrow as pa
-import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from harness import __version__, store
@@ -37,43 +37,45 @@ from harness.scores import Score, score_samples
 
 SCHEMA_VERSION = 1
 
-SCHEMA = pa.schema([
-    ("schema_version", pa.int32()),
-    ("run_id", pa.string()),
-    ("date", pa.string()),                 # ISO 8601, UTC: when the run finished
-    ("checkpoint", pa.string()),
-    ("fingerprint", pa.string()),
-    ("task", pa.string()),
-    ("task_hash", pa.string()),
-    ("template", pa.string()),
-    ("sampling", pa.string()),             # JSON object: every sampling parameter of the run
-    ("temperature", pa.float64()),
-    ("top_p", pa.float64()),
-    ("n", pa.int32()),                     # samples per problem (the smallest, if a run is partial)
-    ("problems", pa.int32()),
-    ("budget", pa.int64()),                # max response tokens this row is scored at
-    ("curve_point", pa.bool_()),           # True: a --budget-curve step, not a requested budget
-    ("avg", pa.float64()),                 # avg@n, a fraction in [0, 1]
-    ("se", pa.float64()),                  # standard error of avg@n across problems
-    ("ci_lo", pa.float64()),               # 95 % bootstrap interval over problems
-    ("ci_hi", pa.float64()),
-    ("pass_at_k", pa.string()),            # JSON object {"1": ..., "2": ..., "4": ...}
-    ("maj_at_k", pa.string()),             # JSON object, same keys
-    ("truncation_rate", pa.float64()),
-    ("repetition_rate", pa.float64()),     # share of samples ending in a repetition loop (harness.repetition)
-    ("acc_untruncated", pa.float64()),     # accuracy over the samples that were not cut off
-    ("mean_tokens", pa.float64()),
-    ("median_tokens", pa.float64()),
-    ("think_closed_rate", pa.float64()),   # share of samples that closed </think>; null if not tracked
-    ("harness_version", pa.string()),
-    ("wall_time_s", pa.float64()),
-    ("device", pa.string()),
-    ("seconds_per_solved", pa.float64()),         # wall_time_s / correct samples at this budget (see cost())
-    ("device_seconds_per_solved", pa.float64()),  # ... times the devices the hf/vllm backend ran on
-    ("problem_ids", pa.list_(pa.string())),        # per problem, so `harness compare` can pair runs
-    ("problem_n", pa.list_(pa.int32())),           # samples of each problem
-    ("problem_correct", pa.list_(pa.int32())),     # correct samples of each problem
-])
+SCHEMA = pa.schema(
+    [
+        ("schema_version", pa.int32()),
+        ("run_id", pa.string()),
+        ("date", pa.string()),  # ISO 8601, UTC: when the run finished
+        ("checkpoint", pa.string()),
+        ("fingerprint", pa.string()),
+        ("task", pa.string()),
+        ("task_hash", pa.string()),
+        ("template", pa.string()),
+        ("sampling", pa.string()),  # JSON object: every sampling parameter of the run
+        ("temperature", pa.float64()),
+        ("top_p", pa.float64()),
+        ("n", pa.int32()),  # samples per problem (the smallest, if a run is partial)
+        ("problems", pa.int32()),
+        ("budget", pa.int64()),  # max response tokens this row is scored at
+        ("curve_point", pa.bool_()),  # True: a --budget-curve step, not a requested budget
+        ("avg", pa.float64()),  # avg@n, a fraction in [0, 1]
+        ("se", pa.float64()),  # standard error of avg@n across problems
+        ("ci_lo", pa.float64()),  # 95 % bootstrap interval over problems
+        ("ci_hi", pa.float64()),
+        ("pass_at_k", pa.string()),  # JSON object {"1": ..., "2": ..., "4": ...}
+        ("maj_at_k", pa.string()),  # JSON object, same keys
+        ("truncation_rate", pa.float64()),
+        ("repetition_rate", pa.float64()),  # share of samples ending in a repetition loop (harness.repetition)
+        ("acc_untruncated", pa.float64()),  # accuracy over the samples that were not cut off
+        ("mean_tokens", pa.float64()),
+        ("median_tokens", pa.float64()),
+        ("think_closed_rate", pa.float64()),  # share of samples that closed </think>; null if not tracked
+        ("harness_version", pa.string()),
+        ("wall_time_s", pa.float64()),
+        ("device", pa.string()),
+        ("seconds_per_solved", pa.float64()),  # wall_time_s / correct samples at this budget (see cost())
+        ("device_seconds_per_solved", pa.float64()),  # ... times the devices the hf/vllm backend ran on
+        ("problem_ids", pa.list_(pa.string())),  # per problem, so `harness compare` can pair runs
+        ("problem_n", pa.list_(pa.int32())),  # samples of each problem
+        ("problem_correct", pa.list_(pa.int32())),  # correct samples of each problem
+    ]
+)
 
 # Columns renamed since a version: {version it applies to: {old name: new name}}.
 _RENAMED_BEFORE = {1: {"accuracy": "avg", "stderr": "se"}}
@@ -86,9 +88,7 @@ def read(path: str | os.PathLike) -> pa.Table:
         return _upgrade(f.read(), path)
 
 
-def append_run(
-    path: str | os.PathLike, samples: Any, manifest: Mapping[str, Any]
-) -> list[dict[str, Any]]:
+def append_run(path: str | os.PathLike, samples: Any, manifest: Mapping[str, Any]) -> list[dict[str, Any]]:
     """Score one finished run and put its rows on the leaderboard at `path`; returns the rows added.
 
     `samples`: the run's sample table (pyarrow Table or column dict) with the store's columns, one row
@@ -202,8 +202,10 @@ def cost(manifest: Mapping[str, Any], solved: int) -> dict[str, float | None]:
     vllm_devices = int(config.get("tensor_parallel_size") or 1) * int(config.get("data_parallel_size") or 1)
     devices = {"hf": 1, "vllm": vllm_devices}
     per = float(wall) / solved
-    return {"seconds_per_solved": per,
-            "device_seconds_per_solved": per * devices[backend] if backend in devices else None}
+    return {
+        "seconds_per_solved": per,
+        "device_seconds_per_solved": per * devices[backend] if backend in devices else None,
+    }
 
 
 def _run_value(columns: dict[str, list], name: str, run_id: str, task: str | None = None) -> Any:

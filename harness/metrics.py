@@ -14,9 +14,9 @@ and outside tests all compute the same thing. Conventions:
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from fractions import Fraction
 from itertools import combinations
-from typing import Sequence
 
 import numpy as np
 

@@ -29,13 +29,25 @@ def accuracy_vs_budget(selections: list[Selection], path: str | Path) -> Path:
             n = max(r["n"] or 0 for r in rows)
             (line,) = ax.plot(x, y, "-", label=f"{s.label} (n={n})")
             if all(r["ci_lo"] is not None for r in rows):
-                ax.fill_between(x, [100 * r["ci_lo"] for r in rows], [100 * r["ci_hi"] for r in rows],
-                                color=line.get_color(), alpha=0.15, linewidth=0)
+                ax.fill_between(
+                    x,
+                    [100 * r["ci_lo"] for r in rows],
+                    [100 * r["ci_hi"] for r in rows],
+                    color=line.get_color(),
+                    alpha=0.15,
+                    linewidth=0,
+                )
             asked = [r for r in rows if not r["curve_point"]]
             ax.plot([r["budget"] for r in asked], [100 * r["avg"] for r in asked], "o", color=line.get_color())
             for r in asked:
-                ax.annotate(f"{100 * r['avg']:.1f}", (r["budget"], 100 * r["avg"]), textcoords="offset points",
-                            xytext=(0, 7), ha="center", fontsize=8)
+                ax.annotate(
+                    f"{100 * r['avg']:.1f}",
+                    (r["budget"], 100 * r["avg"]),
+                    textcoords="offset points",
+                    xytext=(0, 7),
+                    ha="center",
+                    fontsize=8,
+                )
         budgets = sorted({r["budget"] for s in selections for (t, _), r in s.rows.items() if t == task})
         problems = max((r["problems"] or 0 for s in selections for (t, _), r in s.rows.items() if t == task), default=0)
         ax.set_title(f"{task_name(task)} ({problems} problems)")
@@ -45,8 +57,9 @@ def accuracy_vs_budget(selections: list[Selection], path: str | Path) -> Path:
         ax.grid(alpha=0.3)
         ax.legend(fontsize=8, loc="best")
     axes[0][0].set_ylabel("avg@n accuracy (%)")
-    fig.suptitle("Accuracy vs token budget (dots: requested budgets; band: 95% bootstrap CI over problems)",
-                 fontsize=10)
+    fig.suptitle(
+        "Accuracy vs token budget (dots: requested budgets; band: 95% bootstrap CI over problems)", fontsize=10
+    )
     return save_figure(fig, path)
 
 

@@ -21,8 +21,8 @@ a model repeats a sentence or a formula until the budget runs out, and leave ord
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Sequence
 
 import numpy as np
 
@@ -41,8 +41,9 @@ class Loop:
         return length - self.start
 
 
-def find_loop(ids: Sequence[int], *, max_period: int = MAX_PERIOD, min_repeats: int = MIN_REPEATS,
-              min_tail: int = MIN_TAIL) -> Loop | None:
+def find_loop(
+    ids: Sequence[int], *, max_period: int = MAX_PERIOD, min_repeats: int = MIN_REPEATS, min_tail: int = MIN_TAIL
+) -> Loop | None:
     """The repetition loop the response ends in (smallest qualifying period, longest tail), or None."""
     x = np.asarray(ids, dtype=np.int64)
     n = len(x)
@@ -50,7 +51,7 @@ def find_loop(ids: Sequence[int], *, max_period: int = MAX_PERIOD, min_repeats: 
         need = max(min_repeats * p, min_tail)
         if need > n:
             continue
-        if not np.array_equal(x[n - need + p:], x[n - need:n - p]):
+        if not np.array_equal(x[n - need + p :], x[n - need : n - p]):
             continue
         same = x[p:] == x[:-p]  # same[j]: ids[j + p] == ids[j]
         broken = np.flatnonzero(~same)

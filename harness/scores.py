@@ -18,7 +18,15 @@ from typing import Any
 from harness import metrics
 
 REQUIRED_COLUMNS = (
-    "run_id", "task", "problem_id", "sample_idx", "budget", "response_tokens", "truncated", "extracted", "correct",
+    "run_id",
+    "task",
+    "problem_id",
+    "sample_idx",
+    "budget",
+    "response_tokens",
+    "truncated",
+    "extracted",
+    "correct",
 )
 # Confidence intervals on the leaderboard: 95 % percentile bootstrap over problems, fixed seed.
 CI_LEVEL = 0.95

@@ -65,23 +65,47 @@ import pyarrow.parquet as pq
 
 from harness.errors import UsageError
 
-SCHEMA = pa.schema([
-    ("run_id", pa.string()), ("checkpoint", pa.string()), ("fingerprint", pa.string()), ("backend", pa.string()),
-    ("task", pa.string()), ("task_hash", pa.string()), ("problem_id", pa.string()), ("gold", pa.string()),
-    ("sample_idx", pa.int32()), ("seed", pa.int64()), ("template", pa.string()), ("template_hash", pa.string()),
-    ("temperature", pa.float64()), ("top_p", pa.float64()), ("max_tokens", pa.int64()), ("budget", pa.int64()),
-    ("prompt_tokens", pa.int32()), ("response_tokens", pa.int32()), ("finish_reason", pa.string()),
-    ("truncated", pa.bool_()), ("think_closed", pa.bool_()), ("extracted", pa.string()), ("canonical", pa.string()),
-    ("status", pa.string()), ("correct", pa.bool_()), ("response", pa.string()), ("token_ids", pa.list_(pa.int32())),
-    ("harness_version", pa.string()), ("generated_at", pa.string()), ("scored_at", pa.string()),
-    ("repetition_loop", pa.bool_()),
-])
+SCHEMA = pa.schema(
+    [
+        ("run_id", pa.string()),
+        ("checkpoint", pa.string()),
+        ("fingerprint", pa.string()),
+        ("backend", pa.string()),
+        ("task", pa.string()),
+        ("task_hash", pa.string()),
+        ("problem_id", pa.string()),
+        ("gold", pa.string()),
+        ("sample_idx", pa.int32()),
+        ("seed", pa.int64()),
+        ("template", pa.string()),
+        ("template_hash", pa.string()),
+        ("temperature", pa.float64()),
+        ("top_p", pa.float64()),
+        ("max_tokens", pa.int64()),
+        ("budget", pa.int64()),
+        ("prompt_tokens", pa.int32()),
+        ("response_tokens", pa.int32()),
+        ("finish_reason", pa.string()),
+        ("truncated", pa.bool_()),
+        ("think_closed", pa.bool_()),
+        ("extracted", pa.string()),
+        ("canonical", pa.string()),
+        ("status", pa.string()),
+        ("correct", pa.bool_()),
+        ("response", pa.string()),
+        ("token_ids", pa.list_(pa.int32())),
+        ("harness_version", pa.string()),
+        ("generated_at", pa.string()),
+        ("scored_at", pa.string()),
+        ("repetition_loop", pa.bool_()),
+    ]
+)
 
 WEIGHT_SUFFIXES = (".safetensors", ".bin", ".pt", ".gguf")
 
 
 def now() -> str:
-    return dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
+    return dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
 
 
 def fingerprint(ckpt: str | os.PathLike) -> str:
@@ -137,7 +161,7 @@ def write_shard(run_dir: Path, rows: list[dict]) -> Path | None:
     if not rows:
         return None
     table = pa.Table.from_pylist(rows, schema=SCHEMA)
-    name = f"shard-{dt.datetime.now(dt.timezone.utc):%Y%m%dT%H%M%S%f}-{uuid.uuid4().hex[:8]}.parquet"
+    name = f"shard-{dt.datetime.now(dt.UTC):%Y%m%dT%H%M%S%f}-{uuid.uuid4().hex[:8]}.parquet"
     final = run_dir / name
     tmp = run_dir / f".tmp-{name}"
     with open(tmp, "wb") as f:
@@ -203,8 +227,10 @@ class DamagedShard(UsageError):
     """A shard that does not read; `harness eval` on the run sets it aside and generates its samples again."""
 
     def __init__(self, path: Path, reason: str):
-        super().__init__(f"run {path.parent.name}: shard {path.name} is damaged ({reason}); rerun the same "
-                         "`harness eval` to set it aside and generate its samples again")
+        super().__init__(
+            f"run {path.parent.name}: shard {path.name} is damaged ({reason}); rerun the same "
+            "`harness eval` to set it aside and generate its samples again"
+        )
         self.path, self.reason = path, reason
 
 

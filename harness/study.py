@@ -40,7 +40,7 @@ KEYS = ("out", "base", "train_config", "train", "arms", "seeds", "reference", "e
 EVAL_KEYS = ("tasks", "n", "budgets", "temperature", "top_p", "template", "backend", "seed", "limit", "every")
 ENTROPY_KEYS = ("rho", "limit")
 MANAGED = ("model", "out", "seed")  # set by the study for every cell, never by an arm
-PAPER_BUDGET_RATIO = 29 / 20        # the paper's two budgets: 20k and 29k tokens
+PAPER_BUDGET_RATIO = 29 / 20  # the paper's two budgets: 20k and 29k tokens
 
 
 @dataclass
@@ -54,13 +54,13 @@ class EvalSpec:
     backend: str = "vllm"
     seed: int = 0
     limit: int | None = None
-    every: int = 0              # also evaluate every `every` training steps (0: the final checkpoint only)
+    every: int = 0  # also evaluate every `every` training steps (0: the final checkpoint only)
 
 
 @dataclass
 class Arm:
     name: str
-    overrides: dict             # harness train keys -> values, as written in the study file
+    overrides: dict  # harness train keys -> values, as written in the study file
 
 
 @dataclass
@@ -68,7 +68,7 @@ class Cell:
     arm: Arm
     seed: int
     dir: Path
-    train: object               # the resolved train.config.TrainConfig
+    train: object  # the resolved train.config.TrainConfig
 
     @property
     def name(self) -> str:
@@ -89,7 +89,7 @@ class Study:
     seeds: list[int]
     reference: str
     eval: EvalSpec
-    entropy: dict | None        # {"rho": .., "limit": ..}; None: no entropy stage
+    entropy: dict | None  # {"rho": .., "limit": ..}; None: no entropy stage
     cells: list[Cell] = field(default_factory=list)
 
     @property
@@ -102,6 +102,7 @@ class Study:
 
 
 # ----------------------------------------------------------------------------- the study file
+
 
 def load(path: str | os.PathLike) -> Study:
     """Read and check a study file: every problem is a UsageError (one line), before anything runs."""
@@ -170,7 +171,9 @@ def _arms(value) -> list[Arm]:
         if not isinstance(name, str) or not name:
             raise UsageError(f"arms[{i}]: needs a name")
         if not all(c.isalnum() or c in "-_." for c in name):
-            raise UsageError(f"arms[{i}]: name {name!r}: use letters, digits, '-', '_' and '.' only (it names a folder)")
+            raise UsageError(
+                f"arms[{i}]: name {name!r}: use letters, digits, '-', '_' and '.' only (it names a folder)"
+            )
         if name in (x.name for x in arms):
             raise UsageError(f"arms[{i}]: name {name!r} is used twice")
         _no_managed(a, f"arm {name}")
@@ -219,20 +222,33 @@ def _eval_spec(raw, study: Study) -> EvalSpec:
     names = raw["tasks"] if isinstance(raw["tasks"], list) else [raw["tasks"]]
     responses = study.cells[0].train.max_response_tokens
     budgets = raw.get("budgets", [responses, round(responses * PAPER_BUDGET_RATIO)])
-    spec = EvalSpec(tasks=[str(t) for t in names], n=raw.get("n", 4), budgets=budgets,
-                    **{k: raw[k] for k in EVAL_KEYS if k in raw and k not in ("tasks", "n", "budgets")})
-    if not (isinstance(spec.budgets, list) and spec.budgets and all(isinstance(b, int) and b >= 1 for b in spec.budgets)):
+    spec = EvalSpec(
+        tasks=[str(t) for t in names],
+        n=raw.get("n", 4),
+        budgets=budgets,
+        **{k: raw[k] for k in EVAL_KEYS if k in raw and k not in ("tasks", "n", "budgets")},
+    )
+    if not (
+        isinstance(spec.budgets, list) and spec.budgets and all(isinstance(b, int) and b >= 1 for b in spec.budgets)
+    ):
         raise UsageError(f"eval: budgets: a list of positive integers, got {spec.budgets!r}")
     spec.budgets = sorted(set(spec.budgets))
-    for k, ok in (("n", spec.n >= 1), ("every", spec.every >= 0), ("limit", spec.limit is None or spec.limit >= 1),
-                  ("temperature", spec.temperature >= 0), ("top_p", 0 < spec.top_p <= 1)):
+    for k, ok in (
+        ("n", spec.n >= 1),
+        ("every", spec.every >= 0),
+        ("limit", spec.limit is None or spec.limit >= 1),
+        ("temperature", spec.temperature >= 0),
+        ("top_p", 0 < spec.top_p <= 1),
+    ):
         if not ok:
             raise UsageError(f"eval: {k}: bad value {getattr(spec, k)!r}")
     if spec.backend not in ("vllm", "hf"):
         raise UsageError(f"eval: backend: vllm or hf, got {spec.backend!r}")
     context = _context(study.base)
     if context is not None and max(spec.budgets) >= context:
-        raise UsageError(f"eval: budgets: {max(spec.budgets)} is not below the context of {study.base} ({context} tokens)")
+        raise UsageError(
+            f"eval: budgets: {max(spec.budgets)} is not below the context of {study.base} ({context} tokens)"
+        )
     tasks.get_template(spec.template)
     _held_out(spec, study)
     return spec
@@ -276,11 +292,12 @@ def _context(ckpt: Path) -> int | None:
 
 # ----------------------------------------------------------------------------- the commands
 
+
 @dataclass
 class Stage:
-    name: str                   # marker name: base-eval, train, eval-step_000020, entropy
-    args: list[str]             # `harness` arguments
-    done: Path                  # marker file
+    name: str  # marker name: base-eval, train, eval-step_000020, entropy
+    args: list[str]  # `harness` arguments
+    done: Path  # marker file
     log: Path
 
     @property
@@ -296,24 +313,49 @@ def _flag(key: str, value) -> str:
 
 def eval_args(study: Study, ckpt: Path) -> list[str]:
     e = study.eval
-    args = ["eval", "--ckpt", str(ckpt), "--tasks", ",".join(e.tasks), "--n", str(e.n),
-            "--max-tokens", ",".join(map(str, e.budgets)), "--temperature", str(e.temperature),
-            "--top-p", str(e.top_p), "--template", e.template, "--backend", e.backend, "--seed", str(e.seed),
-            "--out", str(study.results), "--no-progress"]
+    args = [
+        "eval",
+        "--ckpt",
+        str(ckpt),
+        "--tasks",
+        ",".join(e.tasks),
+        "--n",
+        str(e.n),
+        "--max-tokens",
+        ",".join(map(str, e.budgets)),
+        "--temperature",
+        str(e.temperature),
+        "--top-p",
+        str(e.top_p),
+        "--template",
+        e.template,
+        "--backend",
+        e.backend,
+        "--seed",
+        str(e.seed),
+        "--out",
+        str(study.results),
+        "--no-progress",
+    ]
     return args + (["--limit", str(e.limit)] if e.limit else [])
 
 
 def base_stage(study: Study) -> Stage:
-    return Stage("base-eval", eval_args(study, study.base), study.out / "done" / "base-eval.json",
-                 study.out / "logs" / "base-eval.log")
+    return Stage(
+        "base-eval",
+        eval_args(study, study.base),
+        study.out / "done" / "base-eval.json",
+        study.out / "logs" / "base-eval.log",
+    )
 
 
 def base_run_id(study: Study) -> str:
     """The run id `harness eval` gives the base evaluation (content-addressed: known before it runs)."""
+    import argparse
+
     from harness import evaluate
     from harness.commands.eval import check
     from harness.commands.eval import register as _register
-    import argparse
 
     parser = argparse.ArgumentParser()
     _register(parser.add_subparsers())
@@ -333,9 +375,24 @@ def cell_stages(study: Study, cell: Cell, base_run: str) -> list[Stage]:
     stages += [stage(f"eval-step_{s:06d}", eval_args(study, cell.checkpoint(s))) for s in study.eval_steps(cell)]
     if study.entropy:
         final = cell.checkpoint(cell.train.steps)
-        args = ["entropy", "--run", base_run, "--results", str(study.results), "--compare", str(study.base),
-                str(final), "--rho", str(study.entropy["rho"]), "--out", str(cell.dir / "entropy"), "--no-progress"]
-        stages.append(stage("entropy", args + (["--limit", str(study.entropy["limit"])] if study.entropy["limit"] else [])))
+        args = [
+            "entropy",
+            "--run",
+            base_run,
+            "--results",
+            str(study.results),
+            "--compare",
+            str(study.base),
+            str(final),
+            "--rho",
+            str(study.entropy["rho"]),
+            "--out",
+            str(cell.dir / "entropy"),
+            "--no-progress",
+        ]
+        stages.append(
+            stage("entropy", args + (["--limit", str(study.entropy["limit"])] if study.entropy["limit"] else []))
+        )
     return stages
 
 
@@ -346,6 +403,7 @@ def commands(study: Study) -> list[tuple[str, list[Stage]]]:
 
 
 # ----------------------------------------------------------------------------- running
+
 
 def _die_with_parent() -> None:
     """In the child: SIGKILL when the study process dies (kill -9 included), so no orphan keeps writing."""
@@ -369,8 +427,12 @@ def run_stage(stage: Stage, say=print) -> bool:
     with stage.log.open("a") as log:
         log.write(f"$ {stage.command}\n")
         log.flush()
-        rc = subprocess.call([sys.executable, "-m", "harness.cli", *stage.args], stdout=log,
-                             stderr=subprocess.STDOUT, preexec_fn=_die_with_parent)
+        rc = subprocess.call(
+            [sys.executable, "-m", "harness.cli", *stage.args],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            preexec_fn=_die_with_parent,
+        )
     seconds = time.time() - t0
     if rc != 0:
         say(f"{stage.name}: failed (exit {rc}); see {stage.log}")
@@ -408,6 +470,7 @@ def run(study: Study, jobs: int = 1, say=print) -> list[str]:
 
 # ----------------------------------------------------------------------------- outputs
 
+
 def _marker(path: Path) -> dict | None:
     return json.loads(path.read_text()) if path.is_file() else None
 
@@ -434,14 +497,30 @@ def evaluated(study: Study) -> list[dict]:
     out = []
     base = _marker(base_stage(study).done)
     if base:
-        out.append({"arm": "base", "seed": None, "step": 0, "checkpoint": str(study.base), "run_id": base["run_id"],
-                    "cell": None})
+        out.append(
+            {
+                "arm": "base",
+                "seed": None,
+                "step": 0,
+                "checkpoint": str(study.base),
+                "run_id": base["run_id"],
+                "cell": None,
+            }
+        )
     for c in study.cells:
         for s in study.eval_steps(c):
             m = _marker(c.dir / "done" / f"eval-step_{s:06d}.json")
             if m:
-                out.append({"arm": c.arm.name, "seed": c.seed, "step": s, "checkpoint": _rel(study, c.checkpoint(s)),
-                            "run_id": m["run_id"], "cell": c})
+                out.append(
+                    {
+                        "arm": c.arm.name,
+                        "seed": c.seed,
+                        "step": s,
+                        "checkpoint": _rel(study, c.checkpoint(s)),
+                        "run_id": m["run_id"],
+                        "cell": c,
+                    }
+                )
     return out
 
 
@@ -459,10 +538,22 @@ def table_rows(study: Study) -> list[dict]:
                 r = board.get((e["run_id"], name, b))
                 if r is None:
                     continue
-                row = {"arm": e["arm"], "seed": e["seed"], "step": e["step"], "checkpoint": e["checkpoint"],
-                       "run_id": e["run_id"], "task": task, "budget": b, "n": r["n"], "problems": r["problems"],
-                       "avg": r["avg"], "se": r["se"], "problem_ids": r["problem_ids"], "problem_n": r["problem_n"],
-                       "problem_correct": r["problem_correct"]}
+                row = {
+                    "arm": e["arm"],
+                    "seed": e["seed"],
+                    "step": e["step"],
+                    "checkpoint": e["checkpoint"],
+                    "run_id": e["run_id"],
+                    "task": task,
+                    "budget": b,
+                    "n": r["n"],
+                    "problems": r["problems"],
+                    "avg": r["avg"],
+                    "se": r["se"],
+                    "problem_ids": r["problem_ids"],
+                    "problem_n": r["problem_n"],
+                    "problem_correct": r["problem_correct"],
+                }
                 for k in keys:
                     row[k] = resolved(e["cell"], k) if e["cell"] else None
                 rows.append(row)
@@ -486,14 +577,27 @@ def write_parquet(study: Study, rows: list[dict], path: Path) -> Path:
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    fixed = [("arm", pa.string()), ("seed", pa.int64()), ("step", pa.int64()), ("checkpoint", pa.string()),
-             ("run_id", pa.string()), ("task", pa.string()), ("budget", pa.int64()), ("n", pa.int64()),
-             ("problems", pa.int64()), ("avg", pa.float64()), ("se", pa.float64()),
-             ("problem_ids", pa.list_(pa.string())), ("problem_n", pa.list_(pa.int64())),
-             ("problem_correct", pa.list_(pa.int64()))]
+    fixed = [
+        ("arm", pa.string()),
+        ("seed", pa.int64()),
+        ("step", pa.int64()),
+        ("checkpoint", pa.string()),
+        ("run_id", pa.string()),
+        ("task", pa.string()),
+        ("budget", pa.int64()),
+        ("n", pa.int64()),
+        ("problems", pa.int64()),
+        ("avg", pa.float64()),
+        ("se", pa.float64()),
+        ("problem_ids", pa.list_(pa.string())),
+        ("problem_n", pa.list_(pa.int64())),
+        ("problem_correct", pa.list_(pa.int64())),
+    ]
     types = {bool: pa.bool_(), int: pa.int64(), float: pa.float64()}
-    extra = [(k, types.get(type(next((r[k] for r in rows if r[k] is not None), "")), pa.string()))
-             for k in override_keys(study)]
+    extra = [
+        (k, types.get(type(next((r[k] for r in rows if r[k] is not None), "")), pa.string()))
+        for k in override_keys(study)
+    ]
     schema = pa.schema(fixed + extra)
     tmp = path.with_name(path.name + ".tmp")
     pq.write_table(pa.Table.from_pylist(rows, schema=schema), tmp)
@@ -501,8 +605,22 @@ def write_parquet(study: Study, rows: list[dict], path: Path) -> Path:
     return path
 
 
-T975 = {1: 12.706, 2: 4.303, 3: 3.182, 4: 2.776, 5: 2.571, 6: 2.447, 7: 2.365, 8: 2.306, 9: 2.262, 10: 2.228,
-        12: 2.179, 15: 2.131, 20: 2.086, 30: 2.042}  # Student t, 97.5 % quantile by degrees of freedom
+T975 = {
+    1: 12.706,
+    2: 4.303,
+    3: 3.182,
+    4: 2.776,
+    5: 2.571,
+    6: 2.447,
+    7: 2.365,
+    8: 2.306,
+    9: 2.262,
+    10: 2.228,
+    12: 2.179,
+    15: 2.131,
+    20: 2.086,
+    30: 2.042,
+}  # Student t, 97.5 % quantile by degrees of freedom
 
 
 def mean_ci(values: list[float]) -> tuple[float, float | None]:
@@ -519,8 +637,11 @@ def mean_ci(values: list[float]) -> tuple[float, float | None]:
 def final_rows(study: Study, rows: list[dict]) -> dict[tuple, dict]:
     """(arm, seed, task, budget) -> the row of the cell's final checkpoint."""
     steps = {c.name: c.train.steps for c in study.cells}
-    return {(r["arm"], r["seed"], r["task"], r["budget"]): r for r in rows
-            if r["arm"] != "base" and r["step"] == steps[f"{r['arm']}-s{r['seed']}"]}
+    return {
+        (r["arm"], r["seed"], r["task"], r["budget"]): r
+        for r in rows
+        if r["arm"] != "base" and r["step"] == steps[f"{r['arm']}-s{r['seed']}"]
+    }
 
 
 def _per_problem(row: dict) -> dict[str, float]:
@@ -540,8 +661,9 @@ class Delta:
     verdict: str
 
 
-def pooled_delta(study: Study, final: dict, arm: str, task: str, budget: int, *, ref: str | None = None,
-                 iters=10000, seed=0) -> Delta | None:
+def pooled_delta(
+    study: Study, final: dict, arm: str, task: str, budget: int, *, ref: str | None = None, iters=10000, seed=0
+) -> Delta | None:
     """arm minus `ref` (default: the reference arm) over the seeds both finished, pooled: per problem the mean
     over seeds of (arm - ref), then `harness compare`'s paired bootstrap with problems as the clusters."""
     from harness import metrics
@@ -565,14 +687,18 @@ def arm_like(study: Study, rho: float, invert: bool = False) -> str | None:
     """The first arm that selects by entropy with this rho (and invert), else None: how the report finds the
     paper's arms (top-20 %, bottom-80 %, ...) whatever the study names them."""
     for c in study.cells:
-        if (resolved(c, "rho"), bool(resolved(c, "invert")), resolved(c, "selection") in ("", "entropy")) == \
-                (rho, invert, True):
+        if (resolved(c, "rho"), bool(resolved(c, "invert")), resolved(c, "selection") in ("", "entropy")) == (
+            rho,
+            invert,
+            True,
+        ):
             return c.arm.name
     return None
 
 
-def seed_delta(study: Study, final: dict, arm: str, s: int, task: str, budget: int, *, ref: str | None = None,
-               iters=10000, seed=0):
+def seed_delta(
+    study: Study, final: dict, arm: str, s: int, task: str, budget: int, *, ref: str | None = None, iters=10000, seed=0
+):
     """One seed's arm minus `ref` (default: the reference arm), exactly as `harness compare ARM_RUN REF_RUN`."""
     from harness import comparison
 
@@ -596,9 +722,14 @@ def entropy_stats(study: Study, cell: Cell) -> dict | None:
     t = pq.read_table(path, columns=["entropy_a", "entropy_b"])
     h_a, h_b = t["entropy_a"].to_numpy().astype(np.float64), t["entropy_b"].to_numpy().astype(np.float64)
     c = ea.compare(h_a, h_b, study.entropy["rho"])
-    return {"overlap": c.overlap_share, "tokens": c.tokens, "low_base": float((h_a < 0.01).mean()),
-            "low_trained": float((h_b < 0.01).mean()), "p80_base": float(np.percentile(h_a, 80)),
-            "p80_trained": float(np.percentile(h_b, 80))}
+    return {
+        "overlap": c.overlap_share,
+        "tokens": c.tokens,
+        "low_base": float((h_a < 0.01).mean()),
+        "low_trained": float((h_b < 0.01).mean()),
+        "p80_base": float(np.percentile(h_a, 80)),
+        "p80_trained": float(np.percentile(h_b, 80)),
+    }
 
 
 def train_log(cell: Cell) -> list[dict]:

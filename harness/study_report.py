@@ -27,17 +27,22 @@ def _pts(x: float) -> str:
 def _settings(study: S.Study) -> str:
     c = study.cells[0].train
     e = study.eval
-    return "\n".join([
-        f"- study: `{study.path}`; base checkpoint `{study.base}`; seeds {study.seeds}; reference arm `{study.reference}`",
-        f"- training (common): data `{c.data}`, template `{c.template}`, {c.steps} steps x {c.prompts_per_step} prompts "
-        f"x {c.group_size} responses, <= {c.max_response_tokens} response tokens, lr {c.lr:g}, T {c.temperature:g}, "
-        f"backend {c.backend}" + (f", autocast {c.mixed_precision}" if c.mixed_precision else ""),
-        "- arms: " + "; ".join(f"`{a.name}` " + (", ".join(f"{k}={v}" for k, v in a.overrides.items()) or "(common)")
-                              for a in study.arms),
-        f"- held-out evaluation: {', '.join(f'`{t}`' for t in e.tasks)}, n = {e.n} samples per problem, T {e.temperature:g}, "
-        f"top-p {e.top_p:g}, budgets {', '.join(map(str, e.budgets))} tokens, template `{e.template}`, backend {e.backend}",
-        f"- machine: {platform.machine()}, {_cpus()}; written {dt.datetime.now(dt.timezone.utc):%Y-%m-%d %H:%M} UTC",
-    ])
+    return "\n".join(
+        [
+            f"- study: `{study.path}`; base checkpoint `{study.base}`; seeds {study.seeds}; reference arm `{study.reference}`",
+            f"- training (common): data `{c.data}`, template `{c.template}`, {c.steps} steps x {c.prompts_per_step} prompts "
+            f"x {c.group_size} responses, <= {c.max_response_tokens} response tokens, lr {c.lr:g}, T {c.temperature:g}, "
+            f"backend {c.backend}" + (f", autocast {c.mixed_precision}" if c.mixed_precision else ""),
+            "- arms: "
+            + "; ".join(
+                f"`{a.name}` " + (", ".join(f"{k}={v}" for k, v in a.overrides.items()) or "(common)")
+                for a in study.arms
+            ),
+            f"- held-out evaluation: {', '.join(f'`{t}`' for t in e.tasks)}, n = {e.n} samples per problem, T {e.temperature:g}, "
+            f"top-p {e.top_p:g}, budgets {', '.join(map(str, e.budgets))} tokens, template `{e.template}`, backend {e.backend}",
+            f"- machine: {platform.machine()}, {_cpus()}; written {dt.datetime.now(dt.UTC):%Y-%m-%d %H:%M} UTC",
+        ]
+    )
 
 
 def _cpus() -> str:
@@ -64,8 +69,10 @@ def accuracy_table(study: S.Study, rows: list[dict], final: dict) -> str:
 
 
 def delta_table(study: S.Study, final: dict) -> tuple[str, list[S.Delta]]:
-    out = ["| arm − " + study.reference + " | task | budget | Δ pts | 95% CI | seeds | problems | verdict |",
-           "|---|---|---:|---:|---|---:|---:|---|"]
+    out = [
+        "| arm − " + study.reference + " | task | budget | Δ pts | 95% CI | seeds | problems | verdict |",
+        "|---|---|---:|---:|---|---:|---:|---|",
+    ]
     deltas = []
     for a in study.arms:
         if a.name == study.reference:
@@ -76,14 +83,18 @@ def delta_table(study: S.Study, final: dict) -> tuple[str, list[S.Delta]]:
                 if d is None:
                     continue
                 deltas.append(d)
-                out.append(f"| {a.name} | {S._task_name(t)} | {b} | {_pts(d.diff)} | [{_pts(d.lo)}, {_pts(d.hi)}] "
-                           f"| {len(d.seeds)} | {d.problems} | {d.verdict} |")
+                out.append(
+                    f"| {a.name} | {S._task_name(t)} | {b} | {_pts(d.diff)} | [{_pts(d.lo)}, {_pts(d.hi)}] "
+                    f"| {len(d.seeds)} | {d.problems} | {d.verdict} |"
+                )
     return "\n".join(out), deltas
 
 
 def seed_table(study: S.Study, final: dict) -> str:
-    out = ["| arm − " + study.reference + " | seed | task | budget | Δ pts | 95% CI | problems | verdict |",
-           "|---|---:|---|---:|---:|---|---:|---|"]
+    out = [
+        "| arm − " + study.reference + " | seed | task | budget | Δ pts | 95% CI | problems | verdict |",
+        "|---|---:|---|---:|---:|---|---:|---|",
+    ]
     for a in study.arms:
         if a.name == study.reference:
             continue
@@ -92,15 +103,20 @@ def seed_table(study: S.Study, final: dict) -> str:
                 for b in study.eval.budgets:
                     p = S.seed_delta(study, final, a.name, s, t, b)
                     if p is not None:
-                        out.append(f"| {a.name} | {s} | {S._task_name(t)} | {b} | {_pts(p.diff)} "
-                                   f"| [{_pts(p.lo)}, {_pts(p.hi)}] | {p.problems} | {p.verdict} |")
+                        out.append(
+                            f"| {a.name} | {s} | {S._task_name(t)} | {b} | {_pts(p.diff)} "
+                            f"| [{_pts(p.lo)}, {_pts(p.hi)}] | {p.problems} | {p.verdict} |"
+                        )
     return "\n".join(out)
 
 
 def entropy_table(study: S.Study) -> tuple[str, dict]:
     rho = study.entropy["rho"]
-    out = [f"| arm | seeds | top-{100 * rho:g} % overlap base vs trained | H < 0.01 base → trained | "
-           "p80 of H base → trained |", "|---|---:|---:|---|---|"]
+    out = [
+        f"| arm | seeds | top-{100 * rho:g} % overlap base vs trained | H < 0.01 base → trained | "
+        "p80 of H base → trained |",
+        "|---|---:|---:|---|---|",
+    ]
     per_arm = {}
     for a in study.arms:
         stats = [st for c in study.cells if c.arm is a and (st := S.entropy_stats(study, c))]
@@ -110,21 +126,28 @@ def entropy_table(study: S.Study) -> tuple[str, dict]:
 
         def m(k):
             return sum(st[k] for st in stats) / len(stats)
-        out.append(f"| {a.name} | {len(stats)} | {_pct(*S.mean_ci(per_arm[a.name]))} % | "
-                   f"{100 * m('low_base'):.1f} % → {100 * m('low_trained'):.1f} % | {m('p80_base'):.3f} → {m('p80_trained'):.3f} |")
+
+        out.append(
+            f"| {a.name} | {len(stats)} | {_pct(*S.mean_ci(per_arm[a.name]))} % | "
+            f"{100 * m('low_base'):.1f} % → {100 * m('low_trained'):.1f} % | {m('p80_base'):.3f} → {m('p80_trained'):.3f} |"
+        )
     return "\n".join(out), per_arm
 
 
 def timing_table(study: S.Study) -> str:
     t = S.timing(study)
     keys = ["rollout", "update", "train", "eval", "entropy"]
-    out = ["| arm (all seeds) | rollout s | update s | train s (whole process) | eval s | entropy s |",
-           "|---|---:|---:|---:|---:|---:|"]
+    out = [
+        "| arm (all seeds) | rollout s | update s | train s (whole process) | eval s | entropy s |",
+        "|---|---:|---:|---:|---:|---:|",
+    ]
     for arm, v in t.items():
         out.append(f"| {arm} | " + " | ".join(f"{v[k]:.0f}" if k in v else "-" for k in keys) + " |")
     total = sum(v.get(k, 0.0) for v in t.values() for k in ("train", "eval", "entropy"))
-    out.append(f"\nSum of stage wall times: {total:.0f} s ({total / 60:.1f} min); rollout and update are inside "
-               "train, whose remainder is process start, model and engine loading and checkpoints.")
+    out.append(
+        f"\nSum of stage wall times: {total:.0f} s ({total / 60:.1f} min); rollout and update are inside "
+        "train, whose remainder is process start, model and engine loading and checkpoints."
+    )
     return "\n".join(out)
 
 
@@ -132,8 +155,11 @@ def _direction(lo: float, hi: float, want: str) -> str:
     """'yes' when the interval excludes 0 on the claimed side, 'no' when on the other, else 'open'."""
     if want == "ge":  # arm >= other: shown when better, contradicted when worse
         want = "gt"
-    return ("yes" if lo > 0 else "no" if hi < 0 else "open") if want == "gt" else \
-        ("yes" if hi < 0 else "no" if lo > 0 else "open")
+    return (
+        ("yes" if lo > 0 else "no" if hi < 0 else "open")
+        if want == "gt"
+        else ("yes" if hi < 0 else "no" if lo > 0 else "open")
+    )
 
 
 def _claim(study: S.Study, final: dict, arm, other, t, b, want: str) -> str:
@@ -149,8 +175,10 @@ def _claim(study: S.Study, final: dict, arm, other, t, b, want: str) -> str:
     seeds = "open" if half is None else _direction(mean - half, mean + half, want)
     verdict = {("yes", "yes"): "shows", ("no", "no"): "contradicted"}.get((pooled, seeds), "not shown")
     seed_ci = "one seed: no interval" if half is None else f"[{_pts(mean - half)}, {_pts(mean + half)}]"
-    return (f"**{verdict}**: pooled Δ {_pts(d.diff)} pts [{_pts(d.lo)}, {_pts(d.hi)}] ({d.problems} problems); "
-            f"over {len(per_seed)} seeds {_pts(mean)} {seed_ci} (per seed: {', '.join(_pts(x) for x in per_seed)})")
+    return (
+        f"**{verdict}**: pooled Δ {_pts(d.diff)} pts [{_pts(d.lo)}, {_pts(d.hi)}] ({d.problems} problems); "
+        f"over {len(per_seed)} seeds {_pts(mean)} {seed_ci} (per seed: {', '.join(_pts(x) for x in per_seed)})"
+    )
 
 
 def claims(study: S.Study, final: dict) -> str:
@@ -160,45 +188,77 @@ def claims(study: S.Study, final: dict) -> str:
     out = ["| claim | task | budget | at this scale |", "|---|---|---:|---|"]
     for t in study.eval.tasks:
         for b in study.eval.budgets:
-            for text, arm, other, want in ((f"top-20 % ({top}) >= all tokens ({all_})", top, all_, "ge"),
-                                           (f"bottom-80 % ({bottom}) worse than all tokens ({all_})", bottom, all_, "lt"),
-                                           (f"top-10 % ({ten}) below top-20 % ({top})", ten, top, "lt"),
-                                           (f"top-50 % ({fifty}) below top-20 % ({top})", fifty, top, "lt")):
+            for text, arm, other, want in (
+                (f"top-20 % ({top}) >= all tokens ({all_})", top, all_, "ge"),
+                (f"bottom-80 % ({bottom}) worse than all tokens ({all_})", bottom, all_, "lt"),
+                (f"top-10 % ({ten}) below top-20 % ({top})", ten, top, "lt"),
+                (f"top-50 % ({fifty}) below top-20 % ({top})", fifty, top, "lt"),
+            ):
                 out.append(f"| {text} | {S._task_name(t)} | {b} | {_claim(study, final, arm, other, t, b, want)} |")
     return "\n".join(out)
 
 
 def markdown(study: S.Study, rows: list[dict]) -> str:
     final = S.final_rows(study, rows)
-    missing = [c.name for c in study.cells
-               if not all((c.arm.name, c.seed, t, b) in final for t in study.eval.tasks for b in study.eval.budgets)]
+    missing = [
+        c.name
+        for c in study.cells
+        if not all((c.arm.name, c.seed, t, b) in final for t in study.eval.tasks for b in study.eval.budgets)
+    ]
     parts = [f"# Study `{study.path}`", "", _settings(study), ""]
     if missing:
-        parts += [f"**Unfinished cells ({len(missing)} of {len(study.cells)}), not in the tables:** "
-                  + ", ".join(missing), ""]
-    parts += ["## Held-out accuracy of the final checkpoints (avg@n %, mean ± 95 % t interval over seeds)", "",
-              accuracy_table(study, rows, final), ""]
+        parts += [
+            f"**Unfinished cells ({len(missing)} of {len(study.cells)}), not in the tables:** " + ", ".join(missing),
+            "",
+        ]
+    parts += [
+        "## Held-out accuracy of the final checkpoints (avg@n %, mean ± 95 % t interval over seeds)",
+        "",
+        accuracy_table(study, rows, final),
+        "",
+    ]
     dtab, _ = delta_table(study, final)
-    parts += [f"## Each arm minus `{study.reference}`, paired, pooled over seeds (problems as clusters)", "",
-              "Per problem, the mean over seeds of (arm − reference) accuracy; 95 % paired bootstrap over problems "
-              "(10000 resamples, seed 0), as `harness compare`.", "", dtab, "",
-              "### The same per seed (exactly `harness compare ARM_RUN REFERENCE_RUN`)", "",
-              seed_table(study, final), ""]
-    parts += ["## The paper's claims at this scale", "",
-              "Each claim against two intervals: the pooled paired bootstrap above (problems as clusters; it takes "
-              "these trained checkpoints as given) and a 95 % t interval over seeds of each seed's paired Δ (seeds "
-              "as the units: the training recipe). A claim shows only when both exclude 0 on its side; "
-              "contradicted only when both exclude 0 on the other side.", "", claims(study, final), ""]
+    parts += [
+        f"## Each arm minus `{study.reference}`, paired, pooled over seeds (problems as clusters)",
+        "",
+        "Per problem, the mean over seeds of (arm − reference) accuracy; 95 % paired bootstrap over problems "
+        "(10000 resamples, seed 0), as `harness compare`.",
+        "",
+        dtab,
+        "",
+        "### The same per seed (exactly `harness compare ARM_RUN REFERENCE_RUN`)",
+        "",
+        seed_table(study, final),
+        "",
+    ]
+    parts += [
+        "## The paper's claims at this scale",
+        "",
+        "Each claim against two intervals: the pooled paired bootstrap above (problems as clusters; it takes "
+        "these trained checkpoints as given) and a 95 % t interval over seeds of each seed's paired Δ (seeds "
+        "as the units: the training recipe). A claim shows only when both exclude 0 on its side; "
+        "contradicted only when both exclude 0 on the other side.",
+        "",
+        claims(study, final),
+        "",
+    ]
     if study.entropy:
         etab, _ = entropy_table(study)
-        parts += ["## Token entropy, base vs final checkpoint, over the base model's held-out responses", "",
-                  "Overlap: share of the base's top-ρ entropy positions that are also top-ρ for the trained "
-                  "checkpoint (the paper: > 86 % on Qwen3-14B); mean ± 95 % t interval over seeds.", "", etab, ""]
+        parts += [
+            "## Token entropy, base vs final checkpoint, over the base model's held-out responses",
+            "",
+            "Overlap: share of the base's top-ρ entropy positions that are also top-ρ for the trained "
+            "checkpoint (the paper: > 86 % on Qwen3-14B); mean ± 95 % t interval over seeds.",
+            "",
+            etab,
+            "",
+        ]
     parts += ["## Where the time went", "", timing_table(study), ""]
     return "\n".join(parts)
 
 
 # ----------------------------------------------------------------------------- PNGs
+
 
 def _band(ax, xs, series, label):
     """Mean over seeds with a min-max band."""
@@ -227,8 +287,11 @@ def plots(study: S.Study, rows: list[dict]) -> list[Path]:
         for a in study.arms:
             series = []
             for c in (c for c in study.cells if c.arm is a):
-                pts = {r["step"]: r["avg"] for r in rows if r["arm"] == a.name and r["seed"] == c.seed
-                       and r["task"] == t and r["budget"] == b}
+                pts = {
+                    r["step"]: r["avg"]
+                    for r in rows
+                    if r["arm"] == a.name and r["seed"] == c.seed and r["task"] == t and r["budget"] == b
+                }
                 if (t, b) in base:
                     pts[0] = base[(t, b)]
                 steps = [0] + study.eval_steps(c)
@@ -275,8 +338,11 @@ def plots(study: S.Study, rows: list[dict]) -> list[Path]:
             ax.bar(names, means, yerr=halves, capsize=4, color="tab:blue", alpha=0.7)
             for i, n in enumerate(names):
                 ax.plot([i] * len(per_arm[n]), [100 * v for v in per_arm[n]], "k.", ms=4)
-            ax.set(ylabel=f"top-{100 * study.entropy['rho']:g} % position overlap (%)", ylim=(0, 100),
-                   title="entropy positions kept: base vs trained (dots: seeds)")
+            ax.set(
+                ylabel=f"top-{100 * study.entropy['rho']:g} % position overlap (%)",
+                ylim=(0, 100),
+                title="entropy positions kept: base vs trained (dots: seeds)",
+            )
             ax.tick_params(axis="x", rotation=30)
             written.append(save_figure(fig, study.out / "entropy_overlap.png"))
     return written

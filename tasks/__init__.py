@@ -7,5 +7,18 @@ from tasks.registry import TaskSpec, register, register_yaml
 from tasks.templates import TEMPLATES, Template, get_template
 from tasks.types import Problem, Task
 
-__all__ = ["Grade", "Problem", "TEMPLATES", "Task", "TaskError", "TaskSpec", "Template", "get_template", "grade", "load",
-           "register", "register_yaml", "split_names"]
+__all__ = [
+    "Grade",
+    "Problem",
+    "TEMPLATES",
+    "Task",
+    "TaskError",
+    "TaskSpec",
+    "Template",
+    "get_template",
+    "grade",
+    "load",
+    "register",
+    "register_yaml",
+    "split_names",
+]

@@ -22,14 +22,19 @@ from latex2sympy2_extended.latex2sympy2 import ConversionConfig
 from tasks.normalize import WORD, chain_value, clean, decimal_states, long_decimal, number_text, plain_number
 from tasks.structure import Shape, is_name, peel_parens, shape
 
-_NORMALIZE = NormalizationConfig(basic_latex=True, units=False, malformed_operators=True, nits=True, boxed="none", equations=False)
+_NORMALIZE = NormalizationConfig(
+    basic_latex=True, units=False, malformed_operators=True, nits=True, boxed="none", equations=False
+)
 _CONVERT = ConversionConfig(interpret_as_mixed_fractions=True, interpret_simple_eq_as_assignment=False)
-_MATH_WORDS = re.compile(r"\\?(?:sqrt|frac|sin|cos|tan|cot|sec|csc|log|ln|exp|pi|infty|cdot|times|arcsin|arccos|arctan|sinh|cosh|tanh|text|mathrm|mbox|begin|end|pmatrix|bmatrix|matrix|vmatrix|left|right|emptyset|varnothing|dots|ldots|cdots|circ|infinity)")
+_MATH_WORDS = re.compile(
+    r"\\?(?:sqrt|frac|sin|cos|tan|cot|sec|csc|log|ln|exp|pi|infty|cdot|times|arcsin|arccos|arctan|sinh|cosh|tanh|text|mathrm|mbox|begin|end|pmatrix|bmatrix|matrix|vmatrix|left|right|emptyset|varnothing|dots|ldots|cdots|circ|infinity)"
+)
 MAX_NODES = 400
 MAX_EXPONENT = 10_000
 
 
 # ---- parsing ---------------------------------------------------------------------------------
+
 
 def to_sympy(latex: str):
     """The expression for a LaTeX leaf, or None when the grammar rejects it (an unparseable answer)."""
@@ -39,7 +44,9 @@ def to_sympy(latex: str):
         return None
 
 
-_ASCII_NAME = re.compile(r"(?<![\\a-zA-Z])(arcsin|arccos|arctan|sinh|cosh|tanh|sin|cos|tan|cot|sec|csc|ln|log|exp|sqrt|pi|infinity|infty)(?![a-zA-Z])")
+_ASCII_NAME = re.compile(
+    r"(?<![\\a-zA-Z])(arcsin|arccos|arctan|sinh|cosh|tanh|sin|cos|tan|cot|sec|csc|ln|log|exp|sqrt|pi|infinity|infty)(?![a-zA-Z])"
+)
 _LOG_BASE = re.compile(r"\\log\s*\(([^(),]+),\s*([^(),]+)\)")
 _SIGNED_EXPONENT = re.compile(r"\^\s*([+-])\s*(\d+(?:\.\d+)?|[a-zA-Z])(?![\d.])")  # 10^-2 -> 10^{-2}
 _DEGREE_MARK = re.compile(r"\^\s*\{\s*\\circ\s*\}|\^\s*\\circ(?![a-zA-Z])|°")
@@ -70,7 +77,7 @@ def ascii_math(text: str) -> str:
             k += 1
         if k >= len(text):
             break
-        out.append(text[i:j] + "\\sqrt{" + text[j + 6:k] + "}")
+        out.append(text[i:j] + "\\sqrt{" + text[j + 6 : k] + "}")
         i = k + 1
     return "".join(out) + text[i:]
 
@@ -99,6 +106,7 @@ def too_big(expr) -> bool:
 
 
 # ---- leaves ----------------------------------------------------------------------------------
+
 
 def exprs_equal(a, b) -> bool:
     """Exact equality of two parsed leaves."""
@@ -235,17 +243,28 @@ def _values_equal(a, b) -> bool:
 
 # ---- shapes ----------------------------------------------------------------------------------
 
+
 def shapes_equal(p: Shape, g: Shape) -> bool:
     if p.kind == "eq" and g.kind != "eq":
         return is_name(p.items[0]) and shapes_equal(p.items[1], g)  # "x = 3" for 3
     if g.kind == "eq" and p.kind != "eq":  # gold "x = 2" or "2 = x"
-        return (is_name(g.items[0]) and shapes_equal(p, g.items[1])
-                or is_name(g.items[1]) and not is_name(g.items[0]) and shapes_equal(p, g.items[0]))
+        return (
+            is_name(g.items[0])
+            and shapes_equal(p, g.items[1])
+            or is_name(g.items[1])
+            and not is_name(g.items[0])
+            and shapes_equal(p, g.items[0])
+        )
     if p.kind == "eq":
         (pl, pr), (gl, gr) = p.items, g.items
         if shapes_equal(pl, gl) and shapes_equal(pr, gr) or shapes_equal(pl, gr) and shapes_equal(pr, gl):
             return True
-        if _graph_name(pl) and _graph_name(gl) and (pl.text.strip() == "y") != (gl.text.strip() == "y") and shapes_equal(pr, gr):
+        if (
+            _graph_name(pl)
+            and _graph_name(gl)
+            and (pl.text.strip() == "y") != (gl.text.strip() == "y")
+            and shapes_equal(pr, gr)
+        ):
             return True  # "f(x) = 2x + 3" and "y = 2x + 3": the same function, named two ways
         return _same_equation(p, g)
     if {p.kind, g.kind} <= {"list", "set"}:
@@ -255,8 +274,11 @@ def shapes_equal(p: Shape, g: Shape) -> bool:
     if p.kind == "union":
         return _unordered_equal(p.items, g.items)
     if p.kind == "bracket":
-        return (p.open, p.close) == (g.open, g.close) and len(p.items) == len(g.items) and all(
-            shapes_equal(x, y) for x, y in zip(p.items, g.items))
+        return (
+            (p.open, p.close) == (g.open, g.close)
+            and len(p.items) == len(g.items)
+            and all(shapes_equal(x, y) for x, y in zip(p.items, g.items))
+        )
     return leaf_equal(p.text, g.text)
 
 
@@ -272,7 +294,9 @@ def _graph_name(node: Shape) -> bool:
 def _unordered_equal(ps: tuple, gs: tuple) -> bool:
     if len(ps) != len(gs) and all(x.kind == "bracket" for x in ps + gs):
         # a solution set of tuples that lists one twice is still the same set
-        return all(any(shapes_equal(x, y) for y in gs) for x in ps) and all(any(shapes_equal(x, y) for x in ps) for y in gs)
+        return all(any(shapes_equal(x, y) for y in gs) for x in ps) and all(
+            any(shapes_equal(x, y) for x in ps) for y in gs
+        )
     if len(ps) != len(gs):
         return False
     left = list(gs)
@@ -295,13 +319,21 @@ def _same_equation(p: Shape, g: Shape) -> bool:
     if exprs_equal(lp, lg) or exprs_equal(lp, -lg):
         return True
     # 2x + 4y - 3 = 0 and y = -x/2 + 3/4: one side a nonzero constant multiple of the other
-    if too_big(lp) or too_big(lg) or _undefined(lp) or _undefined(lg) or not lp.free_symbols or lp.free_symbols != lg.free_symbols:
+    if (
+        too_big(lp)
+        or too_big(lg)
+        or _undefined(lp)
+        or _undefined(lg)
+        or not lp.free_symbols
+        or lp.free_symbols != lg.free_symbols
+    ):
         return False
     ratio = sympy.simplify(lp / lg)
     return bool(ratio.is_number and not ratio.free_symbols and ratio.is_nonzero and ratio.is_finite)
 
 
 # ---- entry points ----------------------------------------------------------------------------
+
 
 def equivalent(pred: str, gold: str) -> bool:
     """Whether `pred` states the same answer as `gold` (both LaTeX, already extracted)."""

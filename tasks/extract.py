@@ -17,26 +17,38 @@ LAST_NUMBER_POLICIES = ("off", "line", "any")
 
 # "Answer" in the languages models answer in: English, Chinese, Japanese, Korean, French, German, Spanish,
 # Portuguese, Italian, Russian (prose answers in another language, under the same rules as English)
-_ANSWER_WORD = (r"(?:(?:final[ \t]+)?answer|最终答案|答案|答え|정답|(?:r[ée]ponse|antwort|respuesta|resposta|risposta)"
-                r"(?:[ \t]+(?:finale|final|finale))?|ответ)")
-_ANSWER_LINE = re.compile(rf"(?im)^(?:[ \t>#*_]*{_ANSWER_WORD}[ \t]*(?:\*\*)?[ \t]*[:：]|[ \t]*####)[ \t]*(?:\*\*)?[ \t]*(.*)$")
-_ANSWER_PHRASE = re.compile(r"(?i)(?:\banswer\b(?:\*\*)?\s*(?:is|would be|will be|should be|[:：=])"
-                            r"|(?:最终答案|答案)\s*(?:是|为|為|[:：=])|答えは|(?<![a-zA-Z])(?:r[ée]ponse|antwort|respuesta|resposta"
-                            r"|risposta|ответ)(?:\*\*)?\s*(?:est|ist|es|é|è|[:：=]))\s*:?\s*")
+_ANSWER_WORD = (
+    r"(?:(?:final[ \t]+)?answer|最终答案|答案|答え|정답|(?:r[ée]ponse|antwort|respuesta|resposta|risposta)"
+    r"(?:[ \t]+(?:finale|final|finale))?|ответ)"
+)
+_ANSWER_LINE = re.compile(
+    rf"(?im)^(?:[ \t>#*_]*{_ANSWER_WORD}[ \t]*(?:\*\*)?[ \t]*[:：]|[ \t]*####)[ \t]*(?:\*\*)?[ \t]*(.*)$"
+)
+_ANSWER_PHRASE = re.compile(
+    r"(?i)(?:\banswer\b(?:\*\*)?\s*(?:is|would be|will be|should be|[:：=])"
+    r"|(?:最终答案|答案)\s*(?:是|为|為|[:：=])|答えは|(?<![a-zA-Z])(?:r[ée]ponse|antwort|respuesta|resposta"
+    r"|risposta|ответ)(?:\*\*)?\s*(?:est|ist|es|é|è|[:：=]))\s*:?\s*"
+)
 # what a chat model leaves after its last word: end-of-turn and end-of-text tokens
-_SPECIAL_TOKENS = re.compile(r"(?:\s*(?:<\|[a-zA-Z0-9_]+\|>|</s>|<eos>|<end_of_turn>|<\uff5cend\u2581of\u2581sentence\uff5c>))+\s*$")
+_SPECIAL_TOKENS = re.compile(
+    r"(?:\s*(?:<\|[a-zA-Z0-9_]+\|>|</s>|<eos>|<end_of_turn>|<\uff5cend\u2581of\u2581sentence\uff5c>))+\s*$"
+)
 _ANSWER_TAG = re.compile(r"<answer>(.*?)</answer>", re.S | re.I)
 _SENTENCE_END = re.compile(r"\.(?=\s|$)|,\s+(?=[a-zA-Z]{2,}\b)|;\s|\n|[。！]")
 _NUMBER = re.compile(r"[+-]?\d+(?:,\d{3})*(?:\.\d+)?(?:[eE][+-]?\d{1,3}(?![\d.]))?")
 # a number as prose ends it: an optional currency sign before, a unit or currency after ("1,000.99€", "12 m²", "$5")
-_PROSE_NUMBER = re.compile(r"[$€£¥]?\s*(" + _NUMBER.pattern + r")\s*(?:[€£¥$]|[a-zA-Zμ°]{1,3}[²³]?|[a-zA-Z]{1,3}\^\{?[23]\}?)?")
+_PROSE_NUMBER = re.compile(
+    r"[$€£¥]?\s*(" + _NUMBER.pattern + r")\s*(?:[€£¥$]|[a-zA-Zμ°]{1,3}[²³]?|[a-zA-Z]{1,3}\^\{?[23]\}?)?"
+)
 _LAST_BOLD = re.compile(r"\*\*\s*\$?\s*(" + _NUMBER.pattern + r")\s*\$?\s*\*\*\s*[.!]?\s*$")
 _LAST_MATH = re.compile(r"\$([^$]+)\$\s*\.?\s*$")
 _DELIMS = (("$$", "$$"), ("$", "$"), ("\\(", "\\)"), ("\\[", "\\]"))
 _MATH_SPAN = re.compile(r"\$\$(.+?)\$\$|(?<!\\)\$([^$]+?)(?<!\\)\$|\\\((.+?)\\\)|\\\[(.+?)\\\]", re.S)
 _ENV = re.compile(r"\\(?:begin|end)\{[a-zA-Z*]*\}(?:\{[a-z|]*\})?")
 # what may stand between boxes that together state one answer: "\boxed{1}, \boxed{2} and \boxed{3}"
-_BOX_GAP = re.compile(r"(?:\s|[,;$]|\\[()\[\]]|\\q?quad(?![a-zA-Z])|\\[,;: ]|~|\b(?:and|or)\b|\\(?:text|mbox|textrm)\{\s*(?:and|or|,)?\s*\})*")
+_BOX_GAP = re.compile(
+    r"(?:\s|[,;$]|\\[()\[\]]|\\q?quad(?![a-zA-Z])|\\[,;: ]|~|\b(?:and|or)\b|\\(?:text|mbox|textrm)\{\s*(?:and|or|,)?\s*\})*"
+)
 _JOINER = re.compile(r"[,;]|\b(?:and|or)\b")
 _VERB = re.compile(r"(?i)\b(?:is|are|equals|was|be)\b\s*:?\s*")
 _BARE_BODY = re.compile(r"[^\s$]+")  # "\boxed 5"
@@ -51,7 +63,7 @@ def final_part(text: str, *, strict_think: bool = False) -> str | None:
     """The text after the last `</think>`; None for an unfinished thought when `strict_think`."""
     i = text.rfind("</think>")
     if i >= 0:
-        return text[i + len("</think>"):]
+        return text[i + len("</think>") :]
     if strict_think and "<think>" in text:
         return None
     return text
@@ -68,7 +80,7 @@ def last_box(text: str, before: int | None = None) -> tuple[int, int, str | None
         j += 1
     if j < len(text) and text[j] == "{":
         end = matching_brace(text, j)
-        return (start, len(text), None) if end < 0 else (start, end + 1, text[j + 1:end])
+        return (start, len(text), None) if end < 0 else (start, end + 1, text[j + 1 : end])
     m = _BARE_BODY.match(text, j)
     return (start, m.end(), m.group()) if m and j > start + len(name) else (start, len(text), None)
 
@@ -88,7 +100,7 @@ def box_run(text: str) -> tuple[int, int, str | None] | None:
         prev = last_box(text, start)
         if prev is None or prev[2] is None or prev[1] > start:
             break
-        gap = text[prev[1]:start]
+        gap = text[prev[1] : start]
         if _BOX_GAP.fullmatch(gap) is None or not _JOINER.search(gap):
             break
         bodies.append(prev[2])
@@ -110,7 +122,7 @@ def sentence_value(s: str) -> str:
         return s
     found = None
     for m in _VERB.finditer(s):
-        body = _delimited(s[m.end():])
+        body = _delimited(s[m.end() :])
         if _looks_like_answer(body):
             found = body
     if found is not None:
@@ -131,7 +143,7 @@ def _delimited(rest: str) -> str:
         if rest.startswith(open_):
             end = _closer(rest, close, len(open_))
             if end > 0:
-                return rest[len(open_):end]
+                return rest[len(open_) : end]
     m = _SENTENCE_END.search(rest)
     return rest[: m.start()] if m else rest
 
@@ -158,7 +170,7 @@ def answer_line(text: str) -> str | None:
     for m in _ANSWER_LINE.finditer(text):
         body = m.group(1).strip()
         if not body:  # "Answer:" on its own line, the answer on the next
-            body = text[m.end(): m.end() + 2000].lstrip("\n").split("\n", 1)[0].strip()
+            body = text[m.end() : m.end() + 2000].lstrip("\n").split("\n", 1)[0].strip()
         if body:
             found = body
     return found
@@ -167,8 +179,8 @@ def answer_line(text: str) -> str | None:
 def answer_phrase(text: str) -> str | None:
     """The answer in the last "the answer is X" / "final answer: X" phrase that names one (of the last
     MAX_PHRASES phrases)."""
-    for m in list(_ANSWER_PHRASE.finditer(text))[-1:-MAX_PHRASES - 1:-1]:
-        body = _delimited(text[m.end(): m.end() + 2000])
+    for m in list(_ANSWER_PHRASE.finditer(text))[-1 : -MAX_PHRASES - 1 : -1]:
+        body = _delimited(text[m.end() : m.end() + 2000])
         if _looks_like_answer(body):
             return body
     return None
@@ -188,7 +200,7 @@ def scan_tail(part: str) -> str:
         opened = part.count("{", box, start) - part.count("\\{", box, start)
         closed = part.count("}", box, start) - part.count("\\}", box, start)
         if opened > closed:
-            return part[box: box + MAX_SCAN_CHARS]
+            return part[box : box + MAX_SCAN_CHARS]
     return part[start:]
 
 
@@ -226,8 +238,9 @@ def last_number(text: str, policy: str) -> str | None:
     return None
 
 
-def extract_answer(text: str, *, last_number_policy: str = "line", whole_response: bool = True,
-                   strict_think: bool = False) -> str | None:
+def extract_answer(
+    text: str, *, last_number_policy: str = "line", whole_response: bool = True, strict_think: bool = False
+) -> str | None:
     """The final answer as written (still LaTeX), or None when the response gives none."""
     part = final_part(text, strict_think=strict_think)
     if part is None or not part.strip():
@@ -238,7 +251,7 @@ def extract_answer(text: str, *, last_number_policy: str = "line", whole_respons
         inner = tags[-1].strip()
         return extract_answer(inner, last_number_policy=last_number_policy, whole_response=True) or inner
     box = box_run(part)
-    after = part[box[1]:] if box else part
+    after = part[box[1] :] if box else part
     line = answer_line(after)
     if line is not None:  # "Final Answer: The final answer is $5$. I hope it is correct."
         return sentence_value(answer_phrase(line) or _delimited(line))
@@ -258,8 +271,10 @@ def extract_answer(text: str, *, last_number_policy: str = "line", whole_respons
     return last_number(part, last_number_policy)
 
 
-_PART_LABEL = re.compile(r"(?i)(?:^|[\s*(\[])(?:\(([a-h]|i{1,3}|iv|vi{0,3}|[1-9])\)|([a-h]|[1-9])\)"
-                         r"|part\s+\(?([a-h]|[1-9]|i{1,3}|iv|v)(?![a-zA-Z0-9])\)?)")
+_PART_LABEL = re.compile(
+    r"(?i)(?:^|[\s*(\[])(?:\(([a-h]|i{1,3}|iv|vi{0,3}|[1-9])\)|([a-h]|[1-9])\)"
+    r"|part\s+\(?([a-h]|[1-9]|i{1,3}|iv|v)(?![a-zA-Z0-9])\)?)"
+)
 
 
 def part_boxes(text: str, parts: int, *, strict_think: bool = False) -> str | None:
@@ -282,7 +297,7 @@ def part_boxes(text: str, parts: int, *, strict_think: bool = False) -> str | No
     boxes.reverse()
     labels = []
     for i, (start, _, _) in enumerate(boxes):
-        gap = part[boxes[i - 1][1]:start] if i else part[max(0, start - 400):start]
+        gap = part[boxes[i - 1][1] : start] if i else part[max(0, start - 400) : start]
         found = [next(g for g in m.groups() if g) for m in _PART_LABEL.finditer(gap)]
         if not found:
             return None
@@ -299,7 +314,9 @@ def gold_answer(gold: str) -> str:
     box = box_run(gold)
     if box and box[2] is not None:
         return box[2]
-    if len(gold) <= 20000 and _prose_words(gold) >= 4:  # a worked solution given as the reference: read its final answer
+    if (
+        len(gold) <= 20000 and _prose_words(gold) >= 4
+    ):  # a worked solution given as the reference: read its final answer
         found = extract_answer(gold, last_number_policy="off")
         if found:
             return found

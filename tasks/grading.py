@@ -13,17 +13,26 @@ up front).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from fractions import Fraction
-from typing import Any, Sequence
+from typing import Any
 
 from tasks import workers as worker_pool
 from tasks.errors import TaskError
-from tasks.structure import split_top
 from tasks.extract import LAST_NUMBER_POLICIES, extract_answer, gold_answer, part_boxes
-from tasks.normalize import (chain_value, clean, decimal_states, integer_digits, long_decimal, number_text, plain_number,
-                             strip_variable)
+from tasks.normalize import (
+    chain_value,
+    clean,
+    decimal_states,
+    integer_digits,
+    long_decimal,
+    number_text,
+    plain_number,
+    strip_variable,
+)
+from tasks.structure import split_top
 
 STATUSES = ("correct", "wrong", "no_answer", "timeout", "error")
 
@@ -81,10 +90,16 @@ def _settle(response: Any, gold: Any, config: GradeConfig) -> Grade | _Pending:
     text = _as_text(response)
     if text is None:
         return Grade(False, None, "no_answer" if response is None else "error")
-    extracted = extract_answer(text, last_number_policy=config.last_number,
-                               whole_response=config.whole_response, strict_think=config.strict_think)
+    extracted = extract_answer(
+        text,
+        last_number_policy=config.last_number,
+        whole_response=config.whole_response,
+        strict_think=config.strict_think,
+    )
     if text.strip() == gold_text.strip() and len(text) <= config.max_answer_chars:
-        return _verdict(True, text.strip(), clean(text).text)  # the response is the gold answer, character for character
+        return _verdict(
+            True, text.strip(), clean(text).text
+        )  # the response is the gold answer, character for character
     gold_text = gold_answer(gold_text)
     g = clean(gold_text)
     items = split_top(g.text, ",")
@@ -106,8 +121,11 @@ def _settle(response: Any, gold: Any, config: GradeConfig) -> Grade | _Pending:
         return _Pending(extracted, gold_text)
     pn, gn = plain_number(p_text), plain_number(g.text)
     if pn is not None and gn is not None:
-        equal = pn == gn or (long_decimal(p_text) is None) != (long_decimal(g.text) is None) and (
-            decimal_states(gn, p_text) or decimal_states(pn, g.text))  # 0.0833333333333333 for 1/12, and back
+        equal = (
+            pn == gn
+            or (long_decimal(p_text) is None) != (long_decimal(g.text) is None)
+            and (decimal_states(gn, p_text) or decimal_states(pn, g.text))
+        )  # 0.0833333333333333 for 1/12, and back
         return _verdict(equal, extracted, number_text(pn))
     if p.text == g.text and p.text:
         return _verdict(True, extracted, p.text)
@@ -144,8 +162,14 @@ def grade(response: Any, gold: Any, *, timeout: float = 1.0, config: GradeConfig
         return Grade(False, None, "error")
 
 
-def grade_batch(responses: Sequence[Any], golds: Sequence[Any], *, timeout: float = 1.0,
-                config: GradeConfig | None = None, workers: int | None = None) -> list[Grade]:
+def grade_batch(
+    responses: Sequence[Any],
+    golds: Sequence[Any],
+    *,
+    timeout: float = 1.0,
+    config: GradeConfig | None = None,
+    workers: int | None = None,
+) -> list[Grade]:
     """Grade many responses in parallel; each answer is bounded by `timeout`, results keep order."""
     if len(responses) != len(golds):
         raise ValueError(f"{len(responses)} responses but {len(golds)} gold answers")

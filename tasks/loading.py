@@ -161,8 +161,19 @@ def _hub_unreachable() -> str | None:
     import socket
     from urllib.parse import urlsplit
 
-    if any(os.environ.get(v) for v in ("HF_HUB_OFFLINE", "HF_DATASETS_OFFLINE", "HTTPS_PROXY", "https_proxy",
-                                       "HTTP_PROXY", "http_proxy", "ALL_PROXY", "all_proxy")):
+    if any(
+        os.environ.get(v)
+        for v in (
+            "HF_HUB_OFFLINE",
+            "HF_DATASETS_OFFLINE",
+            "HTTPS_PROXY",
+            "https_proxy",
+            "HTTP_PROXY",
+            "http_proxy",
+            "ALL_PROXY",
+            "all_proxy",
+        )
+    ):
         return None
     url = urlsplit(os.environ.get("HF_ENDPOINT") or "https://huggingface.co")
     port = url.port or (443 if url.scheme == "https" else 80)
@@ -244,7 +255,9 @@ def _map_row(spec: TaskSpec, row: dict, index: int, where: str) -> Problem | Non
     qcol = next((c for c in spec.question if c in row), None)
     question = row.get(qcol) if qcol else None
     if not isinstance(question, str) or not question.strip():
-        raise TaskError(f"{label}: missing or empty problem text (looked for {'/'.join(spec.question)}; has {', '.join(row)})")
+        raise TaskError(
+            f"{label}: missing or empty problem text (looked for {'/'.join(spec.question)}; has {', '.join(row)})"
+        )
     acol = next((c for c in spec.answer if row.get(c) not in (None, "")), None)
     value = row.get(acol) if acol else None
     if acol in spec.solution:

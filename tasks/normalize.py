@@ -18,20 +18,53 @@ from tasks.structure import split_top
 MAX_NUMBER_CHARS = 400  # longer digit strings are compared as strings, never converted
 WORD = re.compile(r"(?<![\\a-zA-Z])[a-zA-Z]{3,}")  # a word of prose: 3+ letters, not a LaTeX command
 
-_SPACING = re.compile(r"(?<!\\)\\[,;:! ]|\\(?:quad|qquad|displaystyle|textstyle|left|right|big|Big|bigg|Bigg)(?![a-zA-Z])|~")
+_SPACING = re.compile(
+    r"(?<!\\)\\[,;:! ]|\\(?:quad|qquad|displaystyle|textstyle|left|right|big|Big|bigg|Bigg)(?![a-zA-Z])|~"
+)
 _FRAC_ALIAS = re.compile(r"\\[dt]frac(?![a-zA-Z])")
 _FRAC_SHORT = re.compile(r"\\frac\s*(\d)\s*(\d)")  # \frac12 -> \frac{1}{2}
 _FRAC_HALF_SHORT = re.compile(r"\\frac\s*\{([^{}]*)\}\s*(\d)")  # \frac{a}2
 _DEGREES = re.compile(r"\s*(?:\^\s*\{?\s*\\circ\s*\}?|°|\\degree|\\text\{\s*degrees?\s*\}|\s+degrees?)\s*$")
 _PERCENT = re.compile(r"\s*(?:\\%|%|\\text\{\s*percent\s*\}|\s+percent)\s*$")
-_TEXT_UNIT = re.compile(r"\s*\\(?:text|textrm|textbf|textit|mbox|mathrm|textnormal)\s*\{\s*[a-zA-Z][a-zA-Z .]*\}(?:\s*\^\s*\{?\d\}?)?\s*$")
+_TEXT_UNIT = re.compile(
+    r"\s*\\(?:text|textrm|textbf|textit|mbox|mathrm|textnormal)\s*\{\s*[a-zA-Z][a-zA-Z .]*\}(?:\s*\^\s*\{?\d\}?)?\s*$"
+)
 _WORD_UNIT = re.compile(r"(?<=[\d}])\s*([a-zA-Z]{2,}(?:\s+[a-zA-Z]{2,})*)(?:\s*\^\s*\{?\d\}?)?\s*$")
-_MATH_WORDS = {"pi", "sin", "cos", "tan", "cot", "sec", "csc", "log", "ln", "exp", "sqrt", "infty", "inf", "frac", "cdot", "times", "mod", "pmod", "arcsin", "arccos", "arctan", "sinh", "cosh", "tanh", "lg", "deg"}
+_MATH_WORDS = {
+    "pi",
+    "sin",
+    "cos",
+    "tan",
+    "cot",
+    "sec",
+    "csc",
+    "log",
+    "ln",
+    "exp",
+    "sqrt",
+    "infty",
+    "inf",
+    "frac",
+    "cdot",
+    "times",
+    "mod",
+    "pmod",
+    "arcsin",
+    "arccos",
+    "arctan",
+    "sinh",
+    "cosh",
+    "tanh",
+    "lg",
+    "deg",
+}
 _WRAPPERS = ("\\text", "\\textbf", "\\mathrm", "\\mathbf", "\\boxed", "\\fbox", "\\mbox", "\\textrm", "\\textnormal")
 _VAR_EQ = re.compile(r"^[a-zA-Z](?:_\{?[a-zA-Z0-9]+\}?)?\s*=\s*(?!.*=)")  # "x = ", "a_1 = "
 _SPACE_THOUSANDS = re.compile(r"[+-]?\d{1,3}(?: \d{3})+(?:\.\d+)?")  # "1 000 000"
 # "\\left" written with a doubled backslash (an escaping slip in JSON or raw strings): one command, not a line break
-_DOUBLED = re.compile(r"(?<!\\)\\\\(?=(?:left|right|frac|dfrac|tfrac|sqrt|le|leq|ge|geq|lt|gt|cdot|times|pi|infty|text|in|cup|circ|pm)(?![a-zA-Z]))")
+_DOUBLED = re.compile(
+    r"(?<!\\)\\\\(?=(?:left|right|frac|dfrac|tfrac|sqrt|le|leq|ge|geq|lt|gt|cdot|times|pi|infty|text|in|cup|circ|pm)(?![a-zA-Z]))"
+)
 _INT = re.compile(r"[+-]?(?:\d{1,3}(?:,\d{3})+|\d+)(?:\.0*)?")
 _DEC = re.compile(r"[+-]?(?:\d+\.\d*|\.\d+)")
 _SCI = re.compile(r"([+-]?(?:\d+\.?\d*|\.\d+))[eE]([+-]?\d{1,3})")  # 1e3, 2.5E-4: the whole answer only
@@ -50,7 +83,7 @@ def unwrap(text: str, command: str) -> str | None:
     """The body of `command{...}` when the whole text is exactly that, else None."""
     if not text.startswith(command):
         return None
-    rest = text[len(command):].lstrip()
+    rest = text[len(command) :].lstrip()
     if not rest.startswith("{"):
         return None
     end = matching_brace(rest, 0)
@@ -141,7 +174,7 @@ def _strip_unit(s: str) -> str:
 def strip_variable(s: str) -> str:
     """`x = 5` -> `5` (a single variable on the left, nothing else to compare there)."""
     m = _VAR_EQ.match(s)
-    return s[m.end():].strip() if m else s
+    return s[m.end() :].strip() if m else s
 
 
 def integer_digits(s: str) -> str | None:
@@ -209,7 +242,7 @@ def decimal_states(value: Fraction, decimal: str) -> bool:
     places = long_decimal(decimal)
     if places is None:
         return False
-    d, unit = Fraction(decimal), Fraction(1, 10 ** places)
+    d, unit = Fraction(decimal), Fraction(1, 10**places)
     if abs(value - d) <= unit / 2:
         return True
     digits = len(decimal.lstrip("+-").replace(".", "").lstrip("0"))

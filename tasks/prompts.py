@@ -5,6 +5,7 @@ Both functions take any object shaped like a transformers tokenizer / generation
 backend and the update) import these and nothing else for prompts and end-of-sequence ids;
 tests/test_prompts.py checks that eval and training build the same ids for every task and template.
 """
+
 from __future__ import annotations
 
 

@@ -55,7 +55,9 @@ class TaskSpec:
 
     def __post_init__(self) -> None:
         if not isinstance(self.name, str) or not _NAME.fullmatch(self.name) or self.name == "file":
-            raise TaskError(f"bad task name {self.name!r}: lower-case letters, digits, '_', '-', '.', starting with a letter")
+            raise TaskError(
+                f"bad task name {self.name!r}: lower-case letters, digits, '_', '-', '.', starting with a letter"
+            )
         if self.kind not in KINDS:
             raise TaskError(f"task {self.name}: kind must be one of {', '.join(KINDS)} (got {self.kind!r})")
         if self.size is not None and (not isinstance(self.size, int) or self.size < 1):
@@ -73,8 +75,18 @@ class TaskSpec:
 
 def _aime(year: int, hub: str, fixes: tuple = (), note: str = "") -> TaskSpec:
     yy = year % 100
-    return TaskSpec(f"aime{yy}", kind="integer", title=f"AIME'{yy}", files=(f"aime{yy}", f"aime_{year}", f"aime{year}"),
-                    hub=hub, size=30, id_pattern=rf"{year}-(I|II)-([1-9]|1[0-5])", year=year, fixes=fixes, note=note)
+    return TaskSpec(
+        f"aime{yy}",
+        kind="integer",
+        title=f"AIME'{yy}",
+        files=(f"aime{yy}", f"aime_{year}", f"aime{year}"),
+        hub=hub,
+        size=30,
+        id_pattern=rf"{year}-(I|II)-([1-9]|1[0-5])",
+        year=year,
+        fixes=fixes,
+        note=note,
+    )
 
 
 # Hub copies used when no local source is given; their columns are mapped onto ours (tasks/loading.py).
@@ -86,9 +98,15 @@ _II10 = "2026-II-10"
 BUILTIN = (
     _aime(2024, "HuggingFaceH4/aime_2024"),
     _aime(2025, "MathArena/aime_2025"),
-    _aime(2026, "MathArena/aime_2026", note="2026-II-10: the hub copy asks for a sum (850); corrected to 'greatest' (340)",
-          fixes=((_II10, "problem", "the sum of all possible values of", "the greatest possible value of"),
-                 (_II10, "answer", "850", "340"))),
+    _aime(
+        2026,
+        "MathArena/aime_2026",
+        note="2026-II-10: the hub copy asks for a sum (850); corrected to 'greatest' (340)",
+        fixes=(
+            (_II10, "problem", "the sum of all possible values of", "the greatest possible value of"),
+            (_II10, "answer", "850", "340"),
+        ),
+    ),
     TaskSpec("synthetic", kind="integer", title="synthetic", note="generated; options seed, size, difficulty"),
 )
 
@@ -104,7 +122,9 @@ def register(spec: TaskSpec, *, replace: bool = False) -> TaskSpec:
     with _lock:
         old = _registry.get(spec.name)
         if old is not None and old != spec and (not replace or old in BUILTIN):
-            raise TaskError(f"task {spec.name!r} is already registered" + ("" if old in BUILTIN else " (pass replace=True)"))
+            raise TaskError(
+                f"task {spec.name!r} is already registered" + ("" if old in BUILTIN else " (pass replace=True)")
+            )
         _registry[spec.name] = spec
     return spec
 
@@ -130,9 +150,17 @@ def register_yaml(path: str | os.PathLike) -> list[TaskSpec]:
             raise TaskError(f"task file {p}: task {name!r}: expected a mapping of fields")
         bad = sorted(set(body) - known)
         if bad:
-            raise TaskError(f"task file {p}: task {name!r}: unknown field(s) {', '.join(bad)}; known: {', '.join(sorted(known))}")
-        values = {k: tuple(v) if isinstance(v, list) else (v,) if k in ("question", "answer", "solution", "files")
-                  and isinstance(v, str) else v for k, v in body.items()}
+            raise TaskError(
+                f"task file {p}: task {name!r}: unknown field(s) {', '.join(bad)}; known: {', '.join(sorted(known))}"
+            )
+        values = {
+            k: tuple(v)
+            if isinstance(v, list)
+            else (v,)
+            if k in ("question", "answer", "solution", "files") and isinstance(v, str)
+            else v
+            for k, v in body.items()
+        }
         if values.get("path"):
             values["path"] = str((p.parent / str(values["path"])).resolve())
         specs.append(TaskSpec(str(name), **values))
@@ -175,7 +203,7 @@ def is_task(spec: str) -> bool:
 
 def file_spec(spec: str) -> TaskSpec:
     """The spec of `file:PATH`: free-form answers, question/problem and answer/solution columns."""
-    path = spec[len(FILE_PREFIX):]
+    path = spec[len(FILE_PREFIX) :]
     if not path:
         raise TaskError("file: task needs a path (file:PATH to a .jsonl or .parquet file)")
     return TaskSpec("file-task", kind="free", title=Path(path).name, path=path)

@@ -34,8 +34,9 @@ def score(response, gold, *, mode: str = "binary", timeout: float = 1.0) -> floa
     return reward_of(grade(response, _gold(gold), timeout=timeout), mode)
 
 
-def score_batch(responses: Sequence, golds: Sequence, *, mode: str = "binary", timeout: float = 1.0,
-                workers: int | None = None) -> list[float]:
+def score_batch(
+    responses: Sequence, golds: Sequence, *, mode: str = "binary", timeout: float = 1.0, workers: int | None = None
+) -> list[float]:
     """Rewards of many responses, graded in parallel; each one bounded by `timeout` seconds."""
     _values(mode)
     if len(responses) != len(golds):
@@ -59,8 +60,9 @@ def overlong_penalty(length: int, max_length: int, buffer: int) -> float:
     return -1.0
 
 
-def compute_score(data_source, solution_str, ground_truth, extra_info=None, *, mode: str = "binary",
-                  timeout: float = 1.0) -> float:
+def compute_score(
+    data_source, solution_str, ground_truth, extra_info=None, *, mode: str = "binary", timeout: float = 1.0
+) -> float:
     """verl's custom reward function. Select it (verl 0.9) with `reward.custom_reward_function.path=<tasks/reward.py>`
     and `reward.custom_reward_function.name=compute_score`; `mode` and `timeout` arrive through
     `+reward.custom_reward_function.reward_kwargs.mode=pm1` (pm1 for the paper's recipe). verl loads the file by
@@ -69,8 +71,13 @@ def compute_score(data_source, solution_str, ground_truth, extra_info=None, *, m
     return score(solution_str, ground_truth, mode=mode, timeout=timeout)
 
 
-def make_trl_reward(*, mode: str = "binary", timeout: float = 1.0, answer_column: str | None = None,
-                    overlong: tuple[int, int] | None = None):
+def make_trl_reward(
+    *,
+    mode: str = "binary",
+    timeout: float = 1.0,
+    answer_column: str | None = None,
+    overlong: tuple[int, int] | None = None,
+):
     """A TRL reward function `f(prompts, completions, **columns) -> list[float]`.
 
     The gold answer comes from the dataset column `answer_column`, else the first present of `answer`,
@@ -118,7 +125,9 @@ def _gold_column(columns: dict, n: int, name: str | None) -> list:
             if len(values) != n:
                 raise TaskError(f"reward: column {key!r} has {len(values)} values for {n} completions")
             return values
-    raise TaskError(f"reward: no gold answer column; looked for {', '.join(names)} among {', '.join(columns) or 'none'}")
+    raise TaskError(
+        f"reward: no gold answer column; looked for {', '.join(names)} among {', '.join(columns) or 'none'}"
+    )
 
 
 def _gold(gold) -> str:

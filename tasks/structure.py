@@ -50,9 +50,9 @@ def split_top(s: str, sep: str) -> list[str]:
     parts, last = [], 0
     for i, depth in _depths(s):
         if depth == 0 and s.startswith(sep, i) and i >= last:
-            if sep == "=" and (s[i - 1:i] in ("<", ">", "!", "=", "\\") or s[i + 1:i + 2] == "="):
+            if sep == "=" and (s[i - 1 : i] in ("<", ">", "!", "=", "\\") or s[i + 1 : i + 2] == "="):
                 continue
-            if sep.startswith("\\") and s[i + len(sep):i + len(sep) + 1].isalpha():  # \in vs \infty
+            if sep.startswith("\\") and s[i + len(sep) : i + len(sep) + 1].isalpha():  # \in vs \infty
                 continue
             parts.append(s[last:i])
             last = i + len(sep)
@@ -79,9 +79,9 @@ def peel_parens(s: str) -> str:
     k, n = 0, len(s)
     while k < n - 1 - k and partner.get(k) == n - 1 - k:
         k += 1
-    if k and (len(split_top(s[k:n - k], ",")) > 1 or len(split_top(s[k:n - k], ";")) > 1):
+    if k and (len(split_top(s[k : n - k], ",")) > 1 or len(split_top(s[k : n - k], ";")) > 1):
         k -= 1  # the innermost pair is a tuple's, not grouping
-    return s[k:n - k].strip()
+    return s[k : n - k].strip()
 
 
 _OR = re.compile(r"\s*\\(?:text|mbox|mathrm)\{\s*(?:or|and)\s*\}\s*|\s+(?:or|and)\s+|(?<=[)\]])(?:or|and)(?=[(\[])")
@@ -127,19 +127,36 @@ _VAR = r"(?:-?[a-zA-Z](?:_\{?[a-zA-Z0-9]+\}?)?(?:\([a-zA-Z]\))?|\|[a-zA-Z]\|)"  
 _ONE_SIDED = re.compile(rf"({_VAR})\s*({_REL}){_AFTER_REL}\s*(.+)")
 _ONE_SIDED_REV = re.compile(rf"(.+?)\s*({_REL}){_AFTER_REL}\s*({_VAR})")  # 5 \geq x
 _TWO_SIDED = re.compile(rf"(.+?)\s*({_REL}){_AFTER_REL}\s*({_VAR})\s*({_REL}){_AFTER_REL}\s*(.+)")
-_FLIP = {"<": ">", ">": "<", "\\lt": "\\gt", "\\gt": "\\lt", "\\le": "\\ge", "\\ge": "\\le", "\\leq": "\\geq", "\\geq": "\\leq",
-         "\\leqslant": "\\geqslant", "\\geqslant": "\\leqslant", "<=": ">=", ">=": "<="}
+_FLIP = {
+    "<": ">",
+    ">": "<",
+    "\\lt": "\\gt",
+    "\\gt": "\\lt",
+    "\\le": "\\ge",
+    "\\ge": "\\le",
+    "\\leq": "\\geq",
+    "\\geq": "\\leq",
+    "\\leqslant": "\\geqslant",
+    "\\geqslant": "\\leqslant",
+    "<=": ">=",
+    ">=": "<=",
+}
 
 
 def _inequality(s: str, depth: int) -> Shape | None:
     """One variable bounded by numbers reads as the interval it describes: x > 5 is (5, \\infty)."""
+
     def bound(text: str) -> Shape:
         return shape(text, depth + 1)
 
     m = _TWO_SIDED.fullmatch(s)
     if m and m.group(2) in _LESS and m.group(4) in _LESS and not m.group(3).startswith("-"):
-        return Shape("bracket", (bound(m.group(1)), bound(m.group(5))),
-                     open="(" if _LESS[m.group(2)] else "[", close=")" if _LESS[m.group(4)] else "]")
+        return Shape(
+            "bracket",
+            (bound(m.group(1)), bound(m.group(5))),
+            open="(" if _LESS[m.group(2)] else "[",
+            close=")" if _LESS[m.group(4)] else "]",
+        )
     m = _ONE_SIDED.fullmatch(s)
     if m and not re.search(_REL, m.group(3)):
         rel, rhs, var = m.group(2), m.group(3), m.group(1)
@@ -170,7 +187,9 @@ def _split_list(s: str) -> list[str]:
     return split_top(s, ";") if len(parts) == 1 else parts
 
 
-_OPERATOR = re.compile(r"[0-9+\-*/=<>^!]|\\(?:sqrt|cdot|times|div|pm|mp|log|ln|lg|exp|sum|prod|int|lim|binom|dfrac|tfrac)(?![a-zA-Z])")
+_OPERATOR = re.compile(
+    r"[0-9+\-*/=<>^!]|\\(?:sqrt|cdot|times|div|pm|mp|log|ln|lg|exp|sum|prod|int|lim|binom|dfrac|tfrac)(?![a-zA-Z])"
+)
 _SUBSCRIPT = re.compile(r"_\{[^{}]*\}|_[a-zA-Z0-9]")
 
 
@@ -184,7 +203,9 @@ def is_name(node: Shape) -> bool:
     ("(p, q)"), or a quantity written with letters alone ("|AB|", "f(x)", "V_1:V_2", "\\frac{NO}{BO}").
     No digits or operators outside subscripts: "2x = 6" or "x + y = 5" state an equation, not a value."""
     if node.kind == "bracket":
-        return node.open == "(" and node.close == ")" and len(node.items) > 1 and all(is_variable(i) for i in node.items)
+        return (
+            node.open == "(" and node.close == ")" and len(node.items) > 1 and all(is_variable(i) for i in node.items)
+        )
     if node.kind != "scalar" or not node.text or len(node.text) > 40:
         return False
     bare = _SUBSCRIPT.sub("", node.text)

@@ -21,7 +21,9 @@ def generate(*, seed: int = 0, size: int = 64, difficulty: int = 2) -> list[Prob
     for i in range(size):
         expr, value = _expression(rng, difficulty)
         question = f"Compute {expr}. Give the result as an integer."
-        problems.append(Problem(f"synthetic-d{difficulty}-s{seed}-{i}", question, str(value), {"difficulty": difficulty}))
+        problems.append(
+            Problem(f"synthetic-d{difficulty}-s{seed}-{i}", question, str(value), {"difficulty": difficulty})
+        )
     return problems
 
 

@@ -26,9 +26,17 @@ STARTUP_S = 60.0  # a cold worker imports sympy and warms the parser; generous f
 SPARES = 1  # workers kept ready beyond the pool size, so a kill never leaves the next call a cold worker
 # One answer of each common shape: a fresh worker's first `simplify`, interval or matrix is several times slower
 # than later ones, so a worker is "ready" only after it has done each once.
-WARM_UP = (("\\frac{1}{2}", "0.5"), ("x+1", "1+x"), ("(x+1)^2", "x^2+2x+1"), ("\\sqrt{8}", "2\\sqrt{2}"),
-           ("[1, 2)", "[1,2)"), ("\\{1, 2\\}", "\\{2, 1\\}"), ("\\begin{pmatrix}1\\\\2\\end{pmatrix}", "\\begin{pmatrix}1\\\\2\\end{pmatrix}"),
-           ("\\sin(\\pi/6)", "1/2"), ("y = 2x + 1", "2x - y = -1"))
+WARM_UP = (
+    ("\\frac{1}{2}", "0.5"),
+    ("x+1", "1+x"),
+    ("(x+1)^2", "x^2+2x+1"),
+    ("\\sqrt{8}", "2\\sqrt{2}"),
+    ("[1, 2)", "[1,2)"),
+    ("\\{1, 2\\}", "\\{2, 1\\}"),
+    ("\\begin{pmatrix}1\\\\2\\end{pmatrix}", "\\begin{pmatrix}1\\\\2\\end{pmatrix}"),
+    ("\\sin(\\pi/6)", "1/2"),
+    ("y = 2x + 1", "2x - y = -1"),
+)
 MEMORY_LIMIT = 4 << 30  # address space per worker: a runaway expression dies with MemoryError
 _TASKS_DIR = str(Path(__file__).resolve().parent)
 _BOOT = (
@@ -48,12 +56,15 @@ def die_with_parent(parent_pid: int) -> None:
 
     try:
         libc = ctypes.CDLL(None, use_errno=True)
-        linux = sys.platform.startswith("linux") and libc.prctl(1, int(signal.SIGKILL), 0, 0, 0) == 0  # PR_SET_PDEATHSIG
+        linux = (
+            sys.platform.startswith("linux") and libc.prctl(1, int(signal.SIGKILL), 0, 0, 0) == 0
+        )  # PR_SET_PDEATHSIG
     except (OSError, AttributeError):
         linux = False
     if os.getppid() != parent_pid:  # the parent died before the signal was armed
         os.kill(os.getpid(), signal.SIGKILL)
     if not linux:
+
         def watch() -> None:
             while os.getppid() == parent_pid:
                 time.sleep(1.0)
@@ -67,6 +78,7 @@ def default_size() -> int:
 
 
 # ---- the worker side ---------------------------------------------------------------------------
+
 
 def serve() -> None:
     """Worker main loop: for each request line, write a verdict line, then a canonical-form line."""
@@ -92,7 +104,10 @@ def serve() -> None:
     send({"ready": True})
     for line in sys.stdin.buffer:
         req = json.loads(line)
-        for step, fn in (("ok", lambda: equivalent(req["pred"], req["gold"])), ("canonical", lambda: canonical(req["pred"]))):
+        for step, fn in (
+            ("ok", lambda: equivalent(req["pred"], req["gold"])),
+            ("canonical", lambda: canonical(req["pred"])),
+        ):
             try:
                 send({step: fn()})
             except Exception as e:  # worker boundary: one bad answer must not take the worker down
@@ -100,6 +115,7 @@ def serve() -> None:
 
 
 # ---- the parent side ---------------------------------------------------------------------------
+
 
 class Worker:
     def __init__(self) -> None:
@@ -160,8 +176,13 @@ def _start(argv: list[str]) -> subprocess.Popen:
             _starter = ThreadPoolExecutor(max_workers=1, thread_name_prefix="grader-starter")
         starter = _starter
     return starter.submit(
-        subprocess.Popen, argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
-        close_fds=True, start_new_session=True,  # Ctrl-C in a terminal goes to the parent only
+        subprocess.Popen,
+        argv,
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        close_fds=True,
+        start_new_session=True,  # Ctrl-C in a terminal goes to the parent only
     ).result()
 
 

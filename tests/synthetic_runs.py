@@ -34,25 +34,27 @@ def make_samples(
                 answer = "7" if right else str(int(rng.integers(100, 103)))
                 for budget in budgets:
                     cut = length > budget
-                    rows.append({
-                        "run_id": run_id,
-                        "checkpoint": checkpoint,
-                        "fingerprint": f"fp-{checkpoint}",
-                        "task": task,
-                        "task_hash": f"hash-{task}",
-                        "template": "boxed",
-                        "problem_id": pid,
-                        "sample_idx": s,
-                        "budget": budget,
-                        "response_tokens": min(length, budget),
-                        "finish_reason": "length" if cut else "stop",
-                        "truncated": cut,
-                        "think_closed": not cut,
-                        "extracted": None if cut else answer,
-                        "canonical": None if cut else answer,
-                        "status": "no_answer" if cut else ("correct" if right else "wrong"),
-                        "correct": right and not cut,
-                    })
+                    rows.append(
+                        {
+                            "run_id": run_id,
+                            "checkpoint": checkpoint,
+                            "fingerprint": f"fp-{checkpoint}",
+                            "task": task,
+                            "task_hash": f"hash-{task}",
+                            "template": "boxed",
+                            "problem_id": pid,
+                            "sample_idx": s,
+                            "budget": budget,
+                            "response_tokens": min(length, budget),
+                            "finish_reason": "length" if cut else "stop",
+                            "truncated": cut,
+                            "think_closed": not cut,
+                            "extracted": None if cut else answer,
+                            "canonical": None if cut else answer,
+                            "status": "no_answer" if cut else ("correct" if right else "wrong"),
+                            "correct": right and not cut,
+                        }
+                    )
     return pa.Table.from_pylist(rows)
 
 

@@ -104,9 +104,18 @@ def test_leaderboard_filters_say_what_exists(capsys):
 def test_help_shows_defaults():
     sub = build_parser()._subparsers._group_actions[0].choices
     text = sub["eval"].format_help().split("options:", 1)[1]
-    for flag, default in [("--n", "16"), ("--temperature", "0.6"), ("--top-p", "0.95"), ("--template", "boxed"),
-                          ("--backend", "vllm"), ("--seed", "0"), ("--tensor-parallel-size", "1"),
-                          ("--concurrency", "64"), ("--flush-secs", "5.0"), ("--out", "results")]:
+    for flag, default in [
+        ("--n", "16"),
+        ("--temperature", "0.6"),
+        ("--top-p", "0.95"),
+        ("--template", "boxed"),
+        ("--backend", "vllm"),
+        ("--seed", "0"),
+        ("--tensor-parallel-size", "1"),
+        ("--concurrency", "64"),
+        ("--flush-secs", "5.0"),
+        ("--out", "results"),
+    ]:
         block = text.split("\n  " + flag + " ", 1)[1].split("\n  -", 1)[0]
         assert f"(default: {default})" in " ".join(block.split()), flag
     timeout = next(a for a in sub["grade"]._actions if "--timeout" in a.option_strings)
@@ -116,7 +125,12 @@ def test_help_shows_defaults():
 def test_unreachable_hub_fails_at_once():
     env = {k: v for k, v in os.environ.items() if k != "HARNESS_DATA_DIR" and "PROXY" not in k.upper()}
     env.update(PYTHONPATH=str(REPO), HF_ENDPOINT="http://127.0.0.1:9")  # a closed port: refused at once
-    done = subprocess.run([sys.executable, "-m", "harness.cli", "tasks"], env=env, capture_output=True, text=True,
-                          timeout=120)
+    done = subprocess.run(
+        [sys.executable, "-m", "harness.cli", "tasks"], env=env, capture_output=True, text=True, timeout=120
+    )
     assert done.returncode == 2
-    assert done.stderr.count("\n") == 1 and "127.0.0.1:9 is unreachable" in done.stderr and "HARNESS_DATA_DIR" in done.stderr
+    assert (
+        done.stderr.count("\n") == 1
+        and "127.0.0.1:9 is unreachable" in done.stderr
+        and "HARNESS_DATA_DIR" in done.stderr
+    )

@@ -38,8 +38,32 @@ def setup(tmp_path_factory, data_dir):  # noqa: ARG001 (data_dir sets HARNESS_DA
     a = build_tiny(root / "ckpt-a", 0)
     b = build_tiny(root / "ckpt-b", 1)
     out = root / "out"
-    assert main(["eval", "--ckpt", str(a), "--backend", "hf", "--out", str(out), "--tasks", "aime24", "--limit", "2",
-                 "--n", "3", "--max-tokens", "40", "--temperature", "0.8", "--no-progress", "--no-leaderboard"]) == 0
+    assert (
+        main(
+            [
+                "eval",
+                "--ckpt",
+                str(a),
+                "--backend",
+                "hf",
+                "--out",
+                str(out),
+                "--tasks",
+                "aime24",
+                "--limit",
+                "2",
+                "--n",
+                "3",
+                "--max-tokens",
+                "40",
+                "--temperature",
+                "0.8",
+                "--no-progress",
+                "--no-leaderboard",
+            ]
+        )
+        == 0
+    )
     (run_dir,) = (out / "runs").iterdir()
     return {"a": a, "b": b, "out": out, "run_dir": run_dir, "run_id": run_dir.name}
 
@@ -60,7 +84,7 @@ def naive_entropies(ckpt: Path, run_dir: Path, temperature: float) -> dict:
         assert len(prompt) == r["prompt_tokens"]
         ids = torch.tensor([list(prompt) + r["token_ids"]])
         with torch.no_grad():
-            z = model(ids).logits[0, len(prompt) - 1:-1] / temperature
+            z = model(ids).logits[0, len(prompt) - 1 : -1] / temperature
         logp = torch.log_softmax(z, dim=-1)
         lp = logp.gather(1, torch.tensor(r["token_ids"])[:, None]).squeeze(1)
         out[(r["problem_id"], r["sample_idx"])] = ((-(logp.exp() * logp).sum(-1)).numpy(), lp.numpy())
@@ -69,12 +93,38 @@ def naive_entropies(ckpt: Path, run_dir: Path, temperature: float) -> dict:
 
 def test_entropies_equal_float64_naive(setup, tmp_path, capsys):
     dest = tmp_path / "an"
-    assert main(["entropy", "--run", setup["run_id"], "--results", str(setup["out"]), "--out", str(dest),
-                 "--batch-tokens", "150", "--dtype", "float32", "--no-progress"]) == 0  # several batches, padded
+    assert (
+        main(
+            [
+                "entropy",
+                "--run",
+                setup["run_id"],
+                "--results",
+                str(setup["out"]),
+                "--out",
+                str(dest),
+                "--batch-tokens",
+                "150",
+                "--dtype",
+                "float32",
+                "--no-progress",
+            ]
+        )
+        == 0
+    )  # several batches, padded
     assert "below 0.01" in capsys.readouterr().out
     tokens = pq.read_table(dest / "tokens.parquet")
-    assert set(tokens.column_names) >= {"run_id", "problem_id", "sample_idx", "position", "token_id", "token", "entropy",
-                                        "correct", "truncated"}
+    assert set(tokens.column_names) >= {
+        "run_id",
+        "problem_id",
+        "sample_idx",
+        "position",
+        "token_id",
+        "token",
+        "entropy",
+        "correct",
+        "truncated",
+    }
     naive = naive_entropies(setup["a"], setup["run_dir"], 0.8)  # T defaults to the run's sampling temperature
     got: dict = {}
     for r in tokens.to_pylist():
@@ -89,16 +139,27 @@ def test_entropies_equal_float64_naive(setup, tmp_path, capsys):
     h = tokens["entropy"].to_numpy()
     assert h.min() < 0.05 and h.max() > 1.0  # the sharpened head gives both ends of the range
     summary = (dest / "summary.md").read_text()
-    for text in ("share with H < 0.01", "80th percentile", "0.672", "By position", "Forking tokens", "Correct vs wrong", "cut at the budget",
-                 f"T = 0.8", "machine:", "date:"):
+    for text in (
+        "share with H < 0.01",
+        "80th percentile",
+        "0.672",
+        "By position",
+        "Forking tokens",
+        "Correct vs wrong",
+        "cut at the budget",
+        "T = 0.8",
+        "machine:",
+        "date:",
+    ):
         assert text in summary
     s = json.loads((dest / "summary.json").read_text())
     assert s["all"]["tokens"] == tokens.num_rows
     assert math.isclose(s["all"]["p80"], float(np.percentile(h.astype(np.float64), 80)))
     assert math.isclose(s["all"]["share_below_0.01"], float((h < 0.01).mean()))
     assert math.isclose(s["mean_nll"], -float(tokens["logprob"].to_numpy().astype(np.float64).mean()), rel_tol=1e-9)
-    assert sum(r["top_count"] for r in ea.forking_tokens(tokens["token"].to_pylist(), h, ea.top_fraction(h), 10**6)) \
-        == math.ceil(0.2 * len(h))
+    assert sum(
+        r["top_count"] for r in ea.forking_tokens(tokens["token"].to_pylist(), h, ea.top_fraction(h), 10**6)
+    ) == math.ceil(0.2 * len(h))
     assert (dest / "histogram.png").read_bytes()[:4] == b"\x89PNG"
     assert "| 1 |" in (dest / "forking_tokens.md").read_text()
 
@@ -111,8 +172,12 @@ def test_logits_path_equals_fused_path(setup):
     prompts = ea.rebuild_prompts(table, AutoTokenizer.from_pretrained(str(setup["b"])))
     model = ea.load_model(setup["b"], ea.pick_device("cpu"))
     responses = table["token_ids"].to_pylist()
-    fused = ea.token_entropies(model, prompts, responses, temperature=1.3, max_batch_tokens=10**6, progress=False, fused=True)
-    plain = ea.token_entropies(model, prompts, responses, temperature=1.3, max_batch_tokens=64, progress=False, fused=False)
+    fused = ea.token_entropies(
+        model, prompts, responses, temperature=1.3, max_batch_tokens=10**6, progress=False, fused=True
+    )
+    plain = ea.token_entropies(
+        model, prompts, responses, temperature=1.3, max_batch_tokens=64, progress=False, fused=False
+    )
     for x, y in zip(fused[0] + fused[1], plain[0] + plain[1]):
         np.testing.assert_allclose(x, y, atol=1e-5, rtol=1e-5)
 
@@ -128,9 +193,16 @@ def test_gpu_matches_cpu(setup):
     table = ea.load_samples(run_dir=setup["run_dir"])
     prompts = ea.rebuild_prompts(table, AutoTokenizer.from_pretrained(str(setup["a"])))
     responses = table["token_ids"].to_pylist()
-    run = lambda device, dtype: np.concatenate(ea.token_entropies(  # noqa: E731
-        ea.load_model(setup["a"], torch.device(device), dtype), prompts, responses, temperature=0.8,
-        max_batch_tokens=256, progress=False)[0])
+    run = lambda device, dtype: np.concatenate(
+        ea.token_entropies(  # noqa: E731
+            ea.load_model(setup["a"], torch.device(device), dtype),
+            prompts,
+            responses,
+            temperature=0.8,
+            max_batch_tokens=256,
+            progress=False,
+        )[0]
+    )
     cpu, gpu32, gpu16 = run("cpu", "float32"), run("cuda", "float32"), run("cuda", None)  # None: bf16 on GPU
     np.testing.assert_allclose(gpu32, cpu, atol=1e-4, rtol=1e-4)
     err = np.abs(gpu16 - cpu)
@@ -141,15 +213,49 @@ def test_gpu_matches_cpu(setup):
 
 def test_compare_with_itself_and_with_another(setup, tmp_path):
     same = tmp_path / "same"
-    assert main(["entropy", "--run", str(setup["run_dir"]), "--compare", str(setup["a"]), str(setup["a"]),
-                 "--out", str(same), "--dtype", "float32", "--no-progress"]) == 0
+    assert (
+        main(
+            [
+                "entropy",
+                "--run",
+                str(setup["run_dir"]),
+                "--compare",
+                str(setup["a"]),
+                str(setup["a"]),
+                "--out",
+                str(same),
+                "--dtype",
+                "float32",
+                "--no-progress",
+            ]
+        )
+        == 0
+    )
     t = pq.read_table(same / "compare_tokens.parquet")
     assert np.array_equal(t["entropy_a"].to_numpy(), t["entropy_b"].to_numpy())
     assert "**100.0 %**" in (same / "compare.md").read_text()
 
     other = tmp_path / "other"
-    assert main(["entropy", "--run", str(setup["run_dir"]), "--compare", str(setup["a"]), str(setup["b"]),
-                 "--out", str(other), "--rho", "0.3", "--dtype", "float32", "--no-progress"]) == 0
+    assert (
+        main(
+            [
+                "entropy",
+                "--run",
+                str(setup["run_dir"]),
+                "--compare",
+                str(setup["a"]),
+                str(setup["b"]),
+                "--out",
+                str(other),
+                "--rho",
+                "0.3",
+                "--dtype",
+                "float32",
+                "--no-progress",
+            ]
+        )
+        == 0
+    )
     t = pq.read_table(other / "compare_tokens.parquet")
     h_a, h_b = t["entropy_a"].to_pylist(), t["entropy_b"].to_pylist()
     k = math.ceil(0.3 * len(h_a))
@@ -169,7 +275,11 @@ def test_compare_small_example_by_hand():
     assert (c.k, c.overlap) == (3, 2)
     assert math.isclose(c.high_change["mean_change"], ((2.0 - 3.0) + (0.1 - 2.0) + (1.5 - 1.0)) / 3)
     assert c.low_change["tokens"] == 7
-    assert ea.top_fraction(np.array([1.0, 1.0, 1.0]), 0.5).tolist() == [True, True, False]  # k = ceil(1.5), ties: earlier
+    assert ea.top_fraction(np.array([1.0, 1.0, 1.0]), 0.5).tolist() == [
+        True,
+        True,
+        False,
+    ]  # k = ceil(1.5), ties: earlier
 
 
 def _bad_shards(tmp_path, setup, **changes) -> Path:
@@ -183,18 +293,21 @@ def _bad_shards(tmp_path, setup, **changes) -> Path:
     return path
 
 
-@pytest.mark.parametrize("case, message", [
-    ("no-run", "no run 'nope'"),
-    ("rho", "--rho must be in (0, 1]"),
-    ("temperature", "--temperature must be > 0"),
-    ("ckpt", "is not a folder"),
-    ("not-parquet", "as Parquet"),
-    ("no-ckpt", "--samples needs --ckpt"),
-    ("template", "the rebuilt prompt has"),
-    ("vocab", "beyond the tokenizer"),
-    ("task-hash", "content hash"),
-    ("greedy", "entropy at temperature 0"),
-])
+@pytest.mark.parametrize(
+    "case, message",
+    [
+        ("no-run", "no run 'nope'"),
+        ("rho", "--rho must be in (0, 1]"),
+        ("temperature", "--temperature must be > 0"),
+        ("ckpt", "is not a folder"),
+        ("not-parquet", "as Parquet"),
+        ("no-ckpt", "--samples needs --ckpt"),
+        ("template", "the rebuilt prompt has"),
+        ("vocab", "beyond the tokenizer"),
+        ("task-hash", "content hash"),
+        ("greedy", "entropy at temperature 0"),
+    ],
+)
 def test_bad_input_is_one_line_exit_2(setup, tmp_path, capsys, case, message):
     dest = tmp_path / "dest"
     base = ["entropy", "--results", str(setup["out"]), "--out", str(dest), "--no-progress"]
@@ -205,8 +318,10 @@ def test_bad_input_is_one_line_exit_2(setup, tmp_path, capsys, case, message):
         "temperature": base + run + ["--temperature", "-1"],
         "ckpt": base + run + ["--ckpt", str(tmp_path / "missing")],
         "no-ckpt": base + ["--samples", str(_bad_shards(tmp_path, setup))],
-        "vocab": base + ["--samples", str(_bad_shards(tmp_path, setup, token_ids=[5, 99999])), "--ckpt", str(setup["a"])],
-        "task-hash": base + ["--samples", str(_bad_shards(tmp_path, setup, task_hash="0" * 16)), "--ckpt", str(setup["a"])],
+        "vocab": base
+        + ["--samples", str(_bad_shards(tmp_path, setup, token_ids=[5, 99999])), "--ckpt", str(setup["a"])],
+        "task-hash": base
+        + ["--samples", str(_bad_shards(tmp_path, setup, task_hash="0" * 16)), "--ckpt", str(setup["a"])],
         "greedy": base + ["--samples", str(_bad_shards(tmp_path, setup, temperature=0.0)), "--ckpt", str(setup["a"])],
     }
     if case == "not-parquet":

@@ -18,8 +18,8 @@ import pyarrow.compute as pc
 import pytest
 
 from harness import store
-from harness.repetition import ends_in_loop
 from harness.cli import main
+from harness.repetition import ends_in_loop
 from tests import tiny_bpe
 
 TEMPLATE = tiny_bpe.CHAT
@@ -34,8 +34,15 @@ def _build_tiny(out: Path) -> Path:
     def likely_end(model, tok):  # make the end token likely enough that some samples stop on their own
         model.lm_head.weight[tok.eos_token_id].fill_(0.05 * model.model.embed_tokens.weight.std().item())
 
-    return tiny_bpe.build(out, corpus_tasks=("aime24", "aime25", "synthetic"), vocab_size=320, intermediate_size=128,
-                          max_positions=2048, chat_template=TEMPLATE, adjust=likely_end)
+    return tiny_bpe.build(
+        out,
+        corpus_tasks=("aime24", "aime25", "synthetic"),
+        vocab_size=320,
+        intermediate_size=128,
+        max_positions=2048,
+        chat_template=TEMPLATE,
+        adjust=likely_end,
+    )
 
 
 def harness_eval(ckpt, out, *extra) -> int:
@@ -50,21 +57,56 @@ def rows(out: Path):
 
 def keyed(table, budget=None, columns=("response", "token_ids", "finish_reason", "correct", "status", "seed")):
     d = table.to_pylist()
-    return {(r["task"], r["problem_id"], r["sample_idx"], r["budget"]): tuple(r[c] for c in columns)
-            for r in d if budget is None or r["budget"] == budget}
+    return {
+        (r["task"], r["problem_id"], r["sample_idx"], r["budget"]): tuple(r[c] for c in columns)
+        for r in d
+        if budget is None or r["budget"] == budget
+    }
 
 
 def test_eval_end_to_end(tiny_ckpt, tmp_path, capsys):
     out = tmp_path / "out"
-    assert harness_eval(tiny_ckpt, out, "--tasks", "aime24,aime25", "--limit", 2, "--n", 3,
-                        "--max-tokens", "16,40", "--budget-curve", 8, "--temperature", 1.0) == 0
+    assert (
+        harness_eval(
+            tiny_ckpt,
+            out,
+            "--tasks",
+            "aime24,aime25",
+            "--limit",
+            2,
+            "--n",
+            3,
+            "--max-tokens",
+            "16,40",
+            "--budget-curve",
+            8,
+            "--temperature",
+            1.0,
+        )
+        == 0
+    )
     printed = capsys.readouterr().out
     assert "| aime24 | 16 |" in printed and "| aime25 | 40 |" in printed
 
     run_dir, t = rows(out)
     assert t.num_rows == 2 * 2 * 3 * 5  # tasks x problems x n x budgets {8, 16, 24, 32, 40}
-    for name in ["run_id", "task", "problem_id", "sample_idx", "budget", "response_tokens", "finish_reason",
-                 "truncated", "extracted", "status", "correct", "fingerprint", "task_hash", "template_hash", "seed"]:
+    for name in [
+        "run_id",
+        "task",
+        "problem_id",
+        "sample_idx",
+        "budget",
+        "response_tokens",
+        "finish_reason",
+        "truncated",
+        "extracted",
+        "status",
+        "correct",
+        "fingerprint",
+        "task_hash",
+        "template_hash",
+        "seed",
+    ]:
         assert name in t.column_names
     keys = list(zip(*(t[c].to_pylist() for c in ("task", "problem_id", "sample_idx", "budget"))))
     assert len(keys) == len(set(keys))
@@ -74,7 +116,7 @@ def test_eval_end_to_end(tiny_ckpt, tmp_path, capsys):
         assert r["response_tokens"] == min(len(g["token_ids"]), r["budget"])
         assert r["truncated"] == (not (g["finish_reason"] == "stop" and len(g["token_ids"]) <= r["budget"]))
         assert r["status"] in {"correct", "wrong", "no_answer", "timeout", "error"}
-        assert r["repetition_loop"] == ends_in_loop(g["token_ids"][:r["budget"]])  # per budget, never null
+        assert r["repetition_loop"] == ends_in_loop(g["token_ids"][: r["budget"]])  # per budget, never null
     assert len({r["seed"] for r in full.values()}) == len(full)  # every sample its own seed
 
     manifest = store.read_manifest(run_dir)
@@ -84,14 +126,46 @@ def test_eval_end_to_end(tiny_ckpt, tmp_path, capsys):
 
     # A rerun of the finished run generates nothing and writes no shard.
     shards = store.shard_paths(run_dir)
-    assert harness_eval(tiny_ckpt, out, "--tasks", "aime24,aime25", "--limit", 2, "--n", 3,
-                        "--max-tokens", "16,40", "--budget-curve", 8, "--temperature", 1.0) == 0
+    assert (
+        harness_eval(
+            tiny_ckpt,
+            out,
+            "--tasks",
+            "aime24,aime25",
+            "--limit",
+            2,
+            "--n",
+            3,
+            "--max-tokens",
+            "16,40",
+            "--budget-curve",
+            8,
+            "--temperature",
+            1.0,
+        )
+        == 0
+    )
     assert "0 sample(s) to generate, 12 already stored" in capsys.readouterr().err
     assert store.shard_paths(run_dir) == shards
 
     # A new budget below the generation budget is scored from the stored token ids, nothing generated.
-    assert harness_eval(tiny_ckpt, out, "--tasks", "aime24,aime25", "--limit", 2, "--n", 3,
-                        "--max-tokens", "12,40", "--temperature", 1.0) == 0
+    assert (
+        harness_eval(
+            tiny_ckpt,
+            out,
+            "--tasks",
+            "aime24,aime25",
+            "--limit",
+            2,
+            "--n",
+            3,
+            "--max-tokens",
+            "12,40",
+            "--temperature",
+            1.0,
+        )
+        == 0
+    )
     assert "0 sample(s) to generate" in capsys.readouterr().err
     _, t2 = rows(out)
     assert t2.filter(pc.field("budget") == 12).num_rows == 12
@@ -112,14 +186,17 @@ def test_cut_budget_equals_separate_run(tiny_ckpt, tmp_path):
     assert all(ids_long[k][:12] == ids_short[k] for k in ids_short)
 
 
-@pytest.mark.parametrize("flags, message", [
-    (["--n", "0"], "--n must be at least 1"),
-    (["--tasks", "aime99"], "unknown task"),
-    (["--max-tokens", "4096"], "exceeds the model's context"),
-    (["--max-tokens", "0"], "must be positive"),
-    (["--template", "nope"], "unknown template"),
-    (["--backend", "openai", "--base-url", "http://127.0.0.1:9/v1"], "unreachable"),
-])
+@pytest.mark.parametrize(
+    "flags, message",
+    [
+        (["--n", "0"], "--n must be at least 1"),
+        (["--tasks", "aime99"], "unknown task"),
+        (["--max-tokens", "4096"], "exceeds the model's context"),
+        (["--max-tokens", "0"], "must be positive"),
+        (["--template", "nope"], "unknown template"),
+        (["--backend", "openai", "--base-url", "http://127.0.0.1:9/v1"], "unreachable"),
+    ],
+)
 def test_bad_input_is_one_line_exit_2_nothing_written(tiny_ckpt, tmp_path, capsys, flags, message):
     out = tmp_path / "out"
     with open(tiny_ckpt / "config.json") as f:  # context 2048 makes 4096 too long
@@ -144,8 +221,22 @@ def test_missing_checkpoint(tmp_path, capsys):
 
 def test_resume_after_sigkill(tiny_ckpt, tmp_path):
     """kill -9 mid-run, rerun: the stored samples equal an uninterrupted run's, with no duplicate rows."""
-    flags = ["--tasks", "synthetic", "--limit", 40, "--n", 2, "--max-tokens", "24,48", "--temperature", 1.0,
-             "--flush-secs", 0, "--no-progress", "--no-leaderboard"]
+    flags = [
+        "--tasks",
+        "synthetic",
+        "--limit",
+        40,
+        "--n",
+        2,
+        "--max-tokens",
+        "24,48",
+        "--temperature",
+        1.0,
+        "--flush-secs",
+        0,
+        "--no-progress",
+        "--no-leaderboard",
+    ]
     cmd = [sys.executable, "-m", "harness.cli", "eval", "--ckpt", str(tiny_ckpt), "--backend", "hf", *map(str, flags)]
     killed = tmp_path / "killed"
     proc = subprocess.Popen([*cmd, "--out", str(killed)], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
@@ -198,11 +289,16 @@ def test_read_samples_of_an_empty_run(tmp_path):
 def test_eval_on_a_free_form_file_task_with_leaderboard_and_compare(tiny_ckpt, tmp_path, capsys):
     """A file: task with free-form answers end to end: eval, then the leaderboard and compare on its rows."""
     data = tmp_path / "mine.jsonl"
-    data.write_text("".join(json.dumps(r) + "\n" for r in [
-        {"question": "Simplify 2/4.", "answer": "\\frac{1}{2}"},
-        {"question": "Solve x^2 = 4 for x > 0.", "solution": "So $x = \\boxed{2}$."},
-        {"question": "Where is x^2 < 1?", "answer": "(-1, 1)"},
-    ]))
+    data.write_text(
+        "".join(
+            json.dumps(r) + "\n"
+            for r in [
+                {"question": "Simplify 2/4.", "answer": "\\frac{1}{2}"},
+                {"question": "Solve x^2 = 4 for x > 0.", "solution": "So $x = \\boxed{2}$."},
+                {"question": "Where is x^2 < 1?", "answer": "(-1, 1)"},
+            ]
+        )
+    )
     spec, out = f"file:{data}", tmp_path / "out"
     assert harness_eval(tiny_ckpt, out, "--tasks", spec, "--n", 2, "--max-tokens", "8,16") == 0
     printed = capsys.readouterr().out
@@ -228,8 +324,11 @@ def test_export_filters_by_accuracy_and_train_reads_it(tiny_ckpt, tmp_path, caps
     from harness.export import parse_where, problem_stats
     from train.data import load_items
 
-    rows = [{"task": "t", "problem_id": p, "budget": 8, "correct": c} for p, cs in
-            [("a", [1, 1]), ("b", [0, 1]), ("c", [0, 0]), ("d", [1, 0])] for c in cs]
+    rows = [
+        {"task": "t", "problem_id": p, "budget": 8, "correct": c}
+        for p, cs in [("a", [1, 1]), ("b", [0, 1]), ("c", [0, 0]), ("d", [1, 0])]
+        for c in cs
+    ]
     stats = problem_stats(rows, 8)
     assert [k[1] for k, s in stats.items() if parse_where("0 < avg < 1")(s)] == ["b", "d"]
     assert [k[1] for k, s in stats.items() if parse_where("avg >= 1 and n == 2")(s)] == ["a"]
@@ -238,16 +337,26 @@ def test_export_filters_by_accuracy_and_train_reads_it(tiny_ckpt, tmp_path, caps
             parse_where(bad)
 
     data = tmp_path / "mine.jsonl"
-    data.write_text("".join(json.dumps({"question": f"What is {i} + {i}?", "answer": str(2 * i)}) + "\n" for i in range(3)))
+    data.write_text(
+        "".join(json.dumps({"question": f"What is {i} + {i}?", "answer": str(2 * i)}) + "\n" for i in range(3))
+    )
     out = tmp_path / "out"
-    assert harness_eval(tiny_ckpt, out, "--tasks", f"file:{data}", "--n", 2, "--max-tokens", "8", "--no-leaderboard") == 0
+    assert (
+        harness_eval(tiny_ckpt, out, "--tasks", f"file:{data}", "--n", 2, "--max-tokens", "8", "--no-leaderboard") == 0
+    )
     (run_dir,), _ = (out / "runs").iterdir(), capsys.readouterr()
     for name in ("all.parquet", "all.jsonl"):
-        assert main(["export", run_dir.name, "--results", str(out), "--where", "avg >= 0", "--out", str(tmp_path / name)]) == 0
+        assert (
+            main(["export", run_dir.name, "--results", str(out), "--where", "avg >= 0", "--out", str(tmp_path / name)])
+            == 0
+        )
     assert "3 problems" in capsys.readouterr().out
     verl, plain = load_items(str(tmp_path / "all.parquet"), "boxed"), load_items(str(tmp_path / "all.jsonl"), "boxed")
     assert sorted(i.answer for i in verl) == sorted(i.answer for i in plain) == ["0", "2", "4"]
     assert "\\boxed{}" in verl[0].messages[-1]["content"] and {i.id for i in verl} == {"1", "2", "3"}
     assert len(load_items(f"file:{tmp_path / 'all.jsonl'}", "plain")) == 3
-    assert main(["export", run_dir.name, "--results", str(out), "--where", "avg > 1", "--out", str(tmp_path / "x.jsonl")]) == 2
+    assert (
+        main(["export", run_dir.name, "--results", str(out), "--where", "avg > 1", "--out", str(tmp_path / "x.jsonl")])
+        == 2
+    )
     assert "no problem of run" in capsys.readouterr().err and not (tmp_path / "x.jsonl").exists()

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import os
-from pathlib import Path
 
 import pytest
 
@@ -15,8 +14,25 @@ from tests.test_eval import rows, tiny_ckpt  # noqa: F401 (tiny_ckpt: the module
 
 
 def run_eval(ckpt, out, *extra, backend="hf") -> int:
-    return main(["eval", "--ckpt", str(ckpt), "--backend", backend, "--out", str(out), "--no-progress",
-                 "--tasks", "aime24", "--max-tokens", "16", "--temperature", "1.0", *map(str, extra)])
+    return main(
+        [
+            "eval",
+            "--ckpt",
+            str(ckpt),
+            "--backend",
+            backend,
+            "--out",
+            str(out),
+            "--no-progress",
+            "--tasks",
+            "aime24",
+            "--max-tokens",
+            "16",
+            "--temperature",
+            "1.0",
+            *map(str, extra),
+        ]
+    )
 
 
 def test_smoke_test_does_not_replace_the_full_result(tiny_ckpt, tmp_path):  # noqa: F811
@@ -44,8 +60,13 @@ def test_damaged_shard_is_set_aside_and_regenerated(tiny_ckpt, tmp_path, capsys,
     assert len(shards) >= 2
     victim = shards[0]
     data = victim.read_bytes()
-    victim.write_bytes({"truncated": data[: len(data) // 2], "empty": b"",
-                        "garbage": data[:4] + os.urandom(len(data) - 8) + data[-4:]}[damage])
+    victim.write_bytes(
+        {
+            "truncated": data[: len(data) // 2],
+            "empty": b"",
+            "garbage": data[:4] + os.urandom(len(data) - 8) + data[-4:],
+        }[damage]
+    )
     lost = len(data)
     capsys.readouterr()
     # eval sets it aside, says so in one line, and generates its samples again.
@@ -53,12 +74,15 @@ def test_damaged_shard_is_set_aside_and_regenerated(tiny_ckpt, tmp_path, capsys,
     err = capsys.readouterr().err
     said = [line for line in err.splitlines() if "is damaged" in line]
     assert len(said) == 1 and victim.name in said[0] and "set aside" in said[0] and "Traceback" not in err
-    assert (run_dir / ("damaged-" + victim.name)).stat().st_size == (0 if damage == "empty" else
-                                                                       lost // 2 if damage == "truncated" else lost)
+    assert (run_dir / ("damaged-" + victim.name)).stat().st_size == (
+        0 if damage == "empty" else lost // 2 if damage == "truncated" else lost
+    )
     _, after = rows(out)
     _, reference = rows(clean)
-    key = lambda t: sorted((r["problem_id"], r["sample_idx"], r["budget"], tuple(r["token_ids"] or ()))  # noqa: E731
-                           for r in t.to_pylist())
+    key = lambda t: sorted(
+        (r["problem_id"], r["sample_idx"], r["budget"], tuple(r["token_ids"] or ()))  # noqa: E731
+        for r in t.to_pylist()
+    )
     assert key(after) == key(reference) and after.num_rows == before.num_rows
 
 

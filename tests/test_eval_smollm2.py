@@ -43,8 +43,26 @@ def smollm2() -> Path:
 
 
 def eval_cmd(ckpt: Path, out: Path, *flags) -> list[str]:
-    return [sys.executable, "-m", "harness.cli", "eval", "--ckpt", str(ckpt), "--out", str(out), "--tasks", "aime24",
-            "--limit", "2", "--n", "2", "--max-tokens", "16,32", "--no-progress", *map(str, flags)]
+    return [
+        sys.executable,
+        "-m",
+        "harness.cli",
+        "eval",
+        "--ckpt",
+        str(ckpt),
+        "--out",
+        str(out),
+        "--tasks",
+        "aime24",
+        "--limit",
+        "2",
+        "--n",
+        "2",
+        "--max-tokens",
+        "16,32",
+        "--no-progress",
+        *map(str, flags),
+    ]
 
 
 def check_run(out: Path) -> list[dict]:
@@ -78,9 +96,26 @@ def test_vllm_backend_many_seeded_prompts(smollm2, tmp_path):
     ("CPU Generator does not use offset") when it split a seeded request's prefill over two steps, so
     the CPU engine runs without chunked prefill."""
     out = tmp_path / "out"
-    cmd = [sys.executable, "-m", "harness.cli", "eval", "--ckpt", str(smollm2), "--out", str(out),
-           "--tasks", "aime24,aime25", "--n", "1", "--max-tokens", "4", "--no-progress", "--no-leaderboard",
-           "--backend", "vllm"]
+    cmd = [
+        sys.executable,
+        "-m",
+        "harness.cli",
+        "eval",
+        "--ckpt",
+        str(smollm2),
+        "--out",
+        str(out),
+        "--tasks",
+        "aime24,aime25",
+        "--n",
+        "1",
+        "--max-tokens",
+        "4",
+        "--no-progress",
+        "--no-leaderboard",
+        "--backend",
+        "vllm",
+    ]
     done = subprocess.run(cmd, capture_output=True, text=True, timeout=900)
     assert done.returncode == 0, done.stderr[-3000:]
     (run_dir,) = (out / "runs").iterdir()
@@ -99,9 +134,24 @@ def free_port() -> int:
 def vllm_server(smollm2, tmp_path):
     port = free_port()
     log = open(tmp_path / "server.log", "w")
-    cmd = [sys.executable, "-m", "vllm.entrypoints.openai.api_server", "--model", str(smollm2), "--port", str(port),
-           "--host", "127.0.0.1", "--max-model-len", "1024", "--gpu-memory-utilization", "0.2", "--enforce-eager",
-           "--seed", "0"]
+    cmd = [
+        sys.executable,
+        "-m",
+        "vllm.entrypoints.openai.api_server",
+        "--model",
+        str(smollm2),
+        "--port",
+        str(port),
+        "--host",
+        "127.0.0.1",
+        "--max-model-len",
+        "1024",
+        "--gpu-memory-utilization",
+        "0.2",
+        "--enforce-eager",
+        "--seed",
+        "0",
+    ]
     server = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
     url = f"http://127.0.0.1:{port}/v1"
     try:
@@ -128,7 +178,9 @@ def vllm_server(smollm2, tmp_path):
 def test_openai_backend_against_vllm_serve(smollm2, vllm_server, tmp_path):
     out = tmp_path / "out"
     # The same server twice: requests are spread over both URLs.
-    cmd = eval_cmd(smollm2, out, "--backend", "openai", "--base-url", f"{vllm_server},{vllm_server}", "--concurrency", 3)
+    cmd = eval_cmd(
+        smollm2, out, "--backend", "openai", "--base-url", f"{vllm_server},{vllm_server}", "--concurrency", 3
+    )
     done = subprocess.run(cmd, capture_output=True, text=True, timeout=900)
     assert done.returncode == 0, done.stderr[-3000:]
     assert "| aime24 | 32 | 2 | 2 |" in done.stdout

@@ -27,8 +27,9 @@ OWNER = textwrap.dedent("""
 @pytest.mark.slow
 def test_workers_die_when_the_owner_is_killed_mid_answer(tmp_path):
     env = dict(os.environ, PYTHONPATH=REPO, RLVR_GRADER_WORKERS="2")
-    owner = subprocess.Popen([sys.executable, "-c", OWNER, r"\boxed{(10^{100})!}"], env=env,
-                             stdout=subprocess.PIPE, text=True)
+    owner = subprocess.Popen(
+        [sys.executable, "-c", OWNER, r"\boxed{(10^{100})!}"], env=env, stdout=subprocess.PIPE, text=True
+    )
     try:
         pids = {int(p) for p in owner.stdout.readline().split()}
         assert len(pids) == 2 and pids <= descendants(owner.pid)

@@ -4,7 +4,6 @@ import json
 import subprocess
 import sys
 import threading
-import time
 from pathlib import Path
 
 import pytest
@@ -55,11 +54,14 @@ def test_integer_fast_path_needs_no_workers():
     assert out.split() == ["correct", "1000", "True"]
 
 
-@pytest.mark.parametrize("payload", [
-    "__import__('os').system('touch {path}')",
-    "eval(\"__import__('os').system('touch {path}')\")",
-    "exec('import os; os.system(\"touch {path}\")')",
-])
+@pytest.mark.parametrize(
+    "payload",
+    [
+        "__import__('os').system('touch {path}')",
+        "eval(\"__import__('os').system('touch {path}')\")",
+        "exec('import os; os.system(\"touch {path}\")')",
+    ],
+)
 def test_model_text_is_never_executed(tmp_path, payload):
     target = tmp_path / "pwned"
     text = payload.format(path=target)
@@ -76,11 +78,28 @@ class Weird:
         raise RuntimeError("str() must not be called on arbitrary objects")
 
 
-@pytest.mark.parametrize("response", [
-    None, b"\\boxed{5}", b"\xff\xfe\\boxed{5}", "a" * 1_000_000, "\\boxed{" * 10_000, "{" * 10_000 + "}" * 10_000,
-    "\\boxed{10^{10^{10^{10}}}}", "\\boxed{" + "{" * 10_000 + "5" + "}" * 10_001, Weird(), [], {}, float("nan"), 3.5,
-    "\\boxed{\\frac{1}{0}}", "\\boxed{0^{-1}}", "\\boxed{\\begin{pmatrix}1&2\\\\3\\end{pmatrix}}", "\ud800\\boxed{5}",
-])
+@pytest.mark.parametrize(
+    "response",
+    [
+        None,
+        b"\\boxed{5}",
+        b"\xff\xfe\\boxed{5}",
+        "a" * 1_000_000,
+        "\\boxed{" * 10_000,
+        "{" * 10_000 + "}" * 10_000,
+        "\\boxed{10^{10^{10^{10}}}}",
+        "\\boxed{" + "{" * 10_000 + "5" + "}" * 10_001,
+        Weird(),
+        [],
+        {},
+        float("nan"),
+        3.5,
+        "\\boxed{\\frac{1}{0}}",
+        "\\boxed{0^{-1}}",
+        "\\boxed{\\begin{pmatrix}1&2\\\\3\\end{pmatrix}}",
+        "\ud800\\boxed{5}",
+    ],
+)
 def test_never_raises_and_returns_a_grade(response):
     for gold in ["5", 5, None, b"5", "\\frac{1}{2}", Weird(), ""]:
         g = grade(response, gold, timeout=2.0)
@@ -160,10 +179,19 @@ def test_a_timeout_never_hands_the_next_call_a_cold_worker():
     assert results == ["correct"] * 3
     assert pool.cold_waits == waits and set(seen) <= ready  # served by workers that were ready before the kill
 
-@pytest.mark.parametrize("response, gold, canonical", [
-    ("\\boxed{025}", "25", "25"), ("025", "25", "25"), ("\\boxed{1,000}", "1000", "1000"), ("\\boxed{\\frac{50}{2}}", "25", "25"),
-    ("\\boxed{0.5}", "1/2", "1/2"), ("\\boxed{\\dfrac{1}{2}}", "0.5", "1/2"), ("\\boxed{24}", "25", "24"),
-])
+
+@pytest.mark.parametrize(
+    "response, gold, canonical",
+    [
+        ("\\boxed{025}", "25", "25"),
+        ("025", "25", "25"),
+        ("\\boxed{1,000}", "1000", "1000"),
+        ("\\boxed{\\frac{50}{2}}", "25", "25"),
+        ("\\boxed{0.5}", "1/2", "1/2"),
+        ("\\boxed{\\dfrac{1}{2}}", "0.5", "1/2"),
+        ("\\boxed{24}", "25", "24"),
+    ],
+)
 def test_canonical_form_for_voting(response, gold, canonical):
     assert grade(response, gold, timeout=10).canonical == canonical
 
@@ -203,7 +231,7 @@ def test_extraction_reads_a_bounded_tail(monkeypatch):
     assert grade(filler + "\nso \\boxed{7}", "7").status == "correct"
     # a box opened before the cut and open across it is an unfinished answer, never a phrase from inside it
     assert grade("\\boxed{" + filler + "the answer is 5}", "5").status == "no_answer"
-    assert len(extract.scan_tail("x" * 10 ** 6)) == extract.MAX_SCAN_CHARS
+    assert len(extract.scan_tail("x" * 10**6)) == extract.MAX_SCAN_CHARS
 
 
 def test_integers_past_python_int_string_limit_compare_exactly():
@@ -222,10 +250,12 @@ def test_bad_timeouts_are_the_callers_error(timeout):
     """Issue 14 item 16: reward.score(timeout=-1 or nan) returned 0.0 for a correct answer."""
     from tasks import TaskError, reward
 
-    for call in (lambda: grade("\\boxed{x+1}", "1+x", timeout=timeout),
-                 lambda: grade_batch(["\\boxed{5}"], ["5"], timeout=timeout),
-                 lambda: reward.score("\\boxed{5}", "5", timeout=timeout),
-                 lambda: reward.make_trl_reward(timeout=timeout)):
+    for call in (
+        lambda: grade("\\boxed{x+1}", "1+x", timeout=timeout),
+        lambda: grade_batch(["\\boxed{5}"], ["5"], timeout=timeout),
+        lambda: reward.score("\\boxed{5}", "5", timeout=timeout),
+        lambda: reward.make_trl_reward(timeout=timeout),
+    ):
         with pytest.raises(TaskError, match="timeout must be a positive number of seconds"):
             call()
 
@@ -238,13 +268,16 @@ def test_an_infinite_timeout_means_no_bound():
     assert reward.score("\\boxed{\\frac{2}{4}}", "0.5", timeout=float("inf")) == 1.0
 
 
-@pytest.mark.parametrize("args, code, message", [
-    (["--timeout", "-1", "5", "\\boxed{5}"], 2, "--timeout must be a positive number"),
-    (["--timeout", "nan", "5", "\\boxed{5}"], 2, "--timeout must be a positive number"),
-    (["", "\\boxed{5}"], 2, "the gold answer is empty"),
-    (["  ", "\\boxed{5}"], 2, "the gold answer is empty"),
-    (["--timeout", "inf", "1+x", "\\boxed{x+1}"], 0, ""),
-])
+@pytest.mark.parametrize(
+    "args, code, message",
+    [
+        (["--timeout", "-1", "5", "\\boxed{5}"], 2, "--timeout must be a positive number"),
+        (["--timeout", "nan", "5", "\\boxed{5}"], 2, "--timeout must be a positive number"),
+        (["", "\\boxed{5}"], 2, "the gold answer is empty"),
+        (["  ", "\\boxed{5}"], 2, "the gold answer is empty"),
+        (["--timeout", "inf", "1+x", "\\boxed{x+1}"], 0, ""),
+    ],
+)
 def test_harness_grade_arguments(args, code, message):
     proc = subprocess.run([sys.executable, "-m", "harness.cli", "grade", *args], capture_output=True, text=True)
     assert proc.returncode == code, proc.stderr

@@ -4,6 +4,7 @@
 must not pay for torch, vLLM or transformers; library modules of `harness` and `train` do not import
 each other (the CLI and the entropy measurement, `harness.entropy.measure`, are the allowed exceptions).
 """
+
 import json
 import pkgutil
 import subprocess
@@ -30,12 +31,15 @@ def test_tasks_imports_nothing_of_ours_and_no_torch():
 
 
 def test_harness_help_stays_light():
-    mods = top_level(loaded_after(
-        "from harness.cli import build_parser\n"
-        "import contextlib, io\n"
-        "with contextlib.redirect_stdout(io.StringIO()):\n"
-        "    try: build_parser().parse_args(['--help'])\n"
-        "    except SystemExit: pass"))
+    mods = top_level(
+        loaded_after(
+            "from harness.cli import build_parser\n"
+            "import contextlib, io\n"
+            "with contextlib.redirect_stdout(io.StringIO()):\n"
+            "    try: build_parser().parse_args(['--help'])\n"
+            "    except SystemExit: pass"
+        )
+    )
     assert not mods & set(HEAVY)  # the CLI may read train.config (dataclasses only), never torch
 
 

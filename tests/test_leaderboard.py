@@ -21,7 +21,10 @@ def test_append_run_scores_each_task_and_budget(tmp_path):
     samples = make_samples("run-a", "ckpt/a", seed=1)
     rows = leaderboard.append_run(tmp_path / "lb.parquet", samples, manifest("run-a", "ckpt/a"))
     assert [(r["task"], r["budget"]) for r in rows] == [
-        ("aime24", 20480), ("aime24", 29696), ("aime25", 20480), ("aime25", 29696)
+        ("aime24", 20480),
+        ("aime24", 29696),
+        ("aime25", 20480),
+        ("aime25", 29696),
     ]
     data = samples.to_pylist()
     for row in rows:
@@ -109,17 +112,19 @@ def test_concurrent_processes_all_land(tmp_path):
 
 def write_v0_leaderboard(path: Path) -> None:
     """The draft (v0) layout, written by hand: no schema_version, `accuracy`/`stderr`, fewer fields."""
-    table = pa.table({
-        "run_id": ["old-run", "old-run"],
-        "date": ["2025-05-01T00:00:00+00:00"] * 2,
-        "checkpoint": ["Qwen3-8B-dapo"] * 2,
-        "task": ["aime24", "aime25"],
-        "budget": pa.array([20480, 20480], pa.int64()),
-        "n": pa.array([32, 32], pa.int64()),
-        "accuracy": [0.51, 0.42],
-        "stderr": [0.06, 0.07],
-        "pass_at_k": ['{"1": 0.51}', '{"1": 0.42}'],
-    })
+    table = pa.table(
+        {
+            "run_id": ["old-run", "old-run"],
+            "date": ["2025-05-01T00:00:00+00:00"] * 2,
+            "checkpoint": ["Qwen3-8B-dapo"] * 2,
+            "task": ["aime24", "aime25"],
+            "budget": pa.array([20480, 20480], pa.int64()),
+            "n": pa.array([32, 32], pa.int64()),
+            "accuracy": [0.51, 0.42],
+            "stderr": [0.06, 0.07],
+            "pass_at_k": ['{"1": 0.51}', '{"1": 0.42}'],
+        }
+    )
     pq.write_table(table, path)
 
 
@@ -134,7 +139,8 @@ def test_old_schema_file_reads_and_accepts_new_rows(tmp_path, source):
     assert table.schema == leaderboard.SCHEMA
     rows = table.to_pylist()
     assert [(r["task"], r["avg"], r["se"], r["schema_version"]) for r in rows] == [
-        ("aime24", 0.51, 0.06, 0), ("aime25", 0.42, 0.07, 0)
+        ("aime24", 0.51, 0.06, 0),
+        ("aime25", 0.42, 0.07, 0),
     ]
     assert rows[0]["fingerprint"] is None and rows[0]["n"] == 32
     leaderboard.append_run(path, make_samples("new-run", "x"), manifest("new-run", "x"))
@@ -160,18 +166,32 @@ def test_rows_from_the_sample_store_land_on_the_leaderboard(tmp_path):
     run_dir.mkdir(parents=True)
     synthetic = make_samples("abc123", "/ckpts/m", budgets=(512, 1024, 2048), n=4, problems=5).to_pylist()
     for start in range(0, len(synthetic), 25):  # several shards, as a run flushes them
-        store.write_shard(run_dir, [{name: r.get(name) for name in store.SCHEMA.names} for r in synthetic[start:start + 25]])
+        store.write_shard(
+            run_dir, [{name: r.get(name) for name in store.SCHEMA.names} for r in synthetic[start : start + 25]]
+        )
     info = {
-        "run_id": "abc123", "checkpoint": "/ckpts/m", "fingerprint": "f00d", "task_hashes": {"aime24": "h24"},
-        "template": "boxed", "sampling": {"temperature": 0.6, "top_p": 0.95, "max_tokens": 2048, "seed": 0},
-        "budgets": [1024, 2048], "budget_curve": 512, "harness_version": "0.1.0",
-        "finished_at": "2025-06-02T00:00:00+00:00", "wall_time_s": 3.0, "device": "cpu (x86_64, 2 cores)",
+        "run_id": "abc123",
+        "checkpoint": "/ckpts/m",
+        "fingerprint": "f00d",
+        "task_hashes": {"aime24": "h24"},
+        "template": "boxed",
+        "sampling": {"temperature": 0.6, "top_p": 0.95, "max_tokens": 2048, "seed": 0},
+        "budgets": [1024, 2048],
+        "budget_curve": 512,
+        "harness_version": "0.1.0",
+        "finished_at": "2025-06-02T00:00:00+00:00",
+        "wall_time_s": 3.0,
+        "device": "cpu (x86_64, 2 cores)",
     }
     columns = [c for c in store.SCHEMA.names if c not in ("response", "token_ids")]
     rows = leaderboard.append_run(tmp_path / "leaderboard.parquet", store.read_samples(run_dir, columns=columns), info)
     assert [(r["task"], r["budget"], r["curve_point"]) for r in rows] == [
-        ("aime24", 512, True), ("aime24", 1024, False), ("aime24", 2048, False),
-        ("aime25", 512, True), ("aime25", 1024, False), ("aime25", 2048, False),
+        ("aime24", 512, True),
+        ("aime24", 1024, False),
+        ("aime24", 2048, False),
+        ("aime25", 512, True),
+        ("aime25", 1024, False),
+        ("aime25", 2048, False),
     ]
     first = rows[0]
     assert first["fingerprint"] == "fp-/ckpts/m"  # the sample column wins over the manifest

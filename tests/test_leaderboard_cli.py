@@ -26,10 +26,14 @@ def results(tmp_path_factory):
     strong = make_samples("run-strong", "/ckpts/top20", skill=0.8, budgets=CURVE, n=8, problems=20, seed=1)
     weak = make_samples("run-weak", "/ckpts/alltok", skill=0.3, budgets=CURVE, n=8, problems=20, seed=2)
     twin = strong.set_column(0, "run_id", pa.array(["run-twin"] * strong.num_rows))
-    twin = twin.set_column(twin.schema.get_field_index("checkpoint"), "checkpoint",
-                           pa.array(["/ckpts/twin"] * twin.num_rows))
-    for rid, ck, table in [("run-strong", "/ckpts/top20", strong), ("run-weak", "/ckpts/alltok", weak),
-                           ("run-twin", "/ckpts/twin", twin)]:
+    twin = twin.set_column(
+        twin.schema.get_field_index("checkpoint"), "checkpoint", pa.array(["/ckpts/twin"] * twin.num_rows)
+    )
+    for rid, ck, table in [
+        ("run-strong", "/ckpts/top20", strong),
+        ("run-weak", "/ckpts/alltok", weak),
+        ("run-twin", "/ckpts/twin", twin),
+    ]:
         leaderboard.append_run(lb, table, manifest(rid, ck, budgets=ASKED))
     return root
 
@@ -55,20 +59,49 @@ def test_leaderboard_table_groups_by_task_and_budget_best_first(results, capsys)
 
 def test_leaderboard_filters_curve_and_csv_export(results, capsys, tmp_path):
     out_file = tmp_path / "lb.csv"
-    code, _, err = run_cli(capsys, "leaderboard", "--results", str(results / "leaderboard.parquet"), "--task",
-                           "aime25", "--budget", "4096,20480", "--curve", "--format", "csv", "--out", str(out_file))
+    code, _, err = run_cli(
+        capsys,
+        "leaderboard",
+        "--results",
+        str(results / "leaderboard.parquet"),
+        "--task",
+        "aime25",
+        "--budget",
+        "4096,20480",
+        "--curve",
+        "--format",
+        "csv",
+        "--out",
+        str(out_file),
+    )
     assert code == 0 and "wrote" in err
     rows = list(csv.DictReader(io.StringIO(out_file.read_text())))
     assert {(r["task"], r["budget"]) for r in rows} == {("aime25", "4096"), ("aime25", "20480")}
     assert {r["curve_point"] for r in rows} == {"True", "False"}
-    stored = {(r["run_id"], r["budget"]): r["avg"] for r in leaderboard.read(results / "leaderboard.parquet").to_pylist()
-              if r["task"] == "aime25"}
+    stored = {
+        (r["run_id"], r["budget"]): r["avg"]
+        for r in leaderboard.read(results / "leaderboard.parquet").to_pylist()
+        if r["task"] == "aime25"
+    }
     assert all(float(r["avg"]) == stored[(r["run_id"], int(r["budget"]))] for r in rows)  # full precision
 
 
 def test_leaderboard_markdown_sorted_by_maj_at_k(results, capsys):
-    code, out, _ = run_cli(capsys, "leaderboard", "--results", str(results), "--format", "markdown",
-                           "--sort", "maj@8", "--ascending", "--task", "aime24", "--budget", "29696")
+    code, out, _ = run_cli(
+        capsys,
+        "leaderboard",
+        "--results",
+        str(results),
+        "--format",
+        "markdown",
+        "--sort",
+        "maj@8",
+        "--ascending",
+        "--task",
+        "aime24",
+        "--budget",
+        "29696",
+    )
     assert code == 0
     lines = out.splitlines()
     assert lines[0].startswith("| checkpoint | task | budget |") and lines[1].startswith("|---|")
@@ -77,8 +110,9 @@ def test_leaderboard_markdown_sorted_by_maj_at_k(results, capsys):
 
 def test_compare_reports_scores_differences_gains_and_plot(results, capsys, tmp_path):
     png = tmp_path / "curve.png"
-    code, out, err = run_cli(capsys, "compare", "top20", "alltok", "twin", "--results", str(results),
-                             "--plot", str(png), "--iters", "2000")
+    code, out, err = run_cli(
+        capsys, "compare", "top20", "alltok", "twin", "--results", str(results), "--plot", str(png), "--iters", "2000"
+    )
     assert code == 0
     assert "avg@n per checkpoint" in out and "paired difference" in out and "budget gain" in out
     diff_lines = [line for line in out.splitlines() if line.startswith("aime") and " - " in line]
@@ -95,8 +129,21 @@ def test_compare_reports_scores_differences_gains_and_plot(results, capsys, tmp_
 
 
 def test_compare_by_run_id_as_csv(results, capsys):
-    code, out, _ = run_cli(capsys, "compare", "run-strong", "run-weak", "--results", str(results),
-                           "--no-plot", "--format", "csv", "--task", "aime24", "--iters", "500")
+    code, out, _ = run_cli(
+        capsys,
+        "compare",
+        "run-strong",
+        "run-weak",
+        "--results",
+        str(results),
+        "--no-plot",
+        "--format",
+        "csv",
+        "--task",
+        "aime24",
+        "--iters",
+        "500",
+    )
     assert code == 0
     rows = list(csv.DictReader(io.StringIO(out)))
     kinds = [r["kind"] for r in rows]
@@ -111,8 +158,10 @@ def test_paper_table(results, capsys):
     lines = out.splitlines()
     assert lines[0] == "| checkpoint | AIME'24 @20k | AIME'24 @29k | AIME'25 @20k | AIME'25 @29k |"
     assert [line.split(" | ")[0] for line in lines[2:]] == ["| alltok", "| top20", "| twin"]
-    stored = {(r["checkpoint"], r["task"], r["budget"]): r["avg"]
-              for r in leaderboard.read(results / "leaderboard.parquet").to_pylist()}
+    stored = {
+        (r["checkpoint"], r["task"], r["budget"]): r["avg"]
+        for r in leaderboard.read(results / "leaderboard.parquet").to_pylist()
+    }
     top = lines[3].strip("| ").split(" | ")
     assert top[1] == f"{100 * stored[('/ckpts/top20', 'aime24', 20480)]:.1f}"
 
@@ -120,7 +169,9 @@ def test_paper_table(results, capsys):
 def test_compare_against_an_old_row_says_it_cannot_pair(tmp_path, capsys):
     lb = tmp_path / "leaderboard.parquet"
     write_v0_leaderboard(lb)
-    leaderboard.append_run(lb, make_samples("new", "/ckpts/new", budgets=(20480,)), manifest("new", "/ckpts/new", (20480,)))
+    leaderboard.append_run(
+        lb, make_samples("new", "/ckpts/new", budgets=(20480,)), manifest("new", "/ckpts/new", (20480,))
+    )
     code, out, _ = run_cli(capsys, "compare", "new", "Qwen3-8B-dapo", "--results", str(tmp_path), "--no-plot")
     assert code == 0
     assert "no per-problem scores to pair" in out
@@ -149,8 +200,12 @@ def test_bad_input_is_one_line_and_exit_2(results, tmp_path, capsys, argv, messa
     twins = tmp_path / "twins" / "leaderboard.parquet"
     for rid, ck in [("r1", "/a/same"), ("r2", "/b/same")]:
         leaderboard.append_run(twins, make_samples(rid, ck, budgets=(100,), problems=2, n=1), manifest(rid, ck, (100,)))
-    paths = {"missing": str(tmp_path / "nowhere"), "results": str(results), "corrupt": str(corrupt.parent),
-             "twins": str(twins.parent)}
+    paths = {
+        "missing": str(tmp_path / "nowhere"),
+        "results": str(results),
+        "corrupt": str(corrupt.parent),
+        "twins": str(twins.parent),
+    }
     code, out, err = run_cli(capsys, *[a.format(**paths) for a in argv])
     assert code == 2
     assert message in err and len(err.strip().splitlines()) == 1
@@ -166,7 +221,10 @@ def test_leaderboard_survives_a_copy_of_results(results, tmp_path, capsys):
 
 def test_a_checkpoint_with_two_runs_uses_the_latest(tmp_path, capsys):
     lb = tmp_path / "leaderboard.parquet"
-    for rid, date, skill in [("old-run", "2025-01-01T00:00:00+00:00", 0.0), ("new-run", "2025-02-01T00:00:00+00:00", 1.0)]:
+    for rid, date, skill in [
+        ("old-run", "2025-01-01T00:00:00+00:00", 0.0),
+        ("new-run", "2025-02-01T00:00:00+00:00", 1.0),
+    ]:
         info = dict(manifest(rid, "/ckpts/m", (100,)), finished_at=date)
         leaderboard.append_run(lb, make_samples(rid, "/ckpts/m", budgets=(100,), problems=3, n=2, skill=skill), info)
     code, out, err = run_cli(capsys, "compare", "m", "--results", str(tmp_path), "--no-plot", "--format", "csv")

@@ -75,15 +75,42 @@ def server(tmp_path):
 
 
 def run(ckpt, out, url) -> int:
-    return main(["eval", "--ckpt", str(ckpt), "--backend", "openai", "--base-url", url, "--out", str(out),
-                 "--tasks", "aime24", "--limit", "3", "--n", "2", "--max-tokens", "16", "--concurrency", "1",
-                 "--flush-secs", "0", "--no-progress", "--no-leaderboard"])
+    return main(
+        [
+            "eval",
+            "--ckpt",
+            str(ckpt),
+            "--backend",
+            "openai",
+            "--base-url",
+            url,
+            "--out",
+            str(out),
+            "--tasks",
+            "aime24",
+            "--limit",
+            "3",
+            "--n",
+            "2",
+            "--max-tokens",
+            "16",
+            "--concurrency",
+            "1",
+            "--flush-secs",
+            "0",
+            "--no-progress",
+            "--no-leaderboard",
+        ]
+    )
 
 
-@pytest.mark.parametrize("mode, message", [
-    ("400", "answered HTTP 400: max_tokens must be at most 8"),
-    ("nochoices", "sent a reply without choices[0].message: '{\"id\": \"cmpl-1\""),
-])
+@pytest.mark.parametrize(
+    "mode, message",
+    [
+        ("400", "answered HTTP 400: max_tokens must be at most 8"),
+        ("nochoices", 'sent a reply without choices[0].message: \'{"id": "cmpl-1"'),
+    ],
+)
 def test_server_errors_are_one_line(tiny_ckpt, tmp_path, capsys, server, mode, message):  # noqa: F811
     url, _ = server(mode)
     assert run(tiny_ckpt, tmp_path / "out", url) == 2

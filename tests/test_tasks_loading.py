@@ -13,7 +13,14 @@ import tasks
 from tasks import TaskError
 
 # Independent spot checks of known answers (from the contests' official answer keys).
-KNOWN = {"2024-I-1": "204", "2024-I-2": "25", "2024-I-12": "385", "2024-II-8": "127", "2025-I-1": "70", "2025-II-15": "240"}
+KNOWN = {
+    "2024-I-1": "204",
+    "2024-I-2": "25",
+    "2024-I-12": "385",
+    "2024-II-8": "127",
+    "2025-I-1": "70",
+    "2025-II-15": "240",
+}
 
 
 def rows(data_dir: Path, name: str) -> list[dict]:
@@ -59,14 +66,19 @@ def test_padded_answers_and_row_order_do_not_matter(tmp_path, data_dir):
 def test_parquet_with_hub_columns(tmp_path, data_dir):
     """HuggingFaceH4/aime_2024's columns (integer id, AoPS url) map onto ours."""
     recs = rows(data_dir, "aime24")
-    table = pa.table({
-        "id": list(range(60, 90)),
-        "problem": [r["problem"] for r in recs],
-        "solution": ["..."] * 30,
-        "answer": [r["answer"].zfill(3) for r in recs],
-        "url": [f"https://artofproblemsolving.com/wiki/index.php/{r['year']}_AIME_{r['contest']}_Problems/Problem_{r['number']}" for r in recs],
-        "year": ["2024"] * 30,
-    })
+    table = pa.table(
+        {
+            "id": list(range(60, 90)),
+            "problem": [r["problem"] for r in recs],
+            "solution": ["..."] * 30,
+            "answer": [r["answer"].zfill(3) for r in recs],
+            "url": [
+                f"https://artofproblemsolving.com/wiki/index.php/{r['year']}_AIME_{r['contest']}_Problems/Problem_{r['number']}"
+                for r in recs
+            ],
+            "year": ["2024"] * 30,
+        }
+    )
     pq.write_table(table, tmp_path / "train.parquet")
     assert tasks.load("aime24", source=tmp_path / "train.parquet").content_hash == tasks.load("aime24").content_hash
 
@@ -75,7 +87,10 @@ def test_problem_idx_columns(tmp_path, data_dir):
     """MathArena/aime_2025's columns: problem_idx 1-30, 16-30 being AIME II."""
     recs = rows(data_dir, "aime25")
     out = [{"problem_idx": i + 1, "problem": r["problem"], "answer": int(r["answer"])} for i, r in enumerate(recs)]
-    assert tasks.load("aime25", source=write_jsonl(tmp_path / "x.jsonl", out)).content_hash == tasks.load("aime25").content_hash
+    assert (
+        tasks.load("aime25", source=write_jsonl(tmp_path / "x.jsonl", out)).content_hash
+        == tasks.load("aime25").content_hash
+    )
 
 
 def test_one_file_with_both_years(tmp_path, data_dir):
@@ -129,8 +144,11 @@ def test_cli_corrupted_copy_prints_one_line(tmp_path, data_dir):
     recs = rows(data_dir, "aime25")
     recs[0]["answer"] = "seventy"
     write_jsonl(tmp_path / "aime25.jsonl", recs)
-    proc = subprocess.run([sys.executable, "-m", "harness.cli", "tasks", "aime25", "--data", str(tmp_path)],
-                          capture_output=True, text=True)
+    proc = subprocess.run(
+        [sys.executable, "-m", "harness.cli", "tasks", "aime25", "--data", str(tmp_path)],
+        capture_output=True,
+        text=True,
+    )
     assert proc.returncode == 2
     assert proc.stderr.strip().count("\n") == 0 and "row 2025-I-1: answer 'seventy'" in proc.stderr
     assert "Traceback" not in proc.stderr

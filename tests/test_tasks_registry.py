@@ -46,7 +46,9 @@ def test_hub_copy_of_aime26_gets_the_documented_correction():
     fixed = next(p for p in t.problems if p.id == "2026-II-10")
     assert fixed.answer == "340" and "greatest possible value of $BC.$" in fixed.question
     assert "corrected: 2026-II-10" in t.source
-    assert loading._build(registry.get("aime26"), "aime26", rows, "x.jsonl").problems[24].answer == "850"  # local: as is
+    assert (
+        loading._build(registry.get("aime26"), "aime26", rows, "x.jsonl").problems[24].answer == "850"
+    )  # local: as is
 
 
 def test_file_task_jsonl_free_answers_and_boxed_solution(tmp_path):
@@ -67,12 +69,24 @@ def test_file_task_parquet_with_problem_and_ids(tmp_path):
     assert [(p.id, p.answer) for p in t.problems] == [("a", "2"), ("b", "314")]
 
 
-@pytest.mark.parametrize("records, message", [
-    ([{"text": "q", "answer": "1"}], "row 1: missing or empty problem text (looked for problem/question; has text, answer)"),
-    ([{"question": "q"}], "row 1: missing answer"),
-    ([{"question": "q", "solution": "no box here"}], "row 1: no answer column, and its 'solution' has no complete \\boxed{}"),
-    ([{"id": "p", "question": "q", "answer": "1"}, {"id": "p", "question": "r", "answer": "2"}], "row p: duplicate problem id"),
-])
+@pytest.mark.parametrize(
+    "records, message",
+    [
+        (
+            [{"text": "q", "answer": "1"}],
+            "row 1: missing or empty problem text (looked for problem/question; has text, answer)",
+        ),
+        ([{"question": "q"}], "row 1: missing answer"),
+        (
+            [{"question": "q", "solution": "no box here"}],
+            "row 1: no answer column, and its 'solution' has no complete \\boxed{}",
+        ),
+        (
+            [{"id": "p", "question": "q", "answer": "1"}, {"id": "p", "question": "r", "answer": "2"}],
+            "row p: duplicate problem id",
+        ),
+    ],
+)
 def test_bad_file_task_is_one_line(tmp_path, records, message):
     path = write_jsonl(tmp_path / "bad.jsonl", records)
     with pytest.raises(TaskError) as err:
@@ -85,11 +99,16 @@ def test_empty_file_is_one_clear_error(tmp_path, data_dir, content):
     """Issue 14 item 9: a 0-byte data file crashed the loader with IndexError."""
     path = tmp_path / "aime24.jsonl"
     path.write_bytes(content)
-    for load in (lambda: tasks.load("aime24", source=path), lambda: tasks.load(f"file:{path}"),
-                 lambda: tasks.load("aime24", source=tmp_path)):
+    for load in (
+        lambda: tasks.load("aime24", source=path),
+        lambda: tasks.load(f"file:{path}"),
+        lambda: tasks.load("aime24", source=tmp_path),
+    ):
         with pytest.raises(TaskError, match="empty file|no rows"):
             load()
-    pq.write_table(pa.table({"question": pa.array([], pa.string()), "answer": pa.array([], pa.string())}), tmp_path / "e.parquet")
+    pq.write_table(
+        pa.table({"question": pa.array([], pa.string()), "answer": pa.array([], pa.string())}), tmp_path / "e.parquet"
+    )
     with pytest.raises(TaskError, match="no rows"):
         tasks.load(f"file:{tmp_path / 'e.parquet'}")
 
@@ -126,7 +145,9 @@ def test_none_and_bad_names_are_one_clear_error():
 
 def test_register_in_python_and_the_integer_kind_is_validated(tmp_path):
     good = write_jsonl(tmp_path / "g.jsonl", [{"id": f"q{i}", "problem": "p", "answer": str(i)} for i in range(3)])
-    spec = tasks.register(TaskSpec("pytest-int", kind="integer", path=str(good), size=3, id_pattern=r"q\d+"), replace=True)
+    spec = tasks.register(
+        TaskSpec("pytest-int", kind="integer", path=str(good), size=3, id_pattern=r"q\d+"), replace=True
+    )
     assert [p.answer for p in tasks.load("pytest-int").problems] == ["0", "1", "2"]
     assert registry.is_task("pytest-int") and spec in [registry.get(n) for n in registry.names()]
     bad = write_jsonl(tmp_path / "b.jsonl", [{"id": "q1", "problem": "p", "answer": "1/2"}])
@@ -146,8 +167,9 @@ def test_register_in_python_and_the_integer_kind_is_validated(tmp_path):
 
 
 def _cli(*args, env=None):
-    return subprocess.run([sys.executable, "-m", "harness.cli", *args], capture_output=True, text=True,
-                          env={**os.environ, **(env or {})})
+    return subprocess.run(
+        [sys.executable, "-m", "harness.cli", *args], capture_output=True, text=True, env={**os.environ, **(env or {})}
+    )
 
 
 def test_yaml_registration_and_harness_tasks_listing(tmp_path, data_dir):
@@ -164,12 +186,15 @@ def test_yaml_registration_and_harness_tasks_listing(tmp_path, data_dir):
     assert one.returncode == 0 and "3 problems" in one.stdout
 
 
-@pytest.mark.parametrize("yaml_text, message", [
-    ("mine:\n  path: x.jsonl\n  colour: red\n", "unknown field(s) colour"),
-    ("- a\n- b\n", "expected a mapping of task names"),
-    ("mine: [\n", "not valid YAML"),
-    ("Mine:\n  kind: free\n", "bad task name 'Mine'"),
-])
+@pytest.mark.parametrize(
+    "yaml_text, message",
+    [
+        ("mine:\n  path: x.jsonl\n  colour: red\n", "unknown field(s) colour"),
+        ("- a\n- b\n", "expected a mapping of task names"),
+        ("mine: [\n", "not valid YAML"),
+        ("Mine:\n  kind: free\n", "bad task name 'Mine'"),
+    ],
+)
 def test_bad_yaml_is_one_line_exit_2(tmp_path, yaml_text, message):
     (tmp_path / "t.yaml").write_text(yaml_text)
     proc = _cli("tasks", env={"HARNESS_TASKS": str(tmp_path / "t.yaml")})

@@ -1,4 +1,5 @@
 """`harness train` end to end on CPU with a tiny random model built here (tests/train_tiny.py)."""
+
 import json
 import os
 import signal
@@ -23,10 +24,25 @@ def tiny(tmp_path_factory):
 
 
 def flags(model, out, **over):
-    base = {"model": model, "out": out, "data": "synthetic:difficulty=1,size=32,seed=0", "template": "plain",
-            "steps": 1, "prompts_per_step": 4, "group_size": 4, "mini_batch_prompts": 2,
-            "micro_batch_size": 4, "max_response_tokens": 8, "overlong_buffer": 8, "reward_mode": "binary",
-            "lr": 1e-3, "warmup_steps": 0, "save_every": 1, "max_sampling_rounds": 4, "seed": 0}
+    base = {
+        "model": model,
+        "out": out,
+        "data": "synthetic:difficulty=1,size=32,seed=0",
+        "template": "plain",
+        "steps": 1,
+        "prompts_per_step": 4,
+        "group_size": 4,
+        "mini_batch_prompts": 2,
+        "micro_batch_size": 4,
+        "max_response_tokens": 8,
+        "overlong_buffer": 8,
+        "reward_mode": "binary",
+        "lr": 1e-3,
+        "warmup_steps": 0,
+        "save_every": 1,
+        "max_sampling_rounds": 4,
+        "seed": 0,
+    }
     base.update(over)
     return [f"--{k.replace('_', '-')}={v}" for k, v in base.items()]
 
@@ -41,9 +57,25 @@ def test_one_step_end_to_end(tiny, tmp_path):
     out = tmp_path / "run"
     assert main(["train", *flags(tiny, out)]) == 0
     (row,) = log_rows(out)
-    for key in ("reward_mean", "accuracy", "response_length", "truncation_rate", "entropy_p50", "entropy_p95",
-                "selected_fraction", "threshold", "clip_frac_low", "clip_frac_high", "clip_frac_dual",
-                "grad_norm", "gen_tokens_per_s", "train_tokens_per_s", "peak_memory_mb", "rollout_s", "update_s"):
+    for key in (
+        "reward_mean",
+        "accuracy",
+        "response_length",
+        "truncation_rate",
+        "entropy_p50",
+        "entropy_p95",
+        "selected_fraction",
+        "threshold",
+        "clip_frac_low",
+        "clip_frac_high",
+        "clip_frac_dual",
+        "grad_norm",
+        "gen_tokens_per_s",
+        "train_tokens_per_s",
+        "peak_memory_mb",
+        "rollout_s",
+        "update_s",
+    ):
         assert row[key] is not None, key
     assert row["step"] == 1 and row["groups_kept"] >= 1 and row["grad_norm"] > 0
     ckpt = out / "checkpoints" / "step_000001"
@@ -71,20 +103,25 @@ def test_random_selection_is_reachable_and_reproducible(tiny, tmp_path):
         out = tmp_path / f"run{i}"
         assert main(["train", *flags(tiny, out, save_every=0), *sel]) == 0
         rows.append(log_rows(out)[0])
-        assert yaml.safe_load((out / "config.yaml").read_text())["selection" if i == 1 else "preset"] == \
-            "random"
+        assert yaml.safe_load((out / "config.yaml").read_text())["selection" if i == 1 else "preset"] == "random"
     n_micro = 2 * rows[0]["optimizer_steps"]
     for row in rows:
         assert abs(row["selected_fraction"] - 0.2) <= n_micro / row["num_valid"] + 1e-9
-        assert row["threshold"] is None                 # no entropy cut
+        assert row["threshold"] is None  # no entropy cut
     # Same seed: the same tokens, hence the same loss; preset random == paper-code with selection random.
     for k in ("loss", "grad_norm", "num_selected", "num_valid"):
         assert rows[0][k] == rows[1][k] == rows[2][k], k
 
 
-@pytest.mark.parametrize("bad,word", [(["--preset=random", "--invert=true"], "invert"),
-                                      (["--preset=paper-formula", "--selection=random"], "rule topk"),
-                                      (["--selection=loud"], "selection"), (["--preset=nope"], "preset")])
+@pytest.mark.parametrize(
+    "bad,word",
+    [
+        (["--preset=random", "--invert=true"], "invert"),
+        (["--preset=paper-formula", "--selection=random"], "rule topk"),
+        (["--selection=loud"], "selection"),
+        (["--preset=nope"], "preset"),
+    ],
+)
 def test_meaningless_selection_is_one_line_exit_2(tiny, tmp_path, capsys, bad, word):
     out = tmp_path / "run"
     assert main(["train", *flags(tiny, out), *bad]) == 2
@@ -114,9 +151,16 @@ def test_jsonl_and_dapo_parquet_data(tmp_path):
 
     from train.data import load_items
 
-    rows = [{"data_source": "math_dapo", "prompt": [{"role": "user", "content": f"Q{i % 3}"}],
-             "ability": "MATH", "reward_model": {"ground_truth": str(i % 3), "style": "rule"},
-             "extra_info": {"index": str(i % 3)}} for i in range(12)]
+    rows = [
+        {
+            "data_source": "math_dapo",
+            "prompt": [{"role": "user", "content": f"Q{i % 3}"}],
+            "ability": "MATH",
+            "reward_model": {"ground_truth": str(i % 3), "style": "rule"},
+            "extra_info": {"index": str(i % 3)},
+        }
+        for i in range(12)
+    ]
     pq.write_table(pa.Table.from_pylist(rows), tmp_path / "dapo.parquet")
     items = load_items(str(tmp_path / "dapo.parquet"), "dapo")
     assert [it.answer for it in items] == ["0", "1", "2"]  # deduplicated
@@ -143,6 +187,7 @@ def test_kill_and_resume_matches_uninterrupted_run(tiny, tmp_path):
     proc.wait()
     assert target.exists(), "the run never reached its second checkpoint"
     from train import checkpoint
+
     killed_at = checkpoint.load_state(checkpoint.latest(out))["step"]
     assert killed_at >= 2
 
@@ -156,6 +201,7 @@ def test_kill_and_resume_matches_uninterrupted_run(tiny, tmp_path):
         for k in sa:
             assert torch.allclose(sa[k], sb[k], atol=1e-6), k
     from safetensors.torch import load_file
+
     wa = load_file(ref / "checkpoints" / "step_000004" / "model.safetensors")
     wb = load_file(out / "checkpoints" / "step_000004" / "model.safetensors")
     assert all(torch.allclose(wa[k], wb[k], atol=1e-6) for k in wa)
@@ -166,11 +212,11 @@ def test_kill_and_resume_matches_uninterrupted_run(tiny, tmp_path):
 def test_non_finite_stops_and_keeps_last_good_checkpoint(tiny, tmp_path):
     """An absurd lr blows the weights up after step 1: the run stops (exit 1), step 1's checkpoint stays."""
     out = tmp_path / "run"
-    assert main(["train", *flags(tiny, out, steps=4, lr=1e30, grad_clip=0, weight_decay=0,
-                                             mini_batch_prompts=4)]) == 1
+    assert main(["train", *flags(tiny, out, steps=4, lr=1e30, grad_clip=0, weight_decay=0, mini_batch_prompts=4)]) == 1
     rows = log_rows(out)
     assert "stopped" in rows[-1] and "non-finite" in rows[-1]["stopped"]
     from train import checkpoint
+
     last = checkpoint.latest(out)
     assert last is not None and checkpoint.load_state(last)["step"] == rows[-1]["step"] - 1
     assert not any(p.name.endswith(".tmp") for p in (out / "checkpoints").iterdir())
@@ -186,8 +232,7 @@ def test_mixed_precision_step(tiny, tmp_path):
 def test_aime_validation_is_logged(tiny, tmp_path):
     """val_data names an eval task: its accuracy (same checker as `harness eval`) lands in the log."""
     out = tmp_path / "run"
-    assert main(["train", *flags(tiny, out, steps=2, save_every=0, val_data="aime24", val_every=2,
-                                 val_limit=3)]) == 0
+    assert main(["train", *flags(tiny, out, steps=2, save_every=0, val_data="aime24", val_every=2, val_limit=3)]) == 0
     rows = log_rows(out)
     assert "val_accuracy" not in rows[0]
     assert 0.0 <= rows[1]["val_accuracy"] <= 1.0 and rows[1]["val_problems"] == 3
@@ -208,8 +253,10 @@ def test_vllm_backend_trains_and_the_engine_follows_the_policy(tmp_path):
     from train.trainer import Trainer
 
     model = build(tmp_path / "tiny64", head_dim=64)
-    over = dict(a.lstrip("-").split("=", 1) for a in flags(model, tmp_path / "run", steps=2, save_every=0,
-                                                             backend="vllm", max_prompt_tokens=64))
+    over = dict(
+        a.lstrip("-").split("=", 1)
+        for a in flags(model, tmp_path / "run", steps=2, save_every=0, backend="vllm", max_prompt_tokens=64)
+    )
     tr = Trainer(load_config(None, {k.replace("-", "_"): v for k, v in over.items()}).check(), log=lambda *_: None)
     before = {n: p.detach().clone() for n, p in tr.model.named_parameters()}
     assert tr.train() == 0
@@ -218,10 +265,19 @@ def test_vllm_backend_trains_and_the_engine_follows_the_policy(tmp_path):
     assert any(not torch.equal(before[n], p) for n, p in tr.model.named_parameters())
     prompt = [tr.items[0][1]]
     engine = tr.engine.generate(prompt, ["0"], group_size=1, max_new_tokens=8, temperature=0.0, top_p=1.0, seed=0)
-    hf = tr.model.generate(input_ids=torch.tensor(prompt), attention_mask=torch.ones(1, len(prompt[0]), dtype=torch.long),
-                           do_sample=False, max_new_tokens=8, eos_token_id=tr.eos, pad_token_id=tr.pad)
+    hf = tr.model.generate(
+        input_ids=torch.tensor(prompt),
+        attention_mask=torch.ones(1, len(prompt[0]), dtype=torch.long),
+        do_sample=False,
+        max_new_tokens=8,
+        eos_token_id=tr.eos,
+        pad_token_id=tr.pad,
+    )
     n = int(engine.response_mask[0].sum())
-    assert engine.input_ids[0, engine.prompt_width:engine.prompt_width + n].tolist() == hf[0, len(prompt[0]):][:n].tolist()
+    assert (
+        engine.input_ids[0, engine.prompt_width : engine.prompt_width + n].tolist()
+        == hf[0, len(prompt[0]) :][:n].tolist()
+    )
 
 
 @pytest.mark.parametrize("name", sorted(p.stem for p in (REPO / "train" / "configs").glob("*.yaml")))
@@ -237,6 +293,7 @@ def test_shipped_configs_load_and_pass_the_checks(name, tiny):
 
 def test_help_lists_every_key_with_its_default_and_meaning(capsys):
     from train.config import FIELDS, field_help
+
     with pytest.raises(SystemExit):
         main(["train", "--help"])
     text = " ".join(capsys.readouterr().out.split())

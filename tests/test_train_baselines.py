@@ -3,6 +3,7 @@
 clip-cov / kl-cov (Cui et al., arXiv 2505.22617), gspo (arXiv 2507.18071), cispo (arXiv 2506.13585),
 Dr.GRPO (arXiv 2503.20783), the entropy bonus, and the presets / combinations that reach them.
 """
+
 import math
 
 import pytest
@@ -21,7 +22,7 @@ def inputs(seed=0, spread=0.3):
     valid = torch.arange(T)[None, :] < lengths[:, None]
     lp = -torch.rand(B, T, generator=g, dtype=torch.float64) * 3
     old = lp + torch.randn(B, T, generator=g, dtype=torch.float64) * spread
-    lp[~valid], old[~valid] = 50.0, -70.0          # garbage on padding: must never matter
+    lp[~valid], old[~valid] = 50.0, -70.0  # garbage on padding: must never matter
     adv = torch.tensor([1.0, -0.5, 0.8, -1.3], dtype=torch.float64)
     return lp, old, adv, valid
 
@@ -47,12 +48,12 @@ def dapo64(r, a, lo=0.2, hi=0.28):
 
 # ----------------------------------------------------------------------------- clip-cov
 
+
 def test_clip_cov_zeroes_only_band_tokens_and_matches_the_reference():
     lp, old, adv, valid = inputs(seed=1)
-    adv = adv * 6                                   # cov in the band (1, 5) for a good number of tokens
-    ratio = 0.05                                    # max(1, floor(0.05 N)) tokens: several, so the test sees them
-    loss, grad, m = run(lp, old, adv, valid, cov="clip-cov", cov_ratio=ratio, seed=3, dual_clip=None,
-                        normalizer="all")
+    adv = adv * 6  # cov in the band (1, 5) for a good number of tokens
+    ratio = 0.05  # max(1, floor(0.05 N)) tokens: several, so the test sees them
+    loss, grad, m = run(lp, old, adv, valid, cov="clip-cov", cov_ratio=ratio, seed=3, dual_clip=None, normalizer="all")
     n = int(valid.sum())
     r = torch.exp(lp - old)
     a = adv[:, None].expand(lp.shape)
@@ -60,31 +61,34 @@ def test_clip_cov_zeroes_only_band_tokens_and_matches_the_reference():
     clipped = (-a * r.clamp(0.8, 1.28)) > (-a * r)
     band = valid & (cov > 1) & (cov < 5) & ~clipped
     k = max(1, math.floor(ratio * n))
-    assert int(band.sum()) > k                      # the random choice is a real choice here
-    zeroed = valid & (grad == 0) & ~clipped         # clipped tokens have zero gradient by the clip itself
+    assert int(band.sum()) > k  # the random choice is a real choice here
+    zeroed = valid & (grad == 0) & ~clipped  # clipped tokens have zero gradient by the clip itself
     assert int(zeroed.sum()) == k == m["num_cov"] and m["cov_fraction"] == pytest.approx(k / n)
-    assert not (zeroed & ~band).any()               # all of them in the candidate band
+    assert not (zeroed & ~band).any()  # all of them in the candidate band
     per_tok = torch.where(valid & ~zeroed, dapo64(r, a), 0.0)
     assert loss == pytest.approx(float(per_tok.sum() / n), abs=1e-5)
     # Others keep the surrogate's gradient: -A r where unclipped.
     keep = valid & ~zeroed & ~clipped
     torch.testing.assert_close(grad[keep], (-a * r / n)[keep], atol=1e-6, rtol=1e-4)
     # Same seed, same tokens; another seed, (almost surely) others.
-    assert torch.equal(run(lp, old, adv, valid, cov="clip-cov", cov_ratio=ratio, seed=3, dual_clip=None)[1] == 0,
-                       grad == 0)
-    assert not torch.equal(run(lp, old, adv, valid, cov="clip-cov", cov_ratio=ratio, seed=4, dual_clip=None)[1] == 0,
-                           grad == 0)
+    assert torch.equal(
+        run(lp, old, adv, valid, cov="clip-cov", cov_ratio=ratio, seed=3, dual_clip=None)[1] == 0, grad == 0
+    )
+    assert not torch.equal(
+        run(lp, old, adv, valid, cov="clip-cov", cov_ratio=ratio, seed=4, dual_clip=None)[1] == 0, grad == 0
+    )
 
 
 def test_clip_cov_default_ratio_picks_one_and_needs_a_seed():
     lp, old, adv, valid = inputs(seed=2)
     _, _, m = run(lp, old, adv * 6, valid, cov="clip-cov", seed=0)
-    assert m["num_cov"] == 1                        # max(1, floor(2e-4 * 96))
+    assert m["num_cov"] == 1  # max(1, floor(2e-4 * 96))
     with pytest.raises(ValueError, match="seed"):
         run(lp, old, adv, valid, cov="clip-cov")
 
 
 # ----------------------------------------------------------------------------- kl-cov
+
 
 def test_kl_cov_penalises_only_the_top_cov_tokens():
     lp, old, adv, valid = inputs(seed=3)
@@ -122,24 +126,26 @@ def test_cov_selections_act_within_the_entropy_mask():
 
 # ----------------------------------------------------------------------------- gspo
 
+
 def gspo64(lp, old, adv, valid, sel, lo, hi):
     """Loss and d loss / d lp from the formula: s_i = exp(mean log r over valid), token loss
     max(-A s, -A clip(s)), per-sequence mean over valid tokens, mean over sequences; the gradient of a
     selected token is (1/|y_i|)(1/B)(-A_i s_i) where the clip is not active, else 0."""
     n_i = valid.sum(-1).double()
     s = torch.exp(torch.where(valid, lp - old, 0.0).sum(-1) / n_i)
-    tok = torch.maximum(-adv * s, -adv * s.clamp(1 - lo, 1 + hi))          # [B]
+    tok = torch.maximum(-adv * s, -adv * s.clamp(1 - lo, 1 + hi))  # [B]
     loss = (tok[:, None] * sel).sum(-1) / n_i
     active = (-adv * s.clamp(1 - lo, 1 + hi)) > (-adv * s)
     g = torch.where(active, 0.0, -adv * s) / n_i / lp.shape[0]
     return float(loss.mean()), torch.where(sel, g[:, None].expand(lp.shape), 0.0)
 
 
-@pytest.mark.parametrize("spread", [1e-4, 0.3])   # 1e-4: most sequences inside the clip; 0.3: most clipped
+@pytest.mark.parametrize("spread", [1e-4, 0.3])  # 1e-4: most sequences inside the clip; 0.3: most clipped
 def test_gspo_matches_the_reference(spread):
     lp, old, adv, valid = inputs(seed=5, spread=spread)
-    loss, grad, _ = run(lp, old, adv, valid, objective="gspo", clip_low=3e-4, clip_high=4e-4, dual_clip=None,
-                        normalizer="sequence")
+    loss, grad, _ = run(
+        lp, old, adv, valid, objective="gspo", clip_low=3e-4, clip_high=4e-4, dual_clip=None, normalizer="sequence"
+    )
     ref, ref_grad = gspo64(lp, old, adv, valid, valid, 3e-4, 4e-4)
     assert loss == pytest.approx(ref, abs=1e-5)
     torch.testing.assert_close(grad, ref_grad, atol=1e-6, rtol=1e-4)
@@ -149,8 +155,18 @@ def test_gspo_with_a_mask_keeps_the_sequence_ratio_over_all_valid_tokens():
     lp, old, adv, valid = inputs(seed=6, spread=1e-4)
     sel = valid & (torch.rand(B, T, generator=torch.Generator().manual_seed(1)) < 0.3)
     x = lp.float().clone().requires_grad_()
-    loss, _ = policy_loss(x, old.float(), adv.float(), valid, token_mask=sel, objective="gspo", clip_low=3e-4,
-                          clip_high=4e-4, dual_clip=None, normalizer="sequence")
+    loss, _ = policy_loss(
+        x,
+        old.float(),
+        adv.float(),
+        valid,
+        token_mask=sel,
+        objective="gspo",
+        clip_low=3e-4,
+        clip_high=4e-4,
+        dual_clip=None,
+        normalizer="sequence",
+    )
     loss.backward()
     ref, ref_grad = gspo64(lp, old, adv, valid, sel, 3e-4, 4e-4)
     assert loss.item() == pytest.approx(ref, abs=1e-5)
@@ -161,7 +177,7 @@ def test_gspo_with_a_mask_keeps_the_sequence_ratio_over_all_valid_tokens():
 def test_gspo_equals_token_clipping_when_a_sequence_has_one_ratio():
     lp, _, adv, valid = inputs(seed=7)
     shift = torch.tensor([0.1, -0.0002, 0.00015, -0.4], dtype=torch.float64)[:, None]
-    old = lp - shift                                 # every token of sequence i has log r = shift_i
+    old = lp - shift  # every token of sequence i has log r = shift_i
     kw = dict(clip_low=3e-4, clip_high=4e-4, dual_clip=None, normalizer="sequence")
     a = run(lp, old, adv, valid, objective="gspo", **kw)
     b = run(lp, old, adv, valid, objective="dapo", **kw)
@@ -171,20 +187,23 @@ def test_gspo_equals_token_clipping_when_a_sequence_has_one_ratio():
 
 # ----------------------------------------------------------------------------- cispo
 
+
 def test_cispo_matches_the_reference_and_keeps_clipped_tokens_gradient():
     lp, old, adv, valid = inputs(seed=8)
-    loss, grad, _ = run(lp, old, adv, valid, objective="cispo", clip_low=1.0, clip_high=0.28, dual_clip=None,
-                        normalizer="all")
+    loss, grad, _ = run(
+        lp, old, adv, valid, objective="cispo", clip_low=1.0, clip_high=0.28, dual_clip=None, normalizer="all"
+    )
     n = int(valid.sum())
     w = torch.exp(lp - old).clamp(0.0, 1.28)
     a = adv[:, None].expand(lp.shape)
     assert loss == pytest.approx(float(torch.where(valid, -w * a * lp, 0.0).sum() / n), abs=1e-4)
     torch.testing.assert_close(grad, torch.where(valid, -w * a, 0.0) / n, atol=1e-6, rtol=1e-4)
     clipped = valid & (torch.exp(lp - old) > 1.28)
-    assert clipped.any() and (grad[clipped] != 0).all()   # unlike PPO, clipped tokens still learn
+    assert clipped.any() and (grad[clipped] != 0).all()  # unlike PPO, clipped tokens still learn
 
 
 # ----------------------------------------------------------------------------- Dr.GRPO
+
 
 def test_dr_grpo_normaliser_and_advantages():
     lp, old, adv, valid = inputs(seed=9, spread=0.01)
@@ -201,38 +220,52 @@ def test_dr_grpo_normaliser_and_advantages():
 
 # ----------------------------------------------------------------------------- entropy bonus
 
+
 @pytest.mark.parametrize("over", ["valid", "selected"])
 def test_entropy_bonus(over):
     lp, old, adv, valid = inputs(seed=10)
     sel = valid & (torch.arange(T)[None, :] % 3 == 0)
     ent = torch.rand(B, T, generator=torch.Generator().manual_seed(2)).requires_grad_()
     base, _ = policy_loss(lp.float(), old.float(), adv.float(), valid, token_mask=sel)
-    loss, m = policy_loss(lp.float(), old.float(), adv.float(), valid, token_mask=sel, entropy=ent,
-                          entropy_coef=0.01, entropy_over=over)
+    loss, m = policy_loss(
+        lp.float(), old.float(), adv.float(), valid, token_mask=sel, entropy=ent, entropy_coef=0.01, entropy_over=over
+    )
     where = valid if over == "valid" else sel
     mean_h = float(ent.detach().double()[where].mean())
-    assert loss.item() == pytest.approx(base.item() - 0.01 * mean_h, abs=1e-6) and m["entropy_bonus"] == pytest.approx(mean_h)
+    assert loss.item() == pytest.approx(base.item() - 0.01 * mean_h, abs=1e-6) and m["entropy_bonus"] == pytest.approx(
+        mean_h
+    )
     loss.backward()
-    torch.testing.assert_close(ent.grad.double(), torch.where(where, -0.01 / int(where.sum()), 0.0).double(),
-                               atol=1e-9, rtol=1e-6)
+    torch.testing.assert_close(
+        ent.grad.double(), torch.where(where, -0.01 / int(where.sum()), 0.0).double(), atol=1e-9, rtol=1e-6
+    )
     with pytest.raises(ValueError, match="carries gradient"):
         policy_loss(lp.float(), old.float(), adv.float(), valid, entropy=ent.detach(), entropy_coef=0.01)
 
 
 # ----------------------------------------------------------------------------- presets
 
+
 def test_baseline_presets_and_meaningless_combinations():
     assert {"random", "clip-cov", "kl-cov", "gspo", "cispo", "dr-grpo", "paper-code", "paper-formula"} <= set(PRESETS)
     g = PRESETS["gspo"]
-    assert (g.objective, g.clip_low, g.clip_high, g.dual_clip, g.normalizer, g.rho) == \
-        ("gspo", 3e-4, 4e-4, None, "sequence", 1.0)
+    assert (g.objective, g.clip_low, g.clip_high, g.dual_clip, g.normalizer, g.rho) == (
+        "gspo",
+        3e-4,
+        4e-4,
+        None,
+        "sequence",
+        1.0,
+    )
     assert (PRESETS["clip-cov"].cov_ratio, PRESETS["clip-cov"].cov_lb, PRESETS["clip-cov"].cov_ub) == (2e-4, 1.0, 5.0)
     assert PRESETS["kl-cov"].kl_cov_coef == 1.0 and PRESETS["dr-grpo"].adv_std_norm is False
-    for bad, word in ((dict(name="clip-cov", objective="gspo", dual_clip=None), "objective dapo"),
-                      (dict(name="gspo", dual_clip=10.0), "dual_clip"),
-                      (dict(name="dr-grpo", max_response_tokens=0), "max_response_tokens"),
-                      (dict(name="paper-code", entropy_over="all"), "entropy_over"),
-                      (dict(name="kl-cov", cov_lb=5.0, cov_ub=1.0), "cov_lb")):
+    for bad, word in (
+        (dict(name="clip-cov", objective="gspo", dual_clip=None), "objective dapo"),
+        (dict(name="gspo", dual_clip=10.0), "dual_clip"),
+        (dict(name="dr-grpo", max_response_tokens=0), "max_response_tokens"),
+        (dict(name="paper-code", entropy_over="all"), "entropy_over"),
+        (dict(name="kl-cov", cov_lb=5.0, cov_ub=1.0), "cov_lb"),
+    ):
         with pytest.raises(ValueError, match=word):
             get_preset(bad.pop("name"), **bad)
 

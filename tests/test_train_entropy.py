@@ -1,4 +1,5 @@
 """train.entropy against a float64 materialised-softmax reference: values and gradients."""
+
 import importlib.util
 import os
 import subprocess
@@ -10,7 +11,7 @@ from torch.utils._python_dispatch import TorchDispatchMode
 
 from train.entropy import fused_logprobs_and_entropy, logprobs_and_entropy, naive_logprobs_and_entropy
 
-V = 1009          # prime: never a multiple of anything
+V = 1009  # prime: never a multiple of anything
 CHUNK = 3 * V + 5  # 3 rows per chunk, so N = 14 leaves a ragged last chunk
 
 
@@ -22,7 +23,7 @@ def reference(logits, labels, temperature):
 
 def make(shape=(2, 7), h=24, dtype=torch.float32, seed=0, scale=3.0, shift=0.0):
     g = torch.Generator().manual_seed(seed)
-    hidden = (torch.randn(*shape, h, generator=g) * scale / h ** 0.5).to(dtype)
+    hidden = (torch.randn(*shape, h, generator=g) * scale / h**0.5).to(dtype)
     weight = torch.randn(V, h, generator=g).to(dtype)
     labels = torch.randint(0, V, shape, generator=g)
     logits = ((hidden.double() @ weight.double().T) + shift).to(dtype)
@@ -150,7 +151,7 @@ def test_masked_loss_cuts_backward_matmul_work_to_rho():
             loss.backward()
         flops[name] = counter.get_total_flops()
     assert stats["num_selected"] == 10
-    assert flops["masked"] == flops["all"] * 10 // 50   # exactly ρ of the lm_head backward
+    assert flops["masked"] == flops["all"] * 10 // 50  # exactly ρ of the lm_head backward
 
 
 def test_ignore_index_labels():
@@ -164,7 +165,7 @@ def test_ignore_index_labels():
 def test_minus_inf_logits_are_zero_probability():
     _, _, labels, logits = make()
     logits = logits.clone()
-    logits[..., 500:] = float("-inf")        # e.g. padded vocabulary rows
+    logits[..., 500:] = float("-inf")  # e.g. padded vocabulary rows
     labels = labels % 500
     lp, ent = logprobs_and_entropy(logits.requires_grad_(), labels)
     lp_ref, h_ref = reference(logits[..., :500].detach(), labels, 1.0)
@@ -196,11 +197,11 @@ def test_no_fp32_copy_of_the_whole_logits():
     h, w = hidden.clone().requires_grad_(), weight.clone().requires_grad_()
     with LargestFloat() as seen:
         lp, _ = logprobs_and_entropy(x, labels, chunk_elements=CHUNK)
-        lp.sum().backward()                      # its [N, V] gradient is bf16, like its input
+        lp.sum().backward()  # its [N, V] gradient is bf16, like its input
         lp, _ = fused_logprobs_and_entropy(h, w, labels, chunk_elements=CHUNK)
         lp.sum().backward()
     assert seen.largest <= max(CHUNK, V * 8) < n * V / 4  # a chunk of rows, or the weight grad
-    with LargestFloat() as seen:                 # the detector does see the naive path's copies
+    with LargestFloat() as seen:  # the detector does see the naive path's copies
         naive_logprobs_and_entropy(logits, labels)
     assert seen.largest >= n * V
 
@@ -249,9 +250,24 @@ def test_triton_kernels_under_the_interpreter():
         pytest.skip("this is the inner run")
     if importlib.util.find_spec("triton") is None:
         pytest.skip("triton not installed (the kernels are an optional CUDA path)")
-    run = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-W", "ignore",
-                          __file__, "-k", "triton_kernels_match or triton_fused"],
-                         env=dict(os.environ, TRITON_INTERPRET="1"), capture_output=True, text=True)
+    run = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pytest",
+            "-q",
+            "-p",
+            "no:cacheprovider",
+            "-W",
+            "ignore",
+            __file__,
+            "-k",
+            "triton_kernels_match or triton_fused",
+        ],
+        env=dict(os.environ, TRITON_INTERPRET="1"),
+        capture_output=True,
+        text=True,
+    )
     assert run.returncode == 0 and "3 passed" in run.stdout, run.stdout[-3000:] + run.stderr[-2000:]
 
 

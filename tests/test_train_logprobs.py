@@ -1,5 +1,6 @@
 """Running each prompt once per group changes nothing but the cost: same log-probs, entropies, gradients
 and sampled tokens as running every row in full, on left-padded prompts of unequal length."""
+
 import pytest
 import torch
 
@@ -11,9 +12,19 @@ def _model(arch: str):
     from transformers import LlamaConfig, LlamaForCausalLM, Qwen3Config, Qwen3ForCausalLM
 
     torch.manual_seed(0)
-    kw = dict(vocab_size=50, hidden_size=32, intermediate_size=64, num_hidden_layers=2, num_attention_heads=4,
-              num_key_value_heads=2, max_position_embeddings=256, eos_token_id=1, pad_token_id=0,
-              bos_token_id=None, tie_word_embeddings=False)
+    kw = dict(
+        vocab_size=50,
+        hidden_size=32,
+        intermediate_size=64,
+        num_hidden_layers=2,
+        num_attention_heads=4,
+        num_key_value_heads=2,
+        max_position_embeddings=256,
+        eos_token_id=1,
+        pad_token_id=0,
+        bos_token_id=None,
+        tie_word_embeddings=False,
+    )
     if arch == "qwen3":
         return Qwen3ForCausalLM(Qwen3Config(head_dim=8, **kw)).float()
     return LlamaForCausalLM(LlamaConfig(**kw)).float()
@@ -28,8 +39,13 @@ def _batch(G=3, R=7):
     lengths = torch.randint(1, R + 1, (len(ids),), generator=g)
     mask = torch.arange(R)[None] < lengths[:, None]
     resp = torch.where(mask, resp, 0)
-    return torch.cat([ids, resp], 1), torch.cat([att, mask.long()], 1), ids.shape[1], \
-        torch.where(mask, resp, -100), mask
+    return (
+        torch.cat([ids, resp], 1),
+        torch.cat([att, mask.long()], 1),
+        ids.shape[1],
+        torch.where(mask, resp, -100),
+        mask,
+    )
 
 
 def _run(model, rows, share):
@@ -69,14 +85,15 @@ def test_prompts_run_once_per_group_when_the_saving_passes_the_threshold(thresho
 
 
 def test_sharing_pays():
-    assert sharing_pays(32, 4, 69, 32, 0.2)          # the CPU benchmark: 60 % of the tokens saved
-    assert not sharing_pays(16, 2, 25, 512, 0.2)     # the GPU benchmark: 4 %
-    assert not sharing_pays(8, 8, 100, 10, 0.0)      # nothing repeats
+    assert sharing_pays(32, 4, 69, 32, 0.2)  # the CPU benchmark: 60 % of the tokens saved
+    assert not sharing_pays(16, 2, 25, 512, 0.2)  # the GPU benchmark: 4 %
+    assert not sharing_pays(8, 8, 100, 10, 0.0)  # nothing repeats
 
 
 @pytest.mark.parametrize("arch", ["llama", "qwen3"])
-@pytest.mark.parametrize("rows", [slice(0, 9), slice(1, 8), [0, 1, 3, 4, 0]],
-                         ids=["whole-groups", "cut-groups", "prompt-recurs"])
+@pytest.mark.parametrize(
+    "rows", [slice(0, 9), slice(1, 8), [0, 1, 3, 4, 0]], ids=["whole-groups", "cut-groups", "prompt-recurs"]
+)
 def test_shared_prompts_give_the_same_logprobs_entropy_and_gradients(arch, rows):
     model = _model(arch).train()
     lp_s, ent_s, g_s = _run(model, rows, share=True)
@@ -101,8 +118,9 @@ def test_rows_whose_prompts_differ_by_one_token_are_not_merged():
 
 
 def test_generate_with_shared_prefill_samples_the_same_tokens(tmp_path):
-    from tests.train_tiny import build
     from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    from tests.train_tiny import build
 
     path = build(tmp_path / "tiny")
     tok, model = AutoTokenizer.from_pretrained(path), AutoModelForCausalLM.from_pretrained(path)
@@ -110,8 +128,22 @@ def test_generate_with_shared_prefill_samples_the_same_tokens(tmp_path):
     kw = dict(group_size=4, max_new_tokens=12, temperature=1.0, top_p=1.0, seed=5)
     outs, tokens = [], []
     for share, bs in ((True, 12), (False, 12), (True, 5)):
-        tokens.append(_decoder_tokens(model, lambda: outs.append(rollout.generate(
-            model, tok, prompts, ["46", "55", "5"], batch_size=bs, prompt_sharing=0.0 if share else 1.0, **kw))))
+        tokens.append(
+            _decoder_tokens(
+                model,
+                lambda: outs.append(
+                    rollout.generate(
+                        model,
+                        tok,
+                        prompts,
+                        ["46", "55", "5"],
+                        batch_size=bs,
+                        prompt_sharing=0.0 if share else 1.0,
+                        **kw,
+                    )
+                ),
+            )
+        )
     P = outs[0].prompt_width
     assert tokens[1] - tokens[0] == (12 - 3) * (P - 1)  # the prefill ran once per prompt, not once per row
     assert torch.equal(outs[0].input_ids, outs[1].input_ids)

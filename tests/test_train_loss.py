@@ -1,4 +1,5 @@
 """train.loss, train.advantage, train.presets: the surrogate, its normalisers, and ρ reaching the loss."""
+
 import pytest
 import torch
 
@@ -43,7 +44,7 @@ def test_normalisers():
     loss_sel, m = policy_loss(lp, old, adv, valid, token_mask=sel, normalizer="selected")
     loss_all, _ = policy_loss(lp, old, adv, valid, token_mask=sel, normalizer="all")
     loss_seq, _ = policy_loss(lp, old, adv, valid, token_mask=sel, normalizer="sequence")
-    tok = -adv[:, None] * torch.exp(lp - old) * sel   # no clip active at these small ratios
+    tok = -adv[:, None] * torch.exp(lp - old) * sel  # no clip active at these small ratios
     assert loss_sel.item() == pytest.approx(float(tok.sum() / sel.sum()), abs=1e-6)
     assert loss_all.item() == pytest.approx(float(tok.sum() / valid.sum()), abs=1e-6)
     assert loss_seq.item() == pytest.approx(float((tok.sum(1) / valid.sum(1)).mean()), abs=1e-6)
@@ -75,11 +76,10 @@ def test_per_token_advantages_and_kl():
 
 
 def test_garbage_on_padding_never_reaches_loss_or_gradient():
-    lp = torch.tensor([[-0.5, -1.0, 200.0, -300.0]], requires_grad=True)   # last two are padding
+    lp = torch.tensor([[-0.5, -1.0, 200.0, -300.0]], requires_grad=True)  # last two are padding
     old = torch.tensor([[-0.6, -1.0, -200.0, 100.0]])
     valid = torch.tensor([[1, 1, 0, 0]])
-    loss, _ = policy_loss(lp, old, torch.tensor([-1.0]), valid, normalizer="all",
-                          ref_logprobs=old, kl_coef=0.1)
+    loss, _ = policy_loss(lp, old, torch.tensor([-1.0]), valid, normalizer="all", ref_logprobs=old, kl_coef=0.1)
     loss.backward()
     assert torch.isfinite(loss) and torch.isfinite(lp.grad).all()
     assert (lp.grad[0, 2:] == 0).all() and (lp.grad[0, :2] != 0).all()
@@ -96,7 +96,7 @@ def test_metrics_entropy_percentiles():
 def test_group_advantages():
     r = torch.tensor([1.0, -1.0, -1.0, -1.0, 1.0, 1.0, 1.0, 1.0])
     a = group_advantages(r, 4)
-    assert a[:4].sum().abs() < 1e-6 and (a[4:] == 0).all()          # all-equal group: zero, not NaN
+    assert a[:4].sum().abs() < 1e-6 and (a[4:] == 0).all()  # all-equal group: zero, not NaN
     torch.testing.assert_close(a[:4], (r[:4] - r[:4].mean()) / (r[:4].std() + 1e-6))
     torch.testing.assert_close(group_advantages(r, 4, normalize_std=False)[:4], r[:4] + 0.5)
     assert informative_groups(r, 4).tolist() == [True, False]
@@ -105,10 +105,12 @@ def test_group_advantages():
 # -----------------------------------------------------------------------------
 # ρ must reach the loss (the authors' release once set it where the loss never looked).
 
+
 # clip-cov / kl-cov change which selected tokens get gradient, gspo's ε = 3e-4 clips whole sequences at these
 # ratios: tests/test_train_baselines.py covers them.
-@pytest.mark.parametrize("name", sorted(n for n, p in PRESETS.items()
-                                        if p.selection in ("entropy", "random") and p.objective != "gspo"))
+@pytest.mark.parametrize(
+    "name", sorted(n for n, p in PRESETS.items() if p.selection in ("entropy", "random") and p.objective != "gspo")
+)
 @pytest.mark.parametrize("rho", [0.2, 0.5])
 def test_configured_rho_reaches_the_loss(name, rho):
     g = torch.Generator().manual_seed(2)
@@ -119,18 +121,18 @@ def test_configured_rho_reaches_the_loss(name, rho):
     old = lp.detach() + torch.randn(B, T, generator=g) * 0.05
     base = PRESETS[name].rho
     preset = get_preset(name, rho=rho, max_response_tokens=T)
-    assert preset.rho == rho and PRESETS[name].rho == base   # overrides never mutate the preset
+    assert preset.rho == rho and PRESETS[name].rho == base  # overrides never mutate the preset
     loss, m = preset.loss(lp, old, torch.tensor([1.0, -0.5, 0.7, -1.2]), valid, entropy, seed=5)
     loss.backward()
     selected = lp.grad != 0
     n = int(valid.sum())
     assert not (selected & ~valid).any()
     assert m["selected_fraction"] == pytest.approx(selected.sum().item() / n)
-    assert abs(m["selected_fraction"] - rho) <= 1 / n    # ceil for top-k; ties are measure-zero here
-    assert (lp.grad[valid & ~selected] == 0).all()       # exactly zero, not small
+    assert abs(m["selected_fraction"] - rho) <= 1 / n  # ceil for top-k; ties are measure-zero here
+    assert (lp.grad[valid & ~selected] == 0).all()  # exactly zero, not small
     if preset.selection == "entropy":  # the selected tokens are the high-entropy ones
         assert entropy[selected].min() >= entropy[valid & ~selected].max()
-    else:                               # the random control: the same count, drawn by the seed
+    else:  # the random control: the same count, drawn by the seed
         assert torch.equal(selected, preset.mask(entropy, valid, seed=5)[0])
 
 
@@ -182,7 +184,7 @@ def test_end_to_end_fused_masked_matches_naive_autograd():
     loss, m = preset.loss(lp, old, adv, valid, ent)
     loss.backward()
     assert loss.item() == pytest.approx(loss_n.item(), abs=1e-5)
-    assert m["num_selected"] == m_n["num_selected"] == 6   # ceil(0.2 * 29)
+    assert m["num_selected"] == m_n["num_selected"] == 6  # ceil(0.2 * 29)
     torch.testing.assert_close(h2.grad, h1.grad, atol=1e-5, rtol=1e-4)
     torch.testing.assert_close(w2.grad, w1.grad, atol=1e-5, rtol=1e-4)
     assert (h2.grad[~mask] == 0).all()

@@ -1,4 +1,5 @@
 """train.mask: exact counts, ties per rule, padding, ρ = 1, invert, and global scope across 2 processes."""
+
 import math
 import os
 import socket
@@ -16,12 +17,12 @@ def batch(b=4, t=25, seed=0, pad_value=100.0):
     entropy = torch.rand(b, t, generator=g) * 3
     lengths = torch.randint(3, t + 1, (b,), generator=g)
     valid = torch.arange(t)[None, :] < lengths[:, None]
-    entropy[~valid] = pad_value               # huge entropy on padding: must never be selected
+    entropy[~valid] = pad_value  # huge entropy on padding: must never be selected
     return entropy, valid
 
 
 def test_num_selected_is_ceil_without_float_noise():
-    assert num_selected(0.7, 10) == 7          # 0.7 * 10 == 7.000000000000001
+    assert num_selected(0.7, 10) == 7  # 0.7 * 10 == 7.000000000000001
     assert num_selected(0.2, 11) == 3 and num_selected(0.2, 10) == 2 and num_selected(0.2, 1) == 1
     assert num_selected(1.0, 5) == 5
 
@@ -34,7 +35,7 @@ def test_topk_exact_count_and_order(rho, invert):
     n = int(valid.sum())
     assert mask.dtype == torch.bool and mask.shape == entropy.shape
     assert int(mask.sum()) == math.ceil(round(rho * n, 6)) == stats["num_selected"]
-    assert not (mask & ~valid).any()           # padding never competes
+    assert not (mask & ~valid).any()  # padding never competes
     chosen, rest = entropy[mask], entropy[valid & ~mask]
     if invert:
         assert chosen.max() <= rest.min()
@@ -63,7 +64,7 @@ def test_ties_exact_for_topk_all_kept_for_quantile():
     assert int(topk.sum()) == 3 and topk[0, :6].tolist() == [False, False, True, True, True, False]
     assert s["threshold"] == 0.5
     quant, _ = top_entropy_mask(entropy, valid, 0.3, rule="quantile")
-    assert int(quant.sum()) == 4               # every token at the threshold is kept
+    assert int(quant.sum()) == 4  # every token at the threshold is kept
     flat = torch.zeros(1, 10)
     assert int(top_entropy_mask(flat, valid, 0.2)[0].sum()) == 2
     assert int(top_entropy_mask(flat, valid, 0.2, rule="quantile")[0].sum()) == 10
@@ -106,7 +107,7 @@ def test_flat_inputs_and_bad_arguments():
 
 
 def test_more_than_2_to_the_24_tokens():
-    n = (1 << 24) + 1000                       # torch.quantile raises on this many
+    n = (1 << 24) + 1000  # torch.quantile raises on this many
     entropy = torch.rand(n, generator=torch.Generator().manual_seed(0))
     valid = torch.ones(n, dtype=torch.bool)
     mask, _ = top_entropy_mask(entropy, valid, 0.2)
@@ -117,6 +118,7 @@ def test_more_than_2_to_the_24_tokens():
 
 # -----------------------------------------------------------------------------
 # The random control: ceil(ρN) tokens, not chosen by entropy.
+
 
 def _ranks(x):
     return x.argsort().argsort().double()
@@ -154,9 +156,9 @@ def test_random_is_uncorrelated_with_entropy_and_uniform():
         mask, _ = random_mask(valid, 0.2, seed=selection_seed(0, s))
         corr.append(_spearman(ent, mask[valid]))
         counts += mask[valid]
-    assert abs(sum(corr) / draws) < 0.02                       # per-draw sd ~ 0.13, mean of 600 ~ 0.005
+    assert abs(sum(corr) / draws) < 0.02  # per-draw sd ~ 0.13, mean of 600 ~ 0.005
     top, _ = top_entropy_mask(entropy, valid, 0.2)
-    assert _spearman(ent, top[valid]) > 0.6                     # what the test would see for the entropy mask
+    assert _spearman(ent, top[valid]) > 0.6  # what the test would see for the entropy mask
     # Each valid token is chosen with probability k/N (binomial sd over 600 draws ~ 0.016).
     p = counts / draws
     k = num_selected(0.2, ent.numel())
@@ -177,10 +179,10 @@ def test_random_same_seed_same_tokens_next_step_different():
 def test_selections_registry_and_random_needs_a_seed():
     entropy, valid = batch(seed=9)
     kw = dict(rule="topk", scope="micro", invert=False, group=None)
-    assert torch.equal(SELECTIONS["entropy"](entropy, valid, 0.2, seed=None, **kw)[0],
-                       top_entropy_mask(entropy, valid, 0.2)[0])
-    assert torch.equal(SELECTIONS["random"](entropy, valid, 0.2, seed=11, **kw)[0],
-                       random_mask(valid, 0.2, seed=11)[0])
+    assert torch.equal(
+        SELECTIONS["entropy"](entropy, valid, 0.2, seed=None, **kw)[0], top_entropy_mask(entropy, valid, 0.2)[0]
+    )
+    assert torch.equal(SELECTIONS["random"](entropy, valid, 0.2, seed=11, **kw)[0], random_mask(valid, 0.2, seed=11)[0])
     with pytest.raises(ValueError, match="needs a seed"):
         SELECTIONS["random"](entropy, valid, 0.2, seed=None, **kw)
     with pytest.raises(ValueError):
@@ -197,7 +199,7 @@ SEED = selection_seed(0, 7)
 def rank_inputs(rank):
     b, t = RANK_SHAPES[rank]
     entropy, valid = batch(b, t, seed=10 + rank)
-    entropy = (entropy * 4).round() / 4        # coarse values: ties across the two ranks
+    entropy = (entropy * 4).round() / 4  # coarse values: ties across the two ranks
     entropy[~valid] = 100.0
     return entropy, valid
 
@@ -210,8 +212,7 @@ def _worker(rank, world, port, outdir):
         out = {}
         for rule in ("topk", "quantile"):
             for invert in (False, True):
-                out[rule, invert] = top_entropy_mask(entropy, valid, 0.2, rule=rule, scope="global",
-                                                     invert=invert)
+                out[rule, invert] = top_entropy_mask(entropy, valid, 0.2, rule=rule, scope="global", invert=invert)
         # A rank whose micro-batch is all padding still joins the collectives (no hang).
         empty = torch.zeros_like(valid) if rank == 0 else valid
         out["empty"] = top_entropy_mask(entropy, empty, 0.2, scope="global")
@@ -231,9 +232,8 @@ def _free_port():
 
 def test_global_scope_two_processes_different_token_counts():
     with tempfile.TemporaryDirectory() as outdir:
-        ctx = mp.start_processes(_worker, args=(2, _free_port(), outdir), nprocs=2, join=False,
-                                 start_method="spawn")
-        for _ in range(120):                    # fail, never hang, if a collective mismatches
+        ctx = mp.start_processes(_worker, args=(2, _free_port(), outdir), nprocs=2, join=False, start_method="spawn")
+        for _ in range(120):  # fail, never hang, if a collective mismatches
             if ctx.join(timeout=1):
                 break
         else:
@@ -243,11 +243,12 @@ def test_global_scope_two_processes_different_token_counts():
         results = [torch.load(os.path.join(outdir, f"rank{r}.pt")) for r in range(2)]
 
     inputs = [rank_inputs(r) for r in range(2)]
-    all_ent = torch.cat([e[v] for e, v in inputs])   # what one big micro-batch would see
+    all_ent = torch.cat([e[v] for e, v in inputs])  # what one big micro-batch would see
     n = all_ent.numel()
     empty = [results[r].pop("empty") for r in range(2)]
-    check_random_global(inputs, [{k: results[r].pop(k) for k in ("random", "random_empty", "random_micro")}
-                                 for r in range(2)])
+    check_random_global(
+        inputs, [{k: results[r].pop(k) for k in ("random", "random_empty", "random_micro")} for r in range(2)]
+    )
     n1 = int(inputs[1][1].sum())
     assert not empty[0][0].any() and int(empty[1][0].sum()) == num_selected(0.2, n1)
     assert empty[0][1]["num_valid"] == empty[1][1]["num_valid"] == n1
@@ -258,8 +259,7 @@ def test_global_scope_two_processes_different_token_counts():
         chosen = torch.cat([e[m] for (e, _), m in zip(inputs, masks)])
         assert all(not (m & ~v).any() for m, (_, v) in zip(masks, inputs))
         # The same as selecting over the concatenation in one process.
-        ref, ref_stats = top_entropy_mask(all_ent, torch.ones(n, dtype=torch.bool), 0.2, rule=rule,
-                                          invert=invert)
+        ref, ref_stats = top_entropy_mask(all_ent, torch.ones(n, dtype=torch.bool), 0.2, rule=rule, invert=invert)
         assert chosen.numel() == int(ref.sum()) == stats[0]["num_selected"] == stats[1]["num_selected"]
         assert torch.equal(torch.cat([m[v] for m, (_, v) in zip(masks, inputs)]), ref)
         assert stats[0]["threshold"] == stats[1]["threshold"] == ref_stats["threshold"]

@@ -1,10 +1,9 @@
 """`harness train` records that a second run cannot damage (issue 14, items 3, 5, 7): a run lock on --out,
 refusing silent config changes on resume, falling back past a damaged latest checkpoint. Real processes."""
-import json
+
 import os
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
 import yaml
@@ -18,20 +17,27 @@ def test_second_run_on_the_same_out_is_refused(tiny, tmp_path):  # noqa: F811
     out = tmp_path / "run"
     env = {**os.environ, "PYTHONPATH": str(REPO)}
     cmd = [sys.executable, "-m", "harness.cli", "train"]
-    first = subprocess.Popen([*cmd, *flags(tiny, out, steps=10_000, save_every=1, keep_last=1)], env=env,
-                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    first = subprocess.Popen(
+        [*cmd, *flags(tiny, out, steps=10_000, save_every=1, keep_last=1)],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     try:
         assert wait_until(lambda: (out / "log.jsonl").is_file() or first.poll() is not None, 300)
         assert first.poll() is None
-        second = subprocess.run([*cmd, *flags(tiny, out, steps=2, save_every=1)], env=env, capture_output=True,
-                                text=True, timeout=300)
+        second = subprocess.run(
+            [*cmd, *flags(tiny, out, steps=2, save_every=1)], env=env, capture_output=True, text=True, timeout=300
+        )
         lines_then = len(log_rows(out))
     finally:
         first.kill()
         first.wait()
     assert second.returncode == 2, second.stderr[-2000:]
-    assert second.stderr.strip() == (f"harness train: error: out {out}: another training run (pid {first.pid}) is "
-                                     "writing there; wait for it to end or choose another --out")
+    assert second.stderr.strip() == (
+        f"harness train: error: out {out}: another training run (pid {first.pid}) is "
+        "writing there; wait for it to end or choose another --out"
+    )
     rows = log_rows(out)
     assert [r["step"] for r in rows] == list(range(1, len(rows) + 1)) and len(rows) >= lines_then
     # Once the first run is gone (kill -9 releases the lock), the folder is usable again.

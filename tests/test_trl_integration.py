@@ -1,5 +1,6 @@
 """train.integrations.trl: one real TRL GRPO step on CPU with a tiny random Llama and our reward; the
 example script in two real processes (torch.distributed, gloo), mask scopes global and micro."""
+
 import json
 import math
 import os
@@ -18,11 +19,10 @@ from datasets import Dataset  # noqa: E402
 from safetensors.torch import load_file  # noqa: E402
 
 from tasks.reward import make_trl_reward  # noqa: E402
+from tests.train_tiny import build  # noqa: E402
 from train.integrations.trl import EntropyMaskedGRPOConfig, EntropyMaskedGRPOTrainer  # noqa: E402
 from train.loss import policy_loss  # noqa: E402
 from train.mask import num_selected, top_entropy_mask  # noqa: E402
-
-from tests.train_tiny import build  # noqa: E402
 
 RHO = 0.25
 
@@ -33,10 +33,16 @@ class RecordingTrainer(EntropyMaskedGRPOTrainer):
     records: list
 
     def entropy_masked_loss(self, per_token_logps, old, advantages, mask, entropies, ref=None):
-        loss, token_mask, stats, metrics = super().entropy_masked_loss(per_token_logps, old, advantages, mask,
-                                                                       entropies, ref)
-        rec = {"token_mask": token_mask, "mask": mask.clone(), "stats": stats, "loss": loss.detach(),
-               "advantages": advantages.detach().clone()}
+        loss, token_mask, stats, metrics = super().entropy_masked_loss(
+            per_token_logps, old, advantages, mask, entropies, ref
+        )
+        rec = {
+            "token_mask": token_mask,
+            "mask": mask.clone(),
+            "stats": stats,
+            "loss": loss.detach(),
+            "advantages": advantages.detach().clone(),
+        }
         per_token_logps.register_hook(lambda g: rec.__setitem__("grad", g.detach().clone()))
         self.records.append(rec)
         return loss, token_mask, stats, metrics
@@ -47,10 +53,23 @@ def test_one_grpo_step_trains_only_the_selected_tokens(tmp_path, selection):
     model_dir = build(tmp_path / "tiny")
     data = Dataset.from_dict({"prompt": ["1+2=", "3*4=", "9-5=", "7+7="], "answer": ["3", "12", "4", "14"]})
     args = EntropyMaskedGRPOConfig(
-        output_dir=str(tmp_path / "out"), use_cpu=True, report_to="none", max_steps=1, logging_steps=1,
-        per_device_train_batch_size=8, num_generations=4, max_completion_length=24, learning_rate=1e-3,
-        save_strategy="no", seed=0, entropy_rho=RHO, entropy_rule="topk", entropy_scope="micro",
-        loss_normalizer="selected", entropy_selection=selection)
+        output_dir=str(tmp_path / "out"),
+        use_cpu=True,
+        report_to="none",
+        max_steps=1,
+        logging_steps=1,
+        per_device_train_batch_size=8,
+        num_generations=4,
+        max_completion_length=24,
+        learning_rate=1e-3,
+        save_strategy="no",
+        seed=0,
+        entropy_rho=RHO,
+        entropy_rule="topk",
+        entropy_scope="micro",
+        loss_normalizer="selected",
+        entropy_selection=selection,
+    )
     # Our grader plus DAPO's overlong shaping: random completions differ in length, so rewards differ.
     reward = make_trl_reward(mode="binary", overlong=(24, 16))
     trainer = RecordingTrainer(model=str(model_dir), reward_funcs=reward, args=args, train_dataset=data)
@@ -78,6 +97,7 @@ def test_one_grpo_step_trains_only_the_selected_tokens(tmp_path, selection):
     assert math.isfinite(logged[0]["loss"])
     if selection == "random":  # the same count, not the top-entropy tokens; reproducible from (seed, step, call)
         from train.mask import random_mask, selection_seed
+
         rec = trainer.records[0]
         want, _ = random_mask(rec["mask"], RHO, seed=selection_seed(0, 0, 0))
         assert torch.equal(rec["token_mask"], want)
@@ -119,20 +139,69 @@ def launch_example(tmp_path, scope, steps=2):
     if not model_dir.exists():
         build(model_dir)
     out = tmp_path / f"out-{scope}"
-    cmd = [sys.executable, "-m", "accelerate.commands.launch", "--multi_gpu", "--num_processes", str(WORLD),
-           "--num_machines", "1", "--mixed_precision", "no", "--dynamo_backend", "no",
-           "--main_process_port", str(_free_port()),
-           str(root / "train/examples/trl_grpo.py"), "--model", str(model_dir), "--output_dir", str(out),
-           "--use_cpu", "--report_to", "none", "--seed", "0", "--max_steps", str(steps),
-           "--logging_steps", "1", "--save_strategy", "no", "--per_device_train_batch_size", str(PER_DEVICE),
-           "--num_generations", str(NUM_GEN), "--max_completion_length", "16", "--overlong_buffer", "8",
-           "--learning_rate", "1e-3", "--synthetic_size", "16", "--entropy_rho", str(RHO),
-           "--entropy_scope", scope, "--entropy_rule", "quantile", "--loss_normalizer", "all"]
-    env = {**os.environ, "OMP_NUM_THREADS": "1", "HF_HOME": str(tmp_path / "hf"), "HF_HUB_OFFLINE": "1",
-           "PYTHONPATH": os.pathsep.join([str(root), os.environ.get("PYTHONPATH", "")])}
+    cmd = [
+        sys.executable,
+        "-m",
+        "accelerate.commands.launch",
+        "--multi_gpu",
+        "--num_processes",
+        str(WORLD),
+        "--num_machines",
+        "1",
+        "--mixed_precision",
+        "no",
+        "--dynamo_backend",
+        "no",
+        "--main_process_port",
+        str(_free_port()),
+        str(root / "train/examples/trl_grpo.py"),
+        "--model",
+        str(model_dir),
+        "--output_dir",
+        str(out),
+        "--use_cpu",
+        "--report_to",
+        "none",
+        "--seed",
+        "0",
+        "--max_steps",
+        str(steps),
+        "--logging_steps",
+        "1",
+        "--save_strategy",
+        "no",
+        "--per_device_train_batch_size",
+        str(PER_DEVICE),
+        "--num_generations",
+        str(NUM_GEN),
+        "--max_completion_length",
+        "16",
+        "--overlong_buffer",
+        "8",
+        "--learning_rate",
+        "1e-3",
+        "--synthetic_size",
+        "16",
+        "--entropy_rho",
+        str(RHO),
+        "--entropy_scope",
+        scope,
+        "--entropy_rule",
+        "quantile",
+        "--loss_normalizer",
+        "all",
+    ]
+    env = {
+        **os.environ,
+        "OMP_NUM_THREADS": "1",
+        "HF_HOME": str(tmp_path / "hf"),
+        "HF_HUB_OFFLINE": "1",
+        "PYTHONPATH": os.pathsep.join([str(root), os.environ.get("PYTHONPATH", "")]),
+    }
     # Own process group: on a hang, the launcher and both ranks are killed, never left behind.
-    proc = subprocess.Popen(cmd, cwd=root, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                            text=True, start_new_session=True)
+    proc = subprocess.Popen(
+        cmd, cwd=root, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True
+    )
     try:
         log, _ = proc.communicate(timeout=300)
     except subprocess.TimeoutExpired:

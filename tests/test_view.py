@@ -83,14 +83,17 @@ def test_old_leaderboard_file_is_read_with_nulls(results):
     page.to_json(data.index(r))  # NaN and friends become null, the page's JSON stays valid
 
 
-@pytest.mark.parametrize("case, message", [
-    ("missing", "does not exist"),
-    ("no-runs", "holds no runs"),
-    ("corrupt-shard", "cannot read shard"),
-    ("bad-manifest", "manifest.json is not valid JSON"),
-    ("bad-port", "--port must be in 0..65535"),
-    ("bad-tokenizer", "--tokenizer"),
-])
+@pytest.mark.parametrize(
+    "case, message",
+    [
+        ("missing", "does not exist"),
+        ("no-runs", "holds no runs"),
+        ("corrupt-shard", "cannot read shard"),
+        ("bad-manifest", "manifest.json is not valid JSON"),
+        ("bad-port", "--port must be in 0..65535"),
+        ("bad-tokenizer", "--tokenizer"),
+    ],
+)
 def test_bad_input_one_line_exit_2(tmp_path, results, capsys, case, message):
     argv = ["view", str(results), "--export", str(tmp_path / "out.html")]
     if case == "missing":
@@ -117,8 +120,9 @@ def test_port_in_use_one_line_exit_2(results, capsys):
         busy.bind(("127.0.0.1", 0))
         busy.listen()
         port = busy.getsockname()[1]
-        one_line_error(capsys, ["view", str(results), "--port", str(port)],
-                       f"port {port} on 127.0.0.1 is already in use")
+        one_line_error(
+            capsys, ["view", str(results), "--port", str(port)], f"port {port} on 127.0.0.1 is already in use"
+        )
 
 
 def test_served_routes(served):
@@ -144,11 +148,22 @@ def test_shard_damaged_after_start_up_is_an_error_response(served, results):
     assert get(served, "/")[0] == 200  # still serving
 
 
-@pytest.mark.parametrize("path", [
-    "/files/../secret.txt", "/files/runs/../../secret.txt", "/files/%2e%2e/secret.txt", "/files/%2E%2E%2Fsecret.txt",
-    "/files/..%2fsecret.txt", "/files/runs/%2e%2e/%2e%2e/secret.txt", "/files/%2fetc%2fpasswd", "/files//etc/passwd",
-    "/files/..%5csecret.txt", "/files/runs%00/x", "/files/link-out/secret.txt",
-])
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/files/../secret.txt",
+        "/files/runs/../../secret.txt",
+        "/files/%2e%2e/secret.txt",
+        "/files/%2E%2E%2Fsecret.txt",
+        "/files/..%2fsecret.txt",
+        "/files/runs/%2e%2e/%2e%2e/secret.txt",
+        "/files/%2fetc%2fpasswd",
+        "/files//etc/passwd",
+        "/files/..%5csecret.txt",
+        "/files/runs%00/x",
+        "/files/link-out/secret.txt",
+    ],
+)
 def test_server_refuses_paths_outside_the_results_folder(served, results, path):
     secret = results.parent / "secret.txt"
     secret.write_text("do not serve me")
@@ -171,8 +186,14 @@ def test_export_is_one_self_contained_file(results, tmp_path):
     assert not re.search(r"""(src|href)=["']?(https?:)?//""", html)  # nothing fetched from anywhere
     payload = json.loads(re.search(r'<script type="application/json" id="data">(.*?)</script>', html, re.S).group(1))
     assert payload["mode"] == "export"
-    assert payload["caps"] == {"max_samples": 2, "max_chars": 10, "embedded": 2 * 2 * 2 * 6, "total": 2 * 2 * 4 * 6,
-                               "compare_labels": 2, "labels": 2}
+    assert payload["caps"] == {
+        "max_samples": 2,
+        "max_chars": 10,
+        "embedded": 2 * 2 * 2 * 6,
+        "total": 2 * 2 * 4 * 6,
+        "compare_labels": 2,
+        "labels": 2,
+    }
     s = payload["samples"]["run-a|aime24|aime24-1|1"]
     assert len(s["text"]) == 10 and s["text_chars"] > 10
     assert "run-a|aime24|aime24-1|2" not in payload["samples"]
@@ -185,8 +206,13 @@ def test_cli_serves_and_prints_its_url(results):
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
     env = {**os.environ, "PYTHONPATH": str(REPO)}
-    proc = subprocess.Popen([sys.executable, "-m", "harness.cli", "view", str(results), "--port", str(port)],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "harness.cli", "view", str(results), "--port", str(port)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+    )
     try:
         deadline = time.monotonic() + 120  # the backstop; the loop ends as soon as the socket answers
         while True:

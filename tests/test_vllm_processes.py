@@ -44,11 +44,38 @@ def test_plugin_is_installed():
 
 def _start_eval(ckpt: Path, out: Path) -> tuple[subprocess.Popen, set[int]]:
     """A long eval, returned once samples are being stored and the engine core is up: (process, descendants)."""
-    cmd = [sys.executable, "-m", "harness.cli", "eval", "--ckpt", str(ckpt), "--backend", "vllm", "--tasks", "aime24",
-           "--limit", "2", "--n", "400", "--max-tokens", "1000", "--temperature", "1.0", "--flush-secs", "0",
-           "--no-progress", "--no-leaderboard", "--out", str(out)]
-    proc = subprocess.Popen(cmd, stdout=open(out.parent / "stdout.txt", "wb"), stderr=open(out.parent / "stderr.txt", "wb"),
-                            env=dict(os.environ, PYTHONPATH=os.pathsep.join([str(REPO), os.environ.get("PYTHONPATH", "")])))
+    cmd = [
+        sys.executable,
+        "-m",
+        "harness.cli",
+        "eval",
+        "--ckpt",
+        str(ckpt),
+        "--backend",
+        "vllm",
+        "--tasks",
+        "aime24",
+        "--limit",
+        "2",
+        "--n",
+        "400",
+        "--max-tokens",
+        "1000",
+        "--temperature",
+        "1.0",
+        "--flush-secs",
+        "0",
+        "--no-progress",
+        "--no-leaderboard",
+        "--out",
+        str(out),
+    ]
+    proc = subprocess.Popen(
+        cmd,
+        stdout=open(out.parent / "stdout.txt", "wb"),
+        stderr=open(out.parent / "stderr.txt", "wb"),
+        env=dict(os.environ, PYTHONPATH=os.pathsep.join([str(REPO), os.environ.get("PYTHONPATH", "")])),
+    )
 
     def generating():
         return proc.poll() is not None or any((out / "runs").glob("*/shard-*.parquet"))

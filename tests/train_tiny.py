@@ -4,6 +4,7 @@ The vocabulary is small (digits, a few symbols, <eos>) so a random policy ends r
 lengths: with DAPO's overlong shaping the rewards of a group differ, advantages are non-zero and a
 training step has a real gradient.
 """
+
 from pathlib import Path
 
 VOCAB = ["<pad>", "<eos>", "<unk>"] + list("0123456789 \n:=+-*")
@@ -20,9 +21,19 @@ def build(path: Path, seed: int = 0, head_dim: int = 16) -> Path:
     tok.decoder = decoders.Fuse()
     fast = PreTrainedTokenizerFast(tokenizer_object=tok, pad_token="<pad>", eos_token="<eos>", unk_token="<unk>")
     torch.manual_seed(seed)
-    cfg = LlamaConfig(vocab_size=len(VOCAB), hidden_size=2 * head_dim, intermediate_size=4 * head_dim, num_hidden_layers=2,
-                      num_attention_heads=2, num_key_value_heads=2, max_position_embeddings=512,
-                      eos_token_id=1, pad_token_id=0, bos_token_id=None, tie_word_embeddings=False)
+    cfg = LlamaConfig(
+        vocab_size=len(VOCAB),
+        hidden_size=2 * head_dim,
+        intermediate_size=4 * head_dim,
+        num_hidden_layers=2,
+        num_attention_heads=2,
+        num_key_value_heads=2,
+        max_position_embeddings=512,
+        eos_token_id=1,
+        pad_token_id=0,
+        bos_token_id=None,
+        tie_word_embeddings=False,
+    )
     model = LlamaForCausalLM(cfg)
     model.generation_config.eos_token_id = 1
     model.generation_config.pad_token_id = 0

@@ -73,8 +73,18 @@ def _store_run(ckpt: Path, out: Path, seed: int, texts: dict) -> str:
     from harness import evaluate
     from harness.backends import Request, Sample
 
-    cfg = evaluate.EvalConfig(ckpt=str(ckpt), tasks=["aime24"], n=3, limit=2, budgets=[CUT_BUDGET, GEN_BUDGET],
-                              backend="hf", out=str(out), seed=seed, temperature=0.8, top_p=1.0)
+    cfg = evaluate.EvalConfig(
+        ckpt=str(ckpt),
+        tasks=["aime24"],
+        n=3,
+        limit=2,
+        budgets=[CUT_BUDGET, GEN_BUDGET],
+        backend="hf",
+        out=str(out),
+        seed=seed,
+        temperature=0.8,
+        top_p=1.0,
+    )
     p = evaluate.plan(cfg)
     finished = []
     for (pid, idx), (ids, finish) in texts.items():
@@ -85,8 +95,10 @@ def _store_run(ckpt: Path, out: Path, seed: int, texts: dict) -> str:
     p.run_dir.mkdir(parents=True)
     store.write_shard(p.run_dir, evaluate._rows(p, finished[:3], p.budgets))
     store.write_shard(p.run_dir, evaluate._rows(p, finished[3:], p.budgets))
-    store.write_manifest(p.run_dir, evaluate.manifest(p, status="finished", finished_at=store.now(), wall_time_s=6.0,
-                                                      device="cpu (test)"))
+    store.write_manifest(
+        p.run_dir,
+        evaluate.manifest(p, status="finished", finished_at=store.now(), wall_time_s=6.0, device="cpu (test)"),
+    )
     return p.run_id
 
 
@@ -104,8 +116,16 @@ def constructed_results(root: Path) -> dict:
     tok = AutoTokenizer.from_pretrained(str(ckpt_a))
     run_a = _store_run(ckpt_a, results, 0, _texts_a(tok))
     short = lambda s: (tok.encode(s, add_special_tokens=False), "stop")  # noqa: E731
-    run_b = _store_run(ckpt_b, results, 1, {(pid, i): short(f"\\boxed{{{gold}}}") for pid, gold in
-                                            (("2024-I-1", 204), ("2024-I-2", 25)) for i in range(3)})
+    run_b = _store_run(
+        ckpt_b,
+        results,
+        1,
+        {
+            (pid, i): short(f"\\boxed{{{gold}}}")
+            for pid, gold in (("2024-I-1", 204), ("2024-I-2", 25))
+            for i in range(3)
+        },
+    )
     run_dir = results / "runs" / run_a
     leaderboard.append_run(results / "leaderboard.parquet", store.read_samples(run_dir), store.read_manifest(run_dir))
     assert main(["entropy", "--run", run_a, "--results", str(results), "--no-progress"]) == 0

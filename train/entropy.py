@@ -13,6 +13,7 @@ micro-batch. Here every [N, V] quantity is computed a chunk of rows at a time:
 Both paths support gradients through both outputs (the entropy's for an entropy bonus); the mask
 itself is built from the detached entropy. Rows whose incoming gradients are both zero are skipped.
 """
+
 import os
 
 import torch
@@ -31,6 +32,7 @@ def _rows_per_chunk(vocab: int, chunk_elements: int | None, device: torch.device
 # The two per-chunk kernels every path shares. `z` is one chunk of raw logits in float32, and
 # p = softmax(z / T). Both work in place on `z` to keep to one chunk-sized buffer.
 
+
 def _chunk_forward(z: torch.Tensor, labels: torch.Tensor, temperature: float, work=None):
     """Returns (logprob of label, entropy, max, log-sum-exp after the shift) per row; destroys z.
 
@@ -39,17 +41,17 @@ def _chunk_forward(z: torch.Tensor, labels: torch.Tensor, temperature: float, wo
     buffer at least z's size for exp(z), reused across chunks (no fresh pages per chunk).
     """
     m = z.amax(dim=1, keepdim=True)
-    z.sub_(m)                                         # <= 0
+    z.sub_(m)  # <= 0
     if temperature != 1.0:
         z.div_(temperature)
-    e = torch.exp(z) if work is None else torch.exp(z, out=work[:z.shape[0]])
+    e = torch.exp(z) if work is None else torch.exp(z, out=work[: z.shape[0]])
     s = e.sum(dim=1)
-    ez = (e[:, None, :] @ z[:, :, None]).view(-1)     # sum_j e_j z_j without an [n, V] temporary
-    bad = ~torch.isfinite(ez)                         # -inf logits: 0 * -inf; rare, so fixed here
+    ez = (e[:, None, :] @ z[:, :, None]).view(-1)  # sum_j e_j z_j without an [n, V] temporary
+    bad = ~torch.isfinite(ez)  # -inf logits: 0 * -inf; rare, so fixed here
     if bad.any():
         ez[bad] = torch.where(e[bad] > 0, e[bad] * z[bad], 0.0).sum(dim=1)
     log_s = torch.log(s)
-    entropy = log_s - ez / s                          # H = log-sum-exp - E_p[z], shift-invariant
+    entropy = log_s - ez / s  # H = log-sum-exp - E_p[z], shift-invariant
     return z.gather(1, labels[:, None]).squeeze(1) - log_s, entropy, m.squeeze(1), log_s
 
 
@@ -61,14 +63,14 @@ def _chunk_grad(z, labels, m, log_s, temperature, grad_lp, grad_h=None, entropy=
     logp.sub_(log_s[:, None])
     if grad_h is not None:
         # dH/dz = -p (log p + H), built in the log p buffer; p is the one extra chunk buffer.
-        logp.clamp_(min=torch.finfo(z.dtype).min)     # -inf logits: 0 * finite, not 0 * inf
+        logp.clamp_(min=torch.finfo(z.dtype).min)  # -inf logits: 0 * finite, not 0 * inf
         p = torch.exp(logp)
         logp.add_(entropy[:, None]).mul_(p).mul_(-grad_h[:, None])
-        g = logp.sub_(p.mul_(grad_lp[:, None]))      # - grad_lp * p
+        g = logp.sub_(p.mul_(grad_lp[:, None]))  # - grad_lp * p
     else:
-        g = logp.exp_().mul_(-grad_lp[:, None])       # - grad_lp * p
+        g = logp.exp_().mul_(-grad_lp[:, None])  # - grad_lp * p
     g.scatter_add_(1, labels[:, None], grad_lp[:, None])  # + grad_lp * onehot(label)
-    return g.div_(temperature) if temperature != 1.0 else g    # z = logits / T
+    return g.div_(temperature) if temperature != 1.0 else g  # z = logits / T
 
 
 # -----------------------------------------------------------------------------
@@ -87,6 +89,7 @@ def _kernels(x: torch.Tensor):
     if _triton is None:
         try:
             from . import triton_entropy
+
             _triton = triton_entropy
         except ImportError:
             _triton = False
@@ -108,11 +111,10 @@ def _rows_forward(x, labels, temperature, owned=False, work=None):
 
 def _matmul_into(h, weight, buf):
     """h @ weight.T into the first rows of a reused buffer (the lm_head logits of one chunk)."""
-    return torch.matmul(h, weight.T, out=buf[:h.shape[0]])
+    return torch.matmul(h, weight.T, out=buf[: h.shape[0]])
 
 
-def _rows_grad(x, labels, m, log_s, temperature, grad_lp, grad_h=None, entropy=None, *,
-               dtype, owned=False, out=None):
+def _rows_grad(x, labels, m, log_s, temperature, grad_lp, grad_h=None, entropy=None, *, dtype, owned=False, out=None):
     """The gradient w.r.t. raw logits x [n, V], in `dtype` (into `out` if given)."""
     k = _kernels(x)
     if k:
@@ -132,12 +134,12 @@ def _valid_labels(labels: torch.Tensor):
 # -----------------------------------------------------------------------------
 # From logits.
 
+
 class _LogitsFn(torch.autograd.Function):
     @staticmethod
     def forward(ctx, logits, labels, temperature, rows):
         n = logits.shape[0]
-        lp, ent, m, log_s = (torch.empty(n, dtype=torch.float32, device=logits.device)
-                             for _ in range(4))
+        lp, ent, m, log_s = (torch.empty(n, dtype=torch.float32, device=logits.device) for _ in range(4))
         safe, valid = _valid_labels(labels)
         for i in range(0, n, rows):
             sl = slice(i, i + rows)
@@ -161,33 +163,45 @@ class _LogitsFn(torch.autograd.Function):
             sl = slice(i, i + rows)
             if bool(need[sl].any()):
                 g_ent = None if grad_ent is None else grad_ent[sl]
-                _rows_grad(logits[sl], safe[sl], m[sl], log_s[sl], T, grad_lp[sl], g_ent, ent[sl],
-                           dtype=grad.dtype, out=grad[sl])
+                _rows_grad(
+                    logits[sl],
+                    safe[sl],
+                    m[sl],
+                    log_s[sl],
+                    T,
+                    grad_lp[sl],
+                    g_ent,
+                    ent[sl],
+                    dtype=grad.dtype,
+                    out=grad[sl],
+                )
         return grad, None, None, None
 
 
-def logprobs_and_entropy(logits: torch.Tensor, labels: torch.Tensor, *, temperature: float = 1.0,
-                         chunk_elements: int | None = None):
+def logprobs_and_entropy(
+    logits: torch.Tensor, labels: torch.Tensor, *, temperature: float = 1.0, chunk_elements: int | None = None
+):
     """log p(label) and entropy of softmax(logits / T), float32, shapes `labels.shape`.
 
     `logits` is `[..., V]` of any float dtype; both outputs are differentiable w.r.t. it.
     """
     V = logits.shape[-1]
     flat = logits.reshape(-1, V)
-    lp, ent = _LogitsFn.apply(flat, labels.reshape(-1), float(temperature),
-                              _rows_per_chunk(V, chunk_elements, logits.device))
+    lp, ent = _LogitsFn.apply(
+        flat, labels.reshape(-1), float(temperature), _rows_per_chunk(V, chunk_elements, logits.device)
+    )
     return lp.view(labels.shape), ent.view(labels.shape)
 
 
 # -----------------------------------------------------------------------------
 # Fused with the lm_head: logits = hidden @ weight.T, one chunk of rows at a time.
 
+
 class _FusedFn(torch.autograd.Function):
     @staticmethod
     def forward(ctx, hidden, weight, labels, mask, temperature, rows):
         n = hidden.shape[0]
-        lp, ent, m, log_s = (torch.empty(n, dtype=torch.float32, device=hidden.device)
-                             for _ in range(4))
+        lp, ent, m, log_s = (torch.empty(n, dtype=torch.float32, device=hidden.device) for _ in range(4))
         safe, valid = _valid_labels(labels)
         # Two chunk buffers reused by every chunk: the logits (in the model's dtype, as the lm_head
         # computes them) and, on the torch path, exp of them.
@@ -196,8 +210,7 @@ class _FusedFn(torch.autograd.Function):
         for i in range(0, n, rows):
             sl = slice(i, i + rows)
             logits = _matmul_into(hidden[sl], weight, buf)
-            lp[sl], ent[sl], m[sl], log_s[sl] = _rows_forward(logits, safe[sl], temperature, owned=True,
-                                                              work=work)
+            lp[sl], ent[sl], m[sl], log_s[sl] = _rows_forward(logits, safe[sl], temperature, owned=True, work=work)
         lp.masked_fill_(~valid, 0.0)
         ctx.save_for_backward(hidden, weight, safe, valid, m, log_s, mask, ent)
         ctx.temperature, ctx.rows = temperature, rows
@@ -219,7 +232,8 @@ class _FusedFn(torch.autograd.Function):
             if bool((need & ~mask).any()):
                 raise RuntimeError(
                     "fused_logprobs_and_entropy: rows outside `mask` received a gradient "
-                    "(a KL or all-token term?). Pass mask=None or include those rows.")
+                    "(a KL or all-token term?). Pass mask=None or include those rows."
+                )
             need &= mask
         # Only rows with a gradient do any work: gather them, then chunk. A row with zero gradient
         # contributes exactly zero to both gradients, so skipping it is exact.
@@ -228,13 +242,22 @@ class _FusedFn(torch.autograd.Function):
         grad_weight = None
         if ctx.needs_input_grad[1]:  # fp32 accumulator across chunks: the 1-2 x V*H memory floor
             grad_weight = torch.zeros(weight.shape, dtype=torch.float32, device=weight.device)
-        buf = hidden.new_empty((min(rows, idx.numel()), weight.shape[0]),
-                               dtype=torch.result_type(hidden, weight))
+        buf = hidden.new_empty((min(rows, idx.numel()), weight.shape[0]), dtype=torch.result_type(hidden, weight))
         for i in range(0, idx.numel(), rows):
-            r = idx[i:i + rows]
+            r = idx[i : i + rows]
             h = hidden[r]
-            g = _rows_grad(_matmul_into(h, weight, buf), safe[r], m[r], log_s[r], T, grad_lp[r],
-                           None if grad_ent is None else grad_ent[r], ent[r], dtype=weight.dtype, owned=True)
+            g = _rows_grad(
+                _matmul_into(h, weight, buf),
+                safe[r],
+                m[r],
+                log_s[r],
+                T,
+                grad_lp[r],
+                None if grad_ent is None else grad_ent[r],
+                ent[r],
+                dtype=weight.dtype,
+                owned=True,
+            )
             if grad_hidden is not None:
                 grad_hidden[r] = (g @ weight).to(hidden.dtype)
             if grad_weight is not None:
@@ -247,9 +270,15 @@ class _FusedFn(torch.autograd.Function):
         return grad_hidden, grad_weight, None, None, None, None
 
 
-def fused_logprobs_and_entropy(hidden: torch.Tensor, weight: torch.Tensor, labels: torch.Tensor, *,
-                               temperature: float = 1.0, mask: torch.Tensor | None = None,
-                               chunk_elements: int | None = None):
+def fused_logprobs_and_entropy(
+    hidden: torch.Tensor,
+    weight: torch.Tensor,
+    labels: torch.Tensor,
+    *,
+    temperature: float = 1.0,
+    mask: torch.Tensor | None = None,
+    chunk_elements: int | None = None,
+):
     """log p(label) and entropy of softmax(hidden @ weight.T / T), float32, shapes `labels.shape`.
 
     hidden `[..., H]`, weight `[V, H]` (the lm_head), labels `[...]`. Log-probs and entropy are
@@ -265,16 +294,17 @@ def fused_logprobs_and_entropy(hidden: torch.Tensor, weight: torch.Tensor, label
     if mask is not None:
         mask = mask.reshape(-1).to(device=hidden.device, dtype=torch.bool)
     rows = _rows_per_chunk(weight.shape[0], chunk_elements, hidden.device)
-    lp, ent = _FusedFn.apply(hidden.reshape(-1, H), weight, labels.reshape(-1), mask,
-                             float(temperature), rows)
+    lp, ent = _FusedFn.apply(hidden.reshape(-1, H), weight, labels.reshape(-1), mask, float(temperature), rows)
     return lp.view(labels.shape), ent.view(labels.shape)
 
 
 # -----------------------------------------------------------------------------
 # The reference everyone else is checked against (and the benchmarks' baseline).
 
-def naive_logprobs_and_entropy(logits: torch.Tensor, labels: torch.Tensor, *, temperature: float = 1.0,
-                               dtype: torch.dtype = torch.float32):
+
+def naive_logprobs_and_entropy(
+    logits: torch.Tensor, labels: torch.Tensor, *, temperature: float = 1.0, dtype: torch.dtype = torch.float32
+):
     """Materialised softmax in `dtype`: several full [N, V] copies. For tests and baselines only."""
     logp = torch.log_softmax(logits.to(dtype) / temperature, dim=-1)
     safe, valid = _valid_labels(labels)
@@ -282,4 +312,3 @@ def naive_logprobs_and_entropy(logits: torch.Tensor, labels: torch.Tensor, *, te
     with torch.no_grad():
         ent = -(logp.exp() * logp).sum(-1)
     return lp, ent
-

@@ -11,6 +11,7 @@ computed do not change either way (tests/test_train_logprobs.py).
 Rows of one prompt must be contiguous (they are: train.rollout keeps each group together); a prompt
 that recurs elsewhere in the micro-batch is simply run again.
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -46,8 +47,12 @@ def positions(attention_mask: torch.Tensor) -> torch.Tensor:
 
 def prefix_cache(model, input_ids, attention_mask, which, first):
     """Run the distinct prompts once; return (cache with one row per input row, last hidden states)."""
-    out = model.base_model(input_ids=input_ids[first], attention_mask=attention_mask[first],
-                           position_ids=positions(attention_mask[first]), use_cache=True)
+    out = model.base_model(
+        input_ids=input_ids[first],
+        attention_mask=attention_mask[first],
+        position_ids=positions(attention_mask[first]),
+        use_cache=True,
+    )
     cache = out.past_key_values
     cache.batch_select_indices(which)
     return cache, out.last_hidden_state
@@ -69,8 +74,17 @@ def _fused_head(model) -> bool:
     return getattr(head, "bias", None) is None and not getattr(model.config, "final_logit_softcapping", None)
 
 
-def token_logprobs(model, input_ids, attention_mask, prompt_width, labels, temperature, *,
-                   prompt_sharing: float = 0.2, mixed_precision: str = ""):
+def token_logprobs(
+    model,
+    input_ids,
+    attention_mask,
+    prompt_width,
+    labels,
+    temperature,
+    *,
+    prompt_sharing: float = 0.2,
+    mixed_precision: str = "",
+):
     """log p and entropy (at T) of `labels` [b, R] given the sequences [b, P + R]; [b, R] float32 each.
 
     The decoder's last hidden states meet the lm_head inside the fused kernel, so the [b, R, V]
@@ -83,20 +97,26 @@ def token_logprobs(model, input_ids, attention_mask, prompt_width, labels, tempe
     amp = autocast(input_ids.device.type, mixed_precision)
     if not _fused_head(model):
         with amp:
-            logits = model(input_ids=input_ids, attention_mask=attention_mask,
-                           position_ids=positions(attention_mask)).logits
-        return logprobs_and_entropy(logits[:, P - 1:-1], labels, temperature=temperature)
+            logits = model(
+                input_ids=input_ids, attention_mask=attention_mask, position_ids=positions(attention_mask)
+            ).logits
+        return logprobs_and_entropy(logits[:, P - 1 : -1], labels, temperature=temperature)
     head = model.get_output_embeddings()
     which, first = prompt_groups(input_ids, attention_mask, P)
     share = sharing_pays(input_ids.shape[0], first.numel(), P, input_ids.shape[1] - P, prompt_sharing)
     with amp:
         if share and not model.is_gradient_checkpointing:
             cache, h_prompt = prefix_cache(model, input_ids[:, :P], attention_mask[:, :P], which, first)
-            h_resp = model.base_model(input_ids=input_ids[:, P:], attention_mask=attention_mask,
-                                      position_ids=positions(attention_mask)[:, P:], past_key_values=cache,
-                                      use_cache=True).last_hidden_state
+            h_resp = model.base_model(
+                input_ids=input_ids[:, P:],
+                attention_mask=attention_mask,
+                position_ids=positions(attention_mask)[:, P:],
+                past_key_values=cache,
+                use_cache=True,
+            ).last_hidden_state
             h = torch.cat([h_prompt[which, -1:], h_resp[:, :-1]], 1)
         else:
-            h = model.base_model(input_ids=input_ids, attention_mask=attention_mask,
-                                 position_ids=positions(attention_mask)).last_hidden_state[:, P - 1:-1]
+            h = model.base_model(
+                input_ids=input_ids, attention_mask=attention_mask, position_ids=positions(attention_mask)
+            ).last_hidden_state[:, P - 1 : -1]
     return fused_logprobs_and_entropy(h.to(head.weight.dtype), head.weight, labels, temperature=temperature)

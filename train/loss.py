@@ -39,6 +39,7 @@ tokens; it needs an entropy that carries gradient.
 An optional KL to a reference policy (k3 estimator, kl_coef) covers every valid response token,
 averaged like "all" (or per sequence for "sequence"); it is off in the paper (kl_coef = 0).
 """
+
 import math
 
 import torch
@@ -46,8 +47,7 @@ import torch
 NORMALIZERS = ("selected", "all", "sequence", "dr-grpo")
 ENTROPY_BONUS_OVER = ("valid", "selected")
 # Per-call metrics that the trainer averages over micro-batches and logs each step (when present).
-STEP_METRICS = ("clip_frac_low", "clip_frac_high", "clip_frac_dual", "approx_kl", "cov_fraction",
-                "entropy_bonus")
+STEP_METRICS = ("clip_frac_low", "clip_frac_high", "clip_frac_dual", "approx_kl", "cov_fraction", "entropy_bonus")
 
 
 def _percentiles(values: torch.Tensor, qs=(0.5, 0.8, 0.95)) -> dict:
@@ -137,14 +137,31 @@ def _kl_cov(pg, log_ratio, extras, logprobs, adv, sel, *, cov_ratio, cov_lb, cov
 COV_SELECTIONS = {"clip-cov": _clip_cov, "kl-cov": _kl_cov}
 
 
-def policy_loss(logprobs: torch.Tensor, old_logprobs: torch.Tensor, advantages: torch.Tensor,
-                response_mask: torch.Tensor, *, token_mask: torch.Tensor | None = None,
-                clip_low: float = 0.2, clip_high: float = 0.28, dual_clip: float | None = 10.0,
-                normalizer: str = "selected", ref_logprobs: torch.Tensor | None = None,
-                kl_coef: float = 0.0, entropy: torch.Tensor | None = None, objective: str = "dapo",
-                cov: str | None = None, cov_ratio: float = 2e-4, cov_lb: float = 1.0, cov_ub: float = 5.0,
-                kl_cov_coef: float = 1.0, seed: int | None = None, max_response_tokens: int | None = None,
-                entropy_coef: float = 0.0, entropy_over: str = "valid"):
+def policy_loss(
+    logprobs: torch.Tensor,
+    old_logprobs: torch.Tensor,
+    advantages: torch.Tensor,
+    response_mask: torch.Tensor,
+    *,
+    token_mask: torch.Tensor | None = None,
+    clip_low: float = 0.2,
+    clip_high: float = 0.28,
+    dual_clip: float | None = 10.0,
+    normalizer: str = "selected",
+    ref_logprobs: torch.Tensor | None = None,
+    kl_coef: float = 0.0,
+    entropy: torch.Tensor | None = None,
+    objective: str = "dapo",
+    cov: str | None = None,
+    cov_ratio: float = 2e-4,
+    cov_lb: float = 1.0,
+    cov_ub: float = 5.0,
+    kl_cov_coef: float = 1.0,
+    seed: int | None = None,
+    max_response_tokens: int | None = None,
+    entropy_coef: float = 0.0,
+    entropy_over: str = "valid",
+):
     """Scalar loss and a dict of float metrics.
 
     logprobs, old_logprobs, response_mask, token_mask, ref_logprobs, entropy: `[B, T]` (or `[N]`);
@@ -167,12 +184,24 @@ def policy_loss(logprobs: torch.Tensor, old_logprobs: torch.Tensor, advantages: 
         adv = adv[:, None]
     adv = adv.expand(logprobs.shape)
 
-    pg, log_ratio, extras = OBJECTIVES[objective](logprobs, old_logprobs, adv, sel, valid, clip_low=clip_low,
-                                                  clip_high=clip_high, dual_clip=dual_clip)
+    pg, log_ratio, extras = OBJECTIVES[objective](
+        logprobs, old_logprobs, adv, sel, valid, clip_low=clip_low, clip_high=clip_high, dual_clip=dual_clip
+    )
     hit = None
     if cov is not None:
-        pg, hit = COV_SELECTIONS[cov](pg, log_ratio, extras, logprobs, adv, sel, cov_ratio=cov_ratio,
-                                      cov_lb=cov_lb, cov_ub=cov_ub, kl_cov_coef=kl_cov_coef, seed=seed)
+        pg, hit = COV_SELECTIONS[cov](
+            pg,
+            log_ratio,
+            extras,
+            logprobs,
+            adv,
+            sel,
+            cov_ratio=cov_ratio,
+            cov_lb=cov_lb,
+            cov_ub=cov_ub,
+            kl_cov_coef=kl_cov_coef,
+            seed=seed,
+        )
     pg = torch.where(sel, pg, 0.0)
     ratio = torch.exp(log_ratio)
 
@@ -197,6 +226,7 @@ def policy_loss(logprobs: torch.Tensor, old_logprobs: torch.Tensor, advantages: 
 
         def agg(x):
             return x.sum() / denom.clamp(min=1)
+
     loss = agg(pg)
 
     metrics = {}
@@ -217,16 +247,19 @@ def policy_loss(logprobs: torch.Tensor, old_logprobs: torch.Tensor, advantages: 
     with torch.no_grad():
         ns = n_sel.clamp(min=1).float()
         lo, hi = 1.0 - clip_low, 1.0 + clip_high
-        metrics.update({
-            "clip_frac_low": float(((ratio < lo) & (adv < 0) & sel).sum() / ns),
-            "clip_frac_high": float(((ratio > hi) & (adv > 0) & sel).sum() / ns),
-            "clip_frac_dual": float(((ratio > dual_clip) & (adv < 0) & sel).sum() / ns)
-            if dual_clip is not None and objective == "dapo" else 0.0,
-            "approx_kl": float((((ratio - 1.0) - log_ratio) * sel).sum() / ns),
-            "selected_fraction": float(n_sel / n_valid.clamp(min=1)),
-            "num_selected": int(n_sel),
-            "num_valid": int(n_valid),
-        })
+        metrics.update(
+            {
+                "clip_frac_low": float(((ratio < lo) & (adv < 0) & sel).sum() / ns),
+                "clip_frac_high": float(((ratio > hi) & (adv > 0) & sel).sum() / ns),
+                "clip_frac_dual": float(((ratio > dual_clip) & (adv < 0) & sel).sum() / ns)
+                if dual_clip is not None and objective == "dapo"
+                else 0.0,
+                "approx_kl": float((((ratio - 1.0) - log_ratio) * sel).sum() / ns),
+                "selected_fraction": float(n_sel / n_valid.clamp(min=1)),
+                "num_selected": int(n_sel),
+                "num_valid": int(n_valid),
+            }
+        )
         if hit is not None:  # clip-cov: tokens whose gradient was dropped; kl-cov: tokens penalised
             metrics["cov_fraction"] = float(hit.sum() / n_valid.clamp(min=1))
             metrics["num_cov"] = int(hit.sum())

@@ -25,6 +25,7 @@ function of an integer seed (`selection_seed(run seed, step, call)`), so a run i
 every step and micro-batch draws afresh. `SELECTIONS` names every token selection by the config
 value that chooses it; each entry takes the same arguments, so callers never branch on the name.
 """
+
 import math
 
 import torch
@@ -53,8 +54,7 @@ def _quantile(values: torch.Tensor, q: float) -> torch.Tensor:
     return torch.lerp(v_lo, v_hi, torch.tensor(pos - lo, dtype=values.dtype, device=values.device))
 
 
-def _select(values: torch.Tensor, rho: float, rule: str, invert: bool, start: int = 0,
-            count: int | None = None):
+def _select(values: torch.Tensor, rho: float, rule: str, invert: bool, start: int = 0, count: int | None = None):
     """Select within `values` (all valid tokens of the scope, float32, 1-D).
 
     Returns (selected flags for values[start:start+count], threshold). Selecting the bottom ρ is
@@ -65,7 +65,7 @@ def _select(values: torch.Tensor, rho: float, rule: str, invert: bool, start: in
     key = -values if invert else values
     if rule == "quantile":
         threshold = _quantile(key, 1.0 - rho)
-        keep = key[start:start + count] >= threshold
+        keep = key[start : start + count] >= threshold
     else:
         k = num_selected(rho, n)
         threshold = _kth_largest(key, k)
@@ -74,7 +74,7 @@ def _select(values: torch.Tensor, rho: float, rule: str, invert: bool, start: in
         tied = key == threshold
         tie_rank = torch.cumsum(tied, 0) - 1
         keep = above | (tied & (tie_rank < k - int(above.sum())))
-        keep = keep[start:start + count]
+        keep = keep[start : start + count]
     return keep, float(-threshold if invert else threshold)
 
 
@@ -91,15 +91,23 @@ def _gather_valid(values: torch.Tensor, group=None):
     world = dist.get_world_size(group)
     sizes = _gather_sizes(values.numel(), values.device, group)
     padded = torch.zeros(max(max(sizes), 1), dtype=values.dtype, device=values.device)
-    padded[:values.numel()] = values
+    padded[: values.numel()] = values
     chunks = [torch.empty_like(padded) for _ in range(world)]
     dist.all_gather(chunks, padded, group=group)
     rank = dist.get_rank(group)
     return torch.cat([c[:s] for c, s in zip(chunks, sizes)]), sum(sizes[:rank])
 
 
-def top_entropy_mask(entropy: torch.Tensor, response_mask: torch.Tensor, rho: float, *,
-                     rule: str = "topk", scope: str = "micro", invert: bool = False, group=None):
+def top_entropy_mask(
+    entropy: torch.Tensor,
+    response_mask: torch.Tensor,
+    rho: float,
+    *,
+    rule: str = "topk",
+    scope: str = "micro",
+    invert: bool = False,
+    group=None,
+):
     """Boolean mask (shape of `entropy`) of the top-ρ (bottom-ρ if invert) valid tokens, and stats.
 
     entropy `[B, T]` or `[N]`; response_mask the same shape, bool or 0/1 (any dtype: it is compared,
@@ -150,8 +158,12 @@ def _stats(mask, valid, threshold, distributed, group) -> dict:
     if distributed:
         dist.all_reduce(counts, group=group)
     selected, total = int(counts[0]), int(counts[1])
-    return {"selected_fraction": selected / max(total, 1), "threshold": threshold,
-            "num_selected": selected, "num_valid": total}
+    return {
+        "selected_fraction": selected / max(total, 1),
+        "threshold": threshold,
+        "num_selected": selected,
+        "num_valid": total,
+    }
 
 
 def _mix64(z: int) -> int:
@@ -207,7 +219,7 @@ def random_mask(response_mask: torch.Tensor, rho: float, *, seed: int, scope: st
     else:
         n = int(valid.sum())
         sizes = _gather_sizes(n, valid.device, group) if distributed else [n]
-        start = sum(sizes[:dist.get_rank(group)]) if distributed else 0
+        start = sum(sizes[: dist.get_rank(group)]) if distributed else 0
         if sum(sizes):
             keys = torch.rand(sum(sizes), generator=gen, dtype=torch.float64)
             keep, _ = _select(keys, rho, "topk", False, start, n)

@@ -26,6 +26,7 @@ valid tokens). Cui et al.'s recipes also widen the clip: set clip_low / clip_hig
 `Preset.loss` is the single path from a configured ρ to the loss (the authors' release once set ρ on a
 config object the loss never read); tests go through it.
 """
+
 from dataclasses import dataclass, replace
 
 from .loss import COV_SELECTIONS, ENTROPY_BONUS_OVER, NORMALIZERS, OBJECTIVES, policy_loss
@@ -35,23 +36,23 @@ from .mask import RULES, SCOPES, SELECTIONS
 @dataclass(frozen=True)
 class Preset:
     name: str
-    rule: str                  # "topk" (authors' code) or "quantile" (TRL)
-    scope: str                 # "micro" (authors' code), "global" (TRL) or "local" (per sequence)
-    normalizer: str            # "selected" (authors' code), "all" (paper formula, TRL), "sequence"
-    rho: float = 0.2           # top 20 % highest-entropy tokens: the paper's main setting
-    invert: bool = False       # True: bottom-ρ ablation
-    clip_low: float = 0.2      # DAPO ε_low
-    clip_high: float = 0.28    # DAPO ε_high (clip-higher)
+    rule: str  # "topk" (authors' code) or "quantile" (TRL)
+    scope: str  # "micro" (authors' code), "global" (TRL) or "local" (per sequence)
+    normalizer: str  # "selected" (authors' code), "all" (paper formula, TRL), "sequence"
+    rho: float = 0.2  # top 20 % highest-entropy tokens: the paper's main setting
+    invert: bool = False  # True: bottom-ρ ablation
+    clip_low: float = 0.2  # DAPO ε_low
+    clip_high: float = 0.28  # DAPO ε_high (clip-higher)
     dual_clip: float | None = 10.0  # dual clip c = 10 for A < 0 (the paper's runs)
-    kl_coef: float = 0.0       # no KL term in the paper
-    temperature: float = 1.0   # rollout temperature; entropy is taken at the same T
+    kl_coef: float = 0.0  # no KL term in the paper
+    temperature: float = 1.0  # rollout temperature; entropy is taken at the same T
     selection: str = "entropy"  # train.mask.SELECTIONS: entropy (top-ρ; bottom-ρ with invert), random,
-                                # clip-cov / kl-cov (train.loss.COV_SELECTIONS within the top-ρ by entropy)
-    objective: str = "dapo"    # train.loss.OBJECTIVES: dapo, gspo, cispo
-    cov_ratio: float = 2e-4    # clip-cov / kl-cov: max(1, ⌊ratio·N⌋) tokens (Cui et al.; 2e-3 for their 7B)
-    cov_lb: float = 1.0        # clip-cov: candidates have cov_lb < cov < cov_ub
+    # clip-cov / kl-cov (train.loss.COV_SELECTIONS within the top-ρ by entropy)
+    objective: str = "dapo"  # train.loss.OBJECTIVES: dapo, gspo, cispo
+    cov_ratio: float = 2e-4  # clip-cov / kl-cov: max(1, ⌊ratio·N⌋) tokens (Cui et al.; 2e-3 for their 7B)
+    cov_lb: float = 1.0  # clip-cov: candidates have cov_lb < cov < cov_ub
     cov_ub: float = 5.0
-    kl_cov_coef: float = 1.0   # kl-cov: coefficient of |log r| (verl's example yaml uses 0.1)
+    kl_cov_coef: float = 1.0  # kl-cov: coefficient of |log r| (verl's example yaml uses 0.1)
     entropy_coef: float = 0.0  # entropy bonus: loss -= coef * mean H (off in every paper preset)
     entropy_over: str = "valid"  # the bonus's mean: over "valid" tokens or the "selected" ones
     adv_std_norm: bool = True  # advantages divided by the group std (GRPO/DAPO); False: Dr.GRPO
@@ -59,57 +60,99 @@ class Preset:
 
     def __post_init__(self):
         """Combinations that mean nothing are refused here (ValueError), never silently overridden."""
-        for name, value, allowed in (("selection", self.selection, SELECTIONS), ("objective", self.objective,
-                                     OBJECTIVES), ("rule", self.rule, RULES), ("scope", self.scope, SCOPES),
-                                     ("normalizer", self.normalizer, NORMALIZERS),
-                                     ("entropy_over", self.entropy_over, ENTROPY_BONUS_OVER)):
+        for name, value, allowed in (
+            ("selection", self.selection, SELECTIONS),
+            ("objective", self.objective, OBJECTIVES),
+            ("rule", self.rule, RULES),
+            ("scope", self.scope, SCOPES),
+            ("normalizer", self.normalizer, NORMALIZERS),
+            ("entropy_over", self.entropy_over, ENTROPY_BONUS_OVER),
+        ):
             if value not in allowed:
                 raise ValueError(f"{name} must be one of {tuple(allowed)}, got {value!r}")
         if not 0.0 < self.rho <= 1.0:
             raise ValueError(f"rho must be in (0, 1], got {self.rho}")
         if self.selection in COV_SELECTIONS and self.objective != "dapo":
-            raise ValueError(f"selection {self.selection} acts on the clipped surrogate: it needs objective dapo, "
-                             f"not {self.objective}")
+            raise ValueError(
+                f"selection {self.selection} acts on the clipped surrogate: it needs objective dapo, "
+                f"not {self.objective}"
+            )
         if self.objective != "dapo" and self.dual_clip is not None:
-            raise ValueError(f"dual_clip is part of the dapo objective; objective {self.objective} has none: "
-                             "set dual_clip 0")
+            raise ValueError(
+                f"dual_clip is part of the dapo objective; objective {self.objective} has none: set dual_clip 0"
+            )
         if self.normalizer == "dr-grpo" and self.max_response_tokens < 1:
             raise ValueError("normalizer dr-grpo divides by max_response_tokens: set it (>= 1)")
         if not 0.0 < self.cov_ratio <= 1.0 or self.cov_lb >= self.cov_ub:
-            raise ValueError(f"cov_ratio must be in (0, 1] and cov_lb < cov_ub, got {self.cov_ratio}, "
-                             f"{self.cov_lb}, {self.cov_ub}")
+            raise ValueError(
+                f"cov_ratio must be in (0, 1] and cov_lb < cov_ub, got {self.cov_ratio}, {self.cov_lb}, {self.cov_ub}"
+            )
         if self.selection != "entropy" and self.invert:
             raise ValueError(f"invert (bottom-ρ by entropy) needs selection entropy, not {self.selection}")
         if self.selection == "random" and self.rule != "topk":
-            raise ValueError("selection random draws exactly ceil(ρN) tokens; rule quantile is an entropy "
-                             "threshold: set rule topk")
+            raise ValueError(
+                "selection random draws exactly ceil(ρN) tokens; rule quantile is an entropy threshold: set rule topk"
+            )
 
     def mask(self, entropy, response_mask, group=None, seed=None):
         """(token mask, stats) of this preset's selection; `seed` (train.mask.selection_seed) for random."""
-        return SELECTIONS[self.selection](entropy, response_mask, self.rho, rule=self.rule, scope=self.scope,
-                                          invert=self.invert, group=group, seed=seed)
+        return SELECTIONS[self.selection](
+            entropy,
+            response_mask,
+            self.rho,
+            rule=self.rule,
+            scope=self.scope,
+            invert=self.invert,
+            group=group,
+            seed=seed,
+        )
 
-    def loss(self, logprobs, old_logprobs, advantages, response_mask, entropy, *,
-             ref_logprobs=None, group=None, seed=None):
+    def loss(
+        self, logprobs, old_logprobs, advantages, response_mask, entropy, *, ref_logprobs=None, group=None, seed=None
+    ):
         """Mask with this preset's selection and ρ, then the policy loss. Returns (loss, metrics)."""
-        loss, _, _, metrics = self.masked_loss(logprobs, old_logprobs, advantages, response_mask, entropy,
-                                               ref_logprobs=ref_logprobs, group=group, seed=seed)
+        loss, _, _, metrics = self.masked_loss(
+            logprobs,
+            old_logprobs,
+            advantages,
+            response_mask,
+            entropy,
+            ref_logprobs=ref_logprobs,
+            group=group,
+            seed=seed,
+        )
         return loss, metrics
 
-    def masked_loss(self, logprobs, old_logprobs, advantages, response_mask, entropy, *,
-                    ref_logprobs=None, group=None, seed=None):
+    def masked_loss(
+        self, logprobs, old_logprobs, advantages, response_mask, entropy, *, ref_logprobs=None, group=None, seed=None
+    ):
         """`loss`, with the token mask and the mask's stats (`top_entropy_mask`'s) as well:
         (loss, token mask, stats, metrics)."""
         token_mask, stats = self.mask(entropy, response_mask, group, seed)
         loss, metrics = policy_loss(
-            logprobs, old_logprobs, advantages, response_mask, token_mask=token_mask,
-            clip_low=self.clip_low, clip_high=self.clip_high, dual_clip=self.dual_clip,
-            normalizer=self.normalizer, ref_logprobs=ref_logprobs, kl_coef=self.kl_coef,
-            entropy=entropy, objective=self.objective,
-            cov=self.selection if self.selection in COV_SELECTIONS else None, cov_ratio=self.cov_ratio,
-            cov_lb=self.cov_lb, cov_ub=self.cov_ub, kl_cov_coef=self.kl_cov_coef,
-            seed=seed, max_response_tokens=self.max_response_tokens or None,
-            entropy_coef=self.entropy_coef, entropy_over=self.entropy_over)
+            logprobs,
+            old_logprobs,
+            advantages,
+            response_mask,
+            token_mask=token_mask,
+            clip_low=self.clip_low,
+            clip_high=self.clip_high,
+            dual_clip=self.dual_clip,
+            normalizer=self.normalizer,
+            ref_logprobs=ref_logprobs,
+            kl_coef=self.kl_coef,
+            entropy=entropy,
+            objective=self.objective,
+            cov=self.selection if self.selection in COV_SELECTIONS else None,
+            cov_ratio=self.cov_ratio,
+            cov_lb=self.cov_lb,
+            cov_ub=self.cov_ub,
+            kl_cov_coef=self.kl_cov_coef,
+            seed=seed,
+            max_response_tokens=self.max_response_tokens or None,
+            entropy_coef=self.entropy_coef,
+            entropy_over=self.entropy_over,
+        )
         metrics["rho"] = self.rho
         metrics["mask_threshold"] = stats["threshold"]
         metrics["mask_selected_fraction"] = stats["selected_fraction"]  # over the mask's scope
@@ -122,12 +165,36 @@ PRESETS = {
     "random": Preset("random", rule="topk", scope="micro", normalizer="selected", selection="random"),
     "clip-cov": Preset("clip-cov", rule="topk", scope="micro", normalizer="selected", rho=1.0, selection="clip-cov"),
     "kl-cov": Preset("kl-cov", rule="topk", scope="micro", normalizer="selected", rho=1.0, selection="kl-cov"),
-    "gspo": Preset("gspo", rule="topk", scope="micro", normalizer="sequence", rho=1.0, objective="gspo",
-                   clip_low=3e-4, clip_high=4e-4, dual_clip=None),
-    "cispo": Preset("cispo", rule="topk", scope="micro", normalizer="selected", rho=1.0, objective="cispo",
-                    clip_low=1.0, dual_clip=None),
-    "dr-grpo": Preset("dr-grpo", rule="topk", scope="micro", normalizer="dr-grpo", rho=1.0, adv_std_norm=False,
-                      max_response_tokens=20480),
+    "gspo": Preset(
+        "gspo",
+        rule="topk",
+        scope="micro",
+        normalizer="sequence",
+        rho=1.0,
+        objective="gspo",
+        clip_low=3e-4,
+        clip_high=4e-4,
+        dual_clip=None,
+    ),
+    "cispo": Preset(
+        "cispo",
+        rule="topk",
+        scope="micro",
+        normalizer="selected",
+        rho=1.0,
+        objective="cispo",
+        clip_low=1.0,
+        dual_clip=None,
+    ),
+    "dr-grpo": Preset(
+        "dr-grpo",
+        rule="topk",
+        scope="micro",
+        normalizer="dr-grpo",
+        rho=1.0,
+        adv_std_norm=False,
+        max_response_tokens=20480,
+    ),
 }
 
 

@@ -9,6 +9,7 @@ Layout of a `Rollout`: prompts left-padded to a common width P, responses right-
 sequence tensor is [B, P + R]. `response_mask` covers each response up to and including its first
 end-of-sequence token.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -33,6 +34,7 @@ def _finite_logits():
                 if bool(torch.isnan(scores).any()) or bool((scores == float("inf")).any()):
                     raise NonFinite("non-finite logits during rollout")
             return scores
+
     return Check()
 
 
@@ -53,12 +55,12 @@ def pad_id(tokenizer, eos: list[int]) -> int:
 
 @dataclass
 class Rollout:
-    input_ids: torch.Tensor       # [B, P+R]
+    input_ids: torch.Tensor  # [B, P+R]
     attention_mask: torch.Tensor  # [B, P+R]
-    prompt_width: int             # P
-    response_mask: torch.Tensor   # [B, R] bool
+    prompt_width: int  # P
+    response_mask: torch.Tensor  # [B, R] bool
     texts: list
-    answers: list                 # gold answer per sequence
+    answers: list  # gold answer per sequence
     rewards: torch.Tensor = None  # [B] float
     correct: torch.Tensor = None  # [B] bool
 
@@ -66,14 +68,19 @@ class Rollout:
     def lengths(self) -> torch.Tensor:
         return self.response_mask.sum(-1)
 
-    def select(self, rows: torch.Tensor) -> "Rollout":
+    def select(self, rows: torch.Tensor) -> Rollout:
         idx = rows.nonzero().squeeze(1) if rows.dtype == torch.bool else rows
         pick = [int(i) for i in idx]
-        return Rollout(self.input_ids[idx], self.attention_mask[idx], self.prompt_width,
-                       self.response_mask[idx], [self.texts[i] for i in pick],
-                       [self.answers[i] for i in pick],
-                       None if self.rewards is None else self.rewards[idx],
-                       None if self.correct is None else self.correct[idx])
+        return Rollout(
+            self.input_ids[idx],
+            self.attention_mask[idx],
+            self.prompt_width,
+            self.response_mask[idx],
+            [self.texts[i] for i in pick],
+            [self.answers[i] for i in pick],
+            None if self.rewards is None else self.rewards[idx],
+            None if self.correct is None else self.correct[idx],
+        )
 
 
 def _left_pad(rows: list[list[int]], pad: int):
@@ -81,8 +88,8 @@ def _left_pad(rows: list[list[int]], pad: int):
     ids = torch.full((len(rows), width), pad, dtype=torch.long)
     att = torch.zeros((len(rows), width), dtype=torch.long)
     for i, r in enumerate(rows):
-        ids[i, width - len(r):] = torch.tensor(r)
-        att[i, width - len(r):] = 1
+        ids[i, width - len(r) :] = torch.tensor(r)
+        att[i, width - len(r) :] = 1
     return ids, att
 
 
@@ -99,9 +106,21 @@ def _shared_prefill(model, ids: torch.Tensor, att: torch.Tensor, new_tokens: int
 
 
 @torch.no_grad()
-def generate(model, tokenizer, prompts: list[list[int]], answers: list, *, group_size: int,
-             max_new_tokens: int, temperature: float, top_p: float, batch_size: int, seed: int,
-             prompt_sharing: float = 0.2, mixed_precision: str = "") -> Rollout:
+def generate(
+    model,
+    tokenizer,
+    prompts: list[list[int]],
+    answers: list,
+    *,
+    group_size: int,
+    max_new_tokens: int,
+    temperature: float,
+    top_p: float,
+    batch_size: int,
+    seed: int,
+    prompt_sharing: float = 0.2,
+    mixed_precision: str = "",
+) -> Rollout:
     """`group_size` responses for each prompt; rows of one prompt are contiguous.
 
     `mixed_precision` ("bfloat16"/"float16") samples under torch.autocast, as the update computes.
@@ -111,8 +130,15 @@ def generate(model, tokenizer, prompts: list[list[int]], answers: list, *, group
     device = next(model.parameters()).device
     eos = eos_ids(model, tokenizer)
     pad = pad_id(tokenizer, eos)
-    gen_cfg = GenerationConfig(do_sample=True, temperature=temperature, top_p=top_p, top_k=0,
-                               max_new_tokens=max_new_tokens, pad_token_id=pad, eos_token_id=eos)
+    gen_cfg = GenerationConfig(
+        do_sample=True,
+        temperature=temperature,
+        top_p=top_p,
+        top_k=0,
+        max_new_tokens=max_new_tokens,
+        pad_token_id=pad,
+        eos_token_id=eos,
+    )
     rows = [p for p in prompts for _ in range(group_size)]
     ids, att = _left_pad(rows, pad)
     P = ids.shape[1]
@@ -121,18 +147,32 @@ def generate(model, tokenizer, prompts: list[list[int]], answers: list, *, group
     responses = []
     for c, i in enumerate(range(0, len(rows), batch_size)):
         torch.manual_seed(seed * 1000 + c)
-        chunk_ids, chunk_att = ids[i:i + batch_size].to(device), att[i:i + batch_size].to(device)
+        chunk_ids, chunk_att = ids[i : i + batch_size].to(device), att[i : i + batch_size].to(device)
         with autocast(device.type, mixed_precision):
             cache = _shared_prefill(model, chunk_ids, chunk_att, max_new_tokens, prompt_sharing)
-            out = model.generate(input_ids=chunk_ids, attention_mask=chunk_att, past_key_values=cache,
-                                 generation_config=gen_cfg, logits_processor=[_finite_logits()])
+            out = model.generate(
+                input_ids=chunk_ids,
+                attention_mask=chunk_att,
+                past_key_values=cache,
+                generation_config=gen_cfg,
+                logits_processor=[_finite_logits()],
+            )
         responses.extend(out[:, P:].cpu())
     model.train(was_training)
     return assemble(ids, att, responses, answers, group_size, pad=pad, eos=eos, tokenizer=tokenizer)
 
 
-def assemble(ids: torch.Tensor, att: torch.Tensor, responses: list, answers: list, group_size: int, *,
-             pad: int, eos: list[int], tokenizer) -> Rollout:
+def assemble(
+    ids: torch.Tensor,
+    att: torch.Tensor,
+    responses: list,
+    answers: list,
+    group_size: int,
+    *,
+    pad: int,
+    eos: list[int],
+    tokenizer,
+) -> Rollout:
     """The `Rollout` layout from left-padded prompt rows (`ids`, `att`: [B, P], prompt-major, group-minor)
     and one response per row (token ids, a list or 1-D tensor): responses right-padded with `pad` to
     R >= 1, `response_mask` up to and including the first eos, texts decoded from the masked tokens.
@@ -140,19 +180,25 @@ def assemble(ids: torch.Tensor, att: torch.Tensor, responses: list, answers: lis
     R = max(1, max(len(r) for r in responses))
     resp = torch.full((len(responses), R), pad, dtype=torch.long)
     for i, r in enumerate(responses):
-        resp[i, :len(r)] = torch.as_tensor(r, dtype=torch.long)
+        resp[i, : len(r)] = torch.as_tensor(r, dtype=torch.long)
     is_eos = torch.isin(resp, torch.tensor(eos)) if eos else torch.zeros_like(resp, dtype=torch.bool)
     filled = torch.tensor([len(r) for r in responses])[:, None] > torch.arange(R)[None]
-    before_eos = (is_eos.long().cumsum(-1) - is_eos.long()) == 0   # up to and including the first eos
+    before_eos = (is_eos.long().cumsum(-1) - is_eos.long()) == 0  # up to and including the first eos
     response_mask = before_eos & filled
     texts = [tokenizer.decode(resp[i][response_mask[i]], skip_special_tokens=True) for i in range(len(responses))]
-    return Rollout(torch.cat([ids, resp], 1), torch.cat([att, response_mask.long()], 1), ids.shape[1],
-                   response_mask, texts, [a for a in answers for _ in range(group_size)])
+    return Rollout(
+        torch.cat([ids, resp], 1),
+        torch.cat([att, response_mask.long()], 1),
+        ids.shape[1],
+        response_mask,
+        texts,
+        [a for a in answers for _ in range(group_size)],
+    )
 
 
 def truncated(r: Rollout, eos: list[int]) -> torch.Tensor:
     """True where a response has no end-of-sequence token (it hit the length budget)."""
-    resp = r.input_ids[:, r.prompt_width:]
+    resp = r.input_ids[:, r.prompt_width :]
     has_eos = (torch.isin(resp, torch.tensor(eos)) & r.response_mask).any(-1)
     return ~has_eos
 
@@ -160,12 +206,15 @@ def truncated(r: Rollout, eos: list[int]) -> torch.Tensor:
 def score(r: Rollout, *, mode: str, max_length: int, overlong_buffer: int) -> None:
     """Rewards from tasks.reward (the checker `harness eval` uses) plus DAPO's overlong shaping."""
     from tasks import reward
+
     base = reward.score_batch(r.texts, r.answers, mode=mode)
     right = reward.MODES[mode][0]
     r.correct = torch.tensor([b == right for b in base])
     lengths = r.lengths.tolist()
-    shaped = [b + (reward.overlong_penalty(n, max_length, overlong_buffer) if overlong_buffer else 0.0)
-              for b, n in zip(base, lengths)]
+    shaped = [
+        b + (reward.overlong_penalty(n, max_length, overlong_buffer) if overlong_buffer else 0.0)
+        for b, n in zip(base, lengths)
+    ]
     r.rewards = torch.tensor(shaped, dtype=torch.float32)
 
 
@@ -179,6 +228,13 @@ def concat(parts: list[Rollout], pad: int) -> Rollout:
         ids.append(torch.nn.functional.pad(p.input_ids, (lp, rp), value=pad))
         att.append(torch.nn.functional.pad(p.attention_mask, (lp, rp), value=0))
         masks.append(torch.nn.functional.pad(p.response_mask, (0, rp), value=False))
-    return Rollout(torch.cat(ids), torch.cat(att), P, torch.cat(masks),
-                   [t for p in parts for t in p.texts], [a for p in parts for a in p.answers],
-                   torch.cat([p.rewards for p in parts]), torch.cat([p.correct for p in parts]))
+    return Rollout(
+        torch.cat(ids),
+        torch.cat(att),
+        P,
+        torch.cat(masks),
+        [t for p in parts for t in p.texts],
+        [a for p in parts for a in p.answers],
+        torch.cat([p.rewards for p in parts]),
+        torch.cat([p.correct for p in parts]),
+    )

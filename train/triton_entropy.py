@@ -8,6 +8,7 @@ the backward writes the gradient straight back in the logits' dtype, in place if
 Same outputs as `train.entropy._chunk_forward` / `_chunk_grad` (the reference and the CPU path);
 the tests run both under TRITON_INTERPRET=1. Imported lazily by train.entropy, only when needed.
 """
+
 import torch
 import triton
 import triton.language as tl
@@ -27,12 +28,12 @@ def _forward_kernel(X, stride_x, LABELS, LP, ENT, M, LOG_S, V, inv_t, BLOCK: tl.
         offs = start + cols
         z = tl.load(x_row + offs, mask=offs < V, other=float("-inf")).to(tl.float32)
         m_new = tl.maximum(m, tl.max(z, axis=0))
-        d = tl.maximum((m - m_new) * inv_t, -1000.0)     # old terms' shift; exp(-1000) = 0
+        d = tl.maximum((m - m_new) * inv_t, -1000.0)  # old terms' shift; exp(-1000) = 0
         scale = tl.exp(d)
         x = (z - m_new) * inv_t
         e = tl.exp(x)
-        ex = tl.where(e > 0, e * x, 0.0)                  # -inf logits: 0, not 0 * inf
-        t = (t + s * d) * scale + tl.sum(ex, axis=0)      # Σ e' x' after the shift
+        ex = tl.where(e > 0, e * x, 0.0)  # -inf logits: 0, not 0 * inf
+        t = (t + s * d) * scale + tl.sum(ex, axis=0)  # Σ e' x' after the shift
         s = s * scale + tl.sum(e, axis=0)
         m = m_new
     log_s = tl.log(s)
@@ -45,8 +46,22 @@ def _forward_kernel(X, stride_x, LABELS, LP, ENT, M, LOG_S, V, inv_t, BLOCK: tl.
 
 
 @triton.jit
-def _grad_kernel(X, stride_x, G, stride_g, LABELS, M, LOG_S, GRAD_LP, GRAD_H, ENT, V, inv_t,
-                 HAS_GRAD_H: tl.constexpr, BLOCK: tl.constexpr):
+def _grad_kernel(
+    X,
+    stride_x,
+    G,
+    stride_g,
+    LABELS,
+    M,
+    LOG_S,
+    GRAD_LP,
+    GRAD_H,
+    ENT,
+    V,
+    inv_t,
+    HAS_GRAD_H: tl.constexpr,
+    BLOCK: tl.constexpr,
+):
     row = tl.program_id(0).to(tl.int64)
     cols = tl.arange(0, BLOCK)
     m = tl.load(M + row)
@@ -61,7 +76,7 @@ def _grad_kernel(X, stride_x, G, stride_g, LABELS, M, LOG_S, GRAD_LP, GRAD_H, EN
         z = tl.load(X + row * stride_x + offs, mask=offs < V, other=float("-inf")).to(tl.float32)
         logp = (z - m) * inv_t - log_s
         p = tl.exp(logp)
-        g = tl.where(offs == label, g_lp, 0.0) - g_lp * p       # d logprob / dx = onehot - p
+        g = tl.where(offs == label, g_lp, 0.0) - g_lp * p  # d logprob / dx = onehot - p
         if HAS_GRAD_H:
             g = g - g_h * tl.where(p > 0, p * (logp + h), 0.0)  # dH/dx = -p (log p + H)
         g = g * inv_t
@@ -74,8 +89,9 @@ def forward(x: torch.Tensor, labels: torch.Tensor, temperature: float):
     assert x.stride(1) == 1, "rows must be contiguous"
     lp, ent, m, log_s = (torch.empty(n, dtype=torch.float32, device=x.device) for _ in range(4))
     if n:
-        _forward_kernel[(n,)](x, x.stride(0), labels, lp, ent, m, log_s, V, 1.0 / temperature,
-                              BLOCK=BLOCK_V, num_warps=8)
+        _forward_kernel[(n,)](
+            x, x.stride(0), labels, lp, ent, m, log_s, V, 1.0 / temperature, BLOCK=BLOCK_V, num_warps=8
+        )
     return lp, ent, m, log_s
 
 
@@ -85,7 +101,21 @@ def grad(x, out, labels, m, log_s, temperature, grad_lp, grad_h=None, entropy=No
     assert x.stride(1) == 1 and out.stride(1) == 1, "rows must be contiguous"
     if n:
         has_h = grad_h is not None
-        _grad_kernel[(n,)](x, x.stride(0), out, out.stride(0), labels, m, log_s, grad_lp,
-                           grad_h if has_h else grad_lp, entropy if has_h else grad_lp, V,
-                           1.0 / temperature, HAS_GRAD_H=has_h, BLOCK=BLOCK_V, num_warps=8)
+        _grad_kernel[(n,)](
+            x,
+            x.stride(0),
+            out,
+            out.stride(0),
+            labels,
+            m,
+            log_s,
+            grad_lp,
+            grad_h if has_h else grad_lp,
+            entropy if has_h else grad_lp,
+            V,
+            1.0 / temperature,
+            HAS_GRAD_H=has_h,
+            BLOCK=BLOCK_V,
+            num_warps=8,
+        )
     return out

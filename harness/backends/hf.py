@@ -8,8 +8,8 @@ groups of equal prompt length (the n samples of one problem), so no padding is e
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from itertools import groupby
-from typing import Iterator
 
 from harness.backends import Request, Sample, SamplingParams
 from tasks.prompts import eos_ids

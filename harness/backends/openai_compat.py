@@ -19,8 +19,8 @@ import sys
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Iterator
 from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
-from typing import Iterator
 
 from harness.backends import Request, Sample, SamplingParams
 from harness.errors import UsageError
@@ -42,8 +42,17 @@ def served_models(base_url: str, *, timeout: float = 10.0, api_key: str | None =
 class OpenAISampler:
     name = "openai"
 
-    def __init__(self, *, base_urls: list[str], model: str, tokenizer, concurrency: int = 64, retries: int = 5,
-                 timeout: float = 3600.0, api_key: str | None = None):
+    def __init__(
+        self,
+        *,
+        base_urls: list[str],
+        model: str,
+        tokenizer,
+        concurrency: int = 64,
+        retries: int = 5,
+        timeout: float = 3600.0,
+        api_key: str | None = None,
+    ):
         self.base_urls = [u.rstrip("/") for u in base_urls]
         self.model = model
         self.tokenizer = tokenizer
@@ -89,12 +98,15 @@ class OpenAISampler:
                     payload = resp.read()
             except urllib.error.HTTPError as exc:
                 if exc.code not in RETRYABLE_HTTP or attempt == self.retries:
-                    raise UsageError(f"server {url} answered HTTP {exc.code}: {_server_message(exc)}"
-                                     " (finished samples are kept)") from None
+                    raise UsageError(
+                        f"server {url} answered HTTP {exc.code}: {_server_message(exc)} (finished samples are kept)"
+                    ) from None
             except (urllib.error.URLError, OSError) as exc:
                 if attempt == self.retries:
-                    raise UsageError(f"server {url} stopped answering ({getattr(exc, 'reason', exc)}) after "
-                                     f"{self.retries + 1} attempts; finished samples are kept, rerun to resume") from None
+                    raise UsageError(
+                        f"server {url} stopped answering ({getattr(exc, 'reason', exc)}) after "
+                        f"{self.retries + 1} attempts; finished samples are kept, rerun to resume"
+                    ) from None
             else:
                 return self._parse(payload, url)
             time.sleep(min(30.0, 0.5 * 2**attempt))
@@ -117,8 +129,11 @@ class OpenAISampler:
 
     def close(self) -> None:
         if self.retokenized:
-            print(f"warning: the server returned no token ids for {self.retokenized} sample(s); their ids were "
-                  "re-tokenized from the text, so budget cuts on them are approximate", file=sys.stderr)
+            print(
+                f"warning: the server returned no token ids for {self.retokenized} sample(s); their ids were "
+                "re-tokenized from the text, so budget cuts on them are approximate",
+                file=sys.stderr,
+            )
 
 
 def _server_message(exc: urllib.error.HTTPError) -> str:

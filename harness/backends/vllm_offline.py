@@ -8,7 +8,7 @@ depend on what else is in the batch or on a previous crash.
 
 from __future__ import annotations
 
-from typing import Iterator
+from collections.abc import Iterator
 
 from harness.backends import Request, Sample, SamplingParams
 
@@ -16,8 +16,17 @@ from harness.backends import Request, Sample, SamplingParams
 class VLLMSampler:
     name = "vllm"
 
-    def __init__(self, ckpt: str, *, max_model_len: int, tensor_parallel_size: int = 1, seed: int = 0,
-                 gpu_memory_utilization: float | None = None, dtype: str = "auto", verbose: bool = False):
+    def __init__(
+        self,
+        ckpt: str,
+        *,
+        max_model_len: int,
+        tensor_parallel_size: int = 1,
+        seed: int = 0,
+        gpu_memory_utilization: float | None = None,
+        dtype: str = "auto",
+        verbose: bool = False,
+    ):
         import os
 
         from harness import procs
@@ -55,8 +64,14 @@ class VLLMSampler:
         by_id = {}
         for r in requests:
             self._next += 1
-            params_r = VParams(n=1, temperature=params.temperature, top_p=params.top_p, max_tokens=params.max_tokens,
-                               seed=r.seed, output_kind=RequestOutputKind.FINAL_ONLY)
+            params_r = VParams(
+                n=1,
+                temperature=params.temperature,
+                top_p=params.top_p,
+                max_tokens=params.max_tokens,
+                seed=r.seed,
+                output_kind=RequestOutputKind.FINAL_ONLY,
+            )
             engine.add_request(f"h{self._next}", {"prompt_token_ids": list(r.prompt_ids)}, params_r)
             by_id[f"h{self._next}"] = r
         while engine.has_unfinished_requests():

@@ -14,7 +14,14 @@ import importlib.util
 import sys
 
 from harness.commands.leaderboard import (
-    add_output_arguments, add_source_arguments, ci, emit, filter_rows, leaderboard_file, pct, read_rows,
+    add_output_arguments,
+    add_source_arguments,
+    ci,
+    emit,
+    filter_rows,
+    leaderboard_file,
+    pct,
+    read_rows,
 )
 from harness.errors import UsageError
 from harness.outputs import writable_file
@@ -22,11 +29,18 @@ from harness.outputs import writable_file
 
 def register(sub) -> None:
     p = sub.add_parser("compare", help="compare checkpoints (or run ids) per task and budget; the paper's table")
-    p.add_argument("checkpoints", nargs="*", metavar="CKPT",
-                   help="checkpoint path, its folder name, or a run id; the first is the baseline")
+    p.add_argument(
+        "checkpoints",
+        nargs="*",
+        metavar="CKPT",
+        help="checkpoint path, its folder name, or a run id; the first is the baseline",
+    )
     add_source_arguments(p)
-    p.add_argument("--paper-table", action="store_true",
-                   help="rows: checkpoints (all on the leaderboard if none given); columns: task x budget")
+    p.add_argument(
+        "--paper-table",
+        action="store_true",
+        help="rows: checkpoints (all on the leaderboard if none given); columns: task x budget",
+    )
     p.add_argument("--plot", help="accuracy-vs-budget PNG (default RESULTS/accuracy_vs_budget.png)")
     p.add_argument("--no-plot", action="store_true", help="do not write the PNG")
     p.add_argument("--iters", type=int, default=10000, help="bootstrap resamples (default 10000)")
@@ -40,8 +54,11 @@ def run(args: argparse.Namespace) -> int:
 
     if args.iters < 1:
         raise UsageError(f"--iters must be at least 1, got {args.iters}")
-    plot = None if args.no_plot or args.paper_table else (
-        args.plot or leaderboard_file(args.results).with_name("accuracy_vs_budget.png"))
+    plot = (
+        None
+        if args.no_plot or args.paper_table
+        else (args.plot or leaderboard_file(args.results).with_name("accuracy_vs_budget.png"))
+    )
     for flag, path in (("--out", args.out), ("--plot", plot)):
         if path:
             writable_file(path, flag)
@@ -74,10 +91,15 @@ def _select(rows: list[dict], who: str):
         known = ", ".join(comparison.checkpoint_labels(rows)) or "none"
         raise UsageError(f"nothing on the leaderboard matches {who!r} (checkpoints: {known})")
     if len(s.checkpoints) > 1:
-        raise UsageError(f"{who!r} names several checkpoints ({', '.join(s.checkpoints)}); give the full path or a run id")
+        raise UsageError(
+            f"{who!r} names several checkpoints ({', '.join(s.checkpoints)}); give the full path or a run id"
+        )
     if len(s.run_ids) > 1:
-        print(f"note: {who!r} matches {len(s.run_ids)} runs; using the latest at each task and budget "
-              f"(name a run id to choose)", file=sys.stderr)
+        print(
+            f"note: {who!r} matches {len(s.run_ids)} runs; using the latest at each task and budget "
+            f"(name a run id to choose)",
+            file=sys.stderr,
+        )
     return s
 
 
@@ -93,8 +115,22 @@ def comparison_report(selections, fmt: str, *, iters: int, seed: int) -> str:
             for s in selections:
                 r = s.rows.get((task, budget))
                 if r is not None:
-                    scores.append(["score", task, budget, s.label, "", r["avg"], r["ci_lo"], r["ci_hi"],
-                                   r["n"], r["problems"], "", r["run_id"]])
+                    scores.append(
+                        [
+                            "score",
+                            task,
+                            budget,
+                            s.label,
+                            "",
+                            r["avg"],
+                            r["ci_lo"],
+                            r["ci_hi"],
+                            r["n"],
+                            r["problems"],
+                            "",
+                            r["run_id"],
+                        ]
+                    )
             for s in selections[1:]:
                 a, b = base.rows.get((task, budget)), s.rows.get((task, budget))
                 if a is None or b is None:
@@ -106,29 +142,68 @@ def comparison_report(selections, fmt: str, *, iters: int, seed: int) -> str:
             if len(asked) < 2:
                 continue
             lo_b, hi_b = asked[0], asked[-1]
-            p = comparison.paired(s.rows[(task, hi_b)], s.rows[(task, lo_b)], ("larger budget", "smaller budget"),
-                                  iters=iters, seed=seed)
+            p = comparison.paired(
+                s.rows[(task, hi_b)], s.rows[(task, lo_b)], ("larger budget", "smaller budget"), iters=iters, seed=seed
+            )
             gains.append(_paired_record("budget gain", task, hi_b, s.label, f"budget {lo_b}", p))
 
     if fmt == "csv":
-        headers = ["kind", "task", "budget", "checkpoint", "versus", "value", "ci_lo", "ci_hi", "n", "problems",
-                   "verdict", "run_id"]
+        headers = [
+            "kind",
+            "task",
+            "budget",
+            "checkpoint",
+            "versus",
+            "value",
+            "ci_lo",
+            "ci_hi",
+            "n",
+            "problems",
+            "verdict",
+            "run_id",
+        ]
         return tables.render(headers, scores + diffs + gains, "csv")
     title = (lambda t: f"### {t}\n\n") if fmt == "markdown" else (lambda t: f"{t}\n")
     out = [title("avg@n per checkpoint (95% bootstrap CI over problems)")]
-    out.append(tables.render(["task", "budget", "checkpoint", "avg@n %", "95% CI", "n", "problems", "run id"],
-                             [[t, b, who, pct(v), ci(lo, hi), n, m, (rid or "")[:12]]
-                              for _, t, b, who, _, v, lo, hi, n, m, _, rid in scores], fmt))
+    out.append(
+        tables.render(
+            ["task", "budget", "checkpoint", "avg@n %", "95% CI", "n", "problems", "run id"],
+            [
+                [t, b, who, pct(v), ci(lo, hi), n, m, (rid or "")[:12]]
+                for _, t, b, who, _, v, lo, hi, n, m, _, rid in scores
+            ],
+            fmt,
+        )
+    )
     if diffs:
-        out.append("\n" + title(f"paired difference, {base.label} minus each other checkpoint (same problems resampled on both sides)"))
-        out.append(tables.render(["task", "budget", "comparison", "diff pts", "95% CI", "problems", "verdict"],
-                                 [[t, b, f"{who} - {vs}", _pts(v), _pts_ci(lo, hi), m, verdict]
-                                  for _, t, b, who, vs, v, lo, hi, _, m, verdict, _ in diffs], fmt))
+        out.append(
+            "\n"
+            + title(
+                f"paired difference, {base.label} minus each other checkpoint (same problems resampled on both sides)"
+            )
+        )
+        out.append(
+            tables.render(
+                ["task", "budget", "comparison", "diff pts", "95% CI", "problems", "verdict"],
+                [
+                    [t, b, f"{who} - {vs}", _pts(v), _pts_ci(lo, hi), m, verdict]
+                    for _, t, b, who, vs, v, lo, hi, _, m, verdict, _ in diffs
+                ],
+                fmt,
+            )
+        )
     if gains:
         out.append("\n" + title("budget gain per checkpoint (largest minus smallest requested budget, paired)"))
-        out.append(tables.render(["checkpoint", "task", "budgets", "gain pts", "95% CI", "problems", "verdict"],
-                                 [[who, t, f"{vs.split()[-1]} -> {b}", _pts(v), _pts_ci(lo, hi), m, verdict]
-                                  for _, t, b, who, vs, v, lo, hi, _, m, verdict, _ in gains], fmt))
+        out.append(
+            tables.render(
+                ["checkpoint", "task", "budgets", "gain pts", "95% CI", "problems", "verdict"],
+                [
+                    [who, t, f"{vs.split()[-1]} -> {b}", _pts(v), _pts_ci(lo, hi), m, verdict]
+                    for _, t, b, who, vs, v, lo, hi, _, m, verdict, _ in gains
+                ],
+                fmt,
+            )
+        )
     return "".join(out)
 
 
@@ -147,8 +222,20 @@ def paper_table(selections, fmt: str) -> str:
 
 def _paired_record(kind, task, budget, label, versus, p) -> list:
     if p is None:
-        return [kind, task, budget, label, versus, None, None, None, None, 0,
-                "no per-problem scores to pair (old leaderboard row or no shared problems)", ""]
+        return [
+            kind,
+            task,
+            budget,
+            label,
+            versus,
+            None,
+            None,
+            None,
+            None,
+            0,
+            "no per-problem scores to pair (old leaderboard row or no shared problems)",
+            "",
+        ]
     return [kind, task, budget, label, versus, p.diff, p.lo, p.hi, None, p.problems, p.verdict, ""]
 
 

@@ -25,24 +25,36 @@ from harness.outputs import writable_dir
 
 
 def register(sub) -> None:
-    p = sub.add_parser("entropy", help="per-token entropy over stored chains of thought; forking tokens; compare two checkpoints")
+    p = sub.add_parser(
+        "entropy", help="per-token entropy over stored chains of thought; forking tokens; compare two checkpoints"
+    )
     src = p.add_mutually_exclusive_group(required=True)
     src.add_argument("--run", help="run id under RESULTS/runs/, or a run folder")
     src.add_argument("--samples", help="a Parquet file of sample rows (harness eval's store schema)")
     who = p.add_mutually_exclusive_group()
     who.add_argument("--ckpt", help="checkpoint to measure (default with --run: the run's own checkpoint)")
-    who.add_argument("--compare", nargs=2, metavar=("CKPT_A", "CKPT_B"),
-                     help="two checkpoints over the same responses: top-rho overlap, entropy change")
+    who.add_argument(
+        "--compare",
+        nargs=2,
+        metavar=("CKPT_A", "CKPT_B"),
+        help="two checkpoints over the same responses: top-rho overlap, entropy change",
+    )
     p.add_argument("--results", default="results", help="folder holding runs/ (default results)")
     p.add_argument("--out", help="output folder (default RESULTS/entropy/<run id>-<checkpoint name>)")
-    p.add_argument("--data", help="task data the samples came from (default: the run's recorded source, "
-                                  "else $HARNESS_DATA_DIR, else the hub)")
+    p.add_argument(
+        "--data",
+        help="task data the samples came from (default: the run's recorded source, "
+        "else $HARNESS_DATA_DIR, else the hub)",
+    )
     p.add_argument("--temperature", type=float, help="T in softmax(z / T) (default: the samples' sampling temperature)")
     p.add_argument("--rho", type=float, default=0.2, help="the high-entropy fraction (default 0.2)")
     p.add_argument("--batch-tokens", type=int, default=8192, help="padded tokens per forward pass (default 8192)")
     p.add_argument("--device", help="torch device (default cuda when present, else cpu)")
-    p.add_argument("--dtype", choices=["float32", "bfloat16", "float16", "float64"],
-                   help="model dtype (default float32 on CPU, bfloat16 on GPU)")
+    p.add_argument(
+        "--dtype",
+        choices=["float32", "bfloat16", "float16", "float64"],
+        help="model dtype (default float32 on CPU, bfloat16 on GPU)",
+    )
     p.add_argument("--limit", type=int, help="only the first N samples (in stored order)")
     p.add_argument("--top", type=int, default=30, help="rows of the forking-token table (default 30)")
     p.add_argument("--no-plot", action="store_true", help="do not write histogram.png")
@@ -54,7 +66,9 @@ def run(args: argparse.Namespace) -> int:
     from harness.entropy import measure, report, stats
 
     table, run_dir, manifest = _check(args)
-    ckpts = [Path(c) for c in args.compare] if args.compare else [Path(args.ckpt or _recorded_checkpoint(table, run_dir))]
+    ckpts = (
+        [Path(c) for c in args.compare] if args.compare else [Path(args.ckpt or _recorded_checkpoint(table, run_dir))]
+    )
     for c in ckpts:
         _check_checkpoint(c)
     temperature = args.temperature if args.temperature is not None else measure.sampling_temperature(table)
@@ -67,30 +81,50 @@ def run(args: argparse.Namespace) -> int:
     tokenizers = [load_tokenizer(c) for c in ckpts]
     from tasks.loading import generated_spec
 
-    specs = {t: spec for t, src in ((manifest or {}).get("task_sources") or {}).items() if (spec := generated_spec(src))}
+    specs = {
+        t: spec for t, src in ((manifest or {}).get("task_sources") or {}).items() if (spec := generated_spec(src))
+    }
     prompts = measure.rebuild_prompts(table, tokenizers[0], data, specs)
     if len(ckpts) == 2 and measure.rebuild_prompts(table, tokenizers[1], data, specs) != prompts:
-        raise UsageError(f"{ckpts[0]} and {ckpts[1]} tokenize the prompts differently: their entropies would be over "
-                         "different tokens")
+        raise UsageError(
+            f"{ckpts[0]} and {ckpts[1]} tokenize the prompts differently: their entropies would be over "
+            "different tokens"
+        )
     responses = table["token_ids"].to_pylist()
     vocab = min(len(t) for t in tokenizers)
     top_id = max((max(r) for r in responses if r), default=0)
     if top_id >= vocab:
-        raise UsageError(f"the responses hold token id {top_id}, beyond the tokenizer of the checkpoint ({vocab} tokens)")
+        raise UsageError(
+            f"the responses hold token id {top_id}, beyond the tokenizer of the checkpoint ({vocab} tokens)"
+        )
 
     run_label = ",".join(sorted({str(r) for r in measure.column(table, "run_id")}))
-    out = Path(args.out) if args.out else Path(args.results) / "entropy" / (
-        f"{run_label}-" + ("compare-" if args.compare else "") + "-".join(c.name for c in ckpts))
+    out = (
+        Path(args.out)
+        if args.out
+        else Path(args.results)
+        / "entropy"
+        / (f"{run_label}-" + ("compare-" if args.compare else "") + "-".join(c.name for c in ckpts))
+    )
     device = measure.pick_device(args.device)
     writable_dir(out, "--out")
 
     results = []
     for ckpt in ckpts:
         model = measure.load_model(ckpt, device, args.dtype)
-        print(f"entropy: {ckpt} on {device}, {table.num_rows} samples, "
-              f"{sum(len(r) for r in responses)} tokens, T={temperature:g}", file=sys.stderr)
-        ent, lp = measure.token_entropies(model, prompts, responses, temperature=temperature,
-                                     max_batch_tokens=args.batch_tokens, progress=not args.no_progress)
+        print(
+            f"entropy: {ckpt} on {device}, {table.num_rows} samples, "
+            f"{sum(len(r) for r in responses)} tokens, T={temperature:g}",
+            file=sys.stderr,
+        )
+        ent, lp = measure.token_entropies(
+            model,
+            prompts,
+            responses,
+            temperature=temperature,
+            max_batch_tokens=args.batch_tokens,
+            progress=not args.no_progress,
+        )
         results.append((ent, lp))
         del model
 
@@ -114,16 +148,26 @@ def run(args: argparse.Namespace) -> int:
     (out / "summary.md").write_text(report.summary_markdown(s, header))
     (out / "forking_tokens.md").write_text(
         f"# Forking tokens: most frequent among the top {100 * args.rho:g} % entropy positions\n\n"
-        + "".join(f"- {h}\n" for h in header) + "\n" + report.forking_markdown(s["forking"], args.rho))
+        + "".join(f"- {h}\n" for h in header)
+        + "\n"
+        + report.forking_markdown(s["forking"], args.rho)
+    )
     (out / "summary.json").write_text(json.dumps(s, indent=1) + "\n")
     if not args.no_plot:
-        report.histogram_png(tok["entropy"].to_numpy(), out / "histogram.png",
-                         f"{ckpts[0].name}, {run_label}: {tok.num_rows} response tokens, T={temperature:g}")
+        report.histogram_png(
+            tok["entropy"].to_numpy(),
+            out / "histogram.png",
+            f"{ckpts[0].name}, {run_label}: {tok.num_rows} response tokens, T={temperature:g}",
+        )
     a = s["all"]
-    print(f"{a['tokens']} tokens from {s['samples']} samples: {100 * a['share_below_0.01']:.1f} % below 0.01, "
-          f"p50 {a['p50']:.3f}, p80 {a['p80']:.3f}, p90 {a['p90']:.3f}, p99 {a['p99']:.3f}")
-    print(f"wrote {out}/summary.md, forking_tokens.md, tokens.parquet" + ("" if args.no_plot else ", histogram.png"),
-          file=sys.stderr)
+    print(
+        f"{a['tokens']} tokens from {s['samples']} samples: {100 * a['share_below_0.01']:.1f} % below 0.01, "
+        f"p50 {a['p50']:.3f}, p80 {a['p80']:.3f}, p90 {a['p90']:.3f}, p99 {a['p99']:.3f}"
+    )
+    print(
+        f"wrote {out}/summary.md, forking_tokens.md, tokens.parquet" + ("" if args.no_plot else ", histogram.png"),
+        file=sys.stderr,
+    )
     return 0
 
 
@@ -179,8 +223,11 @@ def _load_run(run_dir: Path):
             raise
         try:
             for shard, aside, reason in store.set_aside_damaged(run_dir):
-                print(f"entropy: shard {shard.name} is damaged ({reason}): set aside as {aside.name}; using the other "
-                      "samples (rerun the same `harness eval` to generate its samples again)", file=sys.stderr)
+                print(
+                    f"entropy: shard {shard.name} is damaged ({reason}): set aside as {aside.name}; using the other "
+                    "samples (rerun the same `harness eval` to generate its samples again)",
+                    file=sys.stderr,
+                )
         finally:
             lock.release()
         return measure.load_samples(run_dir=run_dir)
@@ -223,18 +270,26 @@ def _header(args, table, run_label, ckpts, temperature, device, manifest) -> lis
     top_p = samp.get("top_p")
     lines = [
         "model: " + " vs ".join(f"`{c}`" for c in ckpts),
-        f"samples: run `{run_label}`" + (f" ({args.samples})" if args.samples else "")
+        f"samples: run `{run_label}`"
+        + (f" ({args.samples})" if args.samples else "")
         + f", {', '.join(tasks)}: {n_problems} problems, {table.num_rows} samples"
-        + (f", generated by `{(manifest or {}).get('checkpoint')}` with backend {manifest.get('backend')}, "
-           f"template {manifest.get('template')}, temperature {samp.get('temperature')}, top-p {top_p}, "
-           f"max tokens {samp.get('max_tokens')}, seed {samp.get('seed')}" if manifest else ""),
+        + (
+            f", generated by `{(manifest or {}).get('checkpoint')}` with backend {manifest.get('backend')}, "
+            f"template {manifest.get('template')}, temperature {samp.get('temperature')}, top-p {top_p}, "
+            f"max tokens {samp.get('max_tokens')}, seed {samp.get('seed')}"
+            if manifest
+            else ""
+        ),
         f"entropy: exact over the full vocabulary, softmax(logits / T) with T = {temperature:g}, teacher-forced "
         f"on the stored token ids (prompt rebuilt and checked against the stored prompt length); "
         f"top fraction rho = {args.rho:g}",
         f"machine: {device} ("
-        + (torch.cuda.get_device_name(device) if device.type == "cuda"
-           else f"{platform.machine()}, {torch.get_num_threads()} torch threads")
+        + (
+            torch.cuda.get_device_name(device)
+            if device.type == "cuda"
+            else f"{platform.machine()}, {torch.get_num_threads()} torch threads"
+        )
         + f"), torch {torch.__version__}, model dtype {args.dtype or ('bfloat16' if device.type == 'cuda' else 'float32')}",
-        f"date: {dt.datetime.now(dt.timezone.utc):%Y-%m-%d %H:%M} UTC; command: `harness {' '.join(sys.argv[1:])}`",
+        f"date: {dt.datetime.now(dt.UTC):%Y-%m-%d %H:%M} UTC; command: `harness {' '.join(sys.argv[1:])}`",
     ]
     return lines

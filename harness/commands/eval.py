@@ -18,45 +18,80 @@ class _Defaults(argparse.HelpFormatter):
 
     def _get_help_string(self, action):
         text = action.help or ""
-        off = action.default is None or action.default is False or action.default == [] or action.default == argparse.SUPPRESS
+        off = (
+            action.default is None
+            or action.default is False
+            or action.default == []
+            or action.default == argparse.SUPPRESS
+        )
         if not off and "%(default)" not in text:
             text += " (default: %(default)s)"
         return text
 
 
 def register(sub) -> None:
-    p = sub.add_parser("eval", help="evaluate a checkpoint: generate, score every budget, store every sample",
-                       formatter_class=_Defaults)
-    p.add_argument("--ckpt", required=True,
-                   help="local checkpoint folder (config.json, tokenizer, weights); for --backend openai, a local copy of "
-                        "the served model's config and tokenizer (weights optional)")
-    p.add_argument("--tasks", default="aime24,aime25",
-                   help="comma-separated task specs: aime24, aime25, aime26, synthetic:size=N, file:PATH, or a registered "
-                        "name (`harness tasks` lists them)")
+    p = sub.add_parser(
+        "eval",
+        help="evaluate a checkpoint: generate, score every budget, store every sample",
+        formatter_class=_Defaults,
+    )
+    p.add_argument(
+        "--ckpt",
+        required=True,
+        help="local checkpoint folder (config.json, tokenizer, weights); for --backend openai, a local copy of "
+        "the served model's config and tokenizer (weights optional)",
+    )
+    p.add_argument(
+        "--tasks",
+        default="aime24,aime25",
+        help="comma-separated task specs: aime24, aime25, aime26, synthetic:size=N, file:PATH, or a registered "
+        "name (`harness tasks` lists them)",
+    )
     p.add_argument("--n", type=int, default=16, help="samples per problem")
     p.add_argument("--temperature", type=float, default=0.6, help="sampling temperature")
     p.add_argument("--top-p", type=float, default=0.95, help="nucleus sampling: smallest token set of this mass")
-    p.add_argument("--max-tokens", default="20480,29696",
-                   help="comma-separated budgets; generated once at the largest, smaller ones scored by cutting")
-    p.add_argument("--budget-curve", type=int, metavar="STEP", help="also score every STEP tokens below the largest budget")
+    p.add_argument(
+        "--max-tokens",
+        default="20480,29696",
+        help="comma-separated budgets; generated once at the largest, smaller ones scored by cutting",
+    )
+    p.add_argument(
+        "--budget-curve", type=int, metavar="STEP", help="also score every STEP tokens below the largest budget"
+    )
     p.add_argument("--template", default="boxed", help="prompt template (boxed, dapo, plain)")
-    p.add_argument("--backend", default="vllm", choices=["vllm", "hf", "openai"],
-                   help="vllm: engine in this machine; hf: transformers; openai: an OpenAI-compatible server")
+    p.add_argument(
+        "--backend",
+        default="vllm",
+        choices=["vllm", "hf", "openai"],
+        help="vllm: engine in this machine; hf: transformers; openai: an OpenAI-compatible server",
+    )
     p.add_argument("--out", default="results", help="output folder: OUT/runs/<run id>/ and OUT/leaderboard.parquet")
     p.add_argument("--limit", type=int, help="only the first N problems of each task")
     p.add_argument("--seed", type=int, default=0, help="base seed; each sample gets its own seed derived from it")
-    p.add_argument("--data", help="local task data (.jsonl/.parquet file or folder; default $HARNESS_DATA_DIR, else the hub)")
+    p.add_argument(
+        "--data", help="local task data (.jsonl/.parquet file or folder; default $HARNESS_DATA_DIR, else the hub)"
+    )
     p.add_argument("--tensor-parallel-size", type=int, default=1, help="vllm: GPUs per engine")
-    p.add_argument("--data-parallel-size", type=int, default=1, help="vllm: independent engine replicas, one process each")
-    p.add_argument("--base-url", action="append", default=[],
-                   help="openai: server base URL ending in /v1 (repeat or comma-separate for a fleet)")
+    p.add_argument(
+        "--data-parallel-size", type=int, default=1, help="vllm: independent engine replicas, one process each"
+    )
+    p.add_argument(
+        "--base-url",
+        action="append",
+        default=[],
+        help="openai: server base URL ending in /v1 (repeat or comma-separate for a fleet)",
+    )
     p.add_argument("--model-name", help="openai: served model name (default: the server's first model)")
     p.add_argument("--concurrency", type=int, default=64, help="openai: requests in flight at most")
     p.add_argument("--flush-secs", type=float, default=5.0, help="store finished samples at least this often")
     p.add_argument("--no-leaderboard", action="store_true", help="do not add the run to OUT/leaderboard.parquet")
     p.add_argument("--no-progress", action="store_true", help="no progress bar on stderr")
-    p.add_argument("-v", "--verbose", action="store_true",
-                   help="vllm: its INFO log (on stderr); by default only its warnings and errors")
+    p.add_argument(
+        "-v",
+        "--verbose",
+        action="store_true",
+        help="vllm: its INFO log (on stderr); by default only its warnings and errors",
+    )
     p.add_argument("--dp-rank", type=int, help=argparse.SUPPRESS)  # set by the data-parallel parent
     p.set_defaults(func=run)
 
@@ -149,15 +184,32 @@ def check(args: argparse.Namespace):
                 raise UsageError(f"server {url} does not serve {model_name!r} (it serves {', '.join(models)})")
             context = models[model_name]
             if context is not None and max(budgets) >= context:
-                raise UsageError(f"budget {max(budgets)} does not fit the context of {model_name!r} on {url} ({context} tokens)")
+                raise UsageError(
+                    f"budget {max(budgets)} does not fit the context of {model_name!r} on {url} ({context} tokens)"
+                )
     elif base_urls:
         raise UsageError("--base-url is only for --backend openai")
     return EvalConfig(
-        ckpt=str(ckpt), tasks=task_names, n=args.n, temperature=args.temperature, top_p=args.top_p, budgets=budgets,
-        budget_curve=args.budget_curve, template=args.template, backend=args.backend, out=args.out, limit=args.limit,
-        seed=args.seed, data=args.data, tensor_parallel_size=args.tensor_parallel_size,
-        data_parallel_size=args.data_parallel_size, base_urls=base_urls, model_name=model_name,
-        concurrency=args.concurrency, flush_secs=args.flush_secs, leaderboard=not args.no_leaderboard,
+        ckpt=str(ckpt),
+        tasks=task_names,
+        n=args.n,
+        temperature=args.temperature,
+        top_p=args.top_p,
+        budgets=budgets,
+        budget_curve=args.budget_curve,
+        template=args.template,
+        backend=args.backend,
+        out=args.out,
+        limit=args.limit,
+        seed=args.seed,
+        data=args.data,
+        tensor_parallel_size=args.tensor_parallel_size,
+        data_parallel_size=args.data_parallel_size,
+        base_urls=base_urls,
+        model_name=model_name,
+        concurrency=args.concurrency,
+        flush_secs=args.flush_secs,
+        leaderboard=not args.no_leaderboard,
         verbose=args.verbose,
     )
 

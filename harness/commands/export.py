@@ -7,11 +7,17 @@ from pathlib import Path
 
 
 def register(sub) -> None:
-    p = sub.add_parser("export", help="problems of a finished run filtered by accuracy (e.g. '0 < avg < 1') -> "
-                                      "verl/DAPO .parquet or plain .jsonl that harness train reads")
+    p = sub.add_parser(
+        "export",
+        help="problems of a finished run filtered by accuracy (e.g. '0 < avg < 1') -> "
+        "verl/DAPO .parquet or plain .jsonl that harness train reads",
+    )
     p.add_argument("run", help="run id (or a unique prefix) under RESULTS/runs, or the run's folder")
-    p.add_argument("--where", default="0 < avg < 1",
-                   help="condition on each problem's accuracy: avg (mean correct), n (samples); default: '0 < avg < 1'")
+    p.add_argument(
+        "--where",
+        default="0 < avg < 1",
+        help="condition on each problem's accuracy: avg (mean correct), n (samples); default: '0 < avg < 1'",
+    )
     p.add_argument("--budget", type=int, help="budget whose accuracy counts (default: the run's largest)")
     p.add_argument("--out", required=True, help="output file: .parquet (verl/DAPO convention) or .jsonl (plain rows)")
     p.add_argument("--results", default="results", help="results folder holding runs/ (default results)")

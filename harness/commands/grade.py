@@ -10,8 +10,12 @@ def register(sub) -> None:
     p = sub.add_parser("grade", help="grade one response (argument or stdin) against a gold answer")
     p.add_argument("gold")
     p.add_argument("response", nargs="?", help="response text (default: read stdin)")
-    p.add_argument("--timeout", type=float, default=1.0,
-                   help="seconds the checker may spend on this answer before it reports `timeout` (default 1.0)")
+    p.add_argument(
+        "--timeout",
+        type=float,
+        default=1.0,
+        help="seconds the checker may spend on this answer before it reports `timeout` (default 1.0)",
+    )
     p.set_defaults(func=run)
 
 

@@ -16,11 +16,38 @@ from harness import tables
 from harness.errors import UsageError
 from harness.outputs import writable_file
 
-SORT_KEYS = ("avg", "se", "pass@K", "maj@K", "truncation_rate", "repetition_rate", "acc_untruncated", "mean_tokens",
-             "seconds_per_solved", "device_seconds_per_solved", "date")
+SORT_KEYS = (
+    "avg",
+    "se",
+    "pass@K",
+    "maj@K",
+    "truncation_rate",
+    "repetition_rate",
+    "acc_untruncated",
+    "mean_tokens",
+    "seconds_per_solved",
+    "device_seconds_per_solved",
+    "date",
+)
 HEADERS = [
-    "checkpoint", "task", "budget", "n", "problems", "avg@n %", "± SE", "95% CI", "pass@k %", "maj@k %",
-    "trunc %", "loop %", "acc not trunc %", "tokens mean/median", "think closed %", "s/solved", "run id", "date",
+    "checkpoint",
+    "task",
+    "budget",
+    "n",
+    "problems",
+    "avg@n %",
+    "± SE",
+    "95% CI",
+    "pass@k %",
+    "maj@k %",
+    "trunc %",
+    "loop %",
+    "acc not trunc %",
+    "tokens mean/median",
+    "think closed %",
+    "s/solved",
+    "run id",
+    "date",
 ]
 
 
@@ -28,8 +55,11 @@ def register(sub) -> None:
     p = sub.add_parser("leaderboard", help="print or export the leaderboard (filter by task/budget, sort by a metric)")
     add_source_arguments(p)
     p.add_argument("--checkpoint", help="only rows whose checkpoint path contains this text")
-    p.add_argument("--sort", default="avg", help="metric to sort by within each task and budget: "
-                   + ", ".join(SORT_KEYS) + " (default avg)")
+    p.add_argument(
+        "--sort",
+        default="avg",
+        help="metric to sort by within each task and budget: " + ", ".join(SORT_KEYS) + " (default avg)",
+    )
     p.add_argument("--ascending", action="store_true", help="smallest first")
     p.add_argument("--curve", action="store_true", help="include --budget-curve points, not just requested budgets")
     add_output_arguments(p)
@@ -37,8 +67,11 @@ def register(sub) -> None:
 
 
 def add_source_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--results", default="results",
-                   help="results folder holding leaderboard.parquet, or the .parquet file (default results)")
+    p.add_argument(
+        "--results",
+        default="results",
+        help="results folder holding leaderboard.parquet, or the .parquet file (default results)",
+    )
     p.add_argument("--task", help="comma-separated tasks to keep (e.g. aime24,aime25)")
     p.add_argument("--budget", help="comma-separated budgets to keep (e.g. 20480,29696)")
 
@@ -108,8 +141,10 @@ def filter_rows(rows: list[dict], tasks: str | None, budgets: str | None) -> lis
             raise UsageError(f"--budget takes comma-separated integers, got {budgets!r}") from None
         known_b = {r["budget"] for r in rows}
         if wanted_b - known_b:
-            raise UsageError(f"no rows at budget(s) {', '.join(map(str, sorted(wanted_b - known_b)))} "
-                             f"(budgets: {', '.join(map(str, sorted(known_b))) or 'none'})")
+            raise UsageError(
+                f"no rows at budget(s) {', '.join(map(str, sorted(wanted_b - known_b)))} "
+                f"(budgets: {', '.join(map(str, sorted(known_b))) or 'none'})"
+            )
         rows = [r for r in rows if r["budget"] in wanted_b]
     return rows
 
@@ -130,13 +165,24 @@ def display_row(r: dict) -> list[str]:
     pass_k, maj_k = _top_k(r["pass_at_k"]), _top_k(r["maj_at_k"])
     tokens = "/".join("" if t is None else f"{t:.0f}" for t in (r["mean_tokens"], r["median_tokens"]))
     return [
-        r["checkpoint"] or "?", r["task"], str(r["budget"]), _int(r["n"]), _int(r["problems"]),
-        pct(r["avg"]), pct(r["se"]), ci(r["ci_lo"], r["ci_hi"]),
+        r["checkpoint"] or "?",
+        r["task"],
+        str(r["budget"]),
+        _int(r["n"]),
+        _int(r["problems"]),
+        pct(r["avg"]),
+        pct(r["se"]),
+        ci(r["ci_lo"], r["ci_hi"]),
         f"{pct(pass_k[1])} (k={pass_k[0]})" if pass_k else "",
         f"{pct(maj_k[1])} (k={maj_k[0]})" if maj_k else "",
-        pct(r["truncation_rate"]), pct(r["repetition_rate"]), pct(r["acc_untruncated"]), tokens,
-        pct(r["think_closed_rate"]), "" if r["seconds_per_solved"] is None else f"{r['seconds_per_solved']:.3g}",
-        (r["run_id"] or "")[:12], (r["date"] or "")[:10],
+        pct(r["truncation_rate"]),
+        pct(r["repetition_rate"]),
+        pct(r["acc_untruncated"]),
+        tokens,
+        pct(r["think_closed_rate"]),
+        "" if r["seconds_per_solved"] is None else f"{r['seconds_per_solved']:.3g}",
+        (r["run_id"] or "")[:12],
+        (r["date"] or "")[:10],
     ]
 
 

@@ -88,4 +88,3 @@ def _convert(gguf: Path, out: Path) -> None:
     model.generation_config = quantized.generation_config
     model.save_pretrained(out)
     tokenizer.save_pretrained(out)
-

@@ -18,7 +18,9 @@ def register(sub) -> None:
     p.add_argument("--config", required=True, help="study YAML (see harness/study.py and results/study_cpu/)")
     p.add_argument("--dry-run", action="store_true", help="print the harness commands, one group per cell; run nothing")
     p.add_argument("--jobs", type=int, default=1, help="cells run at once, each as its own processes (default 1)")
-    p.add_argument("--report", action="store_true", help="only rebuild study.parquet, report.md and PNGs from what is done")
+    p.add_argument(
+        "--report", action="store_true", help="only rebuild study.parquet, report.md and PNGs from what is done"
+    )
     p.set_defaults(func=run)
 
 
@@ -38,7 +40,9 @@ def run(args: argparse.Namespace) -> int:
     for path in S.outputs(study):
         print(f"wrote {path}")
     if failed:
-        print(f"harness study: {len(failed)} cell(s) failed: {', '.join(failed)} (logs under {study.out}); "
-              "rerun to retry them")
+        print(
+            f"harness study: {len(failed)} cell(s) failed: {', '.join(failed)} (logs under {study.out}); "
+            "rerun to retry them"
+        )
         return 1
     return 0

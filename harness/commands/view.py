@@ -23,16 +23,28 @@ def register(sub) -> None:
 
     p = sub.add_parser("view", help="browse runs, samples, budget cuts, loops and token entropies (or export HTML)")
     p.add_argument("results", nargs="?", default="results", help="results folder (default results)")
-    p.add_argument("--port", type=int, default=DEFAULT_PORT,
-                   help=f"port on 127.0.0.1 (default {DEFAULT_PORT}; 0: any free one)")
-    p.add_argument("--tokenizer", metavar="CKPT",
-                   help="checkpoint whose tokenizer places budget cuts in the text of runs whose own checkpoint is not "
-                        "on this machine (checked: it must decode each sample's ids to its text)")
+    p.add_argument(
+        "--port", type=int, default=DEFAULT_PORT, help=f"port on 127.0.0.1 (default {DEFAULT_PORT}; 0: any free one)"
+    )
+    p.add_argument(
+        "--tokenizer",
+        metavar="CKPT",
+        help="checkpoint whose tokenizer places budget cuts in the text of runs whose own checkpoint is not "
+        "on this machine (checked: it must decode each sample's ids to its text)",
+    )
     p.add_argument("--export", metavar="FILE.html", help="write one self-contained HTML file instead of serving")
-    p.add_argument("--export-samples", type=int, default=EXPORT_SAMPLES,
-                   help=f"samples per problem and run whose text the export embeds (default {EXPORT_SAMPLES})")
-    p.add_argument("--export-chars", type=int, default=EXPORT_CHARS,
-                   help=f"characters of each embedded sample text (default {EXPORT_CHARS})")
+    p.add_argument(
+        "--export-samples",
+        type=int,
+        default=EXPORT_SAMPLES,
+        help=f"samples per problem and run whose text the export embeds (default {EXPORT_SAMPLES})",
+    )
+    p.add_argument(
+        "--export-chars",
+        type=int,
+        default=EXPORT_CHARS,
+        help=f"characters of each embedded sample text (default {EXPORT_CHARS})",
+    )
     p.set_defaults(func=run)
 
 

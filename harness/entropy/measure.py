@@ -24,8 +24,17 @@ import pyarrow.parquet as pq
 from harness import store
 from harness.errors import UsageError
 
-REQUIRED = ("task", "problem_id", "sample_idx", "token_ids", "prompt_tokens", "template", "template_hash",
-            "task_hash", "temperature")
+REQUIRED = (
+    "task",
+    "problem_id",
+    "sample_idx",
+    "token_ids",
+    "prompt_tokens",
+    "template",
+    "template_hash",
+    "task_hash",
+    "temperature",
+)
 OPTIONAL = ("run_id", "correct", "truncated", "checkpoint", "budget", "max_tokens", "top_p")
 
 # Config attributes that put something between the lm_head matmul and the logits; with any of them
@@ -35,6 +44,7 @@ _LOGIT_TRANSFORMS = ("final_logit_softcapping", "logit_scale", "logits_scaling",
 
 # -----------------------------------------------------------------------------
 # Samples and prompts
+
 
 def load_samples(run_dir: str | Path | None = None, samples: str | Path | None = None) -> pa.Table:
     """The rows that carry a full response (token ids), one per sample, from a run folder or a file."""
@@ -50,15 +60,21 @@ def load_samples(run_dir: str | Path | None = None, samples: str | Path | None =
             raise UsageError(f"cannot read {samples} as Parquet ({exc})") from None
         missing = [c for c in REQUIRED if c not in schema.names]
         if missing:
-            raise UsageError(f"{samples} lacks column(s) {', '.join(missing)} (expected rows of `harness eval`'s store)")
+            raise UsageError(
+                f"{samples} lacks column(s) {', '.join(missing)} (expected rows of `harness eval`'s store)"
+            )
         table = pq.read_table(samples, columns=[c for c in (*REQUIRED, *OPTIONAL) if c in schema.names])
         where = str(samples)
     table = table.filter(pc.invert(pc.is_null(table["token_ids"])))
     if table.num_rows == 0:
         raise UsageError(f"{where} holds no responses with token ids")
     # One row per sample: a run folder never has duplicates, a concatenated export might.
-    keys = zip(column(table, "run_id"), table["task"].to_pylist(), table["problem_id"].to_pylist(),
-               table["sample_idx"].to_pylist())
+    keys = zip(
+        column(table, "run_id"),
+        table["task"].to_pylist(),
+        table["problem_id"].to_pylist(),
+        table["sample_idx"].to_pylist(),
+    )
     first_row: dict = {}
     for n, k in enumerate(keys):
         first_row.setdefault(k, n)
@@ -81,8 +97,9 @@ def sampling_temperature(table: pa.Table) -> float:
     return float(temps[0])
 
 
-def rebuild_prompts(table: pa.Table, tokenizer, data: str | None = None,
-                    specs: dict[str, str] | None = None) -> list[tuple[int, ...]]:
+def rebuild_prompts(
+    table: pa.Table, tokenizer, data: str | None = None, specs: dict[str, str] | None = None
+) -> list[tuple[int, ...]]:
     """The prompt ids of each row, built exactly as `harness eval` built them, and checked against the store.
 
     The question comes from the task data (its content hash must match the row's), the user message from
@@ -97,34 +114,47 @@ def rebuild_prompts(table: pa.Table, tokenizer, data: str | None = None,
     loaded: dict[str, dict] = {}
     cache: dict[tuple, tuple[int, ...]] = {}
     out = []
-    cols = zip(table["task"].to_pylist(), table["task_hash"].to_pylist(), table["problem_id"].to_pylist(),
-               table["template"].to_pylist(), table["template_hash"].to_pylist(), table["prompt_tokens"].to_pylist())
+    cols = zip(
+        table["task"].to_pylist(),
+        table["task_hash"].to_pylist(),
+        table["problem_id"].to_pylist(),
+        table["template"].to_pylist(),
+        table["template_hash"].to_pylist(),
+        table["prompt_tokens"].to_pylist(),
+    )
     for task, task_hash, pid, tname, thash, n_prompt in cols:
         key = (task, pid, tname)
         if key not in cache:
             if task not in loaded:
                 t = tasks.load((specs or {}).get(task, task), source=data)
                 if task_hash is not None and t.content_hash != task_hash:
-                    raise UsageError(f"task {task} from {t.source} has content hash {t.content_hash}, the samples were "
-                                     f"generated from {task_hash}: pass --data with the same data")
+                    raise UsageError(
+                        f"task {task} from {t.source} has content hash {t.content_hash}, the samples were "
+                        f"generated from {task_hash}: pass --data with the same data"
+                    )
                 loaded[task] = {p.id: p for p in t.problems}
             if pid not in loaded[task]:
                 raise UsageError(f"problem {pid} is not in task {task}")
             template = tasks.get_template(tname)
             if thash is not None and template.hash != thash:
-                raise UsageError(f"template {tname!r} has changed since the samples were generated "
-                                 f"(hash {template.hash}, samples {thash})")
+                raise UsageError(
+                    f"template {tname!r} has changed since the samples were generated "
+                    f"(hash {template.hash}, samples {thash})"
+                )
             cache[key] = chat_prompt_ids(tokenizer, template.render(loaded[task][pid].question))
         ids = cache[key]
         if n_prompt is not None and len(ids) != n_prompt:
-            raise UsageError(f"{task} {pid}: the rebuilt prompt has {len(ids)} tokens, the samples' had {n_prompt} "
-                             "(a different tokenizer or chat template than the run used)")
+            raise UsageError(
+                f"{task} {pid}: the rebuilt prompt has {len(ids)} tokens, the samples' had {n_prompt} "
+                "(a different tokenizer or chat template than the run used)"
+            )
         out.append(ids)
     return out
 
 
 # -----------------------------------------------------------------------------
 # Teacher-forced entropies
+
 
 def pick_device(name: str | None = None):
     """The torch device `name` (default cuda when present, else cpu); UsageError when it is not one or is absent."""
@@ -182,8 +212,16 @@ def _batches(lengths: list[int], max_batch_tokens: int) -> list[list[int]]:
     return batches
 
 
-def token_entropies(model, prompts: list[tuple[int, ...]], responses: list[list[int]], *, temperature: float,
-                    max_batch_tokens: int = 8192, progress: bool = True, fused: bool | None = None):
+def token_entropies(
+    model,
+    prompts: list[tuple[int, ...]],
+    responses: list[list[int]],
+    *,
+    temperature: float,
+    max_batch_tokens: int = 8192,
+    progress: bool = True,
+    fused: bool | None = None,
+):
     """Per response token: (entropy, log p(token)) under softmax(logits / T), teacher-forced on prompt + response.
 
     Response token t is predicted from the hidden state at prompt length + t - 1, so the input is the
@@ -206,8 +244,9 @@ def token_entropies(model, prompts: list[tuple[int, ...]], responses: list[list[
     todo = [i for i, r in enumerate(responses) if len(r) > 0]
     if any(len(prompts[i]) == 0 for i in todo):
         raise UsageError("a sample has an empty prompt: the first response token has no context to be predicted from")
-    bar = tqdm(total=sum(len(responses[i]) for i in todo), desc="entropy", unit="tok", disable=not progress,
-               file=sys.stderr)
+    bar = tqdm(
+        total=sum(len(responses[i]) for i in todo), desc="entropy", unit="tok", disable=not progress, file=sys.stderr
+    )
     weight = model.get_output_embeddings().weight
     with torch.inference_mode():
         for batch in _batches([lengths[i] for i in todo], max_batch_tokens):
@@ -217,25 +256,27 @@ def token_entropies(model, prompts: list[tuple[int, ...]], responses: list[list[
             attn = torch.zeros((len(idx), width), dtype=torch.long)
             for row, i in enumerate(idx):
                 seq = list(prompts[i]) + list(responses[i][:-1])
-                ids[row, :len(seq)] = torch.tensor(seq)
-                attn[row, :len(seq)] = 1
+                ids[row, : len(seq)] = torch.tensor(seq)
+                attn[row, : len(seq)] = 1
             ids, attn = ids.to(device), attn.to(device)
             rows = torch.cat([torch.arange(len(prompts[i]) - 1, lengths[i]) + r * width for r, i in enumerate(idx)])
             labels = torch.cat([torch.tensor(responses[i], dtype=torch.long) for i in idx]).to(device)
             rows = rows.to(device)
             if fused:
                 hidden = model.base_model(input_ids=ids, attention_mask=attn).last_hidden_state
-                lp, ent = fused_logprobs_and_entropy(hidden.reshape(-1, hidden.shape[-1])[rows], weight, labels,
-                                                     temperature=temperature)
+                lp, ent = fused_logprobs_and_entropy(
+                    hidden.reshape(-1, hidden.shape[-1])[rows], weight, labels, temperature=temperature
+                )
             else:
                 logits = model(input_ids=ids, attention_mask=attn).logits
-                lp, ent = logprobs_and_entropy(logits.reshape(-1, logits.shape[-1])[rows], labels,
-                                               temperature=temperature)
+                lp, ent = logprobs_and_entropy(
+                    logits.reshape(-1, logits.shape[-1])[rows], labels, temperature=temperature
+                )
             ent, lp = ent.float().cpu().numpy(), lp.float().cpu().numpy()
             start = 0
             for i in idx:
                 n = len(responses[i])
-                ent_out[i], lp_out[i] = ent[start:start + n], lp[start:start + n]
+                ent_out[i], lp_out[i] = ent[start : start + n], lp[start : start + n]
                 start += n
             bar.update(start)
     bar.close()
@@ -246,11 +287,21 @@ def token_entropies(model, prompts: list[tuple[int, ...]], responses: list[list[
 # The per-token table
 
 
-TOKEN_SCHEMA = pa.schema([
-    ("run_id", pa.string()), ("task", pa.string()), ("problem_id", pa.string()), ("sample_idx", pa.int32()),
-    ("position", pa.int32()), ("token_id", pa.int32()), ("token", pa.string()), ("entropy", pa.float32()),
-    ("logprob", pa.float32()), ("correct", pa.bool_()), ("truncated", pa.bool_()),
-])
+TOKEN_SCHEMA = pa.schema(
+    [
+        ("run_id", pa.string()),
+        ("task", pa.string()),
+        ("problem_id", pa.string()),
+        ("sample_idx", pa.int32()),
+        ("position", pa.int32()),
+        ("token_id", pa.int32()),
+        ("token", pa.string()),
+        ("entropy", pa.float32()),
+        ("logprob", pa.float32()),
+        ("correct", pa.bool_()),
+        ("truncated", pa.bool_()),
+    ]
+)
 
 
 def token_texts(tokenizer, ids) -> dict[int, str]:
@@ -266,15 +317,22 @@ def token_table(table: pa.Table, entropies: list[np.ndarray], logprobs: list[np.
     texts = token_texts(tokenizer, flat_ids)
     counts = [len(r) for r in responses]
     rep = lambda values: [v for v, n in zip(values, counts) for _ in range(n)]  # noqa: E731
-    return pa.table({
-        "run_id": rep(column(table, "run_id")), "task": rep(table["task"].to_pylist()),
-        "problem_id": rep(table["problem_id"].to_pylist()), "sample_idx": rep(table["sample_idx"].to_pylist()),
-        "position": [p for n in counts for p in range(n)], "token_id": flat_ids,
-        "token": [texts[t] for t in flat_ids],
-        "entropy": np.concatenate(entropies) if entropies else np.zeros(0, np.float32),
-        "logprob": np.concatenate(logprobs) if logprobs else np.zeros(0, np.float32),
-        "correct": rep(column(table, "correct")), "truncated": rep(column(table, "truncated")),
-    }, schema=TOKEN_SCHEMA)
+    return pa.table(
+        {
+            "run_id": rep(column(table, "run_id")),
+            "task": rep(table["task"].to_pylist()),
+            "problem_id": rep(table["problem_id"].to_pylist()),
+            "sample_idx": rep(table["sample_idx"].to_pylist()),
+            "position": [p for n in counts for p in range(n)],
+            "token_id": flat_ids,
+            "token": [texts[t] for t in flat_ids],
+            "entropy": np.concatenate(entropies) if entropies else np.zeros(0, np.float32),
+            "logprob": np.concatenate(logprobs) if logprobs else np.zeros(0, np.float32),
+            "correct": rep(column(table, "correct")),
+            "truncated": rep(column(table, "truncated")),
+        },
+        schema=TOKEN_SCHEMA,
+    )
 
 
 def paired_token_table(tok: pa.Table, entropies_b: list[np.ndarray], logprobs_b: list[np.ndarray]) -> pa.Table:

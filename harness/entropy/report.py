@@ -11,6 +11,7 @@ import numpy as np
 
 from harness.entropy.stats import LOW, PAPER, Comparison
 
+
 def _f(x, digits=3) -> str:
     return "–" if x is None else f"{x:.{digits}f}"
 
@@ -24,50 +25,75 @@ def _cell(text: str) -> str:
 
 
 def forking_markdown(rows: list[dict], rho: float) -> str:
-    lines = [f"| # | token | count in top {100 * rho:g} % | mean entropy there | occurrences | share in top {100 * rho:g} % |",
-             "|---:|---|---:|---:|---:|---:|"]
+    lines = [
+        f"| # | token | count in top {100 * rho:g} % | mean entropy there | occurrences | share in top {100 * rho:g} % |",
+        "|---:|---|---:|---:|---:|---:|",
+    ]
     for n, r in enumerate(rows, 1):
-        lines.append(f"| {n} | {_cell(r['token'])} | {r['top_count']} | {_f(r['mean_entropy'])} | {r['occurrences']} "
-                     f"| {_pct(r['top_rate'])} |")
+        lines.append(
+            f"| {n} | {_cell(r['token'])} | {r['top_count']} | {_f(r['mean_entropy'])} | {r['occurrences']} "
+            f"| {_pct(r['top_rate'])} |"
+        )
     return "\n".join(lines) + "\n"
 
 
 def summary_markdown(s: dict, header: list[str]) -> str:
     """The summary: labelled header, distribution beside the paper's, position buckets, forking tokens, split."""
     a = s["all"]
-    out = ["# Token entropy of chains of thought", "", *[f"- {h}" for h in header], "",
-           "## Distribution", "",
-           f"| statistic | this run | paper ({PAPER['model']}) |", "|---|---:|---:|",
-           f"| tokens (samples) | {a['tokens']} ({s['samples']}) | |",
-           f"| share with H < 0.01 | {_pct(a.get('share_below_0.01'))} | {PAPER['share_below_0.01']} |",
-           f"| mean | {_f(a.get('mean'))} | |",
-           f"| mean −log p of the sampled token (check: equals the mean when sampled at this T with top-p 1; "
-           f"SE of the difference {_f(s['mean_nll_se'], 4)}) | {_f(s['mean_nll'])} | |",
-           f"| 50th percentile | {_f(a.get('p50'))} | |",
-           f"| 80th percentile | {_f(a.get('p80'))} | {PAPER['p80']} |",
-           f"| 90th percentile | {_f(a.get('p90'))} | |",
-           f"| 99th percentile | {_f(a.get('p99'))} | |",
-           f"| max | {_f(a.get('max'))} | |",
-           f"| smallest entropy in the top {100 * s['rho']:g} % | {_f(s['top_threshold'])} | |", "",
-           "## By position in the response", "",
-           f"| positions | tokens | mean | H < 0.01 | p50 | p80 | share in top {100 * s['rho']:g} % |",
-           "|---|---:|---:|---:|---:|---:|---:|"]
+    out = [
+        "# Token entropy of chains of thought",
+        "",
+        *[f"- {h}" for h in header],
+        "",
+        "## Distribution",
+        "",
+        f"| statistic | this run | paper ({PAPER['model']}) |",
+        "|---|---:|---:|",
+        f"| tokens (samples) | {a['tokens']} ({s['samples']}) | |",
+        f"| share with H < 0.01 | {_pct(a.get('share_below_0.01'))} | {PAPER['share_below_0.01']} |",
+        f"| mean | {_f(a.get('mean'))} | |",
+        f"| mean −log p of the sampled token (check: equals the mean when sampled at this T with top-p 1; "
+        f"SE of the difference {_f(s['mean_nll_se'], 4)}) | {_f(s['mean_nll'])} | |",
+        f"| 50th percentile | {_f(a.get('p50'))} | |",
+        f"| 80th percentile | {_f(a.get('p80'))} | {PAPER['p80']} |",
+        f"| 90th percentile | {_f(a.get('p90'))} | |",
+        f"| 99th percentile | {_f(a.get('p99'))} | |",
+        f"| max | {_f(a.get('max'))} | |",
+        f"| smallest entropy in the top {100 * s['rho']:g} % | {_f(s['top_threshold'])} | |",
+        "",
+        "## By position in the response",
+        "",
+        f"| positions | tokens | mean | H < 0.01 | p50 | p80 | share in top {100 * s['rho']:g} % |",
+        "|---|---:|---:|---:|---:|---:|---:|",
+    ]
     for b in s["buckets"]:
-        out.append(f"| {b['from']}–{b['to'] - 1} | {b['tokens']} | {_f(b['mean'])} | {_pct(b['share_below_0.01'])} "
-                   f"| {_f(b['p50'])} | {_f(b['p80'])} | {_pct(b['top_share'])} |")
-    out += ["", f"## Forking tokens (most frequent among the top {100 * s['rho']:g} % entropy positions)", "",
-            forking_markdown(s["forking"], s["rho"]),
-            "## Correct vs wrong samples (and responses that stopped vs were cut at the token budget)", "",
-            f"| samples | count | tokens | mean | H < 0.01 | p50 | p80 | p90 | p99 | share in top {100 * s['rho']:g} % |",
-            "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
+        out.append(
+            f"| {b['from']}–{b['to'] - 1} | {b['tokens']} | {_f(b['mean'])} | {_pct(b['share_below_0.01'])} "
+            f"| {_f(b['p50'])} | {_f(b['p80'])} | {_pct(b['top_share'])} |"
+        )
+    out += [
+        "",
+        f"## Forking tokens (most frequent among the top {100 * s['rho']:g} % entropy positions)",
+        "",
+        forking_markdown(s["forking"], s["rho"]),
+        "## Correct vs wrong samples (and responses that stopped vs were cut at the token budget)",
+        "",
+        f"| samples | count | tokens | mean | H < 0.01 | p50 | p80 | p90 | p99 | share in top {100 * s['rho']:g} % |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+    ]
     for name, d in s["split"].items():
-        out.append(f"| {name} | {d['samples']} | {d['tokens']} | {_f(d.get('mean'))} | {_pct(d.get('share_below_0.01'))} "
-                   f"| {_f(d.get('p50'))} | {_f(d.get('p80'))} | {_f(d.get('p90'))} | {_f(d.get('p99'))} "
-                   f"| {_pct(d.get('top_share'))} |")
+        out.append(
+            f"| {name} | {d['samples']} | {d['tokens']} | {_f(d.get('mean'))} | {_pct(d.get('share_below_0.01'))} "
+            f"| {_f(d.get('p50'))} | {_f(d.get('p80'))} | {_f(d.get('p90'))} | {_f(d.get('p99'))} "
+            f"| {_pct(d.get('top_share'))} |"
+        )
     for name, d in s["split"].items():
         if d["forking"] and name in ("correct", "wrong"):
-            out += ["", f"Top forking tokens, {name} samples: "
-                    + ", ".join(f"{_cell(r['token'])} ({r['top_count']})" for r in d["forking"])]
+            out += [
+                "",
+                f"Top forking tokens, {name} samples: "
+                + ", ".join(f"{_cell(r['token'])} ({r['top_count']})" for r in d["forking"]),
+            ]
     return "\n".join(out) + "\n"
 
 
@@ -98,15 +124,22 @@ def histogram_png(h: np.ndarray, path: str | Path, title: str) -> Path:
     return save_figure(fig, path)
 
 
-
 def compare_markdown(c: Comparison, rho: float, header: list[str]) -> str:
-    out = ["# Token entropy: two checkpoints over the same responses", "", *[f"- {h}" for h in header], "",
-           f"Top {100 * rho:g} % positions: k = {c.k} of {c.tokens} tokens per checkpoint; in both: {c.overlap} "
-           f"= **{_pct(c.overlap_share)}** of k (the paper reports about 86 % between a base model and its RL "
-           "checkpoint).", "",
-           "| A's positions | tokens | mean H (A) | mean H (B) | mean change B − A | mean abs change | relative change |",
-           "|---|---:|---:|---:|---:|---:|---:|"]
+    out = [
+        "# Token entropy: two checkpoints over the same responses",
+        "",
+        *[f"- {h}" for h in header],
+        "",
+        f"Top {100 * rho:g} % positions: k = {c.k} of {c.tokens} tokens per checkpoint; in both: {c.overlap} "
+        f"= **{_pct(c.overlap_share)}** of k (the paper reports about 86 % between a base model and its RL "
+        "checkpoint).",
+        "",
+        "| A's positions | tokens | mean H (A) | mean H (B) | mean change B − A | mean abs change | relative change |",
+        "|---|---:|---:|---:|---:|---:|---:|",
+    ]
     for name, d in ((f"top {100 * rho:g} %", c.high_change), (f"other {100 - 100 * rho:g} %", c.low_change)):
-        out.append(f"| {name} | {d['tokens']} | {_f(d.get('mean_a'), 4)} | {_f(d.get('mean_b'), 4)} "
-                   f"| {_f(d.get('mean_change'), 4)} | {_f(d.get('mean_abs_change'), 4)} | {_pct(d.get('relative_change'))} |")
+        out.append(
+            f"| {name} | {d['tokens']} | {_f(d.get('mean_a'), 4)} | {_f(d.get('mean_b'), 4)} "
+            f"| {_f(d.get('mean_change'), 4)} | {_f(d.get('mean_abs_change'), 4)} | {_pct(d.get('relative_change'))} |"
+        )
     return "\n".join(out) + "\n"

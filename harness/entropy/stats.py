@@ -33,8 +33,16 @@ def distribution(h: np.ndarray) -> dict:
     if len(h) == 0:
         return {"tokens": 0}
     p = np.percentile(h.astype(np.float64), [50, 80, 90, 99])
-    return {"tokens": int(len(h)), "mean": float(h.mean()), "share_below_0.01": float((h < LOW).mean()),
-            "p50": float(p[0]), "p80": float(p[1]), "p90": float(p[2]), "p99": float(p[3]), "max": float(h.max())}
+    return {
+        "tokens": int(len(h)),
+        "mean": float(h.mean()),
+        "share_below_0.01": float((h < LOW).mean()),
+        "p50": float(p[0]),
+        "p80": float(p[1]),
+        "p90": float(p[2]),
+        "p99": float(p[3]),
+        "max": float(h.max()),
+    }
 
 
 def position_buckets(max_position: int) -> list[tuple[int, int]]:
@@ -61,8 +69,11 @@ def forking_tokens(texts: list[str], h: np.ndarray, top: np.ndarray, limit: int 
         if t:
             s[1] += 1
             s[2] += float(e)
-    rows = [{"token": k, "top_count": v[1], "mean_entropy": v[2] / v[1], "occurrences": v[0],
-             "top_rate": v[1] / v[0]} for k, v in stats.items() if v[1]]
+    rows = [
+        {"token": k, "top_count": v[1], "mean_entropy": v[2] / v[1], "occurrences": v[0], "top_rate": v[1] / v[0]}
+        for k, v in stats.items()
+        if v[1]
+    ]
     rows.sort(key=lambda r: (-r["top_count"], -r["mean_entropy"], r["token"]))
     return rows[:limit]
 
@@ -78,8 +89,14 @@ def summarize(tokens: pa.Table, rho: float = 0.2, limit: int = 30) -> dict:
     cut = np.array([c is True for c in truncated_col])
     stopped = np.array([c is False for c in truncated_col])
     top = top_fraction(h, rho)
-    sample_of = list(zip(tokens["run_id"].to_pylist(), tokens["task"].to_pylist(), tokens["problem_id"].to_pylist(),
-                         tokens["sample_idx"].to_pylist()))  # each token's sample
+    sample_of = list(
+        zip(
+            tokens["run_id"].to_pylist(),
+            tokens["task"].to_pylist(),
+            tokens["problem_id"].to_pylist(),
+            tokens["sample_idx"].to_pylist(),
+        )
+    )  # each token's sample
     buckets = []
     for lo, hi in position_buckets(int(pos.max()) if len(pos) else 0):
         sel = (pos >= lo) & (pos < hi)
@@ -87,15 +104,24 @@ def summarize(tokens: pa.Table, rho: float = 0.2, limit: int = 30) -> dict:
             buckets.append({"from": lo, "to": hi, **distribution(h[sel]), "top_share": float(top[sel].mean())})
     split = {}
     for name, sel in (("correct", correct), ("wrong", wrong), ("stopped", stopped), ("cut at the budget", cut)):
-        split[name] = {**distribution(h[sel]), "top_share": float(top[sel].mean()) if sel.any() else None,
-                       "forking": forking_tokens([t for t, s in zip(texts, sel) if s], h[sel], top[sel], 10)}
+        split[name] = {
+            **distribution(h[sel]),
+            "top_share": float(top[sel].mean()) if sel.any() else None,
+            "forking": forking_tokens([t for t, s in zip(texts, sel) if s], h[sel], top[sel], 10),
+        }
         split[name]["samples"] = len({k for k, s in zip(sample_of, sel) if s})
     lp = tokens["logprob"].to_numpy(zero_copy_only=False).astype(np.float64)
-    return {"rho": rho, "samples": len(set(sample_of)), "all": distribution(h),
-            "mean_nll": float(-lp.mean()) if len(lp) else None,
-            "mean_nll_se": float((-lp - h).std() / math.sqrt(len(lp))) if len(lp) else None,
-            "top_threshold": float(h[top].min()) if top.any() else None,
-            "buckets": buckets, "forking": forking_tokens(texts, h, top, limit), "split": split}
+    return {
+        "rho": rho,
+        "samples": len(set(sample_of)),
+        "all": distribution(h),
+        "mean_nll": float(-lp.mean()) if len(lp) else None,
+        "mean_nll_se": float((-lp - h).std() / math.sqrt(len(lp))) if len(lp) else None,
+        "top_threshold": float(h[top].min()) if top.any() else None,
+        "buckets": buckets,
+        "forking": forking_tokens(texts, h, top, limit),
+        "split": split,
+    }
 
 
 # -----------------------------------------------------------------------------
@@ -119,8 +145,14 @@ def _change(a: np.ndarray, b: np.ndarray) -> dict:
     if len(a) == 0:
         return {"tokens": 0}
     d = b - a
-    return {"tokens": int(len(a)), "mean_a": float(a.mean()), "mean_b": float(b.mean()), "mean_change": float(d.mean()),
-            "mean_abs_change": float(np.abs(d).mean()), "relative_change": float(d.mean() / a.mean()) if a.mean() else None}
+    return {
+        "tokens": int(len(a)),
+        "mean_a": float(a.mean()),
+        "mean_b": float(b.mean()),
+        "mean_change": float(d.mean()),
+        "mean_abs_change": float(np.abs(d).mean()),
+        "relative_change": float(d.mean() / a.mean()) if a.mean() else None,
+    }
 
 
 def compare(h_a: np.ndarray, h_b: np.ndarray, rho: float = 0.2) -> Comparison:
@@ -130,5 +162,10 @@ def compare(h_a: np.ndarray, h_b: np.ndarray, rho: float = 0.2) -> Comparison:
     if h_a.shape != h_b.shape:
         raise ValueError(f"entropies over different tokens: {h_a.shape} vs {h_b.shape}")
     top_a, top_b = top_fraction(h_a, rho), top_fraction(h_b, rho)
-    return Comparison(tokens=len(h_a), k=int(top_a.sum()), overlap=int((top_a & top_b).sum()),
-                      high_change=_change(h_a[top_a], h_b[top_a]), low_change=_change(h_a[~top_a], h_b[~top_a]))
+    return Comparison(
+        tokens=len(h_a),
+        k=int(top_a.sum()),
+        overlap=int((top_a & top_b).sum()),
+        high_change=_change(h_a[top_a], h_b[top_a]),
+        low_change=_change(h_a[~top_a], h_b[~top_a]),
+    )

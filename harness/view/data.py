@@ -32,8 +32,16 @@ META_COLUMNS = [c for c in store.SCHEMA.names if c not in ("response", "token_id
 # Shards whose full rows stay in memory after a sample of theirs was opened.
 SHARD_CACHE = 4
 # Per-budget fields of a sample in the problem view.
-SAMPLE_FIELDS = ("status", "correct", "extracted", "response_tokens", "truncated", "finish_reason", "think_closed",
-                 "repetition_loop")
+SAMPLE_FIELDS = (
+    "status",
+    "correct",
+    "extracted",
+    "response_tokens",
+    "truncated",
+    "finish_reason",
+    "think_closed",
+    "repetition_loop",
+)
 # Bootstrap settings of `harness compare` (same numbers on the page as on the command line).
 COMPARE_ITERS = 10000
 COMPARE_SEED = 0
@@ -53,8 +61,13 @@ class Run:
     def full_rows(self) -> dict[tuple[str, str, int], int]:
         """(task, problem, sample) -> index of the shard holding its full row (response and token ids)."""
         d = self.table.select(["task", "problem_id", "sample_idx", "budget", "max_tokens", "shard"]).to_pydict()
-        return {(t, p, i): s for t, p, i, b, m, s in zip(d["task"], d["problem_id"], d["sample_idx"], d["budget"],
-                                                          d["max_tokens"], d["shard"]) if b == m}
+        return {
+            (t, p, i): s
+            for t, p, i, b, m, s in zip(
+                d["task"], d["problem_id"], d["sample_idx"], d["budget"], d["max_tokens"], d["shard"]
+            )
+            if b == m
+        }
 
     @cached_property
     def budgets(self) -> list[int]:
@@ -148,8 +161,10 @@ def load(root: str | Path, tokenizer: str | None = None) -> Results:
             except ValueError as exc:
                 raise UsageError(f"run {run.dir}: cannot score its samples ({exc})") from None
     if not rows:
-        raise UsageError(f"{root} holds no runs (no runs/<run id>/ with samples, no leaderboard.parquet): "
-                         f"run `harness eval --out {root}` first")
+        raise UsageError(
+            f"{root} holds no runs (no runs/<run id>/ with samples, no leaderboard.parquet): "
+            f"run `harness eval --out {root}` first"
+        )
     return Results(root=root, rows=rows, runs=runs, entropy=_load_entropy(root), tokenizer=tokenizer)
 
 
@@ -183,8 +198,14 @@ def _load_entropy(root: Path) -> list[Entropy]:
                 run_ids = pc.unique(f.read(columns=["run_id"]).column("run_id")).to_pylist()
         except (OSError, ValueError, KeyError) as exc:
             raise UsageError(f"cannot read entropy analysis {tokens.parent}: {_first_line(exc)}") from None
-        out.append(Entropy(id=str(tokens.parent.relative_to(root)), dir=tokens.parent,
-                           run_ids=sorted(r for r in run_ids if r), summary=summary))
+        out.append(
+            Entropy(
+                id=str(tokens.parent.relative_to(root)),
+                dir=tokens.parent,
+                run_ids=sorted(r for r in run_ids if r),
+                summary=summary,
+            )
+        )
     return out
 
 
@@ -194,6 +215,7 @@ def _first_line(exc: Exception) -> str:
 
 # -----------------------------------------------------------------------------
 # What the page shows
+
 
 def index(results: Results) -> dict[str, Any]:
     """The page's data: leaderboard rows, runs, entropy analyses (no sample text)."""
@@ -205,9 +227,17 @@ def index(results: Results) -> dict[str, Any]:
         "rows": [{**_json_row(r), "label": label_of.get(r["checkpoint"], r["run_id"])} for r in results.rows],
         "labels": labels,
         "runs": {rid: run_info(results, run) for rid, run in results.runs.items()},
-        "entropy": {e.id: {"run_ids": e.run_ids, "rho": e.summary.get("rho"), "threshold": e.threshold,
-                           "all": e.summary.get("all"), "forking": e.summary.get("forking", [])[:30],
-                           "histogram": (e.dir / "histogram.png").is_file()} for e in results.entropy},
+        "entropy": {
+            e.id: {
+                "run_ids": e.run_ids,
+                "rho": e.summary.get("rho"),
+                "threshold": e.threshold,
+                "all": e.summary.get("all"),
+                "forking": e.summary.get("forking", [])[:30],
+                "histogram": (e.dir / "histogram.png").is_file(),
+            }
+            for e in results.entropy
+        },
     }
 
 
@@ -217,14 +247,24 @@ def run_info(results: Results, run: Run) -> dict[str, Any]:
     for task, pid in sorted(set(zip(t["task"].to_pylist(), t["problem_id"].to_pylist()))):
         problems.setdefault(task, []).append(pid)
     m = run.manifest
-    return {"checkpoint": m.get("checkpoint"), "backend": m.get("backend"), "budgets": run.requested,
-            "scored_budgets": run.budgets, "max_tokens": max(run.budgets), "problems": problems,
-            "sampling": m.get("sampling"), "template": m.get("template"), "wall_time_s": m.get("wall_time_s"),
-            "device": m.get("device"), "entropy": [e.id for e in results.entropy_of(run.run_id)]}
+    return {
+        "checkpoint": m.get("checkpoint"),
+        "backend": m.get("backend"),
+        "budgets": run.requested,
+        "scored_budgets": run.budgets,
+        "max_tokens": max(run.budgets),
+        "problems": problems,
+        "sampling": m.get("sampling"),
+        "template": m.get("template"),
+        "wall_time_s": m.get("wall_time_s"),
+        "device": m.get("device"),
+        "entropy": [e.id for e in results.entropy_of(run.run_id)],
+    }
 
 
-def problem_samples(results: Results, run_id: str, task: str, problem_id: str,
-                    budgets: list[int] | None = None) -> dict[str, Any]:
+def problem_samples(
+    results: Results, run_id: str, task: str, problem_id: str, budgets: list[int] | None = None
+) -> dict[str, Any]:
     """Every sample of one problem in one run: per budget its verdict, answer, length and flags."""
     run = results.run(run_id)
     t = run.table.filter(pc.and_(pc.equal(run.table["task"], task), pc.equal(run.table["problem_id"], problem_id)))
@@ -236,8 +276,14 @@ def problem_samples(results: Results, run_id: str, task: str, problem_id: str,
     for r in t.select(["sample_idx", "budget", "gold", *SAMPLE_FIELDS]).to_pylist():
         s = samples.setdefault(r["sample_idx"], {"idx": r["sample_idx"], "gold": r["gold"], "at": {}})
         s["at"][str(r["budget"])] = {k: r[k] for k in SAMPLE_FIELDS}
-    return {"run": run_id, "task": task, "problem": problem_id, "budgets": sorted(set(t["budget"].to_pylist())),
-            "requested": run.requested, "samples": [samples[i] for i in sorted(samples)]}
+    return {
+        "run": run_id,
+        "task": task,
+        "problem": problem_id,
+        "budgets": sorted(set(t["budget"].to_pylist())),
+        "requested": run.requested,
+        "samples": [samples[i] for i in sorted(samples)],
+    }
 
 
 def sample_detail(results: Results, run_id: str, task: str, problem_id: str, idx: int) -> dict[str, Any]:
@@ -247,12 +293,17 @@ def sample_detail(results: Results, run_id: str, task: str, problem_id: str, idx
     if key not in run.full_rows:
         raise KeyError(f"run {run_id} has no sample {idx} of {task} {problem_id}")
     table = results.full_rows_of(run.shards[run.full_rows[key]])
-    mask = pc.and_(pc.and_(pc.equal(table["task"], task), pc.equal(table["problem_id"], problem_id)),
-                   pc.equal(table["sample_idx"], idx))
+    mask = pc.and_(
+        pc.and_(pc.equal(table["task"], task), pc.equal(table["problem_id"], problem_id)),
+        pc.equal(table["sample_idx"], idx),
+    )
     full = table.filter(mask).to_pylist()[0]
-    scored = run.table.filter(pc.and_(pc.and_(pc.equal(run.table["task"], task),
-                                              pc.equal(run.table["problem_id"], problem_id)),
-                                      pc.equal(run.table["sample_idx"], idx))).to_pylist()
+    scored = run.table.filter(
+        pc.and_(
+            pc.and_(pc.equal(run.table["task"], task), pc.equal(run.table["problem_id"], problem_id)),
+            pc.equal(run.table["sample_idx"], idx),
+        )
+    ).to_pylist()
     text, ids = full["response"] or "", full["token_ids"]
     notes: list[str] = []
     offsets = _budget_offsets(results, run, text, ids, [r["budget"] for r in scored], notes)
@@ -260,25 +311,46 @@ def sample_detail(results: Results, run_id: str, task: str, problem_id: str, idx
     for r in sorted(scored, key=lambda r: r["budget"]):
         b = r["budget"]
         cut = b < len(ids or ())
-        cut_text = text if not cut else None if offsets.get(b) is None else text[:offsets[b]]  # None: not known
+        cut_text = text if not cut else None if offsets.get(b) is None else text[: offsets[b]]  # None: not known
         loop = r["repetition_loop"]
         if loop is None and ids is not None:
             loop = repetition.ends_in_loop(ids[:b])  # a shard from before the column: the same definition, now
-        budgets.append({
-            "budget": b, "offset": offsets.get(b), "cut": cut, "curve_point": b not in run.requested,
-            **{k: r[k] for k in SAMPLE_FIELDS}, "repetition_loop": loop,
-            "answer_like": _answer_like(cut_text) if r["extracted"] is None and cut_text is not None else None,
-            "think_open": cut_text is not None and "<think>" in cut_text and "</think>" not in cut_text,
-        })
+        budgets.append(
+            {
+                "budget": b,
+                "offset": offsets.get(b),
+                "cut": cut,
+                "curve_point": b not in run.requested,
+                **{k: r[k] for k in SAMPLE_FIELDS},
+                "repetition_loop": loop,
+                "answer_like": _answer_like(cut_text) if r["extracted"] is None and cut_text is not None else None,
+                "think_open": cut_text is not None and "<think>" in cut_text and "</think>" not in cut_text,
+            }
+        )
     loop = repetition.find_loop(ids) if ids else None
     return {
-        "run": run_id, "task": task, "problem": problem_id, "idx": idx, "gold": full["gold"],
-        "prompt": _prompt(run, task, problem_id, notes), "text": text, "tokens": len(ids or ()),
-        "think": _think_span(text), "budgets": budgets,
-        "loop": None if loop is None else {"period": loop.period, "start_token": loop.start,
-                                           "start_offset": _offset(results, run, text, ids, loop.start, notes)},
-        "entropy": [t for t in (_sample_entropy(e, run_id, task, problem_id, idx) for e in results.entropy_of(run_id))
-                    if t["tokens"]],  # the analyses that covered this sample
+        "run": run_id,
+        "task": task,
+        "problem": problem_id,
+        "idx": idx,
+        "gold": full["gold"],
+        "prompt": _prompt(run, task, problem_id, notes),
+        "text": text,
+        "tokens": len(ids or ()),
+        "think": _think_span(text),
+        "budgets": budgets,
+        "loop": None
+        if loop is None
+        else {
+            "period": loop.period,
+            "start_token": loop.start,
+            "start_offset": _offset(results, run, text, ids, loop.start, notes),
+        },
+        "entropy": [
+            t
+            for t in (_sample_entropy(e, run_id, task, problem_id, idx) for e in results.entropy_of(run_id))
+            if t["tokens"]
+        ],  # the analyses that covered this sample
         "notes": notes,
     }
 
@@ -299,7 +371,7 @@ def _answer_like(text: str) -> str | None:
         pass
     if last is None:
         return None
-    return text[max(0, last.start() - 40): last.end() + 60]
+    return text[max(0, last.start() - 40) : last.end() + 60]
 
 
 def _tokenizer(results: Results, run: Run, text: str, ids, notes: list[str]):
@@ -308,8 +380,11 @@ def _tokenizer(results: Results, run: Run, text: str, ids, notes: list[str]):
     ckpt = run.manifest.get("checkpoint")
     path = ckpt if ckpt and Path(ckpt).is_dir() else results.tokenizer
     if path is None:
-        _note(notes, f"the run's checkpoint {ckpt} is not on this machine (pass --tokenizer): budget cuts are "
-                     "listed by token count, not placed in the text")
+        _note(
+            notes,
+            f"the run's checkpoint {ckpt} is not on this machine (pass --tokenizer): budget cuts are "
+            "listed by token count, not placed in the text",
+        )
         return None
     if path not in results._tokenizers:
         from harness.backends import load_tokenizer
@@ -323,8 +398,11 @@ def _tokenizer(results: Results, run: Run, text: str, ids, notes: list[str]):
         _note(notes, f"{tok}: budget cuts are not placed in the text")
         return None
     if tok.decode(list(ids), skip_special_tokens=True) != text:
-        _note(notes, f"the tokenizer of {path} does not decode this sample's token ids to its text: budget cuts "
-                     "are not placed in the text")
+        _note(
+            notes,
+            f"the tokenizer of {path} does not decode this sample's token ids to its text: budget cuts "
+            "are not placed in the text",
+        )
         return None
     return tok
 
@@ -396,13 +474,27 @@ def _prompt(run: Run, task: str, problem_id: str, notes: list[str]) -> str | Non
 
 
 def _sample_entropy(e: Entropy, run_id: str, task: str, problem_id: str, idx: int) -> dict[str, Any]:
-    t = pq.read_table(e.dir / "tokens.parquet", columns=["position", "token", "entropy"], filters=[
-        ("run_id", "=", run_id), ("task", "=", task), ("problem_id", "=", problem_id), ("sample_idx", "=", idx)])
+    t = pq.read_table(
+        e.dir / "tokens.parquet",
+        columns=["position", "token", "entropy"],
+        filters=[
+            ("run_id", "=", run_id),
+            ("task", "=", task),
+            ("problem_id", "=", problem_id),
+            ("sample_idx", "=", idx),
+        ],
+    )
     t = t.sort_by("position")
     threshold = e.threshold
-    return {"analysis": e.id, "rho": e.summary.get("rho"), "threshold": threshold,
-            "tokens": [[tok, round(float(h), 4), threshold is not None and h >= threshold]  # [text, H, in the top set]
-                       for tok, h in zip(t["token"].to_pylist(), t["entropy"].to_pylist())]}
+    return {
+        "analysis": e.id,
+        "rho": e.summary.get("rho"),
+        "threshold": threshold,
+        "tokens": [
+            [tok, round(float(h), 4), threshold is not None and h >= threshold]  # [text, H, in the top set]
+            for tok, h in zip(t["token"].to_pylist(), t["entropy"].to_pylist())
+        ],
+    }
 
 
 def compare_pair(results: Results, a: str, b: str) -> list[dict[str, Any]]:
@@ -415,10 +507,21 @@ def compare_pair(results: Results, a: str, b: str) -> list[dict[str, Any]]:
             if ra is None or rb is None:
                 continue
             p = comparison.paired(ra, rb, (a, b), iters=COMPARE_ITERS, seed=COMPARE_SEED)
-            out.append({"task": task, "budget": budget, "a": ra["avg"], "a_ci": [ra["ci_lo"], ra["ci_hi"]],
-                        "b": rb["avg"], "b_ci": [rb["ci_lo"], rb["ci_hi"]],
-                        **({"diff": p.diff, "lo": p.lo, "hi": p.hi, "problems": p.problems, "verdict": p.verdict}
-                           if p else {"diff": None, "verdict": "no per-problem scores to pair"})})
+            out.append(
+                {
+                    "task": task,
+                    "budget": budget,
+                    "a": ra["avg"],
+                    "a_ci": [ra["ci_lo"], ra["ci_hi"]],
+                    "b": rb["avg"],
+                    "b_ci": [rb["ci_lo"], rb["ci_hi"]],
+                    **(
+                        {"diff": p.diff, "lo": p.lo, "hi": p.hi, "problems": p.problems, "verdict": p.verdict}
+                        if p
+                        else {"diff": None, "verdict": "no per-problem scores to pair"}
+                    ),
+                }
+            )
     return out
 
 

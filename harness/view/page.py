@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from harness.view import EXPORT_CHARS, EXPORT_SAMPLES, data
+
 # Paired comparisons precomputed in an export: all pairs among at most this many checkpoints.
 EXPORT_COMPARE_LABELS = 12
 
@@ -44,17 +45,20 @@ def _finite(v: Any) -> Any:
 
 def render(payload: dict[str, Any]) -> str:
     html = _asset("page.html")
-    return (html.replace("/*STYLE*/", _asset("style.css"))
-                .replace("/*SCRIPT*/", _asset("app.js"))
-                .replace("/*DATA*/", to_json(payload)))
+    return (
+        html.replace("/*STYLE*/", _asset("style.css"))
+        .replace("/*SCRIPT*/", _asset("app.js"))
+        .replace("/*DATA*/", to_json(payload))
+    )
 
 
 def served_page(results: data.Results) -> str:
     return render({"mode": "served", **data.index(results)})
 
 
-def export_payload(results: data.Results, *, max_samples: int = EXPORT_SAMPLES,
-                   max_chars: int = EXPORT_CHARS) -> dict[str, Any]:
+def export_payload(
+    results: data.Results, *, max_samples: int = EXPORT_SAMPLES, max_chars: int = EXPORT_CHARS
+) -> dict[str, Any]:
     """Everything an exported page shows, with the caps applied and recorded."""
     idx = data.index(results)
     problems, samples = {}, {}
@@ -71,12 +75,27 @@ def export_payload(results: data.Results, *, max_samples: int = EXPORT_SAMPLES,
                     embedded += 1
     labels = idx["labels"][:EXPORT_COMPARE_LABELS]
     compare = {f"{a}|{b}": data.compare_pair(results, a, b) for a, b in itertools.combinations(labels, 2)}
-    histograms = {eid: _data_uri(results.entropy[[e.id for e in results.entropy].index(eid)].dir / "histogram.png")
-                  for eid, e in idx["entropy"].items() if e["histogram"]}
-    return {"mode": "export", **idx, "problems": problems, "samples": samples, "compare": compare,
-            "histograms": histograms,
-            "caps": {"max_samples": max_samples, "max_chars": max_chars, "embedded": embedded, "total": total,
-                     "compare_labels": len(labels), "labels": len(idx["labels"])}}
+    histograms = {
+        eid: _data_uri(results.entropy[[e.id for e in results.entropy].index(eid)].dir / "histogram.png")
+        for eid, e in idx["entropy"].items()
+        if e["histogram"]
+    }
+    return {
+        "mode": "export",
+        **idx,
+        "problems": problems,
+        "samples": samples,
+        "compare": compare,
+        "histograms": histograms,
+        "caps": {
+            "max_samples": max_samples,
+            "max_chars": max_chars,
+            "embedded": embedded,
+            "total": total,
+            "compare_labels": len(labels),
+            "labels": len(idx["labels"]),
+        },
+    }
 
 
 def _cap(detail: dict, max_chars: int) -> dict:

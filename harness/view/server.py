@@ -57,12 +57,13 @@ class Handler(BaseHTTPRequestHandler):
             if url.path == "/api/sample":
                 if not re.fullmatch(r"[0-9]+", query.get("idx", "")):
                     return self._error(HTTPStatus.BAD_REQUEST, "bad request: idx must be a sample number")
-                return self._json(data.sample_detail(self.results, query["run"], query["task"], query["problem"],
-                                                     int(query["idx"])))
+                return self._json(
+                    data.sample_detail(self.results, query["run"], query["task"], query["problem"], int(query["idx"]))
+                )
             if url.path == "/api/compare":
                 return self._json(data.compare_pair(self.results, query["a"], query["b"]))
             if url.path.startswith("/files/"):
-                return self._file(url.path[len("/files/"):])
+                return self._file(url.path[len("/files/") :])
         except KeyError as exc:
             return self._error(HTTPStatus.NOT_FOUND, f"not found: {exc}")
         except (OSError, ValueError) as exc:  # a shard removed or damaged since start-up (ArrowInvalid: ValueError)
@@ -98,14 +99,14 @@ class Handler(BaseHTTPRequestHandler):
 
 def make_server(results: data.Results, port: int, host: str = HOST) -> ThreadingHTTPServer:
     """A server for the loaded results (not yet serving); a port in use is a UsageError."""
-    handler = type("ResultsHandler", (Handler,), {"results": results,
-                                                  "page_html": page.served_page(results).encode()})
+    handler = type("ResultsHandler", (Handler,), {"results": results, "page_html": page.served_page(results).encode()})
     try:
         server = ThreadingHTTPServer((host, port), handler)
     except OSError as exc:
         if exc.errno == errno.EADDRINUSE:
-            raise UsageError(f"port {port} on {host} is already in use: pass another --port (0 picks a free one)") \
-                from None
+            raise UsageError(
+                f"port {port} on {host} is already in use: pass another --port (0 picks a free one)"
+            ) from None
         raise UsageError(f"cannot listen on {host}:{port} ({exc.strerror})") from None
     server.daemon_threads = True
     return server

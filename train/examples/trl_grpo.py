@@ -16,6 +16,7 @@ synthetic arithmetic task (`--synthetic_size`, `--synthetic_difficulty`) or a lo
 DAPO's overlong penalty with `--overlong_buffer N`. The model and `trainer_state.json` (log history,
 including the `entropy_mask/*` metrics) are written to `--output_dir` by the main process.
 """
+
 import json
 from dataclasses import dataclass, field
 
@@ -35,8 +36,10 @@ class ScriptArgs:
     template: str = field(default="dapo", metadata={"help": "tasks.templates name ('dapo', 'boxed', 'plain')."})
     chat: bool = field(default=False, metadata={"help": "Send prompts as chat messages (instruct models)."})
     reward_mode: str = field(default="binary", metadata={"help": "tasks.reward mode ('pm1' for the paper: ±1)."})
-    overlong_buffer: int = field(default=0, metadata={
-        "help": "DAPO's overlong penalty over the last N tokens before --max_completion_length (0: off)."})
+    overlong_buffer: int = field(
+        default=0,
+        metadata={"help": "DAPO's overlong penalty over the last N tokens before --max_completion_length (0: off)."},
+    )
     synthetic_size: int = 256
     synthetic_difficulty: int = 2
     seed_data: int = 0
@@ -48,8 +51,10 @@ def build_dataset(args: ScriptArgs) -> Dataset:
             rows = [json.loads(line) for line in f if line.strip()]
         pairs = [(r.get("prompt", r.get("question")), str(r["answer"])) for r in rows]
     else:
-        pairs = [(p.question, p.answer) for p in generate(seed=args.seed_data, size=args.synthetic_size,
-                                                           difficulty=args.synthetic_difficulty)]
+        pairs = [
+            (p.question, p.answer)
+            for p in generate(seed=args.seed_data, size=args.synthetic_size, difficulty=args.synthetic_difficulty)
+        ]
     template = get_template(args.template)
     prompts = [template.render(q) for q, _ in pairs]
     if args.chat:
@@ -61,8 +66,9 @@ def main(argv=None):
     script, config = HfArgumentParser((ScriptArgs, EntropyMaskedGRPOConfig)).parse_args_into_dataclasses(argv)
     overlong = (config.max_completion_length, script.overlong_buffer) if script.overlong_buffer else None
     reward = make_trl_reward(mode=script.reward_mode, overlong=overlong)
-    trainer = EntropyMaskedGRPOTrainer(model=script.model, reward_funcs=reward, args=config,
-                                       train_dataset=build_dataset(script))
+    trainer = EntropyMaskedGRPOTrainer(
+        model=script.model, reward_funcs=reward, args=config, train_dataset=build_dataset(script)
+    )
     trainer.train()
     trainer.save_model(config.output_dir)  # the main process writes; every rank must call it
     trainer.save_state()  # trainer_state.json (log history with the entropy_mask/* metrics), main process

@@ -7,6 +7,7 @@ published file repeats each prompt many times) and the AIME prompts (same templa
     python train/examples/verl_data.py --source hub:BytedTsinghua-SIA/DAPO-Math-17k --out dapo.parquet
     python train/examples/verl_data.py --source aime24 --out aime24.parquet
 """
+
 import argparse
 import sys
 from pathlib import Path
@@ -14,12 +15,16 @@ from pathlib import Path
 
 def verl_rows(items, data_source: str) -> list[dict]:
     """Rows with verl's columns: data_source, prompt (chat messages), ability, reward_model, extra_info."""
-    return [{"data_source": data_source,
-             "prompt": [{"role": m["role"], "content": m["content"]} for m in it.messages],
-             "ability": "MATH",
-             "reward_model": {"style": "rule", "ground_truth": it.answer},
-             "extra_info": {"index": i, "id": it.id}}
-            for i, it in enumerate(items)]
+    return [
+        {
+            "data_source": data_source,
+            "prompt": [{"role": m["role"], "content": m["content"]} for m in it.messages],
+            "ability": "MATH",
+            "reward_model": {"style": "rule", "ground_truth": it.answer},
+            "extra_info": {"index": i, "id": it.id},
+        }
+        for i, it in enumerate(items)
+    ]
 
 
 def _data_source(source: str) -> str:
@@ -43,6 +48,7 @@ def main(argv=None) -> int:
     from tasks.errors import TaskError
     from train.config import ConfigError
     from train.data import load_items
+
     try:
         items = load_items(args.source, args.template)
     except (ConfigError, TaskError) as exc:

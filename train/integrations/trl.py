@@ -13,6 +13,7 @@ For the paper's formula / TRL's behaviour use rule="quantile", scope="global", n
 
 This module imports trl; nothing else in `train/` or `tasks/` does.
 """
+
 from dataclasses import dataclass, field
 
 import torch
@@ -27,27 +28,47 @@ from train.presets import Preset
 class EntropyMaskedGRPOConfig(GRPOConfig):
     """`GRPOConfig` plus the entropy mask and the loss normaliser (Wang et al., arXiv 2506.01939)."""
 
-    entropy_rho: float = field(default=0.2, metadata={
-        "help": "Fraction ρ of valid response tokens that get a policy gradient (paper: 0.2)."})
-    entropy_rule: str = field(default="topk", metadata={
-        "help": "'topk' (authors' code: exactly ceil(ρN)) or 'quantile' (TRL: H >= quantile(1-ρ))."})
-    entropy_scope: str = field(default="micro", metadata={
-        "help": "'micro' (authors' code), 'global' (across DP ranks, TRL) or 'local' (per sequence)."})
-    entropy_selection: str = field(default="entropy", metadata={
-        "help": "'entropy' (top-ρ by entropy), 'random' (ceil(ρN) tokens at random, seeded from seed and step: "
-                "the control), 'clip-cov' or 'kl-cov' (Cui et al., within the top-ρ)."})
-    entropy_invert: bool = field(default=False, metadata={
-        "help": "Select the bottom-ρ (lowest-entropy) tokens instead (the paper's ablation)."})
-    loss_normalizer: str = field(default="selected", metadata={
-        "help": "'selected' (authors' code), 'all' (paper formula, TRL), 'sequence' or 'dr-grpo' (divides by "
-                "max_completion_length; pair it with scale_rewards='none' for Dr.GRPO's advantages)."})
-    loss_objective: str = field(default="dapo", metadata={
-        "help": "'dapo' (clipped surrogate), 'gspo' (sequence ratio; set epsilon/epsilon_high ~3e-4/4e-4 and "
-                "dual_clip=None) or 'cispo' (dual_clip=None)."})
-    dual_clip: float | None = field(default=10.0, metadata={
-        "help": "Dual-clip constant c for A < 0 (paper: 10); None turns it off."})
-    epsilon_high: float | None = field(default=0.28, metadata={
-        "help": "Upper clip ε_high (DAPO clip-higher; paper: 0.28)."})
+    entropy_rho: float = field(
+        default=0.2, metadata={"help": "Fraction ρ of valid response tokens that get a policy gradient (paper: 0.2)."}
+    )
+    entropy_rule: str = field(
+        default="topk",
+        metadata={"help": "'topk' (authors' code: exactly ceil(ρN)) or 'quantile' (TRL: H >= quantile(1-ρ))."},
+    )
+    entropy_scope: str = field(
+        default="micro",
+        metadata={"help": "'micro' (authors' code), 'global' (across DP ranks, TRL) or 'local' (per sequence)."},
+    )
+    entropy_selection: str = field(
+        default="entropy",
+        metadata={
+            "help": "'entropy' (top-ρ by entropy), 'random' (ceil(ρN) tokens at random, seeded from seed and step: "
+            "the control), 'clip-cov' or 'kl-cov' (Cui et al., within the top-ρ)."
+        },
+    )
+    entropy_invert: bool = field(
+        default=False, metadata={"help": "Select the bottom-ρ (lowest-entropy) tokens instead (the paper's ablation)."}
+    )
+    loss_normalizer: str = field(
+        default="selected",
+        metadata={
+            "help": "'selected' (authors' code), 'all' (paper formula, TRL), 'sequence' or 'dr-grpo' (divides by "
+            "max_completion_length; pair it with scale_rewards='none' for Dr.GRPO's advantages)."
+        },
+    )
+    loss_objective: str = field(
+        default="dapo",
+        metadata={
+            "help": "'dapo' (clipped surrogate), 'gspo' (sequence ratio; set epsilon/epsilon_high ~3e-4/4e-4 and "
+            "dual_clip=None) or 'cispo' (dual_clip=None)."
+        },
+    )
+    dual_clip: float | None = field(
+        default=10.0, metadata={"help": "Dual-clip constant c for A < 0 (paper: 10); None turns it off."}
+    )
+    epsilon_high: float | None = field(
+        default=0.28, metadata={"help": "Upper clip ε_high (DAPO clip-higher; paper: 0.28)."}
+    )
 
     def __post_init__(self):
         super().__post_init__()
@@ -66,8 +87,18 @@ class EntropyMaskedGRPOConfig(GRPOConfig):
 
 
 # Multimodal inputs TRL's own `_compute_loss` forwards to `_get_per_token_logps_and_entropies`.
-_MODEL_INPUTS = ("pixel_values", "image_grid_thw", "num_images", "pixel_attention_mask", "spatial_shapes",
-                 "num_tiles", "image_sizes", "token_type_ids", "mm_token_type_ids", "image_position_ids")
+_MODEL_INPUTS = (
+    "pixel_values",
+    "image_grid_thw",
+    "num_images",
+    "pixel_attention_mask",
+    "spatial_shapes",
+    "num_tiles",
+    "image_sizes",
+    "token_type_ids",
+    "mm_token_type_ids",
+    "image_position_ids",
+)
 
 
 class EntropyMaskedGRPOTrainer(GRPOTrainer):
@@ -94,14 +125,25 @@ class EntropyMaskedGRPOTrainer(GRPOTrainer):
     def preset(self) -> Preset:
         """The `train.presets.Preset` that `args` asks for (read on every call)."""
         a = self.args
-        return Preset("trl", rule=a.entropy_rule, scope=a.entropy_scope, normalizer=a.loss_normalizer,
-                      rho=a.entropy_rho, invert=a.entropy_invert, selection=a.entropy_selection, clip_low=a.epsilon,
-                      clip_high=a.epsilon_high if a.epsilon_high is not None else a.epsilon,
-                      dual_clip=a.dual_clip, kl_coef=a.beta, objective=a.loss_objective,
-                      max_response_tokens=a.max_completion_length or 0)
+        return Preset(
+            "trl",
+            rule=a.entropy_rule,
+            scope=a.entropy_scope,
+            normalizer=a.loss_normalizer,
+            rho=a.entropy_rho,
+            invert=a.entropy_invert,
+            selection=a.entropy_selection,
+            clip_low=a.epsilon,
+            clip_high=a.epsilon_high if a.epsilon_high is not None else a.epsilon,
+            dual_clip=a.dual_clip,
+            kl_coef=a.beta,
+            objective=a.loss_objective,
+            max_response_tokens=a.max_completion_length or 0,
+        )
 
-    def entropy_masked_loss(self, per_token_logps, old_per_token_logps, advantages, mask, entropies,
-                            ref_per_token_logps=None):
+    def entropy_masked_loss(
+        self, per_token_logps, old_per_token_logps, advantages, mask, entropies, ref_per_token_logps=None
+    ):
         """(loss before gradient-accumulation scaling, token mask, mask stats, loss metrics).
 
         Random draws are seeded from (args.seed, global step, loss call in this step): reproducible, and
@@ -112,8 +154,15 @@ class EntropyMaskedGRPOTrainer(GRPOTrainer):
             self._selection_step, self._selection_calls = step, 0
         seed = selection_seed(self.args.seed, step, self._selection_calls)
         self._selection_calls += 1
-        return self.preset.masked_loss(per_token_logps, old_per_token_logps, advantages, mask, entropies,
-                                       ref_logprobs=ref_per_token_logps, seed=seed)
+        return self.preset.masked_loss(
+            per_token_logps,
+            old_per_token_logps,
+            advantages,
+            mask,
+            entropies,
+            ref_logprobs=ref_per_token_logps,
+            seed=seed,
+        )
 
     def _compute_loss(self, model, inputs):
         prompt_ids, prompt_mask = inputs["prompt_ids"], inputs["prompt_mask"]
@@ -122,13 +171,17 @@ class EntropyMaskedGRPOTrainer(GRPOTrainer):
         attention_mask = torch.cat([prompt_mask, completion_mask], dim=1)
         mask = completion_mask if "tool_mask" not in inputs else completion_mask * inputs["tool_mask"]
         per_token_logps, entropies, _ = self._get_per_token_logps_and_entropies(
-            model, input_ids, attention_mask, completion_ids.size(1), compute_entropy=True,
-            **{k: inputs.get(k) for k in _MODEL_INPUTS})
+            model,
+            input_ids,
+            attention_mask,
+            completion_ids.size(1),
+            compute_entropy=True,
+            **{k: inputs.get(k) for k in _MODEL_INPUTS},
+        )
         old = inputs.get("old_per_token_logps")
         old = per_token_logps.detach() if old is None else old
         ref = inputs.get("ref_per_token_logps") if self.beta != 0.0 else None
-        loss, _, stats, m = self.entropy_masked_loss(per_token_logps, old, inputs["advantages"], mask,
-                                                     entropies, ref)
+        loss, _, stats, m = self.entropy_masked_loss(per_token_logps, old, inputs["advantages"], mask, entropies, ref)
 
         mode = "train" if self.model.training else "eval"
         metrics = self._metrics[mode]
@@ -145,10 +198,11 @@ class EntropyMaskedGRPOTrainer(GRPOTrainer):
         metrics["entropy_mask/threshold"].append(stats["threshold"])
         metrics["entropy_mask/num_valid"].append(stats["num_valid"])
         cuts = ranks[:, 3][~ranks[:, 3].isnan()]
-        metrics["entropy_mask/threshold_spread"].append((cuts.max() - cuts.min()).item() if cuts.numel()
-                                                        else float("nan"))
+        metrics["entropy_mask/threshold_spread"].append(
+            (cuts.max() - cuts.min()).item() if cuts.numel() else float("nan")
+        )
         for k in ("clip_frac_low", "clip_frac_high", "clip_frac_dual"):
-            metrics[f"clip_ratio/{k[len('clip_frac_'):]}"].append(m[k])
+            metrics[f"clip_ratio/{k[len('clip_frac_') :]}"].append(m[k])
         if "ref_kl" in m:
             metrics["kl"].append(m["ref_kl"])
 

@@ -48,6 +48,7 @@ Reward: `tasks.reward.compute_score` has verl's custom-reward signature: `reward
 the file of `tasks.reward`, `.name=compute_score`, `+reward.custom_reward_function.reward_kwargs.mode=pm1`.
 train/examples/verl_dapo_qwen3_8b.sh is the paper's recipe. Tested against verl 0.9.1 on CPU.
 """
+
 from __future__ import annotations
 
 import contextvars
@@ -73,31 +74,38 @@ class EntropyMaskedPolicyLossConfig(PolicyLossConfig):
     """verl's `PolicyLossConfig` plus the entropy mask. Defaults: the authors' code (preset paper-code)."""
 
     loss_mode: str = LOSS_NAME
-    entropy_rho: float = 0.2          # fraction of valid response tokens trained (paper: 0.2)
-    entropy_rule: str = "topk"        # "topk" (authors' code) or "quantile" (TRL)
-    entropy_scope: str = "micro"      # "micro" (authors' code), "global" (across DP ranks) or "local"
-    entropy_invert: bool = False      # bottom-ρ ablation
+    entropy_rho: float = 0.2  # fraction of valid response tokens trained (paper: 0.2)
+    entropy_rule: str = "topk"  # "topk" (authors' code) or "quantile" (TRL)
+    entropy_scope: str = "micro"  # "micro" (authors' code), "global" (across DP ranks) or "local"
+    entropy_invert: bool = False  # bottom-ρ ablation
     entropy_selection: str = "entropy"  # "entropy" (top-ρ) or "random" (ceil(ρN) at random: the control)
-    entropy_seed: int = 0             # random: draws are seeded from (entropy_seed, this process's loss call)
-    entropy_base_loss: str = ""       # "" = our DAPO loss; else a verl loss_mode (clip_cov, kl_cov, gspo, cispo,
-                                      # ...) run on response_mask ∧ our token mask, with verl's own settings
+    entropy_seed: int = 0  # random: draws are seeded from (entropy_seed, this process's loss call)
+    entropy_base_loss: str = ""  # "" = our DAPO loss; else a verl loss_mode (clip_cov, kl_cov, gspo, cispo,
+    # ...) run on response_mask ∧ our token mask, with verl's own settings
     loss_normalizer: str = "selected"  # "selected" (authors' code), "all" (paper formula) or "sequence"
 
     def __post_init__(self):
         if self.loss_mode != LOSS_NAME:
-            raise ValueError(f"{_PL}._target_ is {type(self).__name__} but loss_mode is {self.loss_mode!r}, so "
-                             f"nothing would read its entropy_* settings; set {_PL}.loss_mode={LOSS_NAME}")
+            raise ValueError(
+                f"{_PL}._target_ is {type(self).__name__} but loss_mode is {self.loss_mode!r}, so "
+                f"nothing would read its entropy_* settings; set {_PL}.loss_mode={LOSS_NAME}"
+            )
         if not 0.0 < self.entropy_rho <= 1.0:
             raise ValueError(f"{_PL}.entropy_rho must be in (0, 1], got {self.entropy_rho}")
         if self.entropy_rule not in RULES:
             raise ValueError(f"{_PL}.entropy_rule must be one of {RULES}, got {self.entropy_rule!r}")
         if self.entropy_selection not in _VERL_SELECTIONS:
-            raise ValueError(f"{_PL}.entropy_selection must be one of {_VERL_SELECTIONS}, got "
-                             f"{self.entropy_selection!r} (verl has clip_cov / kl_cov as its own loss modes)")
-        if self.entropy_base_loss and (self.entropy_base_loss == LOSS_NAME
-                                       or self.entropy_base_loss not in POLICY_LOSS_REGISTRY):
-            raise ValueError(f"{_PL}.entropy_base_loss must be one of verl's other loss modes "
-                             f"{sorted(set(POLICY_LOSS_REGISTRY) - {LOSS_NAME})}, got {self.entropy_base_loss!r}")
+            raise ValueError(
+                f"{_PL}.entropy_selection must be one of {_VERL_SELECTIONS}, got "
+                f"{self.entropy_selection!r} (verl has clip_cov / kl_cov as its own loss modes)"
+            )
+        if self.entropy_base_loss and (
+            self.entropy_base_loss == LOSS_NAME or self.entropy_base_loss not in POLICY_LOSS_REGISTRY
+        ):
+            raise ValueError(
+                f"{_PL}.entropy_base_loss must be one of verl's other loss modes "
+                f"{sorted(set(POLICY_LOSS_REGISTRY) - {LOSS_NAME})}, got {self.entropy_base_loss!r}"
+            )
         if self.entropy_scope not in SCOPES:
             raise ValueError(f"{_PL}.entropy_scope must be one of {SCOPES}, got {self.entropy_scope!r}")
         if self.loss_normalizer not in NORMALIZERS:
@@ -112,15 +120,33 @@ def preset_from_config(config) -> Preset:
     if pl is None or pl.get("entropy_rho") is None:
         raise ValueError(f"loss_mode={LOSS_NAME} needs its settings: set {_PL}._target_={CONFIG_TARGET}")
     if not isinstance(pl, EntropyMaskedPolicyLossConfig):  # a plain mapping (DictConfig): same checks
-        keys = ("loss_mode", "entropy_rho", "entropy_rule", "entropy_scope", "entropy_invert", "loss_normalizer",
-                "entropy_selection", "entropy_seed", "entropy_base_loss")
+        keys = (
+            "loss_mode",
+            "entropy_rho",
+            "entropy_rule",
+            "entropy_scope",
+            "entropy_invert",
+            "loss_normalizer",
+            "entropy_selection",
+            "entropy_seed",
+            "entropy_base_loss",
+        )
         pl = EntropyMaskedPolicyLossConfig(**{k: pl.get(k) for k in keys if pl.get(k) is not None})
     clip = config.get("clip_ratio", 0.2)
     low, high = config.get("clip_ratio_low"), config.get("clip_ratio_high")
-    return Preset("verl", rule=pl.entropy_rule, scope=pl.entropy_scope, normalizer=pl.loss_normalizer,
-                  rho=float(pl.entropy_rho), invert=bool(pl.entropy_invert), selection=pl.entropy_selection,
-                  clip_low=float(clip if low is None else low), clip_high=float(clip if high is None else high),
-                  dual_clip=float(config.get("clip_ratio_c", 3.0)), kl_coef=0.0)
+    return Preset(
+        "verl",
+        rule=pl.entropy_rule,
+        scope=pl.entropy_scope,
+        normalizer=pl.loss_normalizer,
+        rho=float(pl.entropy_rho),
+        invert=bool(pl.entropy_invert),
+        selection=pl.entropy_selection,
+        clip_low=float(clip if low is None else low),
+        clip_high=float(clip if high is None else high),
+        dual_clip=float(config.get("clip_ratio_c", 3.0)),
+        kl_coef=0.0,
+    )
 
 
 # Loss calls in this process: the random selection's draw counter (verl passes no step to a policy loss;
@@ -149,10 +175,17 @@ def _global_scale(normalizer: str, metrics: dict, n_rows: int, n_seqs: int, info
 
 
 @register_policy_loss(LOSS_NAME)
-def entropy_masked_policy_loss(old_log_prob: torch.Tensor, log_prob: torch.Tensor, advantages: torch.Tensor,
-                               response_mask: torch.Tensor, loss_agg_mode: str = "token-mean", config=None,
-                               rollout_is_weights: torch.Tensor | None = None, *,
-                               entropy: torch.Tensor | None = None):
+def entropy_masked_policy_loss(
+    old_log_prob: torch.Tensor,
+    log_prob: torch.Tensor,
+    advantages: torch.Tensor,
+    response_mask: torch.Tensor,
+    loss_agg_mode: str = "token-mean",
+    config=None,
+    rollout_is_weights: torch.Tensor | None = None,
+    *,
+    entropy: torch.Tensor | None = None,
+):
     """verl policy loss: `train.mask.top_entropy_mask` + `train.loss.policy_loss` with the config's settings.
 
     `entropy` ([B, T], the current policy's per-token entropy) defaults to the one the ppo_loss hook lent.
@@ -161,14 +194,17 @@ def entropy_masked_policy_loss(old_log_prob: torch.Tensor, log_prob: torch.Tenso
     preset = preset_from_config(config)
     base = config.get("policy_loss").get("entropy_base_loss") or ""
     if rollout_is_weights is not None and not base:
-        raise ValueError(f"{LOSS_NAME} does not apply rollout importance weights; set "
-                         "algorithm.rollout_correction.rollout_is=null")
+        raise ValueError(
+            f"{LOSS_NAME} does not apply rollout importance weights; set algorithm.rollout_correction.rollout_is=null"
+        )
     group = None
     if entropy is None:
         lent = _ENTROPY.get()
         if lent is None:
-            raise ValueError(f"{LOSS_NAME} needs the per-token entropy: set actor_rollout_ref.actor.calculate_entropy="
-                             "True (and install rlvr-harness where verl runs, so its verl plugin loads)")
+            raise ValueError(
+                f"{LOSS_NAME} needs the per-token entropy: set actor_rollout_ref.actor.calculate_entropy="
+                "True (and install rlvr-harness where verl runs, so its verl plugin loads)"
+            )
         entropy, group = lent
     if entropy.shape != log_prob.shape:
         raise ValueError(f"{LOSS_NAME}: entropy shape {tuple(entropy.shape)} != log_prob {tuple(log_prob.shape)}")
@@ -177,10 +213,23 @@ def entropy_masked_policy_loss(old_log_prob: torch.Tensor, log_prob: torch.Tenso
     seed = selection_seed(int(config.get("policy_loss").get("entropy_seed") or 0), _CALLS)
     _CALLS += 1
     if base:
-        return _compose(base, preset, old_log_prob, log_prob, advantages, response_mask, loss_agg_mode, config,
-                        rollout_is_weights, entropy.to(log_prob.device), group, seed)
-    loss, m = preset.loss(log_prob, old_log_prob, advantages, response_mask, entropy.to(log_prob.device),
-                          group=group, seed=seed)
+        return _compose(
+            base,
+            preset,
+            old_log_prob,
+            log_prob,
+            advantages,
+            response_mask,
+            loss_agg_mode,
+            config,
+            rollout_is_weights,
+            entropy.to(log_prob.device),
+            group,
+            seed,
+        )
+    loss, m = preset.loss(
+        log_prob, old_log_prob, advantages, response_mask, entropy.to(log_prob.device), group=group, seed=seed
+    )
     valid = response_mask != 0
     n_seqs = int(valid.any(-1).sum()) if valid.dim() == 2 else 1
     info = dict(config.get("global_batch_info") or {})
@@ -201,21 +250,40 @@ def entropy_masked_policy_loss(old_log_prob: torch.Tensor, log_prob: torch.Tenso
     return loss, metrics
 
 
-def _compose(base, preset, old_log_prob, log_prob, advantages, response_mask, loss_agg_mode, config,
-             rollout_is_weights, entropy, group, seed):
+def _compose(
+    base,
+    preset,
+    old_log_prob,
+    log_prob,
+    advantages,
+    response_mask,
+    loss_agg_mode,
+    config,
+    rollout_is_weights,
+    entropy,
+    group,
+    seed,
+):
     """verl's own loss `base` (its Clip-Cov, KL-Cov, GSPO, CISPO, ...), restricted to our token mask: it sees
     response_mask ∧ mask, so unselected tokens get no gradient and its aggregation (loss_agg_mode) and
     settings (clip_cov_ratio, kl_cov_ratio, ...) are verl's. Note: verl's GSPO then takes its sequence ratio
     over the selected tokens (our objective "gspo" takes it over all valid tokens)."""
     from verl.trainer.ppo.core_algos import get_policy_loss_fn
+
     token_mask, stats = preset.mask(entropy, response_mask, group, seed)
     sel = (response_mask != 0) & token_mask
-    loss, metrics = get_policy_loss_fn(base)(old_log_prob, log_prob, advantages, sel.to(response_mask.dtype),
-                                             loss_agg_mode, config, rollout_is_weights)
+    loss, metrics = get_policy_loss_fn(base)(
+        old_log_prob, log_prob, advantages, sel.to(response_mask.dtype), loss_agg_mode, config, rollout_is_weights
+    )
     p = "actor/entropy_mask/"
     metrics = dict(metrics)
-    metrics.update({p + "rho": preset.rho, p + "selected_fraction": stats["selected_fraction"],
-                    p + "threshold": stats["threshold"]})
+    metrics.update(
+        {
+            p + "rho": preset.rho,
+            p + "selected_fraction": stats["selected_fraction"],
+            p + "threshold": stats["threshold"],
+        }
+    )
     return loss, metrics
 
 
@@ -246,6 +314,7 @@ def _with_entropy(ppo_loss):
 def install_entropy_hook() -> None:
     """Put the wrapper in place of verl's `ppo_loss` (idempotent)."""
     import verl.workers.utils.losses as losses
+
     if not getattr(losses.ppo_loss, "rlvr_entropy_hook", False):
         losses.ppo_loss = _with_entropy(losses.ppo_loss)
     workers = sys.modules.get("verl.workers.engine_workers")
