@@ -299,7 +299,7 @@ def test_help_lists_every_key_with_its_default_and_meaning(capsys):
     text = " ".join(capsys.readouterr().out.split())
     helps = field_help()
     assert set(helps) == set(FIELDS)
-    for name, (default, meaning) in helps.items():
+    for name, (_default, meaning) in helps.items():
         assert meaning, f"{name}: no comment in TrainConfig"
         assert "--" + name.replace("_", "-") in text
         assert " ".join(meaning.split())[:30] in text, name

@@ -367,7 +367,7 @@ def _think_span(text: str) -> list[int] | None:
 def _answer_like(text: str) -> str | None:
     """The last answer-like phrase in text the checker found no answer in, with a little context."""
     last = None
-    for last in ANSWER_LIKE.finditer(text):
+    for last in ANSWER_LIKE.finditer(text):  # noqa: B007 (the last match is wanted)
         pass
     if last is None:
         return None
