@@ -79,7 +79,7 @@ def harness(*args, **kw):
 def finished(tiny, tmp_path_factory):
     """One uninterrupted study, shared by the tests that read its outputs."""
     cfg = write_study(tmp_path_factory.mktemp("a") / "study.yaml", tiny)
-    r = harness("study", "--config", cfg, "--jobs", "2", timeout=900)
+    r = harness("study", "--config", cfg, "--jobs", "2", timeout=3600)
     assert r.returncode == 0, r.stdout + r.stderr
     return cfg, Path(yaml.safe_load(cfg.read_text())["out"])
 
@@ -173,7 +173,7 @@ def test_kill_9_then_rerun_gives_the_same_study(finished, tiny, tmp_path):
         stderr=subprocess.DEVNULL,
     )
     mid = out / "cells" / "all-s1" / "train" / "checkpoints" / "step_000001"  # the third cell, mid-training
-    deadline = time.time() + 600
+    deadline = time.time() + 3600
     while not mid.is_dir() and p.poll() is None and time.time() < deadline:
         time.sleep(0.05)
     assert p.poll() is None, "the study ended before the marker appeared"
@@ -181,7 +181,7 @@ def test_kill_9_then_rerun_gives_the_same_study(finished, tiny, tmp_path):
     p.wait()
     assert not (out / "study.parquet").exists()
     assert not (out / "cells" / "all-s1" / "done" / "train.json").exists()
-    r = harness("study", "--config", cfg, timeout=900)
+    r = harness("study", "--config", cfg, timeout=3600)
     assert r.returncode == 0, r.stdout + r.stderr
     assert "all-s0] train" not in r.stdout  # finished stages are skipped
     a, b = pq.read_table(out_a / "study.parquet"), pq.read_table(out / "study.parquet")
