@@ -185,7 +185,9 @@ def test_kill_9_then_rerun_gives_the_same_study(finished, tiny, tmp_path):
     assert r.returncode == 0, r.stdout + r.stderr
     assert "all-s0] train" not in r.stdout  # finished stages are skipped
     a, b = pq.read_table(out_a / "study.parquet"), pq.read_table(out / "study.parquet")
-    assert b.equals(a)
+    # run ids hash the checkpoint folder, trainer_state.pt included, which records its own `out` path: they differ
+    # between two study folders by design; every other column must be equal
+    assert b.drop(["run_id"]).equals(a.drop(["run_id"]))
     board = pq.read_table(out / "results" / "leaderboard.parquet").to_pylist()
     keys = [(x["run_id"], x["task"], x["budget"]) for x in board]
     assert len(keys) == len(set(keys)) == 5 * 2  # base + 4 cells, 2 budgets each, nothing twice
