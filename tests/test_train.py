@@ -291,9 +291,10 @@ def test_shipped_configs_load_and_pass_the_checks(name, tiny):
         assert (cfg.reward_mode, cfg.overlong_buffer, cfg.dynamic_sampling) == ("pm1", 4096, True)
 
 
-def test_help_lists_every_key_with_its_default_and_meaning(capsys):
+def test_help_lists_every_key_with_its_default_and_meaning(capsys, monkeypatch):
     from train.config import FIELDS, field_help
 
+    monkeypatch.setenv("COLUMNS", "1000")  # argparse wraps at the terminal width, also inside "paper-code"
     with pytest.raises(SystemExit):
         main(["train", "--help"])
     text = " ".join(capsys.readouterr().out.split())
