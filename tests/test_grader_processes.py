@@ -32,7 +32,7 @@ def test_workers_die_when_the_owner_is_killed_mid_answer(tmp_path):
     )
     try:
         pids = {int(p) for p in owner.stdout.readline().split()}
-        assert len(pids) == 2 and pids <= descendants(owner.pid)
+        assert len(pids) >= 2 and pids <= descendants(owner.pid)  # 2 workers (+ the warm spare)
         assert all(alive(p) for p in pids)  # the thread that started them is gone; they are not
         start = {p: cpu_seconds(p) for p in pids}
         # One worker is busy on the hostile answer once its CPU time grows (idle workers sleep on their pipe).
