@@ -1,7 +1,7 @@
 """Throughput and peak memory of `harness entropy`'s teacher-forced pass, against materialising the logits.
 
 A random Llama with Qwen3's vocabulary (151,936) scores random responses; "ours" is
-`entropy_analysis.token_entropies` (fused lm_head + entropy, chunked), "logits" is the same batches
+`harness.entropy.measure.token_entropies` (fused lm_head + entropy, chunked), "logits" is the same batches
 through the model's own logits and a float32 softmax (what a plain script does). Prints a Markdown table.
 
     python benchmarks/entropy_analysis.py            # GPU if present: 1024 hidden, 4 layers, 16 x 2048 tokens
@@ -23,9 +23,9 @@ def main() -> None:
     args = ap.parse_args()
     from transformers import LlamaConfig, LlamaForCausalLM
 
-    from harness import entropy_analysis as ea
+    from harness.entropy import measure
 
-    device = ea.pick_device()
+    device = measure.pick_device()
     hidden, layers, seqs, length = (256, 2, 4, 256) if args.small else (1024, 4, 16, 2048)
     torch.manual_seed(0)
     config = LlamaConfig(
@@ -44,7 +44,7 @@ def main() -> None:
     tokens = seqs * length
 
     def ours():
-        return ea.token_entropies(
+        return measure.token_entropies(
             model, prompts, responses, temperature=1.0, max_batch_tokens=args.batch_tokens, progress=False
         )[0]
 

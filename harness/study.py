@@ -714,14 +714,14 @@ def entropy_stats(study: Study, cell: Cell) -> dict | None:
     import numpy as np
     import pyarrow.parquet as pq
 
-    from harness import entropy_analysis as ea
+    from harness.entropy.stats import compare
 
     path = cell.dir / "entropy" / "compare_tokens.parquet"
     if not study.entropy or not (cell.dir / "done" / "entropy.json").is_file():
         return None
     t = pq.read_table(path, columns=["entropy_a", "entropy_b"])
     h_a, h_b = t["entropy_a"].to_numpy().astype(np.float64), t["entropy_b"].to_numpy().astype(np.float64)
-    c = ea.compare(h_a, h_b, study.entropy["rho"])
+    c = compare(h_a, h_b, study.entropy["rho"])
     return {
         "overlap": c.overlap_share,
         "tokens": c.tokens,

@@ -79,7 +79,7 @@ def test_train_out_is_a_file(tmp_path, fake_ckpt, capsys):
 def test_entropy_device():
     import torch
 
-    from harness.entropy_analysis import pick_device
+    from harness.entropy.measure import pick_device
 
     with pytest.raises(UsageError, match="--device foo: not a torch device"):
         pick_device("foo")

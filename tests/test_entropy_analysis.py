@@ -13,9 +13,9 @@ import pyarrow.parquet as pq
 import pytest
 
 import tasks
-from harness import entropy_analysis as ea
 from harness import store
 from harness.cli import main
+from harness.entropy import measure, stats
 from tests import tiny_bpe
 
 CHAT = tiny_bpe.CHAT
@@ -79,7 +79,7 @@ def naive_entropies(ckpt: Path, run_dir: Path, temperature: float) -> dict:
     tok = AutoTokenizer.from_pretrained(str(ckpt))
     questions = {p.id: p.question for p in tasks.load("aime24").problems}
     out = {}
-    for r in ea.load_samples(run_dir=run_dir).to_pylist():
+    for r in measure.load_samples(run_dir=run_dir).to_pylist():
         prompt = chat_prompt_ids(tok, tasks.get_template(r["template"]).render(questions[r["problem_id"]]))
         assert len(prompt) == r["prompt_tokens"]
         ids = torch.tensor([list(prompt) + r["token_ids"]])
@@ -158,7 +158,7 @@ def test_entropies_equal_float64_naive(setup, tmp_path, capsys):
     assert math.isclose(s["all"]["share_below_0.01"], float((h < 0.01).mean()))
     assert math.isclose(s["mean_nll"], -float(tokens["logprob"].to_numpy().astype(np.float64).mean()), rel_tol=1e-9)
     assert sum(
-        r["top_count"] for r in ea.forking_tokens(tokens["token"].to_pylist(), h, ea.top_fraction(h), 10**6)
+        r["top_count"] for r in stats.forking_tokens(tokens["token"].to_pylist(), h, stats.top_fraction(h), 10**6)
     ) == math.ceil(0.2 * len(h))
     assert (dest / "histogram.png").read_bytes()[:4] == b"\x89PNG"
     assert "| 1 |" in (dest / "forking_tokens.md").read_text()
@@ -168,14 +168,14 @@ def test_logits_path_equals_fused_path(setup):
     """Models whose logits are not a plain lm_head matmul go through the model's logits; same numbers."""
     from transformers import AutoTokenizer
 
-    table = ea.load_samples(run_dir=setup["run_dir"])
-    prompts = ea.rebuild_prompts(table, AutoTokenizer.from_pretrained(str(setup["b"])))
-    model = ea.load_model(setup["b"], ea.pick_device("cpu"))
+    table = measure.load_samples(run_dir=setup["run_dir"])
+    prompts = measure.rebuild_prompts(table, AutoTokenizer.from_pretrained(str(setup["b"])))
+    model = measure.load_model(setup["b"], measure.pick_device("cpu"))
     responses = table["token_ids"].to_pylist()
-    fused = ea.token_entropies(
+    fused = measure.token_entropies(
         model, prompts, responses, temperature=1.3, max_batch_tokens=10**6, progress=False, fused=True
     )
-    plain = ea.token_entropies(
+    plain = measure.token_entropies(
         model, prompts, responses, temperature=1.3, max_batch_tokens=64, progress=False, fused=False
     )
     for x, y in zip(fused[0] + fused[1], plain[0] + plain[1]):
@@ -190,12 +190,12 @@ def test_gpu_matches_cpu(setup):
         pytest.skip("no GPU")
     from transformers import AutoTokenizer
 
-    table = ea.load_samples(run_dir=setup["run_dir"])
-    prompts = ea.rebuild_prompts(table, AutoTokenizer.from_pretrained(str(setup["a"])))
+    table = measure.load_samples(run_dir=setup["run_dir"])
+    prompts = measure.rebuild_prompts(table, AutoTokenizer.from_pretrained(str(setup["a"])))
     responses = table["token_ids"].to_pylist()
     run = lambda device, dtype: np.concatenate(
-        ea.token_entropies(  # noqa: E731
-            ea.load_model(setup["a"], torch.device(device), dtype),
+        measure.token_entropies(  # noqa: E731
+            measure.load_model(setup["a"], torch.device(device), dtype),
             prompts,
             responses,
             temperature=0.8,
@@ -206,7 +206,7 @@ def test_gpu_matches_cpu(setup):
     cpu, gpu32, gpu16 = run("cpu", "float32"), run("cuda", "float32"), run("cuda", None)  # None: bf16 on GPU
     np.testing.assert_allclose(gpu32, cpu, atol=1e-4, rtol=1e-4)
     err = np.abs(gpu16 - cpu)
-    top = ea.compare(cpu, gpu16).overlap_share
+    top = stats.compare(cpu, gpu16).overlap_share
     print(f"bf16 vs fp32: max |dH| {err.max():.4f}, mean {err.mean():.5f}, top-20 % overlap {100 * top:.1f} %")
     assert err.mean() < 0.05 and top > 0.85
 
@@ -261,7 +261,7 @@ def test_compare_with_itself_and_with_another(setup, tmp_path):
     k = math.ceil(0.3 * len(h_a))
     top = lambda h: set(sorted(range(len(h)), key=lambda i: (-h[i], i))[:k])  # noqa: E731
     brute = len(top(h_a) & top(h_b))
-    c = ea.compare(np.array(h_a), np.array(h_b), 0.3)
+    c = stats.compare(np.array(h_a), np.array(h_b), 0.3)
     assert (c.k, c.overlap) == (k, brute) and 0 < brute < k
     assert f"in both: {brute} " in (other / "compare.md").read_text()
     high = sorted(top(h_a))
@@ -271,11 +271,11 @@ def test_compare_with_itself_and_with_another(setup, tmp_path):
 def test_compare_small_example_by_hand():
     h_a = np.array([0.0, 2.0, 0.5, 1.0, 3.0, 0.1, 0.2, 0.0, 0.9, 0.3])
     h_b = np.array([0.0, 0.1, 0.6, 1.5, 2.0, 0.1, 0.3, 4.0, 0.2, 0.3])
-    c = ea.compare(h_a, h_b, 0.3)  # k = 3; A's top: {4, 1, 3}; B's top: {7, 4, 3}
+    c = stats.compare(h_a, h_b, 0.3)  # k = 3; A's top: {4, 1, 3}; B's top: {7, 4, 3}
     assert (c.k, c.overlap) == (3, 2)
     assert math.isclose(c.high_change["mean_change"], ((2.0 - 3.0) + (0.1 - 2.0) + (1.5 - 1.0)) / 3)
     assert c.low_change["tokens"] == 7
-    assert ea.top_fraction(np.array([1.0, 1.0, 1.0]), 0.5).tolist() == [
+    assert stats.top_fraction(np.array([1.0, 1.0, 1.0]), 0.5).tolist() == [
         True,
         True,
         False,
@@ -283,7 +283,7 @@ def test_compare_small_example_by_hand():
 
 
 def _bad_shards(tmp_path, setup, **changes) -> Path:
-    rows = ea.load_samples(run_dir=setup["run_dir"]).to_pylist()
+    rows = measure.load_samples(run_dir=setup["run_dir"]).to_pylist()
     for r in rows:
         r.update(changes)
     path = tmp_path / f"bad-{'-'.join(changes) or 'none'}.parquet"
