@@ -197,7 +197,7 @@ def _check(args):
             manifest = store.read_manifest(run_dir)
         except ValueError as exc:
             raise UsageError(f"{run_dir}/manifest.json is not valid JSON ({exc})") from None
-        table = _load_run(run_dir)
+        table = measure.load_run_samples(run_dir, say=lambda m: print(f"entropy: {m}", file=sys.stderr))
     else:
         if not Path(args.samples).is_file():
             raise UsageError(f"--samples {args.samples} is not a file")
@@ -207,30 +207,6 @@ def _check(args):
     if args.limit:
         table = table.slice(0, args.limit)
     return table, run_dir, manifest
-
-
-def _load_run(run_dir: Path):
-    """The run's samples; damaged shards are set aside first (under the run lock, as `harness eval` does)."""
-    from harness import store
-    from harness.entropy import measure
-
-    try:
-        return measure.load_samples(run_dir=run_dir)
-    except store.DamagedShard:
-        lock = store.RunLock(run_dir)
-        if not lock.acquire():  # an eval is writing the run: it sets the shard aside itself
-            lock.release()
-            raise
-        try:
-            for shard, aside, reason in store.set_aside_damaged(run_dir):
-                print(
-                    f"entropy: shard {shard.name} is damaged ({reason}): set aside as {aside.name}; using the other "
-                    "samples (rerun the same `harness eval` to generate its samples again)",
-                    file=sys.stderr,
-                )
-        finally:
-            lock.release()
-        return measure.load_samples(run_dir=run_dir)
 
 
 def _recorded_checkpoint(table, run_dir) -> str:

@@ -84,6 +84,27 @@ def load_samples(run_dir: str | Path | None = None, samples: str | Path | None =
     return table
 
 
+def load_run_samples(run_dir: Path, say=print) -> pa.Table:
+    """`load_samples` of a run folder; damaged shards are set aside first (under the run lock, as `harness eval`
+    does) and reported through `say`."""
+    try:
+        return load_samples(run_dir=run_dir)
+    except store.DamagedShard:
+        lock = store.RunLock(run_dir)
+        if not lock.acquire():  # an eval is writing the run: it sets the shard aside itself
+            lock.release()
+            raise
+        try:
+            for shard, aside, reason in store.set_aside_damaged(run_dir):
+                say(
+                    f"shard {shard.name} is damaged ({reason}): set aside as {aside.name}; using the other samples "
+                    "(rerun the same `harness eval` to generate its samples again)"
+                )
+        finally:
+            lock.release()
+        return load_samples(run_dir=run_dir)
+
+
 def column(table: pa.Table, name: str, default=None) -> list:
     """A column as a list, or `default` per row when the table lacks it (optional store columns)."""
     return table[name].to_pylist() if name in table.column_names else [default] * table.num_rows
