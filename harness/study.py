@@ -26,6 +26,7 @@ import json
 import math
 import os
 import shlex
+import shutil
 import signal
 import subprocess
 import sys
@@ -36,7 +37,7 @@ from pathlib import Path
 
 from harness.errors import UsageError
 
-KEYS = ("out", "base", "train_config", "train", "arms", "seeds", "reference", "eval", "entropy")
+KEYS = ("out", "base", "train_config", "train", "arms", "seeds", "reference", "eval", "entropy", "keep_checkpoints")
 EVAL_KEYS = ("tasks", "n", "budgets", "temperature", "top_p", "template", "backend", "seed", "limit", "every")
 ENTROPY_KEYS = ("rho", "limit")
 MANAGED = ("model", "out", "seed")  # set by the study for every cell, never by an arm
@@ -91,6 +92,9 @@ class Study:
     eval: EvalSpec
     entropy: dict | None  # {"rho": .., "limit": ..}; None: no entropy stage
     cells: list[Cell] = field(default_factory=list)
+    # False: a cell's checkpoints are deleted once all its stages are done (about 1.6 GB each for a 135M model
+    # with its optimizer state); the markers, logs, eval runs and entropy stay, so a rerun still skips the cell
+    keep_checkpoints: bool = True
 
     @property
     def results(self) -> Path:
@@ -140,6 +144,9 @@ def load(path: str | os.PathLike) -> Study:
     study.reference = _reference(raw.get("reference"), study)
     study.eval = _eval_spec(raw.get("eval") or {}, study)
     study.entropy = _entropy_spec(raw.get("entropy", {}))
+    study.keep_checkpoints = raw.get("keep_checkpoints", True)
+    if not isinstance(study.keep_checkpoints, bool):
+        raise UsageError(f"keep_checkpoints: true or false, got {study.keep_checkpoints!r}")
     return study
 
 
@@ -442,6 +449,16 @@ def run_stage(stage: Stage, say=print) -> bool:
     return True
 
 
+def prune(cell_dir: Path, say=print) -> None:
+    """Delete a finished cell's checkpoints; the marker `done/pruned.json` says so to later reruns."""
+    ckpts = cell_dir / "train" / "checkpoints"
+    freed = sum(f.stat().st_size for f in ckpts.rglob("*") if f.is_file()) if ckpts.is_dir() else 0
+    _write_json(cell_dir / "done" / "pruned.json", {"deleted": str(ckpts), "bytes": freed})  # first: a cut-short
+    if ckpts.is_dir():  # deletion leaves no checkpoint that a later stage could take for a whole one
+        shutil.rmtree(ckpts)
+    say(f"checkpoints deleted ({freed / 2**30:.1f} GiB; keep_checkpoints: false)")
+
+
 def _run_id(stage: Stage) -> dict:
     """The eval run id, from the command's own `run <id>: <folder>` line."""
     if stage.args[0] != "eval":
@@ -461,7 +478,17 @@ def run(study: Study, jobs: int = 1, say=print) -> list[str]:
 
     def one(group):
         name, stages = group
+        pruned = (study.out / "cells" / name / "done" / "pruned.json").is_file()
+        todo = [s for s in stages if not s.done.is_file()]
+        if pruned and todo:
+            say(
+                f"[{name}] {todo[0].name}: needs the checkpoints, which were deleted (keep_checkpoints: false); "
+                f"remove {study.out / 'cells' / name} to train the cell again"
+            )
+            return name
         ok = all(run_stage(s, lambda m: say(f"[{name}] {m}")) for s in stages)  # all() stops at a failure
+        if ok and not study.keep_checkpoints and not pruned:
+            prune(study.out / "cells" / name, say=lambda m: say(f"[{name}] {m}"))
         return None if ok else name
 
     with ThreadPoolExecutor(max_workers=jobs) as pool:
@@ -748,7 +775,8 @@ def timing(study: Study) -> dict:
         t["update"] += sum(r.get("update_s", 0.0) for r in log)
         for m in (c.dir / "done").glob("*.json") if (c.dir / "done").is_dir() else []:
             kind = m.stem.split("-")[0]
-            t[kind] += _marker(m)["seconds"]
+            if kind in t:  # stage markers only (pruned.json records a deletion, not a stage)
+                t[kind] += _marker(m)["seconds"]
     base = _marker(base_stage(study).done)
     out["(base eval)"] = {"eval": base["seconds"] if base else 0.0}
     return out

@@ -229,6 +229,7 @@ def test_dry_run_prints_commands_and_runs_nothing(tiny, tmp_path, capsys):
         ({"arms": [{"name": "x", "rho": 1.0, "seed": 3}]}, "seed"),
         ({"arms": [{"name": "x", "rho": 0.2}]}, "reference"),
         ({"eval": {**EVAL, "tasks": ["synthetic:difficulty=1,size=8,seed=0"]}}, "training data"),
+        ({"keep_checkpoints": "no"}, "keep_checkpoints"),
     ],
 )
 def test_bad_config_is_one_line_exit_2(tiny, tmp_path, capsys, over, words):
@@ -237,3 +238,24 @@ def test_bad_config_is_one_line_exit_2(tiny, tmp_path, capsys, over, words):
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and words in err[0], err
     assert not (tmp_path / "study").exists()
+
+
+@pytest.mark.slow
+def test_keep_checkpoints_false_deletes_them_once_a_cell_is_done(tiny, tmp_path):
+    cfg = write_study(tmp_path / "study.yaml", tiny, arms=[ARMS[0]], seeds=[0], keep_checkpoints=False)
+    r = harness("study", "--config", cfg, timeout=3600)
+    assert r.returncode == 0, r.stdout + r.stderr
+    cell = tmp_path / "study" / "cells" / "all-s0"
+    assert not (cell / "train" / "checkpoints").exists()
+    assert json.loads((cell / "done" / "pruned.json").read_text())["bytes"] > 0
+    rows = pq.read_table(tmp_path / "study" / "study.parquet").to_pylist()
+    assert {(x["arm"], x["budget"]) for x in rows} == {(a, b) for a in ("base", "all") for b in EVAL["budgets"]}
+    again = harness("study", "--config", cfg, timeout=3600)
+    assert again.returncode == 0 and "done in" not in again.stdout, again.stdout  # nothing runs twice
+    # a stage added later needs the deleted checkpoints: one clear line, exit 1, nothing retrained
+    write_study(
+        tmp_path / "study.yaml", tiny, arms=[ARMS[0]], seeds=[0], keep_checkpoints=False, eval={**EVAL, "every": 1}
+    )
+    late = harness("study", "--config", cfg, timeout=3600)
+    assert late.returncode == 1 and "keep_checkpoints: false" in late.stdout, late.stdout + late.stderr
+    assert not (cell / "train" / "checkpoints").exists()
