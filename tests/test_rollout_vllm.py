@@ -250,3 +250,60 @@ def test_host_process_left_as_it_was(untied_engine):  # noqa: ARG001 (an engine 
     torch.set_num_threads(max(1, n))  # the real function again, not vLLM's no-op
     assert torch.get_num_threads() == max(1, n)
     assert torch.set_num_threads.__module__ != "vllm.v1.worker.cpu_worker"
+
+
+def _policy_logprobs(hf, r: rollout.Rollout, temperature: float) -> torch.Tensor:
+    """The trainer's log-probs of the sampled tokens (train.logprobs, as train.trainer computes them)."""
+    from train.logprobs import token_logprobs
+
+    labels = torch.where(r.response_mask, r.input_ids[:, r.prompt_width :], -100)
+    with torch.no_grad():
+        lp, _ = token_logprobs(hf, r.input_ids, r.attention_mask, r.prompt_width, labels, temperature)
+    return lp.double()
+
+
+def test_sampler_logprobs_measure_the_mismatch(untied_engine):
+    """The engine returns its log-prob of every sampled token, at the sampling temperature. Against the trainer's
+    log-probs of the same tokens the mismatch is float noise while both hold the same weights; perturb the policy
+    without pushing (a constructed mismatch: the sampler is one update behind) and the logged mismatch, the TIS
+    weights and the MIS verdicts are exactly what the formulas give on these real numbers."""
+    from train.presets import get_preset
+    from train.rollout_correction import metrics
+
+    path, vr = untied_engine
+    tok, hf = _tok(path), _hf(path)
+    T = 0.7
+    r = vr.generate(_prompts(tok), [0, 1, 2], group_size=4, max_new_tokens=12, temperature=T, top_p=1.0, seed=3)
+    mu = r.sampler_logprobs.double()
+    assert mu.shape == r.response_mask.shape and (mu[~r.response_mask] == 0).all()
+    assert (mu[r.response_mask] < 0).all()
+    same = _policy_logprobs(hf, r, T)
+    m = metrics(same, mu, r.response_mask, r.response_mask)
+    assert m["mismatch_abs_logp_all"] < 1e-3, m  # same weights, fp32 both sides: kernels differ, nothing else
+
+    with torch.no_grad():  # the policy moves; the engine keeps the old weights (no push)
+        for p in hf.parameters():
+            p.add_(torch.randn(p.shape, generator=torch.Generator().manual_seed(p.numel())) * 0.05)
+    old = _policy_logprobs(hf, r, T)
+    valid = r.response_mask
+    d = (old - mu)[valid]
+    m = metrics(old, mu, valid, valid)
+    assert m["mismatch_abs_logp_all"] == pytest.approx(float(d.abs().mean()), rel=1e-5) and d.abs().mean() > 0.05
+    assert m["mismatch_k3_all"] == pytest.approx(float((d.exp() - 1 - d).mean()), rel=1e-4)
+
+    adv = torch.linspace(-1, 1, valid.shape[0])
+    x = old.float().clone().requires_grad_()  # on-policy update: logprobs = old at the first step
+    tis, mt = get_preset("paper-code", rho=1.0, rollout_correction="tis").loss(
+        x, old.float(), adv, valid, torch.rand(valid.shape), seed=0, sampler_logprobs=mu.float()
+    )
+    w = (old - mu).exp().clamp(max=2.0)
+    ref = (-adv[:, None].double() * w)[valid].sum() / valid.sum()  # at r = 1 the DAPO loss is -A per token
+    assert tis.item() == pytest.approx(float(ref), rel=1e-5)
+    assert mt["rc_weight_max_all"] == pytest.approx(float(w[valid].max()), rel=1e-5)
+
+    g = ((old - mu) * valid).sum(-1).div(valid.sum(-1)).exp()
+    keep = (g >= 0.5) & (g <= 2.0)
+    _, mm = get_preset("paper-code", rho=1.0, rollout_correction="mis").loss(
+        x, old.float(), adv, valid, torch.rand(valid.shape), seed=0, sampler_logprobs=mu.float()
+    )
+    assert mm["num_valid"] == int(valid[keep].sum())

@@ -1,6 +1,7 @@
 """`harness train` end to end on CPU with a tiny random model built here (tests/train_tiny.py)."""
 
 import json
+import math
 import os
 import signal
 import subprocess
@@ -255,13 +256,25 @@ def test_vllm_backend_trains_and_the_engine_follows_the_policy(tmp_path):
     model = build(tmp_path / "tiny64", head_dim=64)
     over = dict(
         a.lstrip("-").split("=", 1)
-        for a in flags(model, tmp_path / "run", steps=2, save_every=0, backend="vllm", max_prompt_tokens=64)
+        for a in flags(
+            model,
+            tmp_path / "run",
+            steps=2,
+            save_every=0,
+            backend="vllm",
+            max_prompt_tokens=64,
+            rollout_correction="tis",
+        )
     )
     tr = Trainer(load_config(None, {k.replace("-", "_"): v for k, v in over.items()}).check(), log=lambda *_: None)
     before = {n: p.detach().clone() for n, p in tr.model.named_parameters()}
     assert tr.train() == 0
     rows = log_rows(tmp_path / "run")
     assert [r["step"] for r in rows] == [1, 2] and all(r["gen_tokens"] > 0 for r in rows)
+    for r in rows:  # the sampler-vs-trainer mismatch, and the TIS weights, over all and the selected tokens
+        for k in ("mismatch_abs_logp", "mismatch_k3", "rc_weight_mean", "rc_weight_max", "rc_changed_fraction"):
+            assert math.isfinite(r[f"{k}_all"]) and math.isfinite(r[f"{k}_selected"]), (k, r)
+        assert 0 <= r["mismatch_abs_logp_all"] < 0.05 and 0 < r["rc_weight_max_all"] <= 2.0
     assert any(not torch.equal(before[n], p) for n, p in tr.model.named_parameters())
     prompt = [tr.items[0][1]]
     engine = tr.engine.generate(prompt, ["0"], group_size=1, max_new_tokens=8, temperature=0.0, top_p=1.0, seed=0)
@@ -305,3 +318,18 @@ def test_help_lists_every_key_with_its_default_and_meaning(capsys, monkeypatch):
         assert "--" + name.replace("_", "-") in text
         assert " ".join(meaning.split())[:30] in text, name
     assert "[default: the preset's]" in text and "[default: paper-code]" in text
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", sorted(__import__("train.presets").presets.PRESETS))
+def test_every_preset_trains_two_steps_from_the_cpu_demo_config(name, tiny, tmp_path):
+    """`harness train --config train/configs/cpu-demo.yaml --preset NAME --steps 2`, on the tiny model with
+    shorter responses and without dynamic sampling (a random model rarely gets a group with unequal rewards, and
+    an update must happen every step): each preset runs end to end and logs what reached its loss."""
+    out = tmp_path / "run"
+    args = ["train", "--config", str(REPO / "train" / "configs" / "cpu-demo.yaml"), "--preset", name, "--steps", "2"]
+    over = ["--model", str(tiny), "--out", str(out), "--max-response-tokens", "12", "--dynamic-sampling", "false"]
+    assert main([*args, *over]) == 0
+    rows = [r for r in log_rows(out) if "step" in r]
+    assert [r["step"] for r in rows] == [1, 2] and all(math.isfinite(r["loss"]) for r in rows)
+    assert yaml.safe_load((out / "config.yaml").read_text())["preset"] == name

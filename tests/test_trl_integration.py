@@ -1,6 +1,7 @@
 """train.integrations.trl: one real TRL GRPO step on CPU with a tiny random Llama and our reward; the
 example script in two real processes (torch.distributed, gloo), mask scopes global and micro."""
 
+import dataclasses
 import json
 import math
 import os
@@ -22,7 +23,7 @@ from tasks.reward import make_trl_reward  # noqa: E402
 from tests.train_tiny import build  # noqa: E402
 from train.integrations.trl import EntropyMaskedGRPOConfig, EntropyMaskedGRPOTrainer  # noqa: E402
 from train.loss import policy_loss  # noqa: E402
-from train.mask import num_selected, top_entropy_mask  # noqa: E402
+from train.mask import num_selected, selection_seed, top_entropy_mask  # noqa: E402
 
 RHO = 0.25
 
@@ -32,11 +33,15 @@ class RecordingTrainer(EntropyMaskedGRPOTrainer):
 
     records: list
 
-    def entropy_masked_loss(self, per_token_logps, old, advantages, mask, entropies, ref=None):
+    def entropy_masked_loss(self, per_token_logps, old, advantages, mask, entropies, ref=None, token_weights=None):
         loss, token_mask, stats, metrics = super().entropy_masked_loss(
-            per_token_logps, old, advantages, mask, entropies, ref
+            per_token_logps, old, advantages, mask, entropies, ref, token_weights
         )
         rec = {
+            "logps": per_token_logps.detach().clone(),
+            "old": old.detach().clone(),
+            "entropies": entropies.detach().clone(),
+            "seed": selection_seed(self.args.seed, self.state.global_step, len(self.records)),
             "token_mask": token_mask,
             "mask": mask.clone(),
             "stats": stats,
@@ -101,6 +106,44 @@ def test_one_grpo_step_trains_only_the_selected_tokens(tmp_path, selection):
         rec = trainer.records[0]
         want, _ = random_mask(rec["mask"], RHO, seed=selection_seed(0, 0, 0))
         assert torch.equal(rec["token_mask"], want)
+
+
+def test_entropy_bonus_reaches_the_loss_and_adaptive_is_refused(tmp_path):
+    """TRL's own `entropy_coef` is our bonus (-coef x mean H over entropy_over tokens): it needs TRL's entropies to
+    carry gradient (policy_loss refuses them otherwise), and the loss of each call is the policy part minus it."""
+    model_dir = build(tmp_path / "tiny")
+    data = Dataset.from_dict({"prompt": ["1+2=", "3*4=", "9-5=", "7+7="], "answer": ["3", "12", "4", "14"]})
+    common = dict(output_dir=str(tmp_path / "out"), use_cpu=True, report_to="none", save_strategy="no", seed=0)
+    args = EntropyMaskedGRPOConfig(
+        **common,
+        max_steps=1,
+        logging_steps=1,
+        per_device_train_batch_size=8,
+        num_generations=4,
+        max_completion_length=16,
+        entropy_rho=RHO,
+        entropy_coef=0.5,
+        entropy_over="selected",
+    )
+    reward = make_trl_reward(mode="binary", overlong=(16, 8))
+    trainer = RecordingTrainer(model=str(model_dir), reward_funcs=reward, args=args, train_dataset=data)
+    trainer.records = []
+    trainer.train()
+    logged = [h for h in trainer.state.log_history if "entropy_bonus" in h]
+    assert logged and logged[0]["entropy_bonus"] > 0
+    rec = trainer.records[0]
+    without, _, _, _ = dataclasses.replace(trainer.preset, entropy_coef=0.0).masked_loss(
+        rec["logps"],
+        rec["old"],
+        rec["advantages"],
+        rec["mask"],
+        rec["entropies"],
+        seed=rec["seed"],
+    )
+    bonus = rec["entropies"][rec["token_mask"]].float().mean()
+    assert rec["loss"].item() == pytest.approx((without - 0.5 * bonus).item(), rel=1e-5, abs=1e-6)
+    with pytest.raises(ValueError, match="use_adaptive_entropy"):
+        EntropyMaskedGRPOConfig(**common, use_adaptive_entropy=True)
 
 
 @pytest.mark.parametrize("normalizer", ["selected", "all", "sequence"])

@@ -47,6 +47,10 @@ class TrainConfig:
     backend: str = "hf"  # "hf": policy.generate; "vllm": engine in this process, weights pushed in memory
     vllm_gpu_memory_utilization: float = 0.3  # vllm: the engine's share of the GPU (it sleeps during updates)
     vllm_cpu_kv_cache_gib: float = 1.0  # vllm on CPU: KV cache size
+    rollout_correction: str = ""  # "" = the preset's (none) | tis | mis: vLLM-vs-trainer mismatch, backend vllm
+    tis_cap: float | None = None  # tis: per-token weight min(π_old / μ, cap) (None = the preset's 2.0)
+    mis_low: float | None = None  # mis: drop sequences whose geometric-mean π_old / μ is below (None: 0.5)
+    mis_high: float | None = None  # mis: ... or above this (None = the preset's 2.0)
     # --- reward
     reward_mode: str = "pm1"  # paper: +1 correct, -1 otherwise ("binary": 1/0)
     overlong_buffer: int = 4096  # paper/DAPO: linear penalty over the last 4096 tokens; 0 = off
@@ -135,6 +139,17 @@ class TrainConfig:
             f"normalizer: one of {', '.join(NORMALIZERS)}, got {self.normalizer!r}",
         )
         need(self.backend in ("hf", "vllm"), f"backend: hf or vllm, got {self.backend!r}")
+        from train.rollout_correction import CORRECTIONS
+
+        need(
+            self.rollout_correction in ("", *CORRECTIONS),
+            f"rollout_correction: one of {', '.join(CORRECTIONS)}, got {self.rollout_correction!r}",
+        )
+        need(
+            self.rollout_correction in ("", "none") or self.backend == "vllm",
+            f"rollout_correction {self.rollout_correction}: needs backend vllm (the HF backend samples with the "
+            "policy itself: there is no mismatch to correct)",
+        )
         need(
             0.0 < self.vllm_gpu_memory_utilization < 1.0 and self.vllm_cpu_kv_cache_gib > 0,
             "vllm_gpu_memory_utilization: in (0, 1); vllm_cpu_kv_cache_gib: > 0",

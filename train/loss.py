@@ -36,6 +36,8 @@ code divides by the selected tokens, the paper's formula and TRL by all valid re
 An optional entropy bonus subtracts entropy_coef x the mean entropy over the valid (or the selected)
 tokens; it needs an entropy that carries gradient.
 
+Optional per-token weights (train.rollout_correction, TIS) multiply each token's loss before the normaliser.
+
 An optional KL to a reference policy (k3 estimator, kl_coef) covers every valid response token,
 averaged like "all" (or per sequence for "sequence"); it is off in the paper (kl_coef = 0).
 """
@@ -161,6 +163,7 @@ def policy_loss(
     max_response_tokens: int | None = None,
     entropy_coef: float = 0.0,
     entropy_over: str = "valid",
+    token_weights: torch.Tensor | None = None,
 ):
     """Scalar loss and a dict of float metrics.
 
@@ -168,6 +171,7 @@ def policy_loss(
     advantages: per sequence `[B]` or per token like logprobs. Masks may be bool or 0/1.
     dual_clip=None turns the dual clip off. `entropy` feeds the logged percentiles, and the bonus when
     entropy_coef != 0. `seed` is for clip-cov's random draw; max_response_tokens for "dr-grpo".
+    `token_weights` (no gradient) multiply each token's policy loss (train.rollout_correction's TIS).
     """
     if normalizer not in NORMALIZERS:
         raise ValueError(f"normalizer must be one of {NORMALIZERS}, got {normalizer!r}")
@@ -202,6 +206,8 @@ def policy_loss(
             kl_cov_coef=kl_cov_coef,
             seed=seed,
         )
+    if token_weights is not None:
+        pg = pg * token_weights.detach().to(pg.device, pg.dtype)
     pg = torch.where(sel, pg, 0.0)
     ratio = torch.exp(log_ratio)
 

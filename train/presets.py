@@ -29,6 +29,7 @@ config object the loss never read); tests go through it.
 
 from dataclasses import dataclass, replace
 
+from . import rollout_correction as rc
 from .loss import COV_SELECTIONS, ENTROPY_BONUS_OVER, NORMALIZERS, OBJECTIVES, policy_loss
 from .mask import RULES, SCOPES, SELECTIONS
 
@@ -57,6 +58,10 @@ class Preset:
     entropy_over: str = "valid"  # the bonus's mean: over "valid" tokens or the "selected" ones
     adv_std_norm: bool = True  # advantages divided by the group std (GRPO/DAPO); False: Dr.GRPO
     max_response_tokens: int = 0  # the "dr-grpo" normaliser's constant length (the rollout's limit)
+    rollout_correction: str = "none"  # train.rollout_correction.CORRECTIONS: none, tis (per token), mis (sequence)
+    tis_cap: float = 2.0  # tis: weight min(π_old / μ, cap)
+    mis_low: float = 0.5  # mis: keep sequences whose geometric-mean ratio π_old / μ is in [low, high]
+    mis_high: float = 2.0
 
     def __post_init__(self):
         """Combinations that mean nothing are refused here (ValueError), never silently overridden."""
@@ -67,6 +72,7 @@ class Preset:
             ("scope", self.scope, SCOPES),
             ("normalizer", self.normalizer, NORMALIZERS),
             ("entropy_over", self.entropy_over, ENTROPY_BONUS_OVER),
+            ("rollout_correction", self.rollout_correction, rc.CORRECTIONS),
         ):
             if value not in allowed:
                 raise ValueError(f"{name} must be one of {tuple(allowed)}, got {value!r}")
@@ -89,6 +95,10 @@ class Preset:
             )
         if self.selection != "entropy" and self.invert:
             raise ValueError(f"invert (bottom-ρ by entropy) needs selection entropy, not {self.selection}")
+        if self.tis_cap < 1.0 or not 0.0 < self.mis_low < 1.0 < self.mis_high:
+            raise ValueError(
+                f"tis_cap must be >= 1 and mis_low < 1 < mis_high, got {self.tis_cap}, {self.mis_low}, {self.mis_high}"
+            )
         if self.selection == "random" and self.rule != "topk":
             raise ValueError(
                 "selection random draws exactly ceil(ρN) tokens; rule quantile is an entropy threshold: set rule topk"
@@ -108,9 +118,22 @@ class Preset:
         )
 
     def loss(
-        self, logprobs, old_logprobs, advantages, response_mask, entropy, *, ref_logprobs=None, group=None, seed=None
+        self,
+        logprobs,
+        old_logprobs,
+        advantages,
+        response_mask,
+        entropy,
+        *,
+        ref_logprobs=None,
+        group=None,
+        seed=None,
+        sampler_logprobs=None,
+        token_weights=None,
     ):
-        """Mask with this preset's selection and ρ, then the policy loss. Returns (loss, metrics)."""
+        """Mask with this preset's selection and ρ, then the policy loss. Returns (loss, metrics).
+        `sampler_logprobs`: the sampler's log-probs of the tokens (backend vllm), for the rollout correction;
+        `token_weights`: weights computed elsewhere (TRL's own vLLM IS ratio), multiplying each token's loss."""
         loss, _, _, metrics = self.masked_loss(
             logprobs,
             old_logprobs,
@@ -120,20 +143,44 @@ class Preset:
             ref_logprobs=ref_logprobs,
             group=group,
             seed=seed,
+            sampler_logprobs=sampler_logprobs,
+            token_weights=token_weights,
         )
         return loss, metrics
 
     def masked_loss(
-        self, logprobs, old_logprobs, advantages, response_mask, entropy, *, ref_logprobs=None, group=None, seed=None
+        self,
+        logprobs,
+        old_logprobs,
+        advantages,
+        response_mask,
+        entropy,
+        *,
+        ref_logprobs=None,
+        group=None,
+        seed=None,
+        sampler_logprobs=None,
+        token_weights=None,
     ):
         """`loss`, with the token mask and the mask's stats (`top_entropy_mask`'s) as well:
         (loss, token mask, stats, metrics)."""
         token_mask, stats = self.mask(entropy, response_mask, group, seed)
+        weights, dropped, valid = None, None, response_mask
+        if sampler_logprobs is None and self.rollout_correction != "none":
+            raise ValueError(f"rollout_correction {self.rollout_correction} needs the sampler's log-probs")
+        if self.rollout_correction == "tis":
+            weights = rc.token_weights(old_logprobs, sampler_logprobs, response_mask, cap=self.tis_cap)
+        elif self.rollout_correction == "mis":
+            keep = rc.sequence_keep(old_logprobs, sampler_logprobs, response_mask, low=self.mis_low, high=self.mis_high)
+            dropped, valid = ~keep, (response_mask != 0) & keep[:, None]
+        if token_weights is not None:
+            weights = token_weights if weights is None else weights * token_weights
         loss, metrics = policy_loss(
             logprobs,
             old_logprobs,
             advantages,
-            response_mask,
+            valid,
+            token_weights=weights,
             token_mask=token_mask,
             clip_low=self.clip_low,
             clip_high=self.clip_high,
@@ -153,6 +200,10 @@ class Preset:
             entropy_coef=self.entropy_coef,
             entropy_over=self.entropy_over,
         )
+        if sampler_logprobs is not None:
+            metrics.update(
+                rc.metrics(old_logprobs, sampler_logprobs, response_mask, token_mask, weights=weights, dropped=dropped)
+            )
         metrics["rho"] = self.rho
         metrics["mask_threshold"] = stats["threshold"]
         metrics["mask_selected_fraction"] = stats["selected_fraction"]  # over the mask's scope

@@ -63,6 +63,8 @@ class Rollout:
     answers: list  # gold answer per sequence
     rewards: torch.Tensor = None  # [B] float
     correct: torch.Tensor = None  # [B] bool
+    sampler_logprobs: torch.Tensor = None  # [B, R] float32: the sampler's log-probs of the response tokens
+    # (backend vllm; 0 on padding); None when the policy itself sampled (HF backend: no mismatch to measure)
 
     @property
     def lengths(self) -> torch.Tensor:
@@ -80,6 +82,7 @@ class Rollout:
             [self.answers[i] for i in pick],
             None if self.rewards is None else self.rewards[idx],
             None if self.correct is None else self.correct[idx],
+            None if self.sampler_logprobs is None else self.sampler_logprobs[idx],
         )
 
 
@@ -172,10 +175,12 @@ def assemble(
     pad: int,
     eos: list[int],
     tokenizer,
+    sampler_logprobs: list | None = None,
 ) -> Rollout:
     """The `Rollout` layout from left-padded prompt rows (`ids`, `att`: [B, P], prompt-major, group-minor)
     and one response per row (token ids, a list or 1-D tensor): responses right-padded with `pad` to
     R >= 1, `response_mask` up to and including the first eos, texts decoded from the masked tokens.
+    `sampler_logprobs`: per response, the sampler's log-prob of each of its tokens (train.rollout_vllm).
     `generate` and `train.rollout_vllm` both end here."""
     R = max(1, max(len(r) for r in responses))
     resp = torch.full((len(responses), R), pad, dtype=torch.long)
@@ -186,6 +191,14 @@ def assemble(
     before_eos = (is_eos.long().cumsum(-1) - is_eos.long()) == 0  # up to and including the first eos
     response_mask = before_eos & filled
     texts = [tokenizer.decode(resp[i][response_mask[i]], skip_special_tokens=True) for i in range(len(responses))]
+    lps = None
+    if sampler_logprobs is not None:
+        lps = torch.zeros(len(responses), R, dtype=torch.float32)
+        for i, lp in enumerate(sampler_logprobs):
+            if len(lp) != len(responses[i]):
+                raise ValueError(f"response {i}: {len(responses[i])} tokens but {len(lp)} sampler log-probs")
+            lps[i, : len(lp)] = torch.as_tensor(lp, dtype=torch.float32)
+        lps = torch.where(response_mask, lps, 0.0)
     return Rollout(
         torch.cat([ids, resp], 1),
         torch.cat([att, response_mask.long()], 1),
@@ -193,6 +206,7 @@ def assemble(
         response_mask,
         texts,
         [a for a in answers for _ in range(group_size)],
+        sampler_logprobs=lps,
     )
 
 
@@ -237,4 +251,9 @@ def concat(parts: list[Rollout], pad: int) -> Rollout:
         [a for p in parts for a in p.answers],
         torch.cat([p.rewards for p in parts]),
         torch.cat([p.correct for p in parts]),
+        None
+        if any(p.sampler_logprobs is None for p in parts)
+        else torch.cat(
+            [torch.nn.functional.pad(p.sampler_logprobs, (0, R - p.sampler_logprobs.shape[1])) for p in parts]
+        ),
     )

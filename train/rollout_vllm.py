@@ -162,6 +162,7 @@ class VLLMRollout:
             dtype=dtype,
             gpu_memory_utilization=gpu_memory_utilization,
             generation_config="vllm",  # the checkpoint's sampling defaults never reach our requests
+            logprobs_mode="processed_logprobs",  # after temperature/top-p: the distribution the token came from
             enable_sleep_mode=self.sleep_mode,
         )
         if self.on_cpu:
@@ -268,6 +269,7 @@ class VLLMRollout:
                 ignore_eos=True,
                 stop_token_ids=self.eos,  # stop on exactly these ids
                 detokenize=False,
+                logprobs=0,  # the sampled token's log-prob only (train.rollout_correction)
                 output_kind=RequestOutputKind.FINAL_ONLY,
             )
             for i in range(len(prompts))
@@ -275,11 +277,23 @@ class VLLMRollout:
         ]
         requests = [{"prompt_token_ids": list(p)} for p in prompts for _ in range(copies)]
         outs = self.llm.generate(requests, params, use_tqdm=False)  # in request order
-        responses = [list(c.token_ids) for out in outs for c in sorted(out.outputs, key=lambda c: c.index)]
+        samples = [c for out in outs for c in sorted(out.outputs, key=lambda c: c.index)]
+        responses = [list(c.token_ids) for c in samples]
+        logprobs = [[step[t].logprob for t, step in zip(c.token_ids, c.logprobs)] for c in samples]
         if len(responses) != len(prompts) * group_size:
             raise RuntimeError(f"vLLM returned {len(responses)} samples for {len(prompts)} x {group_size}")
         ids, att = _left_pad([p for p in prompts for _ in range(group_size)], self.pad)
-        return assemble(ids, att, responses, answers, group_size, pad=self.pad, eos=self.eos, tokenizer=self.tokenizer)
+        return assemble(
+            ids,
+            att,
+            responses,
+            answers,
+            group_size,
+            pad=self.pad,
+            eos=self.eos,
+            tokenizer=self.tokenizer,
+            sampler_logprobs=logprobs,
+        )
 
     def close(self) -> None:
         """Drop the engine and its memory now."""

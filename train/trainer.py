@@ -32,6 +32,7 @@ from train.data import PromptStream, load_items
 from train.logprobs import token_logprobs
 from train.loss import STEP_METRICS
 from train.mask import selection_seed
+from train.rollout_correction import METRICS as CORRECTION_METRICS
 
 NonFiniteLoss = rollout.NonFinite  # loss, gradient norm or rollout logits are nan/inf
 
@@ -326,6 +327,7 @@ class Trainer:
             for sl in _slices(ms.start, ms.stop, cfg.micro_batch_size):
                 lp, ent, resp_mask = self._logprobs(r, sl)
                 old_lp = lp.detach() if old is None else old[sl, : lp.shape[1]].to(self.device)
+                sampler = r.sampler_logprobs
                 loss, m = self.preset.loss(
                     lp,
                     old_lp,
@@ -333,15 +335,16 @@ class Trainer:
                     resp_mask,
                     ent,
                     seed=selection_seed(cfg.seed, self.step, n_micro),
+                    sampler_logprobs=None if sampler is None else sampler[sl, : lp.shape[1]].to(self.device),
                 )
                 if not torch.isfinite(loss):
                     raise NonFiniteLoss(f"non-finite loss {float(loss)} at step {self.step + 1}")
                 (loss * (sl.stop - sl.start) / (ms.stop - ms.start)).backward()
                 n_micro += 1
                 agg["loss"] += float(loss.detach())
-                for k in STEP_METRICS:  # the loss's per-call metrics (clip fractions, cov fraction, ...)
+                for k in (*STEP_METRICS, *CORRECTION_METRICS):  # per-call metrics (clip fractions, mismatch, ...)
                     if k in m:
-                        agg[k] = agg.get(k, 0.0) + m[k]
+                        agg[k] = max(agg.get(k, m[k]), m[k]) if k.endswith("_max") else agg.get(k, 0.0) + m[k]
                 agg["num_selected"] += m["num_selected"]
                 agg["num_valid"] += m["num_valid"]
                 if not math.isnan(m["mask_threshold"]):
@@ -354,8 +357,8 @@ class Trainer:
                 raise NonFiniteLoss(f"non-finite gradient norm at step {self.step + 1}")
             agg["grad_norm"] += float(gn) / len(minis)
             self.opt.step()
-        for k in ("loss", *STEP_METRICS):
-            if k in agg:
+        for k in ("loss", *STEP_METRICS, *CORRECTION_METRICS):
+            if k in agg and not k.endswith("_max"):
                 agg[k] /= max(n_micro, 1)
         agg["selected_fraction"] = agg["num_selected"] / max(agg["num_valid"], 1)
         agg["threshold"] = sum(thresholds) / len(thresholds) if thresholds else None

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 import torch
 from trl import GRPOConfig, GRPOTrainer
 
-from train.loss import NORMALIZERS, OBJECTIVES
+from train.loss import ENTROPY_BONUS_OVER, NORMALIZERS, OBJECTIVES
 from train.mask import RULES, SCOPES, SELECTIONS, selection_seed
 from train.presets import Preset
 
@@ -69,6 +69,10 @@ class EntropyMaskedGRPOConfig(GRPOConfig):
     epsilon_high: float | None = field(
         default=0.28, metadata={"help": "Upper clip ε_high (DAPO clip-higher; paper: 0.28)."}
     )
+    entropy_over: str = field(
+        default="valid",
+        metadata={"help": "TRL's entropy_coef bonus averages the entropy over 'valid' tokens or the 'selected' ones."},
+    )
 
     def __post_init__(self):
         super().__post_init__()
@@ -84,6 +88,10 @@ class EntropyMaskedGRPOConfig(GRPOConfig):
             raise ValueError(f"entropy_rho must be in (0, 1], got {self.entropy_rho}")
         if self.top_entropy_quantile < 1.0:
             raise ValueError("use entropy_rho (with entropy_rule/scope), not TRL's top_entropy_quantile")
+        if self.entropy_over not in ENTROPY_BONUS_OVER:
+            raise ValueError(f"entropy_over must be one of {ENTROPY_BONUS_OVER}")
+        if self.use_adaptive_entropy:
+            raise ValueError("use_adaptive_entropy is not supported by this loss: set a constant entropy_coef")
 
 
 # Multimodal inputs TRL's own `_compute_loss` forwards to `_get_per_token_logps_and_entropies`.
@@ -104,16 +112,17 @@ _MODEL_INPUTS = (
 class EntropyMaskedGRPOTrainer(GRPOTrainer):
     """`GRPOTrainer` whose loss is `train.loss.policy_loss` on `train.mask.top_entropy_mask`.
 
-    TRL's `loss_type`, `importance_sampling_level`, vLLM IS correction and entropy bonus are not used
-    by this loss; `beta` (if non-zero) becomes the k3 KL coefficient. Logged metrics (TRL prefixes
+    TRL's `loss_type` and `importance_sampling_level` are not used by this loss (`loss_objective`,
+    `loss_normalizer` say what it is); `beta` (if non-zero) becomes the k3 KL coefficient; `entropy_coef`
+    is the entropy bonus (over `entropy_over` tokens); with vLLM, TRL's own sampler-mismatch correction
+    (`vllm_importance_sampling_correction`, its TIS/MIS weights) multiplies each token's loss. Logged metrics (TRL prefixes
     train/eval): `entropy_mask/selected_fraction` (= ρ for top-k), `entropy_mask/threshold`,
     `entropy_mask/num_valid` (tokens the mask chose from: all ranks' for scope="global"),
     `entropy_mask/threshold_spread` (max - min of the ranks' thresholds: 0 for "global"), `entropy`,
     `policy_loss`, `clip_ratio/{low,high,dual}`.
 
     Averaging is per micro-batch (as the authors' code), then divided by the gradient-accumulation
-    steps; TRL's "dapo" instead divides by the token count of the whole accumulation window. With
-    vLLM, TRL's sampler-mismatch importance-sampling correction is not applied by this loss.
+    steps; TRL's "dapo" instead divides by the token count of the whole accumulation window.
     """
 
     def __init__(self, *args, **kwargs):
@@ -139,10 +148,19 @@ class EntropyMaskedGRPOTrainer(GRPOTrainer):
             kl_coef=a.beta,
             objective=a.loss_objective,
             max_response_tokens=a.max_completion_length or 0,
+            entropy_coef=a.entropy_coef,
+            entropy_over=a.entropy_over,
         )
 
     def entropy_masked_loss(
-        self, per_token_logps, old_per_token_logps, advantages, mask, entropies, ref_per_token_logps=None
+        self,
+        per_token_logps,
+        old_per_token_logps,
+        advantages,
+        mask,
+        entropies,
+        ref_per_token_logps=None,
+        token_weights=None,
     ):
         """(loss before gradient-accumulation scaling, token mask, mask stats, loss metrics).
 
@@ -162,6 +180,7 @@ class EntropyMaskedGRPOTrainer(GRPOTrainer):
             entropies,
             ref_logprobs=ref_per_token_logps,
             seed=seed,
+            token_weights=token_weights,
         )
 
     def _compute_loss(self, model, inputs):
@@ -181,7 +200,10 @@ class EntropyMaskedGRPOTrainer(GRPOTrainer):
         old = inputs.get("old_per_token_logps")
         old = per_token_logps.detach() if old is None else old
         ref = inputs.get("ref_per_token_logps") if self.beta != 0.0 else None
-        loss, _, stats, m = self.entropy_masked_loss(per_token_logps, old, inputs["advantages"], mask, entropies, ref)
+        is_ratio = inputs.get("importance_sampling_ratio")  # TRL's vLLM TIS/MIS weights, [B, T] or [B, 1]
+        loss, _, stats, m = self.entropy_masked_loss(
+            per_token_logps, old, inputs["advantages"], mask, entropies, ref, token_weights=is_ratio
+        )
 
         mode = "train" if self.model.training else "eval"
         metrics = self._metrics[mode]
@@ -205,6 +227,8 @@ class EntropyMaskedGRPOTrainer(GRPOTrainer):
             metrics[f"clip_ratio/{k[len('clip_frac_') :]}"].append(m[k])
         if "ref_kl" in m:
             metrics["kl"].append(m["ref_kl"])
+        if "entropy_bonus" in m:
+            metrics["entropy_bonus"].append(m["entropy_bonus"])
 
         if mode == "train":  # HF's own loss scaling is off for GRPOTrainer: scale for accumulation
             loss = loss / self.current_gradient_accumulation_steps
