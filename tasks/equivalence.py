@@ -7,11 +7,15 @@ evaluates Python (unlike `sympify`/`parse_expr`, which this module never calls).
 
 Shapes are compared first (tasks/structure.py), then each pair of leaves: plain numbers exactly
 (decimals included: 0.3333 is not 1/3), percentages as p or p/100, degrees as d or d*pi/180, words
-as words, and everything else as `simplify(a - b) == 0`. When unsure the answer is "not equal".
+as words, and everything else as a - b == 0 proven exactly (expand, cancel, then simplify). Expressions in
+variables are first evaluated at a few points: a clear difference at one point settles "not equal" without
+simplify (most wrong answers), agreement only sends the pair on to the exact proof. When unsure the answer
+is "not equal".
 """
 
 from __future__ import annotations
 
+import functools
 import re
 from fractions import Fraction
 
@@ -36,8 +40,10 @@ MAX_EXPONENT = 10_000
 # ---- parsing ---------------------------------------------------------------------------------
 
 
+@functools.lru_cache(maxsize=4096)
 def to_sympy(latex: str):
-    """The expression for a LaTeX leaf, or None when the grammar rejects it (an unparseable answer)."""
+    """The expression for a LaTeX leaf, or None when the grammar rejects it (an unparseable answer).
+    Cached: answers repeat within a group of samples, and sympy expressions are immutable."""
     try:
         return latex2sympy(ascii_math(latex), normalization_config=_NORMALIZE, conversion_config=_CONVERT)
     except Exception:  # the parser signals "not LaTeX math" with assorted exception types
@@ -133,8 +139,56 @@ def exprs_equal(a, b) -> bool:
         close = _numerically_equal(a, b)
         if close is not None:
             return close
-    diff = sympy.simplify(a - b)
-    return diff == 0
+    elif _screen(a, b) is False:  # two functions that differ at a point are different: no simplify needed
+        return False
+    return _zero(a - b)
+
+
+def _zero(diff) -> bool:
+    """Exactly zero: the cheap normal forms first (expand settles polynomials, cancel rational functions),
+    `simplify` only when both leave something."""
+    for step in (sympy.expand, lambda d: sympy.cancel(sympy.together(d))):
+        try:
+            if step(diff) == 0:
+                return True
+        except Exception:  # a normal form that fails on this expression proves nothing; simplify decides
+            break
+    return sympy.simplify(diff) == 0
+
+
+# Points at which the screen evaluates expressions: generic positive rationals (logs and square roots stay
+# real), a different value for each symbol (sorted by name) and each point.
+_SCREEN_VALUES = [sympy.Rational(n, d) for n, d in ((7, 5), (13, 11), (17, 7), (5, 13), (29, 17), (11, 3), (3, 19))]
+
+
+def _values_at(exprs, point: int) -> list[complex] | None:
+    names = sorted(set().union(*(e.free_symbols for e in exprs)), key=str)
+    subs = {s: _SCREEN_VALUES[(i * 3 + point) % len(_SCREEN_VALUES)] for i, s in enumerate(names)}
+    out = []
+    for e in exprs:
+        try:
+            v = complex(sympy.N(e.xreplace(subs), 30))
+        except Exception:  # undefined there (a pole, a function sympy cannot evaluate): this point cannot judge
+            return None
+        if v != v or abs(v) == float("inf"):
+            return None
+        out.append(v)
+    return out
+
+
+def _screen(a, b, points: int = 3) -> bool | None:
+    """a and b evaluated at a few points: False when they differ clearly at one (a proof of inequality: the
+    values are computed to 30 digits, the gap asked for is 1e-8 relative); True when they agree at every point
+    that could be evaluated (not a proof: the caller still proves equality exactly); None when none could."""
+    judged = 0
+    for k in range(points):
+        v = _values_at((a, b), k)
+        if v is None:
+            continue
+        judged += 1
+        if abs(v[0] - v[1]) > 1e-8 * max(1.0, abs(v[0]), abs(v[1])):
+            return False
+    return True if judged else None
 
 
 def _numerically_equal(a, b) -> bool | None:
@@ -328,6 +382,9 @@ def _same_equation(p: Shape, g: Shape) -> bool:
         or lp.free_symbols != lg.free_symbols
     ):
         return False
+    seen = [v for v in (_values_at((lp / lg,), k) for k in range(3)) if v is not None]
+    if any(abs(v[0] - seen[0][0]) > 1e-8 * max(1.0, abs(v[0])) for v in seen):
+        return False  # the ratio takes two values: not a constant multiple
     ratio = sympy.simplify(lp / lg)
     return bool(ratio.is_number and not ratio.free_symbols and ratio.is_nonzero and ratio.is_finite)
 

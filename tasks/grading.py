@@ -13,6 +13,8 @@ up front).
 
 from __future__ import annotations
 
+import threading
+from collections import OrderedDict
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -136,10 +138,40 @@ def _verdict(equal: bool, extracted: str, canonical: str | None) -> Grade:
     return Grade(equal, extracted, "correct" if equal else "wrong", canonical)
 
 
+class _Verdicts:
+    """The workers' settled verdicts by (extracted answer, gold), least recently used dropped first: answers
+    repeat within a group of samples and across epochs, and a verdict is a pure function of the pair. Only
+    "ok" verdicts are kept (a timeout may pass on another try); thread-safe for grade_batch."""
+
+    def __init__(self, size: int = 1 << 16) -> None:
+        self.size, self._d, self._lock = size, OrderedDict(), threading.Lock()
+
+    def get(self, key):
+        with self._lock:
+            if key in self._d:
+                self._d.move_to_end(key)
+                return self._d[key]
+        return None
+
+    def put(self, key, value) -> None:
+        with self._lock:
+            self._d[key] = value
+            if len(self._d) > self.size:
+                self._d.popitem(last=False)
+
+
+_VERDICTS = _Verdicts()
+
+
 def _check(item: _Pending, timeout: float) -> Grade:
+    key = (item.extracted, item.gold)
+    hit = _VERDICTS.get(key)
+    if hit is not None:
+        return _verdict(*hit)
     status, equal, canon = worker_pool.get_pool().check(item.extracted, item.gold, timeout)
     canon = canon or clean(item.extracted).text
     if status == "ok":
+        _VERDICTS.put(key, (equal, item.extracted, canon))
         return _verdict(equal, item.extracted, canon)
     return Grade(False, item.extracted, status, canon)
 
