@@ -405,6 +405,19 @@ def requested_samples(p: Plan, budgets: list[int] | None = None):
     return t.filter(mask)
 
 
+def finish(p: Plan, info: dict, *, leaderboard: bool = True) -> tuple[list[dict], Path | None]:
+    """Score a finished run once: its leaderboard rows (every budget, curve points included, when they go to
+    OUT/leaderboard.parquet; else only the requested budgets, for the summary). Returns (rows, the
+    leaderboard file the rows were added to, or None)."""
+    from harness import leaderboard as board
+
+    table = requested_samples(p, None if leaderboard else p.config.budgets)
+    if not leaderboard:
+        return board.rows_for_run(table, info), None
+    path = Path(p.config.out) / "leaderboard.parquet"
+    return board.append_run(path, table, info), path
+
+
 def summary(rows: list[dict]) -> str:
     """A Markdown table, task x requested budget: avg@n ± SE, truncation rate, mean response tokens.
 

@@ -1,6 +1,6 @@
 """The leaderboard: one Parquet row per (run, task, request, budget), safe to update from many processes.
 
-`harness eval` calls `append_run(path, samples, manifest)` once a run has finished. Every write takes an
+`harness eval` calls `append_run(path, samples, manifest)` once a run has finished (harness.evaluate.finish). Every write takes an
 exclusive `fcntl.flock` on a sidecar file (`leaderboard.parquet.lock`, never deleted: deleting a lock
 file lets two writers hold "the" lock at once), reads the current table, replaces the rows of the runs
 being added, writes a temporary file in the same folder and renames it over the old one. Readers never
@@ -119,6 +119,53 @@ def rows_for_run(samples: Any, manifest: Mapping[str, Any]) -> list[dict[str, An
     requested = {int(b) for b in requested} if requested else None
     task_hashes = manifest.get("task_hashes") or {}
     return [_row(score, columns, manifest, sampling, requested, task_hashes) for score in score_samples(columns)]
+
+
+def locate(results: str | os.PathLike) -> Path:
+    """A results folder (its leaderboard.parquet) or the .parquet file itself, as the user gave it."""
+    path = Path(results)
+    return path if path.suffix == ".parquet" else path / "leaderboard.parquet"
+
+
+def load_rows(results: str | os.PathLike) -> list[dict[str, Any]]:
+    """Every row (current schema) from a results folder or a leaderboard file; a missing or unreadable file is
+    a UsageError (one line)."""
+    from harness.errors import UsageError
+
+    path = locate(results)
+    if not path.is_file():
+        raise UsageError(f"no leaderboard at {path} (run `harness eval` first, or pass --results)")
+    try:
+        return read(path).to_pylist()
+    except (OSError, ValueError) as exc:  # pyarrow's ArrowInvalid is a ValueError
+        raise UsageError(f"cannot read leaderboard {path}: {exc}") from exc
+
+
+def select(rows: list[dict[str, Any]], tasks: str | None, budgets: str | None) -> list[dict[str, Any]]:
+    """The rows of these tasks and budgets (comma-separated, as typed); asking for one that has no row is a
+    UsageError naming what there is."""
+    from harness.errors import UsageError
+
+    if tasks:
+        wanted = {t.strip() for t in tasks.split(",") if t.strip()}
+        known = {r["task"] for r in rows}
+        unknown = wanted - known
+        if unknown:
+            raise UsageError(f"no rows for task(s) {', '.join(sorted(unknown))} (known: {', '.join(sorted(known))})")
+        rows = [r for r in rows if r["task"] in wanted]
+    if budgets:
+        try:
+            wanted_b = {int(b) for b in budgets.split(",") if b.strip()}
+        except ValueError:
+            raise UsageError(f"--budget takes comma-separated integers, got {budgets!r}") from None
+        known_b = {r["budget"] for r in rows}
+        if wanted_b - known_b:
+            raise UsageError(
+                f"no rows at budget(s) {', '.join(map(str, sorted(wanted_b - known_b)))} "
+                f"(budgets: {', '.join(map(str, sorted(known_b))) or 'none'})"
+            )
+        rows = [r for r in rows if r["budget"] in wanted_b]
+    return rows
 
 
 def entry_key(row: Mapping[str, Any]) -> tuple:

@@ -3,6 +3,7 @@ reason (exit 2), before any model is loaded; nothing is created by the check."""
 
 from __future__ import annotations
 
+import sys
 import tempfile
 from pathlib import Path
 
@@ -32,3 +33,13 @@ def writable_file(path: str | Path, flag: str) -> None:
     if p.is_dir():
         raise UsageError(f"{flag} {path}: is a folder, not a file")
     writable_dir(p.parent, flag)
+
+
+def emit(text: str, out: str | None) -> None:
+    """`text` to the file `out` (saying so on stderr), or to stdout."""
+    if out:
+        Path(out).parent.mkdir(parents=True, exist_ok=True)
+        Path(out).write_text(text)
+        print(f"wrote {out}", file=sys.stderr)
+    else:
+        sys.stdout.write(text)

@@ -37,3 +37,13 @@ def _cell(value: object, full: bool) -> str:
     if isinstance(value, float) and not full:
         return f"{value:.6g}"
     return str(value)
+
+
+def pct(x: float | None) -> str:
+    """A fraction as a percentage with one decimal; empty for None and NaN."""
+    return "" if x is None or x != x else f"{100 * x:.1f}"
+
+
+def ci(lo: float | None, hi: float | None) -> str:
+    """An interval of fractions as "[lo, hi]" in percent; empty when either end is missing."""
+    return "" if lo is None or hi is None else f"[{pct(lo)}, {pct(hi)}]"

@@ -13,18 +13,10 @@ import argparse
 import importlib.util
 import sys
 
-from harness.commands.leaderboard import (
-    add_output_arguments,
-    add_source_arguments,
-    ci,
-    emit,
-    filter_rows,
-    leaderboard_file,
-    pct,
-    read_rows,
-)
+from harness.commands.options import add_output_arguments, add_source_arguments
 from harness.errors import UsageError
-from harness.outputs import writable_file
+from harness.outputs import emit, writable_file
+from harness.tables import ci, pct
 
 
 def register(sub) -> None:
@@ -51,18 +43,19 @@ def register(sub) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from harness import comparison
+    from harness import leaderboard as board
 
     if args.iters < 1:
         raise UsageError(f"--iters must be at least 1, got {args.iters}")
     plot = (
         None
         if args.no_plot or args.paper_table
-        else (args.plot or leaderboard_file(args.results).with_name("accuracy_vs_budget.png"))
+        else (args.plot or board.locate(args.results).with_name("accuracy_vs_budget.png"))
     )
     for flag, path in (("--out", args.out), ("--plot", plot)):
         if path:
             writable_file(path, flag)
-    rows = filter_rows(read_rows(args.results), args.task, args.budget)
+    rows = board.select(board.load_rows(args.results), args.task, args.budget)
     who = args.checkpoints or (comparison.checkpoint_labels(rows) if args.paper_table else [])
     if not who:
         raise UsageError("name at least one checkpoint or run id to compare (or use --paper-table)")

@@ -105,17 +105,11 @@ def run(args: argparse.Namespace) -> int:
         evaluate.execute(plan, dp_rank=args.dp_rank, progress=False)
         return 0
     info = evaluate.execute(plan, progress=not args.no_progress)
-    from harness import leaderboard
-
-    # Scored once, for the summary and the leaderboard; without a leaderboard, only the summary's budgets.
-    table = evaluate.requested_samples(plan, None if cfg.leaderboard else cfg.budgets)
-    rows = leaderboard.rows_for_run(table, info)
+    rows, board = evaluate.finish(plan, info, leaderboard=cfg.leaderboard)
     print(f"run {plan.run_id}: {plan.run_dir}")
     print(evaluate.summary(rows))
-    if cfg.leaderboard:
-        path = Path(cfg.out) / "leaderboard.parquet"
-        leaderboard.add_rows(path, rows)
-        print(f"leaderboard: {path}")
+    if board is not None:
+        print(f"leaderboard: {board}")
     return 0
 
 

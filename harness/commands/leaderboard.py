@@ -9,12 +9,12 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
-from pathlib import Path
 
 from harness import tables
+from harness.commands.options import add_output_arguments, add_source_arguments
 from harness.errors import UsageError
-from harness.outputs import writable_file
+from harness.outputs import emit, writable_file
+from harness.tables import ci, pct
 
 SORT_KEYS = (
     "avg",
@@ -66,25 +66,12 @@ def register(sub) -> None:
     p.set_defaults(func=run)
 
 
-def add_source_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument(
-        "--results",
-        default="results",
-        help="results folder holding leaderboard.parquet, or the .parquet file (default results)",
-    )
-    p.add_argument("--task", help="comma-separated tasks to keep (e.g. aime24,aime25)")
-    p.add_argument("--budget", help="comma-separated budgets to keep (e.g. 20480,29696)")
-
-
-def add_output_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--format", choices=tables.FORMATS, default="table")
-    p.add_argument("--out", help="write to this file instead of stdout")
-
-
 def run(args: argparse.Namespace) -> int:
+    from harness import leaderboard as board
+
     if args.out:
         writable_file(args.out, "--out")
-    rows = filter_rows(read_rows(args.results), args.task, args.budget)
+    rows = board.select(board.load_rows(args.results), args.task, args.budget)
     if args.checkpoint:
         known = sorted({r["checkpoint"] for r in rows if r["checkpoint"]})
         rows = [r for r in rows if args.checkpoint in (r["checkpoint"] or "")]
@@ -105,48 +92,6 @@ def run(args: argparse.Namespace) -> int:
         text = tables.render(HEADERS, [display_row(r) for r in rows], args.format)
     emit(text, args.out)
     return 0
-
-
-def leaderboard_file(results: str) -> Path:
-    """--results as given: a results folder (its leaderboard.parquet) or the .parquet file itself."""
-    path = Path(results)
-    return path if path.suffix == ".parquet" else path / "leaderboard.parquet"
-
-
-def read_rows(results: str) -> list[dict]:
-    """Every leaderboard row (current schema) from a results folder or a leaderboard file."""
-    from harness import leaderboard
-
-    path = leaderboard_file(results)
-    if not path.is_file():
-        raise UsageError(f"no leaderboard at {path} (run `harness eval` first, or pass --results)")
-    try:
-        return leaderboard.read(path).to_pylist()
-    except (OSError, ValueError) as exc:  # pyarrow's ArrowInvalid is a ValueError
-        raise UsageError(f"cannot read leaderboard {path}: {exc}") from exc
-
-
-def filter_rows(rows: list[dict], tasks: str | None, budgets: str | None) -> list[dict]:
-    if tasks:
-        wanted = {t.strip() for t in tasks.split(",") if t.strip()}
-        known = {r["task"] for r in rows}
-        unknown = wanted - known
-        if unknown:
-            raise UsageError(f"no rows for task(s) {', '.join(sorted(unknown))} (known: {', '.join(sorted(known))})")
-        rows = [r for r in rows if r["task"] in wanted]
-    if budgets:
-        try:
-            wanted_b = {int(b) for b in budgets.split(",") if b.strip()}
-        except ValueError:
-            raise UsageError(f"--budget takes comma-separated integers, got {budgets!r}") from None
-        known_b = {r["budget"] for r in rows}
-        if wanted_b - known_b:
-            raise UsageError(
-                f"no rows at budget(s) {', '.join(map(str, sorted(wanted_b - known_b)))} "
-                f"(budgets: {', '.join(map(str, sorted(known_b))) or 'none'})"
-            )
-        rows = [r for r in rows if r["budget"] in wanted_b]
-    return rows
 
 
 def sort_key(metric: str):
@@ -184,23 +129,6 @@ def display_row(r: dict) -> list[str]:
         (r["run_id"] or "")[:12],
         (r["date"] or "")[:10],
     ]
-
-
-def pct(x: float | None) -> str:
-    return "" if x is None or x != x else f"{100 * x:.1f}"
-
-
-def ci(lo: float | None, hi: float | None) -> str:
-    return "" if lo is None or hi is None else f"[{pct(lo)}, {pct(hi)}]"
-
-
-def emit(text: str, out: str | None) -> None:
-    if out:
-        Path(out).parent.mkdir(parents=True, exist_ok=True)
-        Path(out).write_text(text)
-        print(f"wrote {out}", file=sys.stderr)
-    else:
-        sys.stdout.write(text)
 
 
 def _top_k(blob: str | None) -> tuple[int, float] | None:
