@@ -121,24 +121,28 @@ class TrainConfig:
         need(self.rho is None or 0.0 < self.rho <= 1.0, f"rho: must be in (0, 1], got {self.rho}")
         need(self.temperature > 0, "temperature: must be > 0 (entropy is taken at the rollout T)")
         need(0.0 < self.top_p <= 1.0, f"top_p: must be in (0, 1], got {self.top_p}")
-        need(self.reward_mode in ("pm1", "binary"), f"reward_mode: pm1 or binary, got {self.reward_mode!r}")
+        from tasks.reward import MODES
+
+        need(self.reward_mode in MODES, f"reward_mode: one of {', '.join(MODES)}, got {self.reward_mode!r}")
         need(
             0 <= self.overlong_buffer <= self.max_response_tokens, "overlong_buffer: must be in 0..max_response_tokens"
         )
         from train.loss import NORMALIZERS, OBJECTIVES
-        from train.mask import SELECTIONS
+        from train.mask import RULES, SCOPES, SELECTIONS
         from train.presets import PRESETS
 
         need(self.preset in PRESETS, f"preset: one of {', '.join(PRESETS)}, got {self.preset!r}")
         need(self.selection in ("", *SELECTIONS), f"selection: one of {', '.join(SELECTIONS)}, got {self.selection!r}")
         need(self.objective in ("", *OBJECTIVES), f"objective: one of {', '.join(OBJECTIVES)}, got {self.objective!r}")
-        need(self.rule in ("", "topk", "quantile"), f"rule: topk or quantile, got {self.rule!r}")
-        need(self.scope in ("", "micro", "global", "local"), f"scope: micro, global or local, got {self.scope!r}")
+        need(self.rule in ("", *RULES), f"rule: one of {', '.join(RULES)}, got {self.rule!r}")
+        need(self.scope in ("", *SCOPES), f"scope: one of {', '.join(SCOPES)}, got {self.scope!r}")
         need(
             self.normalizer in ("", *NORMALIZERS),
             f"normalizer: one of {', '.join(NORMALIZERS)}, got {self.normalizer!r}",
         )
-        need(self.backend in ("hf", "vllm"), f"backend: hf or vllm, got {self.backend!r}")
+        from train.rollout import BACKENDS
+
+        need(self.backend in BACKENDS, f"backend: one of {', '.join(BACKENDS)}, got {self.backend!r}")
         from train.rollout_correction import CORRECTIONS
 
         need(

@@ -52,11 +52,16 @@ ENTROPY_BONUS_OVER = ("valid", "selected")
 STEP_METRICS = ("clip_frac_low", "clip_frac_high", "clip_frac_dual", "approx_kl", "cov_fraction", "entropy_bonus")
 
 
-def _percentiles(values: torch.Tensor, qs=(0.5, 0.8, 0.95)) -> dict:
+ENTROPY_PERCENTILES = (50, 80, 95)  # logged as entropy_p50, entropy_p80, entropy_p95
+
+
+def entropy_percentiles(values: torch.Tensor) -> dict:
+    """{"entropy_pQ": the Q-th percentile (nearest rank) of `values`} for Q in ENTROPY_PERCENTILES; {} if empty.
+    The loss reports them per call, the trainer over a whole step's tokens: one definition for both."""
     if values.numel() == 0:
         return {}
     s = values.float().sort().values
-    return {f"entropy_p{round(q * 100)}": float(s[round(q * (s.numel() - 1))]) for q in qs}
+    return {f"entropy_p{q}": float(s[round(q / 100 * (s.numel() - 1))]) for q in ENTROPY_PERCENTILES}
 
 
 def _dapo(logprobs, old_logprobs, adv, sel, valid, *, clip_low, clip_high, dual_clip):
@@ -271,7 +276,7 @@ def policy_loss(
             metrics["num_cov"] = int(hit.sum())
         if entropy is not None:
             e = entropy.detach().float()
-            metrics.update(_percentiles(e[valid]))
+            metrics.update(entropy_percentiles(e[valid]))
             metrics["entropy_mean"] = float(e[valid].mean()) if n_valid else 0.0
             metrics["entropy_selected_mean"] = float(e[sel].mean()) if n_sel else 0.0
     return loss, metrics

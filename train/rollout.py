@@ -19,6 +19,8 @@ import torch
 from tasks import prompts as _prompts
 from train.logprobs import autocast, prefix_cache, prompt_groups, sharing_pays
 
+BACKENDS = ("hf", "vllm")  # hf: the policy's own generate (this module); vllm: train.rollout_vllm
+
 
 class NonFinite(RuntimeError):
     """nan/inf in the policy's logits, loss or gradients: the run stops, the last checkpoint is kept."""

@@ -30,7 +30,7 @@ from train.advantage import group_advantages, informative_groups
 from train.config import ConfigError, TrainConfig, resume_changes
 from train.data import PromptStream, load_items
 from train.logprobs import token_logprobs
-from train.loss import STEP_METRICS
+from train.loss import ENTROPY_PERCENTILES, STEP_METRICS, entropy_percentiles
 from train.mask import selection_seed
 from train.rollout_correction import METRICS as CORRECTION_METRICS
 
@@ -362,9 +362,8 @@ class Trainer:
                 agg[k] /= max(n_micro, 1)
         agg["selected_fraction"] = agg["num_selected"] / max(agg["num_valid"], 1)
         agg["threshold"] = sum(thresholds) / len(thresholds) if thresholds else None
-        e = torch.cat(ents).sort().values if ents else torch.zeros(0)
-        for q in (50, 80, 95):
-            agg[f"entropy_p{q}"] = float(e[round(q / 100 * (e.numel() - 1))]) if e.numel() else None
+        e = torch.cat(ents) if ents else torch.zeros(0)
+        agg.update({f"entropy_p{q}": None for q in ENTROPY_PERCENTILES} | entropy_percentiles(e))
         agg["entropy_mean"] = float(e.mean()) if e.numel() else None
         agg["optimizer_steps"] = len(minis)
         agg["train_tokens"] = agg["num_valid"]
