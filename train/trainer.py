@@ -1,7 +1,7 @@
 """The GRPO/DAPO loop with the top-ρ entropy mask, for one process (CPU or one GPU).
 
 One rollout step:
-1. take prompts, sample `group_size` responses each with the policy (train/rollout.py), score them;
+1. take prompts, sample `group_size` responses each with the policy (train/rollout/), score them;
    with dynamic sampling drop groups whose rewards are all equal and sample more prompts until the
    batch is full or `max_sampling_rounds` is spent (then train on what was kept);
 2. group-relative advantages (train/advantage.py);
@@ -135,7 +135,7 @@ class Trainer:
         self.pad = rollout.pad_id(self.tokenizer, self.eos)
         self.engine = None
         if cfg.backend == "vllm":  # starts from the same weights as the policy: src
-            from train.rollout_vllm import VLLMRollout
+            from train.rollout.vllm import VLLMRollout
 
             self.engine = VLLMRollout(
                 src,

@@ -1,13 +1,8 @@
-"""Rollouts with the policy itself: HF `generate`, n responses per prompt, then rewards.
-
-Sampling is pure temperature sampling (top_k off, top_p from the config) from a fresh
-GenerationConfig, so the checkpoint's own generation defaults (top_k=50, repetition penalty...) never
-change the distribution the loss assumes. Each generate() call is seeded from (seed, step, round,
-chunk), so a resumed run regenerates exactly what the killed one would have.
+"""The rollout layout every backend returns, and what the trainer does with it (score, select, concat).
 
 Layout of a `Rollout`: prompts left-padded to a common width P, responses right-padded to R; the
 sequence tensor is [B, P + R]. `response_mask` covers each response up to and including its first
-end-of-sequence token.
+end-of-sequence token. The prompt and end-of-sequence rules are tasks.prompts', the ones eval uses.
 """
 
 from __future__ import annotations
@@ -17,27 +12,12 @@ from dataclasses import dataclass
 import torch
 
 from tasks import prompts as _prompts
-from train.logprobs import autocast, prefix_cache, prompt_groups, sharing_pays
 
-BACKENDS = ("hf", "vllm")  # hf: the policy's own generate (this module); vllm: train.rollout_vllm
+BACKENDS = ("hf", "vllm")  # train.rollout.hf (the policy's own generate), train.rollout.vllm (a colocated engine)
 
 
 class NonFinite(RuntimeError):
     """nan/inf in the policy's logits, loss or gradients: the run stops, the last checkpoint is kept."""
-
-
-def _finite_logits():
-    """A generate() logits processor that stops on nan/inf instead of sampling from garbage."""
-    from transformers import LogitsProcessor
-
-    class Check(LogitsProcessor):
-        def __call__(self, input_ids, scores):
-            if not bool(torch.isfinite(scores).all()):  # -inf is legal (a banned token); nan/+inf are not
-                if bool(torch.isnan(scores).any()) or bool((scores == float("inf")).any()):
-                    raise NonFinite("non-finite logits during rollout")
-            return scores
-
-    return Check()
 
 
 def prompt_ids(tokenizer, messages) -> list[int]:
@@ -88,7 +68,8 @@ class Rollout:
         )
 
 
-def _left_pad(rows: list[list[int]], pad: int):
+def left_pad(rows: list[list[int]], pad: int):
+    """Rows of token ids left-padded to one width: (ids, attention mask), both [B, width] long."""
     width = max(len(r) for r in rows)
     ids = torch.full((len(rows), width), pad, dtype=torch.long)
     att = torch.zeros((len(rows), width), dtype=torch.long)
@@ -96,75 +77,6 @@ def _left_pad(rows: list[list[int]], pad: int):
         ids[i, width - len(r) :] = torch.tensor(r)
         att[i, width - len(r) :] = 1
     return ids, att
-
-
-def _shared_prefill(model, ids: torch.Tensor, att: torch.Tensor, new_tokens: int, min_saving: float):
-    """The key/value cache of all but each prompt's last token, computed once per distinct prompt.
-
-    generate() then feeds only the last prompt token, so a group of G responses pays for one
-    prefill instead of G. None when there is nothing to share.
-    """
-    which, first = prompt_groups(ids, att, ids.shape[1])
-    if ids.shape[1] < 2 or not sharing_pays(ids.shape[0], first.numel(), ids.shape[1], new_tokens, min_saving):
-        return None
-    return prefix_cache(model, ids[:, :-1], att[:, :-1], which, first)[0]
-
-
-@torch.no_grad()
-def generate(
-    model,
-    tokenizer,
-    prompts: list[list[int]],
-    answers: list,
-    *,
-    group_size: int,
-    max_new_tokens: int,
-    temperature: float,
-    top_p: float,
-    batch_size: int,
-    seed: int,
-    prompt_sharing: float = 0.2,
-    mixed_precision: str = "",
-) -> Rollout:
-    """`group_size` responses for each prompt; rows of one prompt are contiguous.
-
-    `mixed_precision` ("bfloat16"/"float16") samples under torch.autocast, as the update computes.
-    """
-    from transformers import GenerationConfig
-
-    device = next(model.parameters()).device
-    eos = eos_ids(model, tokenizer)
-    pad = pad_id(tokenizer, eos)
-    gen_cfg = GenerationConfig(
-        do_sample=True,
-        temperature=temperature,
-        top_p=top_p,
-        top_k=0,
-        max_new_tokens=max_new_tokens,
-        pad_token_id=pad,
-        eos_token_id=eos,
-    )
-    rows = [p for p in prompts for _ in range(group_size)]
-    ids, att = _left_pad(rows, pad)
-    P = ids.shape[1]
-    was_training = model.training
-    model.eval()
-    responses = []
-    for c, i in enumerate(range(0, len(rows), batch_size)):
-        torch.manual_seed(seed * 1000 + c)
-        chunk_ids, chunk_att = ids[i : i + batch_size].to(device), att[i : i + batch_size].to(device)
-        with autocast(device.type, mixed_precision):
-            cache = _shared_prefill(model, chunk_ids, chunk_att, max_new_tokens, prompt_sharing)
-            out = model.generate(
-                input_ids=chunk_ids,
-                attention_mask=chunk_att,
-                past_key_values=cache,
-                generation_config=gen_cfg,
-                logits_processor=[_finite_logits()],
-            )
-        responses.extend(out[:, P:].cpu())
-    model.train(was_training)
-    return assemble(ids, att, responses, answers, group_size, pad=pad, eos=eos, tokenizer=tokenizer)
 
 
 def assemble(
@@ -182,8 +94,8 @@ def assemble(
     """The `Rollout` layout from left-padded prompt rows (`ids`, `att`: [B, P], prompt-major, group-minor)
     and one response per row (token ids, a list or 1-D tensor): responses right-padded with `pad` to
     R >= 1, `response_mask` up to and including the first eos, texts decoded from the masked tokens.
-    `sampler_logprobs`: per response, the sampler's log-prob of each of its tokens (train.rollout_vllm).
-    `generate` and `train.rollout_vllm` both end here."""
+    `sampler_logprobs`: per response, the sampler's log-prob of each of its tokens (train.rollout.vllm).
+    `train.rollout.hf.generate` and `train.rollout.vllm` both end here."""
     R = max(1, max(len(r) for r in responses))
     resp = torch.full((len(responses), R), pad, dtype=torch.long)
     for i, r in enumerate(responses):
