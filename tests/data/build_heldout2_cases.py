@@ -138,7 +138,11 @@ CASES = {
     "rllm": [
         ("<think>2 + 2 = 4</think>\nThe answer is \\boxed{4}.", "4", C),
         ("<think>2 + 2 = 5</think>\nThe answer is \\boxed{5}.", "4", W),
-        ("<think>Let me solve this quadratic equation</think>\nThe answer is \\boxed{x = 2, x = -3}.", "x = 2, x = -3", C),
+        (
+            "<think>Let me solve this quadratic equation</think>\nThe answer is \\boxed{x = 2, x = -3}.",
+            "x = 2, x = -3",
+            C,
+        ),
         ("<think>Let me calculate this carefully</think>\nThe answer is \\boxed{24}.", r"\boxed{24}", C),
         ("<think>The answer is approximately pi</think>\nThe answer is \\boxed{3.14159}.", "3.14159", C),
         ("<think>Let me simplify this fraction</think>\nThe answer is \\boxed{\\frac{1}{2}}.", "1/2", C),
