@@ -23,7 +23,17 @@ import sympy
 from latex2sympy2_extended import NormalizationConfig, latex2sympy
 from latex2sympy2_extended.latex2sympy2 import ConversionConfig
 
-from tasks.normalize import WORD, chain_value, clean, decimal_states, long_decimal, number_text, plain_number
+from tasks.normalize import (
+    APPROX,
+    WORD,
+    chain_value,
+    clean,
+    decimal_states,
+    long_decimal,
+    number_text,
+    plain_number,
+    rounds_to,
+)
 from tasks.structure import Shape, is_name, peel_parens, shape
 
 _NORMALIZE = NormalizationConfig(
@@ -397,6 +407,45 @@ def equivalent(pred: str, gold: str) -> bool:
     p, g = _cleaned(pred), _cleaned(gold)
     if not p or not g:
         return False
+    if p == g:
+        return True
+    g = (_approximation(g) or (g,))[0]  # a gold "\frac{\sqrt{3}}{3} \approx 0.577" is its exact side
+    approx = _approximation(p)
+    if approx is None:
+        return _equivalent(p, g)
+    exact, decimal = approx
+    if not exact:  # "\approx 1.41421" alone is that decimal, under the decimal rules
+        return _equivalent(decimal, g)
+    if _approximates(exact, decimal) is False:  # "\frac{1}{3} \approx 0.5" contradicts itself: a hedge
+        return False
+    return _equivalent(exact, g) or _equivalent(decimal, g)
+
+
+def _approximation(text: str) -> tuple[str, str] | None:
+    """("E", "d") for "E \\approx d", where d is a plain decimal or integer; else None."""
+    parts = APPROX.split(text)
+    if len(parts) != 2 or plain_number(parts[1].strip()) is None:
+        return None
+    return parts[0].strip(), parts[1].strip()
+
+
+def _approximates(exact: str, decimal: str) -> bool | None:
+    """Whether `decimal` is the constant `exact` rounded or cut at its last digit; None when `exact` is no constant."""
+    values = _values(clean(exact).text, False, False)
+    if not values:
+        return None
+    value = values[0]
+    if not isinstance(value, Fraction):
+        if not isinstance(value, sympy.Expr) or value.free_symbols or too_big(value) or not value.is_real:
+            return None
+        try:
+            value = Fraction(str(sympy.N(value, 40)))
+        except (ValueError, TypeError, ZeroDivisionError):
+            return None
+    return rounds_to(value, decimal)
+
+
+def _equivalent(p: str, g: str) -> bool:
     if p == g:
         return True
     if "=" not in g:  # "m+n = 256+37 = 293" states 293

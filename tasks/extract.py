@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 
-from tasks.normalize import WORD, matching_brace
+from tasks.normalize import APPROX, WORD, matching_brace
 
 BOXES = ("\\boxed", "\\fbox")
 LAST_NUMBER_POLICIES = ("off", "line", "any")
@@ -50,6 +50,10 @@ _BOX_GAP = re.compile(
     r"(?:\s|[,;$]|\\[()\[\]]|\\q?quad(?![a-zA-Z])|\\[,;: ]|~|\b(?:and|or)\b|\\(?:text|mbox|textrm)\{\s*(?:and|or|,)?\s*\})*"
 )
 _JOINER = re.compile(r"[,;]|\b(?:and|or)\b")
+# "\boxed{\frac{1}{3}} \approx \boxed{0.333}", "\boxed{\sqrt{2}}, numerically \boxed{\approx 1.41421}"
+_APPROX_GAP = re.compile(r"[\s$]*(?:" + APPROX.pattern + r")[\s$]*")
+_APPROX_BODY = re.compile(r"\s*(?:" + APPROX.pattern + ")")
+MAX_APPROX_GAP = 80  # characters of prose allowed between an exact box and the box that approximates it
 _VERB = re.compile(r"(?i)\b(?:is|are|equals|was|be)\b\s*:?\s*")
 _BARE_BODY = re.compile(r"[^\s$]+")  # "\boxed 5"
 MAX_BOXES = 32
@@ -85,6 +89,24 @@ def last_box(text: str, before: int | None = None) -> tuple[int, int, str | None
     return (start, m.end(), m.group()) if m and j > start + len(name) else (start, len(text), None)
 
 
+def approx_box(text: str, last: tuple[int, int, str]) -> tuple[int, int, str] | None:
+    """An approximation box and the exact box before it, read as one answer "E \\approx d".
+
+    The last box approximates when its body opens with \\approx or when \\approx alone stands between it and the
+    box before ("\\boxed{\\frac{1}{3}} \\approx \\boxed{0.333}"); the grader then checks that d approximates E.
+    """
+    prev = last_box(text, last[0])
+    if prev is None or prev[2] is None or prev[1] > last[0] or APPROX.search(prev[2]):
+        return None
+    gap, body = text[prev[1] : last[0]], last[2]
+    opens = _APPROX_BODY.match(body)
+    if opens and len(gap) <= MAX_APPROX_GAP:
+        return prev[0], last[1], f"{prev[2]} \\approx {body[opens.end() :].strip()}"
+    if _APPROX_GAP.fullmatch(gap) and not APPROX.search(body):
+        return prev[0], last[1], f"{prev[2]} \\approx {body.strip()}"
+    return None
+
+
 def box_run(text: str) -> tuple[int, int, str | None] | None:
     """Like `last_box`, but boxes written as one list ("\\boxed{1}, \\boxed{2} and \\boxed{3}") are joined.
 
@@ -95,6 +117,9 @@ def box_run(text: str) -> tuple[int, int, str | None] | None:
     last = last_box(text)
     if last is None or last[2] is None:
         return last
+    approx = approx_box(text, last)
+    if approx is not None:
+        return approx
     bodies, start = [last[2]], last[0]
     while len(bodies) < MAX_BOXES:
         prev = last_box(text, start)

@@ -24,6 +24,7 @@ _SPACING = re.compile(
 _FRAC_ALIAS = re.compile(r"\\[dt]frac(?![a-zA-Z])")
 _FRAC_SHORT = re.compile(r"\\frac\s*(\d)\s*(\d)")  # \frac12 -> \frac{1}{2}
 _FRAC_HALF_SHORT = re.compile(r"\\frac\s*\{([^{}]*)\}\s*(\d)")  # \frac{a}2
+_ROOT_SHORT = re.compile(r"\\sqrt\s*\[([^\[\]{}]{1,20})\]\s*([0-9a-zA-Z])")  # \sqrt[3]2 -> \sqrt[3]{2} (one token)
 _DEGREES = re.compile(r"\s*(?:\^\s*\{?\s*\\circ\s*\}?|°|\\degree|\\text\{\s*degrees?\s*\}|\s+degrees?)\s*$")
 _PERCENT = re.compile(r"\s*(?:\\%|%|\\text\{\s*percent\s*\}|\s+percent)\s*$")
 _TEXT_UNIT = re.compile(
@@ -136,6 +137,7 @@ def clean(text: str) -> Cleaned:
     s = _FRAC_ALIAS.sub(r"\\frac", s)
     s = _FRAC_SHORT.sub(r"\\frac{\1}{\2}", s)
     s = _FRAC_HALF_SHORT.sub(r"\\frac{\1}{\2}", s)
+    s = _ROOT_SHORT.sub(r"\\sqrt[\1]{\2}", s)
     s = s.replace("{,}", ",").replace("\\$", "").replace("\\dollar", "")
     s = s.replace("\\lbrace", "\\{").replace("\\rbrace", "\\}").replace("\\langle", "(").replace("\\rangle", ")")
     s = s.replace("\\varnothing", "\\emptyset")
@@ -222,6 +224,7 @@ def number_text(value: Fraction) -> str:
 
 MIN_DECIMAL_DIGITS = 10  # a decimal stands for an exact value only when it states at least this many significant digits
 _DECIMAL = re.compile(r"[+-]?(\d*)\.(\d+)")
+APPROX = re.compile(r"\\approx(?![a-zA-Z])|≈")  # "\frac{1}{3} \approx 0.333"
 _COMMAND = re.compile(r"\\[a-zA-Z]+")
 _SUB = re.compile(r"_\{[^{}]*\}|_[a-zA-Z0-9]")
 
@@ -249,6 +252,17 @@ def decimal_states(value: Fraction, decimal: str) -> bool:
     if digits >= 16 and float(value) == float(d):  # a float64 printed in full (repr): its last digit is binary noise
         return True
     return (value > 0) == (d > 0) and 0 <= abs(value) - abs(d) < unit  # truncated
+
+
+def rounds_to(value: Fraction, decimal: str) -> bool:
+    """Whether `decimal` (or an integer) is `value` rounded or cut after its last digit: 0.333 for 1/3, 3.14 for pi.
+
+    An approximation written next to an exact answer ("\\frac{1}{3} \\approx 0.333"), not an answer on its own."""
+    m = _DECIMAL.fullmatch(decimal)
+    if m is None and integer_digits(decimal) is None:
+        return False
+    d, unit = Fraction(decimal), Fraction(1, 10 ** (len(m.group(2)) if m else 0))
+    return abs(value - d) <= unit / 2 or (value > 0) == (d > 0) and 0 <= abs(value) - abs(d) < unit
 
 
 def _constant(side: str) -> bool:

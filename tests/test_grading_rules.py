@@ -103,6 +103,27 @@ RULES = {
         ("so \\boxed{m+n = 25 + 48 = 73}", "74", W),
         ("(a) \\boxed{3} (b) \\boxed{5}", "35", W),
     ],
+    "approximation_box": [
+        (r"Exact: \boxed{\sqrt{2}}, numerically \boxed{\approx 1.41421}", r"\sqrt{2}", C),
+        (r"Exact: \boxed{\sqrt{2}}, numerically \boxed{\approx 1.41421}", "1.41421", C),
+        (r"so \boxed{\frac{1}{3}} \approx \boxed{0.333}", r"\frac{1}{3}", C),
+        (r"\boxed{\pi \approx 3.14}", r"\pi", C),
+        (r"\boxed{\frac{2}{3}} \approx \boxed{0.667}", r"\frac{2}{3}", C),
+        (r"so \boxed{\frac{1}{3}} \approx \boxed{0.5}", r"\frac{1}{3}", W),
+        (r"\boxed{2 \approx 3}", "2", W),
+        (r"\boxed{\sqrt{2} \approx 1.7}", r"\sqrt{2}", W),
+        (r"\boxed{3} hmm, no: \boxed{\approx 5}", "3", W),
+        (r"so \boxed{\frac{1}{3}} \approx \boxed{0.333}", "0.34", W),
+        (r"\boxed{\approx 1.41421}", r"\sqrt{2}", W),
+    ],
+    "indexed_root_short_argument": [
+        (r"\boxed{\sqrt[3]2}", r"\sqrt[3]{2}", C),
+        (r"\boxed{\sqrt[4]x}", r"x^{1/4}", C),
+        (r"\boxed{\sqrt[3]27}", r"7\sqrt[3]{2}", C),
+        (r"\boxed{\sqrt[3]2}", r"\sqrt{2}", W),
+        (r"\boxed{\sqrt[3]27}", "3", W),
+        (r"\boxed{\sqrt[3]3}", r"\sqrt[3]{2}", W),
+    ],
 }
 ROWS = [(rule, *case) for rule, cases in RULES.items() for case in cases]
 
@@ -124,9 +145,14 @@ def test_every_rule_has_true_and_near_miss_cases():
         assert {c[2] for c in cases} == {True, False}, rule
 
 
-def test_held_out_suite_agrees():
-    """tests/data/heldout_cases.jsonl (see tests/data/build_heldout_cases.py for the sources)."""
-    rows = [json.loads(line) for line in (Path(__file__).parent / "data" / "heldout_cases.jsonl").open()]
+@pytest.mark.parametrize("suite", ["heldout_cases.jsonl", "heldout2_cases.jsonl"])
+def test_held_out_suite_agrees(suite):
+    """tests/data/heldout_cases.jsonl and heldout2_cases.jsonl (sources: tests/data/build_heldout*_cases.py).
+
+    heldout2's held-out figure, measured before any fix, is 98.5 % (tests/data/heldout2_before.md); after the
+    approximation-box and indexed-root rules it is 100 %, with no false positive either time."""
+    rows = [json.loads(line) for line in (Path(__file__).parent / "data" / suite).open()]
+    assert len(rows) >= 79
     warm_up()
     out = grade_batch([r["response"] for r in rows], [r["gold"] for r in rows], timeout=30.0)
     wrong = [(r["id"], g.status) for r, g in zip(rows, out) if g.correct is not r["correct"]]
