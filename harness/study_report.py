@@ -134,6 +134,37 @@ def entropy_table(study: S.Study) -> tuple[str, dict]:
     return "\n".join(out), per_arm
 
 
+def loss_table(study: S.Study) -> str:
+    """What reached the loss, per arm over its seeds' logged steps: the steps that updated (dynamic sampling
+    skips a step without a group of unequal rewards), the selected fraction, and the share of tokens the
+    covariance rules acted on (clip-cov / kl-cov), with the training accuracy of the rollouts."""
+    out = [
+        "| arm | seeds | steps that updated | selected fraction | cov fraction | rollout accuracy % (first → last step) |",
+        "|---|---:|---:|---:|---:|---|",
+    ]
+    for arm in study.arms:
+        logs = [S.train_log(c) for c in study.cells if c.arm is arm]
+        logs = [log for log in logs if log]
+        if not logs:
+            continue
+        steps = [r for log in logs for r in log if "loss" in r]
+        total = sum(1 for log in logs for r in log if "step" in r and "config_change" not in r)
+
+        def mean(key, rows=steps):
+            vals = [r[key] for r in rows if r.get(key) is not None]
+            return sum(vals) / len(vals) if vals else None
+
+        first = mean("accuracy", [log[0] for log in logs])
+        last = mean("accuracy", [log[-1] for log in logs])
+        cov = mean("cov_fraction")
+        sel = mean("selected_fraction")
+        out.append(
+            f"| {arm.name} | {len(logs)} | {len(steps)} of {total} | {'-' if sel is None else f'{sel:.3f}'} | "
+            f"{'-' if cov is None else f'{cov:.4f}'} | {100 * first:.1f} → {100 * last:.1f} |"
+        )
+    return "\n".join(out)
+
+
 def timing_table(study: S.Study) -> str:
     t = S.timing(study)
     keys = ["rollout", "update", "train", "eval", "entropy"]
@@ -253,6 +284,7 @@ def markdown(study: S.Study, rows: list[dict]) -> str:
             etab,
             "",
         ]
+    parts += ["## What reached the loss (training logs)", "", loss_table(study), ""]
     parts += ["## Where the time went", "", timing_table(study), ""]
     return "\n".join(parts)
 
