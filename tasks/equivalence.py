@@ -23,6 +23,7 @@ import sympy
 from latex2sympy2_extended import NormalizationConfig, latex2sympy
 from latex2sympy2_extended.latex2sympy2 import ConversionConfig
 
+from tasks import quick_latex
 from tasks.normalize import (
     APPROX,
     WORD,
@@ -54,8 +55,12 @@ MAX_EXPONENT = 10_000
 def to_sympy(latex: str):
     """The expression for a LaTeX leaf, or None when the grammar rejects it (an unparseable answer).
     Cached: answers repeat within a group of samples, and sympy expressions are immutable."""
+    text = ascii_math(latex)
+    quick = quick_latex.parse(text)  # the plain subset without the ANTLR parser (tasks/quick_latex.py)
+    if quick is not None:
+        return quick
     try:
-        return latex2sympy(ascii_math(latex), normalization_config=_NORMALIZE, conversion_config=_CONVERT)
+        return latex2sympy(text, normalization_config=_NORMALIZE, conversion_config=_CONVERT)
     except Exception:  # the parser signals "not LaTeX math" with assorted exception types
         return None
 
