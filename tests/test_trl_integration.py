@@ -53,11 +53,9 @@ class RecordingTrainer(EntropyMaskedGRPOTrainer):
         return loss, token_mask, stats, metrics
 
 
-@pytest.mark.parametrize("selection", ["entropy", "random"])
-def test_one_grpo_step_trains_only_the_selected_tokens(tmp_path, selection):
-    model_dir = build(tmp_path / "tiny")
-    data = Dataset.from_dict({"prompt": ["1+2=", "3*4=", "9-5=", "7+7="], "answer": ["3", "12", "4", "14"]})
-    args = EntropyMaskedGRPOConfig(
+def grpo_config(tmp_path, **over) -> EntropyMaskedGRPOConfig:
+    """One GRPO step on CPU: 8 completions (2 prompts x 4), logged, nothing saved."""
+    base = dict(
         output_dir=str(tmp_path / "out"),
         use_cpu=True,
         report_to="none",
@@ -65,10 +63,20 @@ def test_one_grpo_step_trains_only_the_selected_tokens(tmp_path, selection):
         logging_steps=1,
         per_device_train_batch_size=8,
         num_generations=4,
-        max_completion_length=24,
-        learning_rate=1e-3,
         save_strategy="no",
         seed=0,
+    )
+    return EntropyMaskedGRPOConfig(**{**base, **over})
+
+
+@pytest.mark.parametrize("selection", ["entropy", "random"])
+def test_one_grpo_step_trains_only_the_selected_tokens(tmp_path, selection):
+    model_dir = build(tmp_path / "tiny")
+    data = Dataset.from_dict({"prompt": ["1+2=", "3*4=", "9-5=", "7+7="], "answer": ["3", "12", "4", "14"]})
+    args = grpo_config(
+        tmp_path,
+        max_completion_length=24,
+        learning_rate=1e-3,
         entropy_rho=RHO,
         entropy_rule="topk",
         entropy_scope="micro",
@@ -113,18 +121,7 @@ def test_entropy_bonus_reaches_the_loss_and_adaptive_is_refused(tmp_path):
     carry gradient (policy_loss refuses them otherwise), and the loss of each call is the policy part minus it."""
     model_dir = build(tmp_path / "tiny")
     data = Dataset.from_dict({"prompt": ["1+2=", "3*4=", "9-5=", "7+7="], "answer": ["3", "12", "4", "14"]})
-    common = dict(output_dir=str(tmp_path / "out"), use_cpu=True, report_to="none", save_strategy="no", seed=0)
-    args = EntropyMaskedGRPOConfig(
-        **common,
-        max_steps=1,
-        logging_steps=1,
-        per_device_train_batch_size=8,
-        num_generations=4,
-        max_completion_length=16,
-        entropy_rho=RHO,
-        entropy_coef=0.5,
-        entropy_over="selected",
-    )
+    args = grpo_config(tmp_path, max_completion_length=16, entropy_rho=RHO, entropy_coef=0.5, entropy_over="selected")
     reward = make_trl_reward(mode="binary", overlong=(16, 8))
     trainer = RecordingTrainer(model=str(model_dir), reward_funcs=reward, args=args, train_dataset=data)
     trainer.records = []
@@ -143,7 +140,7 @@ def test_entropy_bonus_reaches_the_loss_and_adaptive_is_refused(tmp_path):
     bonus = rec["entropies"][rec["token_mask"]].float().mean()
     assert rec["loss"].item() == pytest.approx((without - 0.5 * bonus).item(), rel=1e-5, abs=1e-6)
     with pytest.raises(ValueError, match="use_adaptive_entropy"):
-        EntropyMaskedGRPOConfig(**common, use_adaptive_entropy=True)
+        grpo_config(tmp_path, use_adaptive_entropy=True)
 
 
 @pytest.mark.parametrize("normalizer", ["selected", "all", "sequence"])

@@ -117,35 +117,10 @@ class Preset:
             seed=seed,
         )
 
-    def loss(
-        self,
-        logprobs,
-        old_logprobs,
-        advantages,
-        response_mask,
-        entropy,
-        *,
-        ref_logprobs=None,
-        group=None,
-        seed=None,
-        sampler_logprobs=None,
-        token_weights=None,
-    ):
+    def loss(self, logprobs, old_logprobs, advantages, response_mask, entropy, **kw):
         """Mask with this preset's selection and ρ, then the policy loss. Returns (loss, metrics).
-        `sampler_logprobs`: the sampler's log-probs of the tokens (backend vllm), for the rollout correction;
-        `token_weights`: weights computed elsewhere (TRL's own vLLM IS ratio), multiplying each token's loss."""
-        loss, _, _, metrics = self.masked_loss(
-            logprobs,
-            old_logprobs,
-            advantages,
-            response_mask,
-            entropy,
-            ref_logprobs=ref_logprobs,
-            group=group,
-            seed=seed,
-            sampler_logprobs=sampler_logprobs,
-            token_weights=token_weights,
-        )
+        Keywords as `masked_loss` (ref_logprobs, group, seed, sampler_logprobs, token_weights)."""
+        loss, _, _, metrics = self.masked_loss(logprobs, old_logprobs, advantages, response_mask, entropy, **kw)
         return loss, metrics
 
     def masked_loss(
@@ -162,8 +137,10 @@ class Preset:
         sampler_logprobs=None,
         token_weights=None,
     ):
-        """`loss`, with the token mask and the mask's stats (`top_entropy_mask`'s) as well:
-        (loss, token mask, stats, metrics)."""
+        """The policy loss on this preset's token mask: (loss, token mask, the mask's stats, metrics).
+        `seed` feeds random draws (train.mask.selection_seed); `sampler_logprobs`: the sampler's log-probs of the
+        tokens (backend vllm), for the mismatch metrics and the rollout correction; `token_weights`: weights
+        computed elsewhere (TRL's own vLLM IS ratio), multiplying each token's loss."""
         token_mask, stats = self.mask(entropy, response_mask, group, seed)
         weights, dropped, valid = None, None, response_mask
         if sampler_logprobs is None and self.rollout_correction != "none":
