@@ -423,16 +423,16 @@ def summary(rows: list[dict]) -> str:
 
     `rows`: the run's leaderboard rows (`leaderboard.rows_for_run`); budget-curve points are left out.
     """
-    lines = [
-        "| task | budget | n | problems | avg@n (%) | ± SE | truncated (%) | mean tokens |",
-        "|---|---:|---:|---:|---:|---:|---:|---:|",
+    from harness import tables
+
+    rows = sorted((r for r in rows if not r["curve_point"]), key=lambda r: (r["task"], r["budget"]))
+    body = [
+        [r["task"], r["budget"], r["n"], r["problems"], f"{100 * r['avg']:.1f}", f"{100 * r['se']:.1f}"]
+        + [f"{100 * r['truncation_rate']:.1f}", f"{r['mean_tokens']:.1f}"]
+        for r in rows
     ]
-    for r in sorted((r for r in rows if not r["curve_point"]), key=lambda r: (r["task"], r["budget"])):
-        lines.append(
-            f"| {r['task']} | {r['budget']} | {r['n']} | {r['problems']} | {100 * r['avg']:.1f} | "
-            f"{100 * r['se']:.1f} | {100 * r['truncation_rate']:.1f} | {r['mean_tokens']:.1f} |"
-        )
-    return "\n".join(lines)
+    headers = ["task", "budget", "n", "problems", "avg@n (%)", "± SE", "truncated (%)", "mean tokens"]
+    return tables.render(headers, body, "markdown", align="lrrrrrrr").rstrip("\n")
 
 
 def _device_name(cfg: EvalConfig) -> str:

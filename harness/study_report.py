@@ -14,6 +14,7 @@ from pathlib import Path
 
 from harness import study as S
 from harness.comparison import budget_name
+from harness.tables import render
 
 
 def _pct(mean: float, half: float | None) -> str:
@@ -22,6 +23,11 @@ def _pct(mean: float, half: float | None) -> str:
 
 def _pts(x: float) -> str:
     return f"{100 * x:+.1f}"
+
+
+def _md(headers: list[str], rows: list[list], align: str) -> str:
+    """A Markdown table (harness.tables.render), without its final newline."""
+    return render(headers, rows, "markdown", align=align).rstrip("\n")
 
 
 def _settings(study: S.Study) -> str:
@@ -53,27 +59,24 @@ def _cpus() -> str:
 
 def accuracy_table(study: S.Study, rows: list[dict], final: dict) -> str:
     cols = [(t, b) for t in study.eval.tasks for b in study.eval.budgets]
-    head = "| arm | seeds | " + " | ".join(f"{S._task_name(t)} @{budget_name(b)}" for t, b in cols) + " |"
-    out = [head, "|---|---:|" + "---:|" * len(cols)]
+    headers = ["arm", "seeds"] + [f"{S._task_name(t)} @{budget_name(b)}" for t, b in cols]
+    body = []
     base = {(r["task"], r["budget"]): r for r in rows if r["arm"] == "base"}
     if base:
-        out.append("| base | - | " + " | ".join(_pct(base[c]["avg"], None) if c in base else "-" for c in cols) + " |")
+        body.append(["base", "-"] + [_pct(base[c]["avg"], None) if c in base else "-" for c in cols])
     for a in study.arms:
         cells, done = [], set()
         for t, b in cols:
             vals = [final[(a.name, s, t, b)]["avg"] for s in study.seeds if (a.name, s, t, b) in final]
             done |= {s for s in study.seeds if (a.name, s, t, b) in final}
             cells.append(_pct(*S.mean_ci(vals)) if vals else "-")
-        out.append(f"| {a.name} | {len(done)} | " + " | ".join(cells) + " |")
-    return "\n".join(out)
+        body.append([a.name, len(done), *cells])
+    return _md(headers, body, "lr" + "r" * len(cols))
 
 
 def delta_table(study: S.Study, final: dict) -> tuple[str, list[S.Delta]]:
-    out = [
-        "| arm − " + study.reference + " | task | budget | Δ pts | 95% CI | seeds | problems | verdict |",
-        "|---|---|---:|---:|---|---:|---:|---|",
-    ]
-    deltas = []
+    headers = [f"arm − {study.reference}", "task", "budget", "Δ pts", "95% CI", "seeds", "problems", "verdict"]
+    body, deltas = [], []
     for a in study.arms:
         if a.name == study.reference:
             continue
@@ -83,18 +86,16 @@ def delta_table(study: S.Study, final: dict) -> tuple[str, list[S.Delta]]:
                 if d is None:
                     continue
                 deltas.append(d)
-                out.append(
-                    f"| {a.name} | {S._task_name(t)} | {b} | {_pts(d.diff)} | [{_pts(d.lo)}, {_pts(d.hi)}] "
-                    f"| {len(d.seeds)} | {d.problems} | {d.verdict} |"
+                body.append(
+                    [a.name, S._task_name(t), b, _pts(d.diff), f"[{_pts(d.lo)}, {_pts(d.hi)}]"]
+                    + [len(d.seeds), d.problems, d.verdict]
                 )
-    return "\n".join(out), deltas
+    return _md(headers, body, "llrrlrrl"), deltas
 
 
 def seed_table(study: S.Study, final: dict) -> str:
-    out = [
-        "| arm − " + study.reference + " | seed | task | budget | Δ pts | 95% CI | problems | verdict |",
-        "|---|---:|---|---:|---:|---|---:|---|",
-    ]
+    headers = [f"arm − {study.reference}", "seed", "task", "budget", "Δ pts", "95% CI", "problems", "verdict"]
+    body = []
     for a in study.arms:
         if a.name == study.reference:
             continue
@@ -103,21 +104,18 @@ def seed_table(study: S.Study, final: dict) -> str:
                 for b in study.eval.budgets:
                     p = S.seed_delta(study, final, a.name, s, t, b)
                     if p is not None:
-                        out.append(
-                            f"| {a.name} | {s} | {S._task_name(t)} | {b} | {_pts(p.diff)} "
-                            f"| [{_pts(p.lo)}, {_pts(p.hi)}] | {p.problems} | {p.verdict} |"
+                        body.append(
+                            [a.name, s, S._task_name(t), b, _pts(p.diff), f"[{_pts(p.lo)}, {_pts(p.hi)}]"]
+                            + [p.problems, p.verdict]
                         )
-    return "\n".join(out)
+    return _md(headers, body, "lrlrrlrl")
 
 
 def entropy_table(study: S.Study) -> tuple[str, dict]:
     rho = study.entropy["rho"]
-    out = [
-        f"| arm | seeds | top-{100 * rho:g} % overlap base vs trained | H < 0.01 base → trained | "
-        "p80 of H base → trained |",
-        "|---|---:|---:|---|---|",
-    ]
-    per_arm = {}
+    headers = ["arm", "seeds", f"top-{100 * rho:g} % overlap base vs trained", "H < 0.01 base → trained"]
+    headers.append("p80 of H base → trained")
+    body, per_arm = [], {}
     for a in study.arms:
         stats = [st for c in study.cells if c.arm is a and (st := S.entropy_stats(study, c))]
         if not stats:
@@ -127,21 +125,21 @@ def entropy_table(study: S.Study) -> tuple[str, dict]:
         def m(k):
             return sum(st[k] for st in stats) / len(stats)
 
-        out.append(
-            f"| {a.name} | {len(stats)} | {_pct(*S.mean_ci(per_arm[a.name]))} % | "
-            f"{100 * m('low_base'):.1f} % → {100 * m('low_trained'):.1f} % | {m('p80_base'):.3f} → {m('p80_trained'):.3f} |"
+        body.append(
+            [a.name, len(stats), f"{_pct(*S.mean_ci(per_arm[a.name]))} %"]
+            + [f"{100 * m('low_base'):.1f} % → {100 * m('low_trained'):.1f} %"]
+            + [f"{m('p80_base'):.3f} → {m('p80_trained'):.3f}"]
         )
-    return "\n".join(out), per_arm
+    return _md(headers, body, "lrrll"), per_arm
 
 
 def loss_table(study: S.Study) -> str:
     """What reached the loss, per arm over its seeds' logged steps: the steps that updated (dynamic sampling
     skips a step without a group of unequal rewards), the selected fraction, and the share of tokens the
     covariance rules acted on (clip-cov / kl-cov), with the training accuracy of the rollouts."""
-    out = [
-        "| arm | seeds | steps that updated | selected fraction | cov fraction | rollout accuracy % (first → last step) |",
-        "|---|---:|---:|---:|---:|---|",
-    ]
+    headers = ["arm", "seeds", "steps that updated", "selected fraction", "cov fraction"]
+    headers.append("rollout accuracy % (first → last step)")
+    body = []
     for arm in study.arms:
         logs = [S.train_log(c) for c in study.cells if c.arm is arm]
         logs = [log for log in logs if log]
@@ -158,28 +156,23 @@ def loss_table(study: S.Study) -> str:
         last = mean("accuracy", [log[-1] for log in logs])
         cov = mean("cov_fraction")
         sel = mean("selected_fraction")
-        out.append(
-            f"| {arm.name} | {len(logs)} | {len(steps)} of {total} | {'-' if sel is None else f'{sel:.3f}'} | "
-            f"{'-' if cov is None else f'{cov:.4f}'} | {100 * first:.1f} → {100 * last:.1f} |"
+        body.append(
+            [arm.name, len(logs), f"{len(steps)} of {total}", "-" if sel is None else f"{sel:.3f}"]
+            + ["-" if cov is None else f"{cov:.4f}", f"{100 * first:.1f} → {100 * last:.1f}"]
         )
-    return "\n".join(out)
+    return _md(headers, body, "lrrrrl")
 
 
 def timing_table(study: S.Study) -> str:
     t = S.timing(study)
     keys = ["rollout", "update", "train", "eval", "entropy"]
-    out = [
-        "| arm (all seeds) | rollout s | update s | train s (whole process) | eval s | entropy s |",
-        "|---|---:|---:|---:|---:|---:|",
-    ]
-    for arm, v in t.items():
-        out.append(f"| {arm} | " + " | ".join(f"{v[k]:.0f}" if k in v else "-" for k in keys) + " |")
+    headers = ["arm (all seeds)", "rollout s", "update s", "train s (whole process)", "eval s", "entropy s"]
+    body = [[arm] + [f"{v[k]:.0f}" if k in v else "-" for k in keys] for arm, v in t.items()]
     total = sum(v.get(k, 0.0) for v in t.values() for k in ("train", "eval", "entropy"))
-    out.append(
-        f"\nSum of stage wall times: {total:.0f} s ({total / 60:.1f} min); rollout and update are inside "
+    return _md(headers, body, "lrrrrr") + (
+        f"\n\nSum of stage wall times: {total:.0f} s ({total / 60:.1f} min); rollout and update are inside "
         "train, whose remainder is process start, model and engine loading and checkpoints."
     )
-    return "\n".join(out)
 
 
 def _direction(lo: float, hi: float, want: str) -> str:
@@ -216,7 +209,7 @@ def claims(study: S.Study, final: dict) -> str:
     """The paper's ablation claims, each against its paired deltas at every budget."""
     top, all_, bottom = S.arm_like(study, 0.2), S.arm_like(study, 1.0), S.arm_like(study, 0.8, True)
     ten, fifty = S.arm_like(study, 0.1), S.arm_like(study, 0.5)
-    out = ["| claim | task | budget | at this scale |", "|---|---|---:|---|"]
+    body = []
     for t in study.eval.tasks:
         for b in study.eval.budgets:
             for text, arm, other, want in (
@@ -225,8 +218,8 @@ def claims(study: S.Study, final: dict) -> str:
                 (f"top-10 % ({ten}) below top-20 % ({top})", ten, top, "lt"),
                 (f"top-50 % ({fifty}) below top-20 % ({top})", fifty, top, "lt"),
             ):
-                out.append(f"| {text} | {S._task_name(t)} | {b} | {_claim(study, final, arm, other, t, b, want)} |")
-    return "\n".join(out)
+                body.append([text, S._task_name(t), b, _claim(study, final, arm, other, t, b, want)])
+    return _md(["claim", "task", "budget", "at this scale"], body, "llrl")
 
 
 def markdown(study: S.Study, rows: list[dict]) -> str:

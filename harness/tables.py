@@ -9,8 +9,11 @@ from collections.abc import Sequence
 FORMATS = ("table", "markdown", "csv")
 
 
-def render(headers: Sequence[str], rows: Sequence[Sequence[object]], fmt: str = "table") -> str:
-    """The rows under their headers, as aligned text, a Markdown table or CSV (ending in a newline)."""
+def render(headers: Sequence[str], rows: Sequence[Sequence[object]], fmt: str = "table", align: str = "") -> str:
+    """The rows under their headers, as aligned text, a Markdown table or CSV (ending in a newline).
+
+    `align`: one letter per column for Markdown, "l" or "r" (numbers read best right-aligned); default all "l".
+    Every Markdown table of the project's reports goes through here."""
     cells = [[_cell(v, full=fmt == "csv") for v in row] for row in rows]
     if fmt == "csv":
         out = io.StringIO()
@@ -19,7 +22,10 @@ def render(headers: Sequence[str], rows: Sequence[Sequence[object]], fmt: str = 
         writer.writerows(cells)
         return out.getvalue()
     if fmt == "markdown":
-        lines = ["| " + " | ".join(headers) + " |", "|" + "|".join("---" for _ in headers) + "|"]
+        if align and (len(align) != len(headers) or set(align) - {"l", "r"}):
+            raise ValueError(f"align needs one of l/r per column ({len(headers)}), got {align!r}")
+        rule = ["---:" if a == "r" else "---" for a in (align or "l" * len(headers))]
+        lines = ["| " + " | ".join(headers) + " |", "|" + "|".join(rule) + "|"]
         lines += ["| " + " | ".join(c.replace("|", "\\|") for c in row) + " |" for row in cells]
         return "\n".join(lines) + "\n"
     if fmt == "table":

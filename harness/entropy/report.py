@@ -10,6 +10,7 @@ from pathlib import Path
 import numpy as np
 
 from harness.entropy.stats import LOW, PAPER, Comparison
+from harness.tables import render
 
 
 def _f(x, digits=3) -> str:
@@ -21,25 +22,44 @@ def _pct(x) -> str:
 
 
 def _cell(text: str) -> str:
-    return "`" + text.replace("|", "\\|").replace("`", "'") + "`"
+    return "`" + text.replace("`", "'") + "`"  # harness.tables.render escapes "|"
 
 
 def forking_markdown(rows: list[dict], rho: float) -> str:
-    lines = [
-        f"| # | token | count in top {100 * rho:g} % | mean entropy there | occurrences | share in top {100 * rho:g} % |",
-        "|---:|---|---:|---:|---:|---:|",
+    top = f"{100 * rho:g} %"
+    headers = ["#", "token", f"count in top {top}", "mean entropy there", "occurrences", f"share in top {top}"]
+    body = [
+        [n, _cell(r["token"]), r["top_count"], _f(r["mean_entropy"]), r["occurrences"], _pct(r["top_rate"])]
+        for n, r in enumerate(rows, 1)
     ]
-    for n, r in enumerate(rows, 1):
-        lines.append(
-            f"| {n} | {_cell(r['token'])} | {r['top_count']} | {_f(r['mean_entropy'])} | {r['occurrences']} "
-            f"| {_pct(r['top_rate'])} |"
-        )
-    return "\n".join(lines) + "\n"
+    return render(headers, body, "markdown", align="rlrrrr")
+
+
+def distribution_markdown(s: dict) -> str:
+    """The entropy distribution beside the paper's figures."""
+    a = s["all"]
+    rows = [
+        ["tokens (samples)", f"{a['tokens']} ({s['samples']})", ""],
+        ["share with H < 0.01", _pct(a.get("share_below_0.01")), PAPER["share_below_0.01"]],
+        ["mean", _f(a.get("mean")), ""],
+        [
+            "mean −log p of the sampled token (check: equals the mean when sampled at this T with top-p 1; "
+            f"SE of the difference {_f(s['mean_nll_se'], 4)})",
+            _f(s["mean_nll"]),
+            "",
+        ],
+        ["50th percentile", _f(a.get("p50")), ""],
+        ["80th percentile", _f(a.get("p80")), PAPER["p80"]],
+        ["90th percentile", _f(a.get("p90")), ""],
+        ["99th percentile", _f(a.get("p99")), ""],
+        ["max", _f(a.get("max")), ""],
+        [f"smallest entropy in the top {100 * s['rho']:g} %", _f(s["top_threshold"]), ""],
+    ]
+    return render(["statistic", "this run", f"paper ({PAPER['model']})"], rows, "markdown", align="lrr")
 
 
 def summary_markdown(s: dict, header: list[str]) -> str:
     """The summary: labelled header, distribution beside the paper's, position buckets, forking tokens, split."""
-    a = s["all"]
     out = [
         "# Token entropy of chains of thought",
         "",
@@ -47,46 +67,37 @@ def summary_markdown(s: dict, header: list[str]) -> str:
         "",
         "## Distribution",
         "",
-        f"| statistic | this run | paper ({PAPER['model']}) |",
-        "|---|---:|---:|",
-        f"| tokens (samples) | {a['tokens']} ({s['samples']}) | |",
-        f"| share with H < 0.01 | {_pct(a.get('share_below_0.01'))} | {PAPER['share_below_0.01']} |",
-        f"| mean | {_f(a.get('mean'))} | |",
-        f"| mean −log p of the sampled token (check: equals the mean when sampled at this T with top-p 1; "
-        f"SE of the difference {_f(s['mean_nll_se'], 4)}) | {_f(s['mean_nll'])} | |",
-        f"| 50th percentile | {_f(a.get('p50'))} | |",
-        f"| 80th percentile | {_f(a.get('p80'))} | {PAPER['p80']} |",
-        f"| 90th percentile | {_f(a.get('p90'))} | |",
-        f"| 99th percentile | {_f(a.get('p99'))} | |",
-        f"| max | {_f(a.get('max'))} | |",
-        f"| smallest entropy in the top {100 * s['rho']:g} % | {_f(s['top_threshold'])} | |",
-        "",
+        distribution_markdown(s),
         "## By position in the response",
         "",
-        f"| positions | tokens | mean | H < 0.01 | p50 | p80 | share in top {100 * s['rho']:g} % |",
-        "|---|---:|---:|---:|---:|---:|---:|",
-    ]
-    for b in s["buckets"]:
-        out.append(
-            f"| {b['from']}–{b['to'] - 1} | {b['tokens']} | {_f(b['mean'])} | {_pct(b['share_below_0.01'])} "
-            f"| {_f(b['p50'])} | {_f(b['p80'])} | {_pct(b['top_share'])} |"
-        )
-    out += [
-        "",
+        render(
+            ["positions", "tokens", "mean", "H < 0.01", "p50", "p80", f"share in top {100 * s['rho']:g} %"],
+            [
+                [f"{b['from']}–{b['to'] - 1}", b["tokens"], _f(b["mean"]), _pct(b["share_below_0.01"])]
+                + [_f(b["p50"]), _f(b["p80"]), _pct(b["top_share"])]
+                for b in s["buckets"]
+            ],
+            "markdown",
+            align="lrrrrrr",
+        ),
         f"## Forking tokens (most frequent among the top {100 * s['rho']:g} % entropy positions)",
         "",
         forking_markdown(s["forking"], s["rho"]),
         "## Correct vs wrong samples (and responses that stopped vs were cut at the token budget)",
         "",
-        f"| samples | count | tokens | mean | H < 0.01 | p50 | p80 | p90 | p99 | share in top {100 * s['rho']:g} % |",
-        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+        render(
+            ["samples", "count", "tokens", "mean", "H < 0.01", "p50", "p80", "p90", "p99"]
+            + [f"share in top {100 * s['rho']:g} %"],
+            [
+                [name, d["samples"], d["tokens"], _f(d.get("mean")), _pct(d.get("share_below_0.01"))]
+                + [_f(d.get(k)) for k in ("p50", "p80", "p90", "p99")]
+                + [_pct(d.get("top_share"))]
+                for name, d in s["split"].items()
+            ],
+            "markdown",
+            align="lrrrrrrrrr",
+        ).rstrip("\n"),
     ]
-    for name, d in s["split"].items():
-        out.append(
-            f"| {name} | {d['samples']} | {d['tokens']} | {_f(d.get('mean'))} | {_pct(d.get('share_below_0.01'))} "
-            f"| {_f(d.get('p50'))} | {_f(d.get('p80'))} | {_f(d.get('p90'))} | {_f(d.get('p99'))} "
-            f"| {_pct(d.get('top_share'))} |"
-        )
     for name, d in s["split"].items():
         if d["forking"] and name in ("correct", "wrong"):
             out += [
@@ -134,12 +145,17 @@ def compare_markdown(c: Comparison, rho: float, header: list[str]) -> str:
         f"= **{_pct(c.overlap_share)}** of k (the paper reports about 86 % between a base model and its RL "
         "checkpoint).",
         "",
-        "| A's positions | tokens | mean H (A) | mean H (B) | mean change B − A | mean abs change | relative change |",
-        "|---|---:|---:|---:|---:|---:|---:|",
+        render(
+            ["A's positions", "tokens", "mean H (A)", "mean H (B)", "mean change B − A", "mean abs change"]
+            + ["relative change"],
+            [
+                [name, d["tokens"]]
+                + [_f(d.get(k), 4) for k in ("mean_a", "mean_b", "mean_change", "mean_abs_change")]
+                + [_pct(d.get("relative_change"))]
+                for name, d in ((f"top {100 * rho:g} %", c.high_change), (f"other {100 - 100 * rho:g} %", c.low_change))
+            ],
+            "markdown",
+            align="lrrrrrr",
+        ).rstrip("\n"),
     ]
-    for name, d in ((f"top {100 * rho:g} %", c.high_change), (f"other {100 - 100 * rho:g} %", c.low_change)):
-        out.append(
-            f"| {name} | {d['tokens']} | {_f(d.get('mean_a'), 4)} | {_f(d.get('mean_b'), 4)} "
-            f"| {_f(d.get('mean_change'), 4)} | {_f(d.get('mean_abs_change'), 4)} | {_pct(d.get('relative_change'))} |"
-        )
     return "\n".join(out) + "\n"
