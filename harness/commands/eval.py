@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from harness.backends import BACKENDS
 from harness.errors import UsageError
 from harness.outputs import writable_dir
 
@@ -62,7 +63,7 @@ def register(sub) -> None:
     p.add_argument(
         "--backend",
         default="vllm",
-        choices=["vllm", "hf", "openai"],
+        choices=BACKENDS,
         help="vllm: engine in this machine; hf: transformers; openai: an OpenAI-compatible server",
     )
     p.add_argument("--out", default="results", help="output folder: OUT/runs/<run id>/ and OUT/leaderboard.parquet")
