@@ -263,6 +263,18 @@ def last_number(text: str, policy: str) -> str | None:
     return None
 
 
+def strip_special_tokens(text: str, window: int = 1024) -> str:
+    """`text` without the special tokens (and spaces) that end it ("42<|im_end|>"). The pattern is anchored at the
+    end, but a regex search would still try it at every position of a 64k-character response: it runs on the
+    last `window` characters, again while it keeps cutting (a run of tokens longer than the window)."""
+    while True:
+        head, tail = text[:-window], text[-window:]
+        cut = head + _SPECIAL_TOKENS.sub("", tail)
+        if len(cut) == len(text) or not cut:
+            return cut
+        text = cut
+
+
 def extract_answer(
     text: str, *, last_number_policy: str = "line", whole_response: bool = True, strict_think: bool = False
 ) -> str | None:
@@ -270,7 +282,7 @@ def extract_answer(
     part = final_part(text, strict_think=strict_think)
     if part is None or not part.strip():
         return None
-    part = _SPECIAL_TOKENS.sub("", scan_tail(part))
+    part = strip_special_tokens(scan_tail(part))
     tags = _ANSWER_TAG.findall(part)
     if tags and tags[-1].strip():  # the R1-Zero format: what the last <answer> tag holds is the answer region
         inner = tags[-1].strip()
@@ -311,7 +323,7 @@ def part_boxes(text: str, parts: int, *, strict_think: bool = False) -> str | No
     part = final_part(text, strict_think=strict_think)
     if part is None or parts < 2:
         return None
-    part = _SPECIAL_TOKENS.sub("", scan_tail(part))
+    part = strip_special_tokens(scan_tail(part))
     boxes, before = [], None
     while len(boxes) < parts:
         box = last_box(part, before)
