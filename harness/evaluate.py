@@ -310,9 +310,10 @@ def _generate(p: Plan, requests: list[Request], progress: bool) -> None:
 
 def _rows(p: Plan, finished, budgets) -> list[dict]:
     """Score finished samples at `budgets` (grading each distinct text once) and build their store rows."""
-    from tasks.grading import grade_batch
+    from tasks.grading import config_for, grade_batch
 
     cfg = p.config
+    kinds = {t.name: t.kind for t, _ in p.tasks}
     decode = lambda ids: p.tokenizer.decode(ids, skip_special_tokens=True)  # noqa: E731
     rows, texts = [], []
     for request, sample, generated_at in finished:
@@ -351,9 +352,14 @@ def _rows(p: Plan, finished, budgets) -> list[dict]:
                     "generated_at": generated_at,
                 }
             )
-            texts.append((c["text"], gold))
-    unique = list(dict.fromkeys(texts))
-    grades = dict(zip(unique, grade_batch([t for t, _ in unique], [g for _, g in unique], timeout=cfg.grade_timeout)))
+            texts.append((c["text"], gold, kinds[task]))
+    grades = {}
+    for kind in sorted(set(kinds.values())):  # each task graded by its answer kind's rules
+        unique = [k for k in dict.fromkeys(texts) if k[2] == kind]
+        batch = grade_batch(
+            [t for t, _, _ in unique], [g for _, g, _ in unique], timeout=cfg.grade_timeout, config=config_for(kind)
+        )
+        grades.update(zip(unique, batch))
     scored_at = store.now()
     for row, key in zip(rows, texts):
         g = grades[key]

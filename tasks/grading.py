@@ -13,6 +13,7 @@ up front).
 
 from __future__ import annotations
 
+import re
 import threading
 from collections import OrderedDict
 from collections.abc import Sequence
@@ -55,6 +56,8 @@ class GradeConfig:
     whole_response: bool = True  # a short response with no prose is itself the answer
     strict_think: bool = False  # a response that opens <think> and never closes it has no answer
     max_answer_chars: int = 2000  # longer extracted answers are graded wrong without parsing
+    integer: bool = False  # the task asks for an integer (kind "integer": AIME, synthetic): an answer must state
+    # one; an expression equal to it ("2 * 7" for "Compute 2 * 7. Give the result as an integer.") is wrong
 
     def __post_init__(self) -> None:
         if self.last_number not in LAST_NUMBER_POLICIES:
@@ -62,6 +65,13 @@ class GradeConfig:
 
 
 DEFAULT = GradeConfig()
+INTEGER = GradeConfig(integer=True)
+_WHOLE_DECIMAL = re.compile(r"[+-]?\d+\.0+")  # 14.0: an integer, written with a zero fraction
+
+
+def config_for(kind: str) -> GradeConfig:
+    """The grading rules of a task's answer kind (tasks.registry.KINDS): "integer" -> INTEGER, else DEFAULT."""
+    return INTEGER if kind == "integer" else DEFAULT
 
 
 @dataclass(frozen=True)
@@ -114,6 +124,8 @@ def _settle(response: Any, gold: Any, config: GradeConfig) -> Grade | _Pending:
     p = clean(extracted)
     p_text = (chain_value(p.text) or strip_variable(p.text)) if "=" not in g.text else p.text
     pi, gi = integer_digits(p_text), integer_digits(g.text)
+    if config.integer and pi is None and not p.percent and not _WHOLE_DECIMAL.fullmatch(p_text):
+        return Grade(False, extracted, "wrong", p_text)  # an integer task's answer states an integer, or is none
     if pi is not None and gi is not None and not (p.percent or g.percent):
         return _verdict(pi == gi, extracted, pi)  # digit strings, any length: no int() and its 4,300-digit limit
     if len(extracted) > config.max_answer_chars:

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from tasks.errors import TaskError
-from tasks.grading import Grade, check_timeout, grade, grade_batch
+from tasks.grading import Grade, GradeConfig, check_timeout, config_for, grade, grade_batch
 
 MODES: dict[str, tuple[float, float]] = {"binary": (1.0, 0.0), "pm1": (1.0, -1.0)}
 
@@ -35,13 +35,20 @@ def score(response, gold, *, mode: str = "binary", timeout: float = 1.0) -> floa
 
 
 def score_batch(
-    responses: Sequence, golds: Sequence, *, mode: str = "binary", timeout: float = 1.0, workers: int | None = None
+    responses: Sequence,
+    golds: Sequence,
+    *,
+    mode: str = "binary",
+    timeout: float = 1.0,
+    workers: int | None = None,
+    config: GradeConfig | None = None,
 ) -> list[float]:
-    """Rewards of many responses, graded in parallel; each one bounded by `timeout` seconds."""
+    """Rewards of many responses, graded in parallel; each one bounded by `timeout` seconds. `config`: the
+    task's grading rules (`tasks.grading.config_for(task.kind)`: an integer task wants an integer)."""
     _values(mode)
     if len(responses) != len(golds):
         raise TaskError(f"score_batch: {len(responses)} responses but {len(golds)} gold answers")
-    grades = grade_batch(list(responses), [_gold(g) for g in golds], timeout=timeout, workers=workers)
+    grades = grade_batch(list(responses), [_gold(g) for g in golds], timeout=timeout, workers=workers, config=config)
     return [reward_of(g, mode) for g in grades]
 
 
@@ -77,8 +84,12 @@ def make_trl_reward(
     timeout: float = 1.0,
     answer_column: str | None = None,
     overlong: tuple[int, int] | None = None,
+    kind: str = "free",
 ):
     """A TRL reward function `f(prompts, completions, **columns) -> list[float]`.
+
+    `kind`: the answer kind of the task (tasks.registry.KINDS); "integer" grades by `tasks.grading.INTEGER`
+    (an answer must state an integer), as `harness eval` and our trainer do for AIME and synthetic.
 
     The gold answer comes from the dataset column `answer_column`, else the first present of `answer`,
     `solution`, `ground_truth`, or verl-style `reward_model["ground_truth"]`. Completions may be plain
@@ -86,11 +97,12 @@ def make_trl_reward(
     `overlong=(max_length, buffer)` DAPO's length penalty is added, using TRL's `completion_ids`.
     """
     _values(mode)
+    config = config_for(kind)
 
     def reward(prompts, completions, **columns) -> list[float]:
         texts = [_completion_text(c) for c in completions]
         golds = _gold_column(columns, len(texts), answer_column)
-        rewards = score_batch(texts, golds, mode=mode, timeout=timeout)
+        rewards = score_batch(texts, golds, mode=mode, timeout=timeout, config=config)
         if overlong is not None:
             ids = columns.get("completion_ids")
             if ids is None:

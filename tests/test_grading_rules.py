@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from tasks.grading import grade_batch, warm_up
+from tasks.grading import grade, grade_batch, warm_up
 
 C, W = True, False
 LONG = "After adding all the pieces together carefully we find the total comes to\n"
@@ -158,3 +158,37 @@ def test_held_out_suite_agrees(suite):
     wrong = [(r["id"], g.status) for r, g in zip(rows, out) if g.correct is not r["correct"]]
     assert not [w for w in wrong if dict(zip(["id", "s"], w))["s"] == "correct"], wrong  # no false positive
     assert not wrong
+
+
+# ---- integer tasks ask for an integer ---------------------------------------------------------------------
+# The CPU study's models learned to answer "Compute 2 * 7. Give the result as an integer." with
+# "Here's the answer: 2 * 7.", which the free-form rules grade equal to 14 (results/study_cpu/README.md).
+
+
+@pytest.mark.parametrize(
+    "response, gold, right",
+    [
+        ("Here's the answer: 2 * 7.", "14", False),  # the question restated: no integer stated
+        ("Answer: 28/2", "14", False),
+        (r"\boxed{\frac{28}{2}}", "14", False),
+        (r"\boxed{2^{10}}", "1024", False),
+        ("Answer: 14", "14", True),
+        ("Answer: 2 * 7 = 14", "14", True),  # a chain whose last side is the integer states it
+        (r"\boxed{x = 14}", "14", True),
+        (r"The answer is $\boxed{014}$.", "14", True),
+        ("Answer: 14.0", "14", True),
+        ("Answer: 1,000", "1000", True),
+        ("Answer: 15", "14", False),
+        ("Answer: 2 * 7 = 15", "14", False),
+    ],
+)
+def test_an_integer_task_wants_an_integer(response, gold, right):
+    from tasks.grading import INTEGER, config_for
+
+    assert config_for("integer") is INTEGER and config_for("free") is not INTEGER
+    assert grade(response, gold, config=INTEGER).correct is right
+
+
+def test_free_tasks_keep_reading_expressions():
+    assert grade("Here's the answer: 2 * 7.", "14").correct  # MATH-style golds: an equal expression is equal
+    assert grade(r"\boxed{2^{10}}", "1024").correct

@@ -66,3 +66,18 @@ def test_score_batch_is_the_same_checker():
     assert reward.score_batch(responses, golds) == [reward.score(r, g) for r, g in zip(responses, golds)]
     with pytest.raises(TaskError, match="2 responses but 1 gold"):
         reward.score_batch(["a", "b"], ["1"])
+
+
+def test_score_batch_grades_by_the_task_kind():
+    from tasks.grading import config_for
+
+    responses, golds = ["Answer: 2 * 7", "Answer: 14"], ["14", "14"]
+    assert reward.score_batch(responses, golds, mode="binary") == [1.0, 1.0]
+    assert reward.score_batch(responses, golds, mode="binary", config=config_for("integer")) == [0.0, 1.0]
+
+
+def test_trl_reward_takes_the_task_kind():
+    free, integer = reward.make_trl_reward(), reward.make_trl_reward(kind="integer")
+    prompts, completions = ["Compute 2 * 7."] * 2, ["Answer: 2 * 7", "Answer: 14"]
+    assert free(prompts, completions, answer=["14", "14"]) == [1.0, 1.0]
+    assert integer(prompts, completions, answer=["14", "14"]) == [0.0, 1.0]

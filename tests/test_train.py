@@ -333,3 +333,22 @@ def test_every_preset_trains_two_steps_from_the_cpu_demo_config(name, tiny, tmp_
     rows = [r for r in log_rows(out) if "step" in r]
     assert [r["step"] for r in rows] == [1, 2] and all(math.isfinite(r["loss"]) for r in rows)
     assert yaml.safe_load((out / "config.yaml").read_text())["preset"] == name
+
+
+def test_the_reward_grades_by_the_data_kind(tmp_path):
+    """Items carry their task's answer kind; `answer_kind` overrides it (a file of integer answers), and a bad
+    value is one ConfigError."""
+    from train.config import ConfigError, load_config
+    from train.data import answer_kind, load_items
+
+    synthetic = load_items("synthetic:difficulty=1,size=4,seed=0", "plain")
+    assert {it.kind for it in synthetic} == {"integer"} and answer_kind(synthetic) == "integer"
+    rows = tmp_path / "rows.jsonl"
+    rows.write_text('{"question": "Compute 2 * 7.", "answer": "14"}\n')
+    from_file = load_items(str(rows), "plain")
+    assert answer_kind(from_file) == "free" and answer_kind(from_file, "integer") == "integer"
+    model = tmp_path / "m"
+    model.mkdir()
+    (model / "config.json").write_text("{}")
+    with pytest.raises(ConfigError, match="answer_kind"):
+        load_config(None, {"model": str(model), "answer_kind": "int"}).check()

@@ -53,6 +53,8 @@ class TrainConfig:
     mis_high: float | None = None  # mis: ... or above this (None = the preset's 2.0)
     # --- reward
     reward_mode: str = "pm1"  # paper: +1 correct, -1 otherwise ("binary": 1/0)
+    answer_kind: str = ""  # "" = the data task's (integer for aime*/synthetic; free for files) | integer | free:
+    # an integer task's answer must state an integer ("2 * 7" for "Compute 2 * 7" earns nothing)
     overlong_buffer: int = 4096  # paper/DAPO: linear penalty over the last 4096 tokens; 0 = off
     dynamic_sampling: bool = True  # DAPO: drop groups whose rewards are all equal
     max_sampling_rounds: int = 3  # give up filling the batch after this many generation rounds
@@ -121,7 +123,10 @@ class TrainConfig:
         need(self.rho is None or 0.0 < self.rho <= 1.0, f"rho: must be in (0, 1], got {self.rho}")
         need(self.temperature > 0, "temperature: must be > 0 (entropy is taken at the rollout T)")
         need(0.0 < self.top_p <= 1.0, f"top_p: must be in (0, 1], got {self.top_p}")
+        from tasks.registry import KINDS
         from tasks.reward import MODES
+
+        need(self.answer_kind in ("", *KINDS), f"answer_kind: one of {', '.join(KINDS)}, got {self.answer_kind!r}")
 
         need(self.reward_mode in MODES, f"reward_mode: one of {', '.join(MODES)}, got {self.reward_mode!r}")
         need(

@@ -24,6 +24,14 @@ class Item:
     id: str
     messages: tuple  # chat messages, the last one the user's
     answer: str
+    kind: str = "free"  # the answer kind (tasks.registry.KINDS) of the task it comes from; datasets: free
+
+
+def answer_kind(items: list[Item], override: str = "") -> str:
+    """The kind the reward grades by (tasks.grading.config_for): `override` when set, else the items' own
+    when they all share one (a task), else "free"."""
+    kinds = {it.kind for it in items}
+    return override or (kinds.pop() if len(kinds) == 1 else "free")
 
 
 def _task_items(name: str, template: str) -> list[Item]:
@@ -31,7 +39,9 @@ def _task_items(name: str, template: str) -> list[Item]:
 
     task = tasks.load(name)
     tpl = tasks.get_template(template)
-    return [Item(p.id, ({"role": "user", "content": tpl.render(p.question)},), p.answer) for p in task.problems]
+    return [
+        Item(p.id, ({"role": "user", "content": tpl.render(p.question)},), p.answer, task.kind) for p in task.problems
+    ]
 
 
 def _answer(row: dict):

@@ -28,7 +28,7 @@ import torch
 from train import checkpoint, rollout
 from train.advantage import group_advantages, informative_groups
 from train.config import ConfigError, TrainConfig, resume_changes
-from train.data import PromptStream, load_items
+from train.data import PromptStream, answer_kind, load_items
 from train.logprobs import token_logprobs
 from train.loss import ENTROPY_PERCENTILES, STEP_METRICS, entropy_percentiles
 from train.mask import selection_seed
@@ -119,6 +119,8 @@ class Trainer:
             if len(ids) <= cfg.max_prompt_tokens:
                 self.items.append((it, ids))
         self.val = [(it.answer, rollout.prompt_ids(self.tokenizer, it.messages)) for it in val]
+        self.kind = answer_kind(items, cfg.answer_kind)  # the reward's grading rules (tasks.grading.config_for)
+        self.val_kind = answer_kind(val, cfg.answer_kind) if val else self.kind
         if not self.items:
             raise ConfigError(f"data {cfg.data}: no prompt fits max_prompt_tokens={cfg.max_prompt_tokens}")
         self.dropped_prompts = len(items) - len(self.items)
@@ -256,7 +258,11 @@ class Trainer:
                 seed=(cfg.seed * 1_000_003 + self.step) * 16 + rnd,
             )
             rollout.score(
-                r, mode=cfg.reward_mode, max_length=cfg.max_response_tokens, overlong_buffer=cfg.overlong_buffer
+                r,
+                mode=cfg.reward_mode,
+                max_length=cfg.max_response_tokens,
+                overlong_buffer=cfg.overlong_buffer,
+                kind=self.kind,
             )
             stats["rounds"] += 1
             stats["groups_sampled"] += len(batch)
@@ -451,5 +457,5 @@ class Trainer:
     def validate(self) -> float:
         """Accuracy of one sample per validation problem at the rollout temperature."""
         r = self.sample([ids for _, ids in self.val], [a for a, _ in self.val], 1, seed=10_000_019 + self.step)
-        rollout.score(r, mode="binary", max_length=self.cfg.max_response_tokens, overlong_buffer=0)
+        rollout.score(r, mode="binary", max_length=self.cfg.max_response_tokens, overlong_buffer=0, kind=self.val_kind)
         return float(r.correct.float().mean())

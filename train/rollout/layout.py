@@ -131,11 +131,13 @@ def truncated(r: Rollout, eos: list[int]) -> torch.Tensor:
     return ~has_eos
 
 
-def score(r: Rollout, *, mode: str, max_length: int, overlong_buffer: int) -> None:
-    """Rewards from tasks.reward (the checker `harness eval` uses) plus DAPO's overlong shaping."""
+def score(r: Rollout, *, mode: str, max_length: int, overlong_buffer: int, kind: str = "free") -> None:
+    """Rewards from tasks.reward (the checker `harness eval` uses, with the rules of the answer `kind`) plus
+    DAPO's overlong shaping."""
     from tasks import reward
+    from tasks.grading import config_for
 
-    base = reward.score_batch(r.texts, r.answers, mode=mode)
+    base = reward.score_batch(r.texts, r.answers, mode=mode, config=config_for(kind))
     right = reward.MODES[mode][0]
     r.correct = torch.tensor([b == right for b in base])
     lengths = r.lengths.tolist()
