@@ -28,10 +28,11 @@ def reward_of(g: Grade, mode: str = "binary") -> float:
     return right if g.correct else wrong
 
 
-def score(response, gold, *, mode: str = "binary", timeout: float = 1.0) -> float:
-    """Reward of one response. Never raises on the response (timeouts and junk are simply wrong)."""
+def score(response, gold, *, mode: str = "binary", timeout: float = 1.0, kind: str = "free") -> float:
+    """Reward of one response, graded by the rules of the answer `kind` (tasks.grading.config_for). Never raises
+    on the response (timeouts and junk are simply wrong)."""
     _values(mode)  # a bad mode fails before any grading work
-    return reward_of(grade(response, _gold(gold), timeout=timeout), mode)
+    return reward_of(grade(response, _gold(gold), timeout=timeout, config=config_for(kind)), mode)
 
 
 def score_batch(
@@ -68,14 +69,22 @@ def overlong_penalty(length: int, max_length: int, buffer: int) -> float:
 
 
 def compute_score(
-    data_source, solution_str, ground_truth, extra_info=None, *, mode: str = "binary", timeout: float = 1.0
+    data_source,
+    solution_str,
+    ground_truth,
+    extra_info=None,
+    *,
+    mode: str = "binary",
+    timeout: float = 1.0,
+    kind: str = "free",
 ) -> float:
     """verl's custom reward function. Select it (verl 0.9) with `reward.custom_reward_function.path=<tasks/reward.py>`
     and `reward.custom_reward_function.name=compute_score`; `mode` and `timeout` arrive through
-    `+reward.custom_reward_function.reward_kwargs.mode=pm1` (pm1 for the paper's recipe). verl loads the file by
-    path, so this package must be installed wherever verl's reward workers run.
+    `+reward.custom_reward_function.reward_kwargs.mode=pm1` (pm1 for the paper's recipe), `kind` the same way
+    (`...reward_kwargs.kind=integer` for AIME-style data: the answer must state an integer). verl loads the file
+    by path, so this package must be installed wherever verl's reward workers run.
     """
-    return score(solution_str, ground_truth, mode=mode, timeout=timeout)
+    return score(solution_str, ground_truth, mode=mode, timeout=timeout, kind=kind)
 
 
 def make_trl_reward(

@@ -81,3 +81,9 @@ def test_trl_reward_takes_the_task_kind():
     prompts, completions = ["Compute 2 * 7."] * 2, ["Answer: 2 * 7", "Answer: 14"]
     assert free(prompts, completions, answer=["14", "14"]) == [1.0, 1.0]
     assert integer(prompts, completions, answer=["14", "14"]) == [0.0, 1.0]
+
+
+def test_verl_compute_score_takes_the_task_kind():
+    assert reward.compute_score("synthetic", "Answer: 2 * 7", "14") == 1.0
+    assert reward.compute_score("synthetic", "Answer: 2 * 7", "14", kind="integer") == 0.0
+    assert reward.score("Answer: 14", "14", kind="integer") == 1.0
