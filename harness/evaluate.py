@@ -353,9 +353,9 @@ def _rows(p: Plan, finished, budgets) -> list[dict]:
                 }
             )
             texts.append((c["text"], gold, kinds[task]))
-    grades = {}
-    for kind in sorted(set(kinds.values())):  # each task graded by its answer kind's rules
-        unique = [k for k in dict.fromkeys(texts) if k[2] == kind]
+    grades, distinct = {}, list(dict.fromkeys(texts))  # each distinct (text, gold, kind) graded once
+    for kind in sorted(set(kinds.values())):  # each task by its answer kind's rules
+        unique = [k for k in distinct if k[2] == kind]
         batch = grade_batch(
             [t for t, _, _ in unique], [g for _, g, _ in unique], timeout=cfg.grade_timeout, config=config_for(kind)
         )

@@ -66,25 +66,9 @@ def keyed(table, budget=None, columns=("response", "token_ids", "finish_reason",
 
 def test_eval_end_to_end(tiny_ckpt, tmp_path, capsys):
     out = tmp_path / "out"
-    assert (
-        harness_eval(
-            tiny_ckpt,
-            out,
-            "--tasks",
-            "aime24,aime25",
-            "--limit",
-            2,
-            "--n",
-            3,
-            "--max-tokens",
-            "16,40",
-            "--budget-curve",
-            8,
-            "--temperature",
-            1.0,
-        )
-        == 0
-    )
+    flags = ("--tasks", "aime24,aime25", "--limit", 2, "--n", 3, "--max-tokens", "16,40", "--budget-curve", 8)
+    flags += ("--temperature", 1.0)
+    assert harness_eval(tiny_ckpt, out, *flags) == 0
     printed = capsys.readouterr().out
     assert "| aime24 | 16 |" in printed and "| aime25 | 40 |" in printed
 
@@ -126,25 +110,7 @@ def test_eval_end_to_end(tiny_ckpt, tmp_path, capsys):
 
     # A rerun of the finished run generates nothing and writes no shard.
     shards = store.shard_paths(run_dir)
-    assert (
-        harness_eval(
-            tiny_ckpt,
-            out,
-            "--tasks",
-            "aime24,aime25",
-            "--limit",
-            2,
-            "--n",
-            3,
-            "--max-tokens",
-            "16,40",
-            "--budget-curve",
-            8,
-            "--temperature",
-            1.0,
-        )
-        == 0
-    )
+    assert harness_eval(tiny_ckpt, out, *flags) == 0
     assert "0 sample(s) to generate, 12 already stored" in capsys.readouterr().err
     assert store.shard_paths(run_dir) == shards
 

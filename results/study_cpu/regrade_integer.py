@@ -6,13 +6,11 @@ answer must state an integer) beside the verdicts stored at evaluation time, and
 """
 
 import collections
-import json
 import re
 import statistics
 from pathlib import Path
 
-import pyarrow.parquet as pq
-
+from harness import store
 from tasks.grading import INTEGER, grade_batch, warm_up
 
 RUNS = Path(__file__).parent / "results" / "runs"
@@ -23,12 +21,11 @@ def main() -> None:
     warm_up()
     per_arm = collections.defaultdict(list)
     for run in sorted(RUNS.iterdir()):
-        ckpt = json.loads((run / "manifest.json").read_text()).get("checkpoint", "")
+        ckpt = store.read_manifest(run).get("checkpoint", "")
         cell = ckpt.split("/cells/")[-1].split("/")[0] if "/cells/" in ckpt else "base-s-"
         rows = [
             r
-            for f in sorted(run.glob("shard-*.parquet"))
-            for r in pq.read_table(f, columns=["response", "gold", "extracted", "correct"]).to_pylist()
+            for r in store.read_samples(run, columns=["response", "gold", "extracted", "correct"]).to_pylist()
             if r["response"] is not None  # the full-budget row of each sample (the shorter budget keeps no text)
         ]
         strict = grade_batch([r["response"] for r in rows], [r["gold"] for r in rows], config=INTEGER)
