@@ -162,7 +162,7 @@ def test_held_out_suite_agrees(suite):
 
 # ---- integer tasks ask for an integer ---------------------------------------------------------------------
 # The CPU study's models learned to answer "Compute 2 * 7. Give the result as an integer." with
-# "Here's the answer: 2 * 7.", which the free-form rules grade equal to 14 (results/study_cpu/README.md).
+# "Here's the answer: 2 * 7.", which the free-form rules grade equal to 14 (results/study_cpu_hacked/README.md).
 
 
 @pytest.mark.parametrize(

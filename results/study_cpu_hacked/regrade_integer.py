@@ -1,8 +1,8 @@
 """Regrade every stored held-out response of the CPU study with the integer-task rule (tasks.grading.INTEGER: an
 answer must state an integer) beside the verdicts stored at evaluation time, and count the bare restatements
-("2 * 7" for "Compute 2 * 7."). Reads results/study_cpu/results (the committed evaluation runs); prints Markdown.
+("2 * 7" for "Compute 2 * 7."). Reads results/study_cpu_hacked/results (the committed evaluation runs); prints Markdown.
 
-    PYTHONPATH=. python results/study_cpu/regrade_integer.py > results/study_cpu/regrade_integer.md
+    PYTHONPATH=. python results/study_cpu_hacked/regrade_integer.py > results/study_cpu_hacked/regrade_integer.md
 """
 
 import collections
