@@ -322,7 +322,7 @@ def test_help_lists_every_key_with_its_default_and_meaning(capsys, monkeypatch):
 
 @pytest.mark.slow
 @pytest.mark.parametrize("name", sorted(__import__("train.presets").presets.PRESETS))
-def test_every_preset_trains_two_steps_from_the_cpu_demo_config(name, tiny, tmp_path):
+def test_every_preset_trains_two_steps_from_the_cpu_demo_config(name, tiny, tmp_path, capsys):
     """`harness train --config train/configs/cpu-demo.yaml --preset NAME --steps 2`, on the tiny model with
     shorter responses and without dynamic sampling (a random model rarely gets a group with unequal rewards, and
     an update must happen every step): each preset runs end to end and logs what reached its loss."""
@@ -333,6 +333,8 @@ def test_every_preset_trains_two_steps_from_the_cpu_demo_config(name, tiny, tmp_
     rows = [r for r in log_rows(out) if "step" in r]
     assert [r["step"] for r in rows] == [1, 2] and all(math.isfinite(r["loss"]) for r in rows)
     assert yaml.safe_load((out / "config.yaml").read_text())["preset"] == name
+    # cpu-demo.yaml takes one optimizer step per rollout batch, where kl-cov cannot act: the run says so.
+    assert ("note: kl-cov cannot act" in capsys.readouterr().out) == (name == "kl-cov")
 
 
 def test_the_reward_grades_by_the_data_kind(tmp_path):

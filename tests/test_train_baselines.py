@@ -110,6 +110,36 @@ def test_kl_cov_penalises_only_the_top_cov_tokens():
     torch.testing.assert_close(grad, expect, atol=1e-6, rtol=1e-4)
 
 
+def test_kl_cov_is_all_tokens_when_the_policy_is_the_sampler():
+    # On-policy (one optimizer step per rollout batch) lp == old: r = 1, |log r| = 0 with zero gradient, and the
+    # clipped and unclipped surrogates agree, so kl-cov's loss and gradient are all-tokens' exactly. TrainConfig
+    # .inert() says so before such a run. Off-policy they differ.
+    lp, _, adv, valid = inputs(seed=5)
+    on = {}
+    for name in ("all-tokens", "kl-cov"):
+        kw = dict(cov="kl-cov", cov_ratio=0.05, kl_cov_coef=1.0) if name == "kl-cov" else {}
+        on[name] = run(lp, lp.clone(), adv, valid, **kw)
+    assert on["kl-cov"][0] == on["all-tokens"][0] and torch.equal(on["kl-cov"][1], on["all-tokens"][1])
+    _, old, _, _ = inputs(seed=5)
+    off_all = run(lp, old, adv, valid)[1]
+    off_kl = run(lp, old, adv, valid, cov="kl-cov", cov_ratio=0.05, kl_cov_coef=1.0)[1]
+    assert not torch.allclose(off_all, off_kl)
+
+
+def test_config_says_when_kl_cov_cannot_act(tmp_path):
+    from train.config import TrainConfig
+
+    def notes(**kw):
+        return TrainConfig(model=str(tmp_path), prompts_per_step=8, **kw).inert()
+
+    (line,) = notes(preset="kl-cov", mini_batch_prompts=8)
+    assert "kl-cov cannot act" in line and "mini_batch_prompts 8 >= prompts_per_step 8" in line
+    assert notes(preset="kl-cov", mini_batch_prompts=4) == []  # the second mini-batch is off-policy
+    assert notes(preset="paper-code", selection="kl-cov", mini_batch_prompts=8) != []  # the resolved selection
+    assert notes(preset="clip-cov", mini_batch_prompts=8) == []  # clip-cov drops tokens' gradient: it acts
+    assert notes(preset="paper-code", mini_batch_prompts=8) == []
+
+
 def test_cov_selections_act_within_the_entropy_mask():
     lp, old, adv, valid = inputs(seed=4)
     g = torch.Generator().manual_seed(0)

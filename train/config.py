@@ -212,6 +212,23 @@ class TrainConfig:
             over["dual_clip"] = self.dual_clip or None  # 0 = off
         return get_preset(self.preset, **over)
 
+    def inert(self) -> list[str]:
+        """Settings that are valid but cannot act in this run, one line each (the trainer prints them).
+
+        KL-Cov's penalty is coef·|log r| with r = π/π_old. With one optimizer step per rollout batch
+        (mini_batch_prompts >= prompts_per_step) every token is graded by the policy that sampled it, so r = 1,
+        and the penalty and its gradient are exactly 0: the run is all-tokens GRPO with the unclipped surrogate
+        (results/study_cpu/: its kl-cov cells are bit-identical to all-tokens)."""
+        notes = []
+        if self.preset_obj().selection == "kl-cov" and self.mini_batch_prompts >= self.prompts_per_step:
+            notes.append(
+                "kl-cov cannot act here: one optimizer step per rollout batch (mini_batch_prompts "
+                f"{self.mini_batch_prompts} >= prompts_per_step {self.prompts_per_step}) keeps r = π/π_old = 1, so "
+                "its |log r| penalty and gradient are 0 and this trains as all tokens; set mini_batch_prompts below "
+                "prompts_per_step for it to act"
+            )
+        return notes
+
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)
 

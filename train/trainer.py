@@ -104,6 +104,8 @@ class Trainer:
         self._lock = _lock(self.out)
         resume_from, state, changes = self._resume_point(allow_config_change)
         self.preset = cfg.preset_obj()
+        for note in cfg.inert():
+            self.say(f"note: {note}")
         items = load_items(cfg.data, cfg.template) if items is None else items
         val = load_items(cfg.val_data, cfg.template) if cfg.val_data else []  # fail now, not at step N
         val = val[: cfg.val_limit] if cfg.val_limit else val
