@@ -192,7 +192,7 @@ def _claim(study: S.Study, final: dict, arm, other, t, b, want: str) -> str:
     runs). It shows only when both agree; seed-to-seed spread is what small RL runs are made of."""
     d = S.pooled_delta(study, final, arm, t, b, ref=other) if arm and other else None
     if d is None:
-        return "not measured (arm missing or unfinished)"
+        return "not measured (an arm is unfinished)"
     per_seed = [p.diff for s in d.seeds if (p := S.seed_delta(study, final, arm, s, t, b, ref=other))]
     mean, half = S.mean_ci(per_seed)
     pooled = _direction(d.lo, d.hi, want)
@@ -218,7 +218,12 @@ def claims(study: S.Study, final: dict) -> str:
                 (f"top-10 % ({ten}) below top-20 % ({top})", ten, top, "lt"),
                 (f"top-50 % ({fifty}) below top-20 % ({top})", fifty, top, "lt"),
             ):
-                body.append([text, S._task_name(t), b, _claim(study, final, arm, other, t, b, want)])
+                if arm and other:  # a claim whose arms the study does not have is left out, not "unmeasured"
+                    body.append([text, S._task_name(t), b, _claim(study, final, arm, other, t, b, want)])
+    if not body:
+        return (
+            "None applies: the study has no arm pair a claim compares (top-20 %, 10 %, 50 %, bottom-80 %, all tokens)."
+        )
     return _md(["claim", "task", "budget", "at this scale"], body, "llrl")
 
 

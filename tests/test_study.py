@@ -106,10 +106,21 @@ def test_rows_report_and_plots(finished):
     for line in ("| all | 2 |", "| top | 2 |", "| base | - |", "| top | synthetic | 8 |", "| top | synthetic | 12 |"):
         assert line in report, line
     assert "Unfinished" not in report
+    # the one claim whose arms the study has is judged; the ones without their arms are left out
+    assert "| top-20 % (top) >= all tokens (all) | synthetic | 8 |" in report and "(None)" not in report
     for png in ("accuracy_vs_step.png", "entropy_vs_step.png", "entropy_overlap.png"):
         assert (out / png).stat().st_size > 1000
     for cell in ("all-s0", "all-s1", "top-s0", "top-s1"):
         assert (out / "cells" / cell / "entropy" / "compare.md").is_file()
+
+
+def test_claims_need_their_arms(tiny, tmp_path):
+    from harness import study as S
+    from harness.study_report import claims
+
+    arms = [{"name": "all", "rho": 1.0}, {"name": "kl", "preset": "kl-cov"}]
+    study = S.load(write_study(tmp_path / "study.yaml", tiny, arms=arms))
+    assert claims(study, {}).startswith("None applies")
 
 
 @pytest.mark.slow

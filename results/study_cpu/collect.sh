@@ -1,9 +1,9 @@
 #!/bin/bash
 # Copy what the CPU study produced (runs/study_cpu/) into results/study_cpu/, never checkpoints: the outputs,
 # the evaluation runs (samples, manifests, leaderboard), and per cell the training log, stage markers and logs,
-# and the entropy comparison.
+# and the entropy comparison. Another study: collect.sh SRC DST (e.g. runs/study_cpu_offpolicy results/study_cpu/offpolicy).
 cd "$(dirname "$0")/../.."
-src=runs/study_cpu dst=results/study_cpu
+src=${1:-runs/study_cpu} dst=${2:-results/study_cpu}
 PYTHONPATH=$PWD python -m harness.cli study --config $dst/study.yaml --report
 cp $src/study.parquet $src/report.md $src/*.png $dst/
 rm -rf $dst/results $dst/cells $dst/logs
