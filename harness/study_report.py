@@ -190,7 +190,7 @@ def _claim(study: S.Study, final: dict, arm, other, t, b, want: str) -> str:
     """A claim against two intervals: the pooled paired one (problems as clusters, the trained checkpoints as
     given) and the t interval over seeds of each seed's paired Δ (seeds as the units: the recipe, not these
     runs). It shows only when both agree; seed-to-seed spread is what small RL runs are made of."""
-    d = S.pooled_delta(study, final, arm, t, b, ref=other) if arm and other else None
+    d = S.pooled_delta(study, final, arm, t, b, ref=other)
     if d is None:
         return "not measured (an arm is unfinished)"
     per_seed = [p.diff for s in d.seeds if (p := S.seed_delta(study, final, arm, s, t, b, ref=other))]

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from tasks.errors import TaskError
-from tasks.grading import Grade, GradeConfig, check_timeout, config_for, grade, grade_batch
+from tasks.grading import Grade, check_timeout, config_for, grade, grade_batch
 
 MODES: dict[str, tuple[float, float]] = {"binary": (1.0, 0.0), "pm1": (1.0, -1.0)}
 
@@ -42,14 +42,15 @@ def score_batch(
     mode: str = "binary",
     timeout: float = 1.0,
     workers: int | None = None,
-    config: GradeConfig | None = None,
+    kind: str = "free",
 ) -> list[float]:
-    """Rewards of many responses, graded in parallel; each one bounded by `timeout` seconds. `config`: the
-    task's grading rules (`tasks.grading.config_for(task.kind)`: an integer task wants an integer)."""
+    """Rewards of many responses, graded in parallel; each one bounded by `timeout` seconds, by the rules of the
+    answer `kind` (tasks.grading.config_for: an integer task wants an integer)."""
     _values(mode)
     if len(responses) != len(golds):
         raise TaskError(f"score_batch: {len(responses)} responses but {len(golds)} gold answers")
-    grades = grade_batch(list(responses), [_gold(g) for g in golds], timeout=timeout, workers=workers, config=config)
+    golds = [_gold(g) for g in golds]
+    grades = grade_batch(list(responses), golds, timeout=timeout, workers=workers, config=config_for(kind))
     return [reward_of(g, mode) for g in grades]
 
 
@@ -106,12 +107,11 @@ def make_trl_reward(
     `overlong=(max_length, buffer)` DAPO's length penalty is added, using TRL's `completion_ids`.
     """
     _values(mode)
-    config = config_for(kind)
 
     def reward(prompts, completions, **columns) -> list[float]:
         texts = [_completion_text(c) for c in completions]
         golds = _gold_column(columns, len(texts), answer_column)
-        rewards = score_batch(texts, golds, mode=mode, timeout=timeout, config=config)
+        rewards = score_batch(texts, golds, mode=mode, timeout=timeout, kind=kind)
         if overlong is not None:
             ids = columns.get("completion_ids")
             if ids is None:

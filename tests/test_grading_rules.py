@@ -183,10 +183,15 @@ def test_held_out_suite_agrees(suite):
     ],
 )
 def test_an_integer_task_wants_an_integer(response, gold, right):
-    from tasks.grading import INTEGER, config_for
+    from tasks.grading import INTEGER
 
-    assert config_for("integer") is INTEGER and config_for("free") is not INTEGER
     assert grade(response, gold, config=INTEGER).correct is right
+
+
+def test_config_for_picks_the_rules_by_kind():
+    from tasks.grading import DEFAULT, INTEGER, config_for
+
+    assert config_for("integer") is INTEGER and config_for("free") is DEFAULT
 
 
 def test_free_tasks_keep_reading_expressions():

@@ -69,11 +69,9 @@ def test_score_batch_is_the_same_checker():
 
 
 def test_score_batch_grades_by_the_task_kind():
-    from tasks.grading import config_for
-
     responses, golds = ["Answer: 2 * 7", "Answer: 14"], ["14", "14"]
     assert reward.score_batch(responses, golds, mode="binary") == [1.0, 1.0]
-    assert reward.score_batch(responses, golds, mode="binary", config=config_for("integer")) == [0.0, 1.0]
+    assert reward.score_batch(responses, golds, mode="binary", kind="integer") == [0.0, 1.0]
 
 
 def test_trl_reward_takes_the_task_kind():

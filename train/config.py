@@ -127,7 +127,6 @@ class TrainConfig:
         from tasks.reward import MODES
 
         need(self.answer_kind in ("", *KINDS), f"answer_kind: one of {', '.join(KINDS)}, got {self.answer_kind!r}")
-
         need(self.reward_mode in MODES, f"reward_mode: one of {', '.join(MODES)}, got {self.reward_mode!r}")
         need(
             0 <= self.overlong_buffer <= self.max_response_tokens, "overlong_buffer: must be in 0..max_response_tokens"

@@ -3,7 +3,7 @@ budget), the share of responses that end in the template's "Answer: N" line, and
 share that only state "a op b = c" (the shortcut the models take) and the share that restate the question
 without a result (the old reward hack; the integer rule grades those wrong, so it counts them in all
 responses). Also the rollout response length at the first and the last training step (training logs).
-Reads the study's folder (default runs/study_cpu, or results/study_cpu once collected); prints Markdown.
+Reads a collected study folder (collect.sh; default results/study_cpu); prints Markdown.
 
     PYTHONPATH=. python results/study_cpu/answers.py results/study_cpu > results/study_cpu/answers.md
 """
@@ -15,6 +15,8 @@ import statistics
 import sys
 from pathlib import Path
 
+import pyarrow.parquet as pq
+
 from harness import store
 
 ANSWER_LINE = re.compile(r"(?im)^\s*answer\s*:\s*-?\d+\s*\.?\s*$")
@@ -22,23 +24,20 @@ EQUATION_ONLY = re.compile(r"\d+\s*[-+*/x×]\s*\d+\s*=\s*-?\d+")
 RESTATED = re.compile(r"^\s*\d+\s*[-+*/x×]\s*\d+(\s*[-+*/]\s*\d+)*\s*\.?\s*$")
 
 
-def _cell(checkpoint: str) -> str:
-    return checkpoint.split("/cells/")[-1].split("/")[0] if "/cells/" in checkpoint else "base"
-
-
 def _held_out(study: Path) -> dict[str, list[dict]]:
+    """Full-budget held-out samples per arm; study.parquet says which evaluation run is which arm's."""
+    runs = pq.read_table(study / "study.parquet", columns=["arm", "run_id"]).to_pylist()
     per_arm = collections.defaultdict(list)
-    for run in sorted((study / "results" / "runs").iterdir()):
-        cell = _cell(store.read_manifest(run).get("checkpoint", ""))
+    for run_id, arm in dict.fromkeys((r["run_id"], r["arm"]) for r in runs):  # one row per budget: each run once
         columns = ["response", "response_tokens", "extracted", "correct"]
-        rows = [r for r in store.read_samples(run, columns=columns).to_pylist() if r["response"] is not None]
-        per_arm[cell.rsplit("-s", 1)[0]].extend(rows)
+        rows = store.read_samples(study / "results" / "runs" / run_id, columns=columns).to_pylist()
+        per_arm[arm].extend(r for r in rows if r["response"] is not None)
     return per_arm
 
 
 def _rollout_lengths(study: Path) -> dict[str, tuple[list[float], list[float]]]:
     per_arm = collections.defaultdict(lambda: ([], []))
-    for log in sorted(study.glob("cells/*/log.jsonl")) + sorted(study.glob("cells/*/train/log.jsonl")):
+    for log in sorted(study.glob("cells/*/log.jsonl")):
         steps = [json.loads(line) for line in log.read_text().splitlines() if line.strip()]
         arm = log.relative_to(study / "cells").parts[0].rsplit("-s", 1)[0]
         per_arm[arm][0].append(steps[0]["response_length"])
@@ -47,7 +46,7 @@ def _rollout_lengths(study: Path) -> dict[str, tuple[list[float], list[float]]]:
 
 
 def main() -> None:
-    study = Path(sys.argv[1] if len(sys.argv) > 1 else "runs/study_cpu")
+    study = Path(sys.argv[1] if len(sys.argv) > 1 else "results/study_cpu")
     rollouts = _rollout_lengths(study)
     print(
         "| arm | held-out responses | mean tokens | ends in `Answer: N` | correct | of correct: only `a op b = c` "

@@ -1,9 +1,10 @@
 #!/bin/bash
 # Copy what the CPU study produced (runs/study_cpu/) into results/study_cpu/, never checkpoints: the outputs,
 # the evaluation runs (samples, manifests, leaderboard), and per cell the training log, stage markers and logs,
-# and the entropy comparison. Another study: collect.sh SRC DST (e.g. runs/study_cpu_offpolicy results/study_cpu/offpolicy).
+# and the entropy comparison. Another study: collect.sh DIR (its study.yaml's `out` is where the study ran).
 cd "$(dirname "$0")/../.."
-src=${1:-runs/study_cpu} dst=${2:-results/study_cpu}
+dst=${1:-results/study_cpu}
+src=$(python -c "import sys, yaml; print(yaml.safe_load(open(sys.argv[1]))['out'])" $dst/study.yaml)
 PYTHONPATH=$PWD python -m harness.cli study --config $dst/study.yaml --report
 cp $src/study.parquet $src/report.md $src/*.png $dst/
 rm -rf $dst/results $dst/cells $dst/logs

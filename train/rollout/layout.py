@@ -135,9 +135,8 @@ def score(r: Rollout, *, mode: str, max_length: int, overlong_buffer: int, kind:
     """Rewards from tasks.reward (the checker `harness eval` uses, with the rules of the answer `kind`) plus
     DAPO's overlong shaping."""
     from tasks import reward
-    from tasks.grading import config_for
 
-    base = reward.score_batch(r.texts, r.answers, mode=mode, config=config_for(kind))
+    base = reward.score_batch(r.texts, r.answers, mode=mode, kind=kind)
     right = reward.MODES[mode][0]
     r.correct = torch.tensor([b == right for b in base])
     lengths = r.lengths.tolist()
