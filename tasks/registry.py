@@ -24,6 +24,7 @@ import threading
 from dataclasses import dataclass, fields
 from pathlib import Path
 
+from tasks import synthetic as _synthetic
 from tasks.errors import TaskError
 
 KINDS = ("integer", "free")  # integer: 0-999, compared exactly; free: any answer the checker reads
@@ -107,7 +108,12 @@ BUILTIN = (
             (_II10, "answer", "850", "340"),
         ),
     ),
-    TaskSpec("synthetic", kind="integer", title="synthetic", note="generated; options seed, size, difficulty"),
+    TaskSpec(
+        "synthetic",
+        kind="integer",
+        title="synthetic",
+        note=f"generated; options seed, size (1 to {_synthetic.MAX_SIZE}), difficulty (1 to 8)",
+    ),
 )
 
 _registry: dict[str, TaskSpec] = {s.name: s for s in BUILTIN}

@@ -1,7 +1,9 @@
 """A seeded multi-step arithmetic task with exact integer answers.
 
 It exists so that smoke runs, tests and CPU training demos work offline and can be made as easy or as
-hard as a small model needs: `difficulty` is the number of operations after the first number.
+hard as a small model needs: `difficulty` is the number of operations after the first number. `size` is
+at most `MAX_SIZE` problems: the list is built in memory (about 1 KB a problem with its prompt and record
+downstream), so a mistyped size is refused in one line instead of filling the machine.
 """
 
 from __future__ import annotations
@@ -10,10 +12,12 @@ import random
 
 from tasks.types import Problem
 
+MAX_SIZE = 100_000  # problems per synthetic task; far more than a CPU demo or a smoke run uses
+
 
 def generate(*, seed: int = 0, size: int = 64, difficulty: int = 2) -> list[Problem]:
-    if size < 1:
-        raise ValueError("size must be at least 1")
+    if not 1 <= size <= MAX_SIZE:
+        raise ValueError(f"size must be between 1 and {MAX_SIZE} (got {size})")
     if not 1 <= difficulty <= 8:
         raise ValueError("difficulty must be between 1 and 8")
     rng = random.Random(f"synthetic:{seed}:{difficulty}")
