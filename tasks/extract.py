@@ -8,7 +8,9 @@ and, by policy, a bare number. Only the text after the last `</think>` is read w
 
 from __future__ import annotations
 
+import functools
 import re
+import unicodedata
 
 from tasks.normalize import APPROX, WORD, matching_brace
 
@@ -33,6 +35,67 @@ _ANSWER_PHRASE = re.compile(
 _SPECIAL_TOKENS = re.compile(
     r"(?:\s*(?:<\|[a-zA-Z0-9_]+\|>|</s>|<eos>|<end_of_turn>|<\uff5cend\u2581of\u2581sentence\uff5c>))+\s*$"
 )
+# Tokens that end a turn or the text, or open a new turn: what follows one is not part of the response (a
+# fabricated next turn "...<|im_end|>\n<|im_start|>user\n...<|im_start|>assistant\n\\boxed{5}" carried an answer).
+# Named tokens only: plain-text markers such as <|begin_of_solution|> (Sky-T1, OpenThoughts), <think> and <answer>
+# frame an answer and must stay.
+TURN_TOKENS = (
+    "<|im_end|>",
+    "<|im_start|>",
+    "<|im_sep|>",
+    "<|endoftext|>",
+    "<|end_of_text|>",
+    "<|begin_of_text|>",
+    "<|eot_id|>",
+    "<|eom_id|>",
+    "<|start_header_id|>",
+    "<|end_header_id|>",
+    "<|end|>",
+    "<|user|>",
+    "<|assistant|>",
+    "<|system|>",
+    "<|endofturn|>",
+    "<|end_of_sentence|>",
+    "<|start_of_role|>",
+    "<|end_of_role|>",
+    "<|END_OF_TURN_TOKEN|>",
+    "<|START_OF_TURN_TOKEN|>",
+    "<|USER_TOKEN|>",
+    "<|CHATBOT_TOKEN|>",
+    "<|SYSTEM_TOKEN|>",
+    "</s>",
+    "<eos>",
+    "<end_of_turn>",
+    "<start_of_turn>",
+    "<\uff5cend\u2581of\u2581sentence\uff5c>",
+    "<\uff5cbegin\u2581of\u2581sentence\uff5c>",
+    "<\uff5cUser\uff5c>",
+    "<\uff5cAssistant\uff5c>",
+    "[INST]",
+)
+_TURN_TOKEN = re.compile(  # TURN_TOKENS, factored by their first characters (one test per "<" in the text)
+    r"<(?:\|(?:"
+    + "|".join(re.escape(t[2:-2]) for t in TURN_TOKENS if t.startswith("<|"))
+    + r")\|>|\uff5c(?:"
+    + "|".join(re.escape(t[2:-2]) for t in TURN_TOKENS if t.startswith("<\uff5c"))
+    + r")\uff5c>|(?:"
+    + "|".join(re.escape(t[1:-1]) for t in TURN_TOKENS if t[0] == "<" and t[1] not in "|\uff5c")
+    + r")>)|\[INST\]"
+)
+# characters that show nothing: zero-width space/joiners, word joiner, invisible operators, BOM, soft hyphen,
+# direction marks, the Mongolian vowel separator
+_INVISIBLE = re.compile("[\u200b-\u200f\u2060-\u2064\ufeff\u00ad\u180e]")
+_OTHER_DIGIT = re.compile(r"(?![0-9])\d")  # a decimal digit of another script or style: ٣, ３, 𝟑
+_COMMENT = re.compile(r"<!--.*?(?:-->|\Z)", re.S)  # an unclosed comment runs to the end
+_LAST_DIGIT_BLOCK = 0x1FC00  # every decimal digit (Unicode category Nd) lies below this code point
+
+
+@functools.cache
+def _ascii_digits() -> dict[int, int]:
+    """Each decimal digit of another script or style -> its ASCII digit (built once, ~10 ms)."""
+    return {c: 48 + unicodedata.decimal(chr(c)) for c in range(128, _LAST_DIGIT_BLOCK) if chr(c).isdecimal()}
+
+
 _ANSWER_TAG = re.compile(r"<answer>(.*?)</answer>", re.S | re.I)
 _SENTENCE_END = re.compile(r"\.(?=\s|$)|,\s+(?=[a-zA-Z]{2,}\b)|;\s|\n|[。！]")
 _NUMBER = re.compile(r"[+-]?\d+(?:,\d{3})*(?:\.\d+)?(?:[eE][+-]?\d{1,3}(?![\d.]))?")
@@ -61,6 +124,84 @@ MAX_BOXES = 32
 # a 4 MB response as on a 64 KB one (~16k tokens of text after the last </think>).
 MAX_SCAN_CHARS = 65536
 MAX_PHRASES = 256  # "the answer is ..." phrases examined, from the last one back
+
+
+def prepare_response(text: str) -> str:
+    """The response as a reader sees it, before any answer is looked for. Linear, idempotent.
+
+    - Characters that show nothing (zero-width spaces and joiners, soft hyphens, BOM) are dropped: "4\u200b2" is 42.
+    - Hidden markup is dropped: an HTML comment `<!-- ... -->`, and an unclosed `<!--` with all after it.
+    - The response ends at its first end-of-turn or end-of-text token (TURN_TOKENS): a next turn the model
+      wrote itself is not its answer.
+    - Digits of other scripts and styles (fullwidth, mathematical bold, Arabic-Indic, ...) become ASCII digits;
+      superscripts and other non-decimal digits stay as they are.
+    """
+    if not text.isascii():
+        text = _INVISIBLE.sub("", text)
+    text = _cut_at_turn_token(text)  # before the comments: a token a comment hides still ends the turn
+    if "<!--" in text:
+        dropped = _COMMENT.sub("", text)
+        if "<!--" in dropped:  # kept text on both sides of a comment joined into a new opener (rare)
+            dropped = _drop_comments(text)
+        text = _cut_at_turn_token(
+            dropped
+        )  # dropping a comment may join a token's two halves  # dropping a comment may join a token's two halves
+    if not text.isascii():
+        if _OTHER_DIGIT.search(text):
+            text = text.translate(_ascii_digits())
+    return text
+
+
+def _cut_at_turn_token(text: str) -> str:
+    m = _TURN_TOKEN.search(text)
+    return text[: m.start()] if m else text
+
+
+def _drop_comments(text: str) -> str:
+    """`text` without HTML comments, in one pass: text kept on both sides of a comment may join into a new
+    `<!--` ("<!<!-- x -->-- y -->"), which opens a comment too, so no `<!--` is ever left (idempotent)."""
+    out: list[str] = []  # kept pieces, none empty; their join never contains "<!--"
+    i, n = 0, len(text)
+    while i < n:
+        j = text.find("<!--", i)
+        piece = text[i:] if j < 0 else text[i:j]
+        tail = _last_chars(out, 3)
+        k = (tail + piece[:3]).find("<!--")  # an opener formed across the last cut
+        if k >= 0:
+            start = k - len(tail)  # where that opener starts, relative to `piece` (negative: in kept text)
+            if start < 0:
+                _drop_last(out, -start)
+            elif start > 0:
+                out.append(piece[:start])
+            end = text.find("-->", i + start + 4)
+        else:
+            if piece:
+                out.append(piece)
+            if j < 0:
+                break
+            end = text.find("-->", j + 4)
+        if end < 0:
+            break  # an unclosed comment hides everything after it
+        i = end + 3
+    return "".join(out)
+
+
+def _drop_last(out: list[str], count: int) -> None:
+    while count > 0 and out:
+        last = out.pop()
+        if len(last) > count:
+            out.append(last[:-count])
+            return
+        count -= len(last)
+
+
+def _last_chars(out: list[str], count: int) -> str:
+    tail = ""
+    for piece in reversed(out):
+        tail = piece[-count:] + tail
+        if len(tail) >= count:
+            return tail[-count:]
+    return tail
 
 
 def final_part(text: str, *, strict_think: bool = False) -> str | None:
@@ -279,7 +420,7 @@ def extract_answer(
     text: str, *, last_number_policy: str = "line", whole_response: bool = True, strict_think: bool = False
 ) -> str | None:
     """The final answer as written (still LaTeX), or None when the response gives none."""
-    part = final_part(text, strict_think=strict_think)
+    part = final_part(prepare_response(text), strict_think=strict_think)
     if part is None or not part.strip():
         return None
     part = strip_special_tokens(scan_tail(part))
@@ -320,7 +461,7 @@ def part_boxes(text: str, parts: int, *, strict_think: bool = False) -> str | No
     Only the last `parts` boxes count, and each must follow its own part label ("(a)", "b)", "Part 2", "(ii)")
     written after the box before it, with no label repeated: a self-correction ("\\boxed{3} ... no, \\boxed{5}") or
     a hedge between alternatives has no labels, so it is never read as a list."""
-    part = final_part(text, strict_think=strict_think)
+    part = final_part(prepare_response(text), strict_think=strict_think)
     if part is None or parts < 2:
         return None
     part = strip_special_tokens(scan_tail(part))
@@ -346,6 +487,7 @@ def part_boxes(text: str, parts: int, *, strict_think: bool = False) -> str | No
 
 def gold_answer(gold: str) -> str:
     """Gold answers come as "25", "025", "$\\frac12$", "\\boxed{25}" or GSM8K's "... #### 25"."""
+    gold = prepare_response(gold)  # "٢٥" and "2\u200b5" are 25 in a gold answer too
     if "####" in gold:
         gold = gold.rsplit("####", 1)[1]
     box = box_run(gold)
