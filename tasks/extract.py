@@ -96,6 +96,7 @@ def _ascii_digits() -> dict[int, int]:
     return {c: 48 + unicodedata.decimal(chr(c)) for c in range(128, _LAST_DIGIT_BLOCK) if chr(c).isdecimal()}
 
 
+_PHRASE_LEAD = re.compile(r"(?i)(?:(?<![a-z])(?:the|my|our|final|your)\s+)+\Z")  # words a phrase may open with
 _ANSWER_TAG = re.compile(r"<answer>(.*?)</answer>", re.S | re.I)
 _SENTENCE_END = re.compile(r"\.(?=\s|$)|,\s+(?=[a-zA-Z]{2,}\b)|;\s|\n|[。！]")
 _NUMBER = re.compile(r"[+-]?\d+(?:,\d{3})*(?:\.\d+)?(?:[eE][+-]?\d{1,3}(?![\d.]))?")
@@ -120,6 +121,29 @@ MAX_APPROX_GAP = 80  # characters of prose allowed between an exact box and the 
 _VERB = re.compile(r"(?i)\b(?:is|are|equals|was|be)\b\s*:?\s*")
 _BARE_BODY = re.compile(r"[^\s$]+")  # "\boxed 5"
 MAX_BOXES = 32
+# What introduces a format example: the intro, then only spacing, punctuation and math delimiters before the answer
+_INTRO_GAP = r"(?:[\s$:,;\"'`*(\[\u201c\u2018\u00ab-]|\\[(\[])*"
+_EXAMPLE_INTRO = re.compile(
+    r"(?i)(?<![a-z])(?:for\s+(?:example|instance)|e\.\s?g\.?|eg\.|such\s+as|(?:in|into|of)\s+the\s+form(?:at)?(?:\s+of)?"
+    r"|formatted\s+as|(?:format|answer)\s+like(?:\s+(?:this|so))?"
+    r"|(?:put|place|write|enclose|wrap|give|present|provide|box|state|return|output|format)\s+your\s+(?:final\s+)?"
+    r"(?:answer|result|response|solution)\s+(?:in(?:side)?|within|as|using|with|like|into)(?:\s+(?:a|an|the))?)"
+    + _INTRO_GAP
+    + r"\Z"
+)
+# "format:" on the answer's own line, unless the model names it its own ("in the required format: Answer: 42")
+_FORMAT_INTRO = re.compile(
+    r"(?i)(?:(?<![a-z])([a-z]+)[ \t]+)?(?<![a-z])format(?:ted)?(?:[ \t]+(?:is|as|like|of))?(?:[ \t$:,;\"'`*(\u201c\u2018-]|\\[(\[])*\Z"
+)
+_OWN_FORMAT = {"requested", "required", "specified", "desired", "expected", "correct", "proper", "given", "same"}
+_OWN_FORMAT |= {"this", "that", "my", "our", "final", "asked", "necessary", "appropriate", "standard", "boxed"}
+_PLACEHOLDER = re.compile(
+    r"(?i)\s*(?:\\(?:text|mbox|textrm|mathrm)\{\s*)?(?:(?:your|the|final|my)\s+)*(?:answer|result)?(?:\s+here)?"
+    r"\s*(?:\.{2,}|\\[lc]?dots|\?|_+|\\_+)?\s*\}?\s*"
+)
+_PLACEHOLDER_INTRO = re.compile(
+    r"(?i)(?<![a-z])(?:in(?:side)?|within|using|with|like|as|into)(?:\s+(?:a|an|the))?" + _INTRO_GAP + r"\Z"
+)
 # The answer lives at the end: only this many final characters are read, so extraction costs the same on
 # a 4 MB response as on a 64 KB one (~16k tokens of text after the last </think>).
 MAX_SCAN_CHARS = 65536
@@ -215,8 +239,20 @@ def final_part(text: str, *, strict_think: bool = False) -> str | None:
 
 
 def last_box(text: str, before: int | None = None) -> tuple[int, int, str | None] | None:
-    """(start, end, body) of the last `\\boxed`/`\\fbox` (starting before `before`); body None when its braces never close."""
+    """(start, end, body) of the last `\\boxed`/`\\fbox` (starting before `before`); body None when its braces never close.
+
+    A box that a format example introduces ("for example \\boxed{5}", "put your answer in \\boxed{}") is the
+    instructions restated, not an answer: it is skipped, and the box before it counts (see `format_example`)."""
     limit = len(text) if before is None else before
+    for _ in range(MAX_BOXES):
+        box = _box_before(text, limit)
+        if box is None or box[2] is None or not format_example(text, box[0], box[2]):
+            return box
+        limit = box[0]
+    return None  # a run of format examples and nothing else
+
+
+def _box_before(text: str, limit: int) -> tuple[int, int, str | None] | None:
     start, name = max((text.rfind(b, 0, limit), b) for b in BOXES)
     if start < 0:
         return None
@@ -228,6 +264,22 @@ def last_box(text: str, before: int | None = None) -> tuple[int, int, str | None
         return (start, len(text), None) if end < 0 else (start, end + 1, text[j + 1 : end])
     m = _BARE_BODY.match(text, j)
     return (start, m.end(), m.group()) if m and j > start + len(name) else (start, len(text), None)
+
+
+def format_example(text: str, start: int, body: str | None = None) -> bool:
+    """Whether the answer written at `start` (a box, an `Answer:` line or phrase) is a format example that
+    restates the instructions: introduced right before it by "for example", "e.g.", "such as", "in the form",
+    "put your answer in", or on the same line by "format:" (not "in the required format:", which presents the
+    model's own answer). A placeholder box (`\\boxed{}`, `\\boxed{...}`, `\\boxed{answer}`) is one after "in",
+    "like" or "as" too. The intro must stand right before the answer: in "The answer, for example when n=3, is
+    \\boxed{7}" the box is the answer."""
+    window = text[max(0, start - 100) : start]
+    if _EXAMPLE_INTRO.search(window):
+        return True
+    m = _FORMAT_INTRO.search(window)
+    if m and (m.group(1) or "").lower() not in _OWN_FORMAT:
+        return True
+    return body is not None and bool(_PLACEHOLDER.fullmatch(body)) and bool(_PLACEHOLDER_INTRO.search(window))
 
 
 def approx_box(text: str, last: tuple[int, int, str]) -> tuple[int, int, str] | None:
@@ -261,7 +313,7 @@ def box_run(text: str) -> tuple[int, int, str | None] | None:
     approx = approx_box(text, last)
     if approx is not None:
         return approx
-    bodies, start = [last[2]], last[0]
+    bodies, start = [box_value(last[2])], last[0]
     while len(bodies) < MAX_BOXES:
         prev = last_box(text, start)
         if prev is None or prev[2] is None or prev[1] > start:
@@ -269,9 +321,43 @@ def box_run(text: str) -> tuple[int, int, str | None] | None:
         gap = text[prev[1] : start]
         if _BOX_GAP.fullmatch(gap) is None or not _JOINER.search(gap):
             break
-        bodies.append(prev[2])
+        bodies.append(box_value(prev[2]))
         start = prev[0]
     return (start, last[1], ", ".join(reversed(bodies)))
+
+
+def box_value(body: str) -> str:
+    """The value a box that wraps prose states: "\\text{The answer is } 73" -> "73". Only when the prose names
+    exactly one value: a box of words ("\\text{no solution}") or of two numbers ("\\text{either 5, or it is } 6")
+    stays as written (and compares as words)."""
+    if len(body) > 2000 or not re.search(r"[a-zA-Z]{3}", body):
+        return body
+    flat = _TEXT_BODY.sub(r" \1 ", body).strip()
+    if _prose_words(flat) < 2:
+        return body
+    value = sentence_value(flat)
+    if value == flat or re.search(r"\d", flat.replace(value, " ", 1)):
+        return body
+    return value
+
+
+_TEXT_BODY = re.compile(r"\\(?:text|mbox|textrm|textbf|textit|textnormal|mathrm)\s*\{([^{}]*)\}")
+# a justification after the answer on its line: "42 (since 6 \cdot 7 = 42)", "42 (mod 1000)", "42 \pmod{1000}"
+_JUSTIFICATION = re.compile(
+    r"(?i)(?<=\S)\s*(?:\(\s*(?:since|because|as|from|by|using|via|mod(?:ulo)?|\\(?:bmod|mod|pmod)|which|where|this|that"
+    r"|i\.e\.|note|check(?:ed|ing)?|verified|remainder|rounded|computed|calculated|obtained|found|see)(?![a-z])"
+    r"(?:[^()]|\([^()]*\))*\)|\\pmod\s*\{[^{}]*\})\s*\.?\s*$"
+)
+
+
+def drop_justification(line: str) -> str:
+    """An answer line without the justification that follows its answer: "42 (since 6 \\cdot 7 = 42)" -> "42".
+    Only a parenthesis opening with a word of reasoning ("since", "mod", "because", ...) is dropped: "42 (or 43)"
+    is a hedge and stays, "2(x+1)" is algebra and stays."""
+    if len(line) > 2000:
+        return line
+    m = _JUSTIFICATION.search(line)
+    return line[: m.start()].rstrip() if m else line
 
 
 def _prose_words(text: str) -> int:
@@ -334,6 +420,8 @@ def answer_line(text: str) -> str | None:
     """Content of the last `Answer: ...` (or GSM8K-style `#### ...`) line that carries one."""
     found = None
     for m in _ANSWER_LINE.finditer(text):
+        if format_example(text, m.start()):  # "For example:\nAnswer: 5" restates the format
+            continue
         body = m.group(1).strip()
         if not body:  # "Answer:" on its own line, the answer on the next
             body = text[m.end() : m.end() + 2000].lstrip("\n").split("\n", 1)[0].strip()
@@ -346,6 +434,9 @@ def answer_phrase(text: str) -> str | None:
     """The answer in the last "the answer is X" / "final answer: X" phrase that names one (of the last
     MAX_PHRASES phrases)."""
     for m in list(_ANSWER_PHRASE.finditer(text))[-1 : -MAX_PHRASES - 1 : -1]:
+        lead = _PHRASE_LEAD.search(text, max(0, m.start() - 40), m.start())  # "e.g. the final answer: 5"
+        if format_example(text, lead.start() if lead else m.start()):
+            continue
         body = _delimited(text[m.end() : m.end() + 2000])
         if _looks_like_answer(body):
             return body
@@ -432,6 +523,7 @@ def extract_answer(
     after = part[box[1] :] if box else part
     line = answer_line(after)
     if line is not None:  # "Final Answer: The final answer is $5$. I hope it is correct."
+        line = drop_justification(line)
         return sentence_value(answer_phrase(line) or _delimited(line))
     if box:
         if box[2] is not None:  # "\boxed{255} ... The final answer is $10,455$.": the last word counts

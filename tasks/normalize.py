@@ -9,7 +9,9 @@ degree signs). A percent sign is *not* dropped silently: it is reported so the c
 
 from __future__ import annotations
 
+import math
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from fractions import Fraction
 
@@ -70,6 +72,8 @@ _INT = re.compile(r"[+-]?(?:\d{1,3}(?:,\d{3})+|\d+)(?:\.0*)?")
 _DEC = re.compile(r"[+-]?(?:\d+\.\d*|\.\d+)")
 _SCI = re.compile(r"([+-]?(?:\d+\.?\d*|\.\d+))[eE]([+-]?\d{1,3})")  # 1e3, 2.5E-4: the whole answer only
 _ARRAY = re.compile(r"^([\[(])\s*\\begin\{array\}\{[^{}]*\}(.*)\\end\{array\}\s*([\])])$", re.S)
+# a repeating decimal: 0.\overline{3}, 0.1\overline{6}, 1.\bar{27}, .\overline{9}
+_REPEATING = re.compile(r"([+-]?)(\d*)\.(\d*)\\(?:overline|bar)\s*(?:\{\s*(\d+)\s*\}|(\d))")
 _FRAC = re.compile(r"([+-]?)\\frac\{([+-]?\d+)\}\{([+-]?\d+)\}|([+-]?\d+)\s*/\s*(\d+)")
 
 
@@ -204,6 +208,12 @@ def plain_number(s: str) -> Fraction | None:
     m = _SCI.fullmatch(s)
     if m:
         return Fraction(m.group(1)) * Fraction(10) ** int(m.group(2))
+    m = _REPEATING.fullmatch(s)
+    if m:  # 0.1\overline{6} = 0.1666... = 1/6, exactly
+        sign, whole, fixed, period = m.group(1), m.group(2) or "0", m.group(3), m.group(4) or m.group(5)
+        value = Fraction(int(whole)) + Fraction(int(fixed or "0"), 10 ** len(fixed))
+        value += Fraction(int(period), 10 ** len(fixed) * (10 ** len(period) - 1))
+        return -value if sign == "-" else value
     m = _FRAC.fullmatch(s)
     if m:
         if m.group(2) is not None:
@@ -275,10 +285,14 @@ def _named(side: str) -> bool:
     return bool(re.fullmatch(r"[a-zA-Z+\-*() ]+", bare)) and bool(re.search(r"[a-zA-Z]", bare))
 
 
-def chain_value(s: str) -> str | None:
+def chain_value(s: str, equal: Callable[[str, str], bool] | None = None) -> str | None:
     """The value an equation or chain states when its last side is a constant: "m+n = 256+37 = 293" -> "293",
     "\\boxed{m+n=371}" -> "371". The first side names the quantity (letters only, or a constant) and every
-    middle side is a constant; "2x = 6" or "x^2 = 25" state an equation, not a value (None)."""
+    middle side is a constant; "2x = 6" or "x^2 = 25" state an equation, not a value (None).
+
+    The constant sides must be equal: "3 = 5" and "2+2=5" state a falsehood, not 5 (None). Plain arithmetic is
+    checked here exactly (`arithmetic`); sides it cannot evaluate ("\\sqrt{8} = 2\\sqrt{2}") go to `equal` (the
+    workers pass sympy's), and without one the chain is not read as a value (None)."""
     if "=" not in s:
         return None
     sides = split_top(s, "=")
@@ -287,4 +301,162 @@ def chain_value(s: str) -> str | None:
     first, *middle, last = sides
     if not _constant(last) or not all(_constant(m) for m in middle):
         return None
-    return last if _named(first) or _constant(first) else None
+    if not (_named(first) or _constant(first)):
+        return None
+    constants = ([first] if _constant(first) else []) + middle + [last]
+    for a, b in zip(constants, constants[1:]):
+        va, vb = arithmetic(a), arithmetic(b)
+        if va is not None and vb is not None:
+            if va != vb:
+                return None
+        elif equal is None or not equal(a, b):
+            return None
+    return last
+
+
+MAX_ARITH_CHARS = 200
+MAX_ARITH_DIGITS = 400  # a value with more digits than this (numerator or denominator) is not computed here
+_ARITH_TOKEN = re.compile(
+    r"\s*(?:(?P<num>\d+(?:\.\d+)?|\.\d+)|(?P<cmd>\\(?:[dt]?frac|sqrt|binom|cdot|times|div|left|right)(?![a-zA-Z]))"
+    r"|(?P<op>[-+*/^(){}!\[\]]))"
+)
+
+
+class _NotArithmetic(Exception):
+    pass
+
+
+def arithmetic(side: str) -> Fraction | None:
+    """Exact value of a side written in plain arithmetic: integers, decimals, + - * / ^ (small integer powers),
+    \\cdot, \\times, \\div, \\frac, parentheses, perfect-square \\sqrt, small factorials and \\binom; else None.
+    No sympy: it runs in the parent, bounded by MAX_ARITH_CHARS and MAX_ARITH_DIGITS."""
+    side = side.strip()
+    if len(side) > MAX_ARITH_CHARS:
+        return None
+    value = plain_number(side)
+    if value is not None:
+        return value
+    tokens, pos = [], 0
+    while pos < len(side):
+        m = _ARITH_TOKEN.match(side, pos)
+        if not m:
+            return None
+        if m.lastgroup != "cmd" or m.group("cmd") not in ("\\left", "\\right"):
+            tokens.append((m.lastgroup, m.group(m.lastgroup)))
+        pos = m.end()
+        if side[pos:].strip() == "":
+            break
+    try:
+        parser = _Arith(tokens)
+        value = parser.expr()
+        return value if parser.i == len(tokens) else None
+    except (_NotArithmetic, ZeroDivisionError, RecursionError, ValueError, OverflowError):
+        return None
+
+
+class _Arith:
+    def __init__(self, tokens: list[tuple[str, str]]) -> None:
+        self.t, self.i = tokens, 0
+
+    def peek(self) -> str | None:
+        return self.t[self.i][1] if self.i < len(self.t) else None
+
+    def take(self, value: str | None = None) -> tuple[str, str]:
+        if self.i >= len(self.t) or value is not None and self.t[self.i][1] != value:
+            raise _NotArithmetic
+        self.i += 1
+        return self.t[self.i - 1]
+
+    def expr(self) -> Fraction:
+        value = self.term()
+        while self.peek() in ("+", "-"):
+            sign = self.take()[1]
+            value = _small(value + self.term() if sign == "+" else value - self.term())
+        return value
+
+    def term(self) -> Fraction:
+        value = self.unary()
+        while True:
+            op = self.peek()
+            if op in ("*", "\\cdot", "\\times"):
+                self.take()
+                value = _small(value * self.unary())
+            elif op in ("/", "\\div"):
+                self.take()
+                value = _small(value / self.unary())
+            elif op == "(":  # 3(4+5)
+                value = _small(value * self.power())
+            else:
+                return value
+
+    def unary(self) -> Fraction:
+        if self.peek() in ("+", "-"):
+            sign = self.take()[1]
+            value = self.unary()
+            return -value if sign == "-" else value
+        return self.power()
+
+    def power(self) -> Fraction:
+        base = self.postfix()
+        if self.peek() != "^":
+            return base
+        self.take()
+        if self.peek() == "{":
+            exponent = self.group("{", "}")
+        else:
+            kind, text = self.take()
+            if kind != "num" or len(text) != 1:
+                raise _NotArithmetic  # 2^12 is 2^1 2 to TeX; 2^-1 is unbraced
+            exponent = Fraction(int(text))
+        if self.peek() == "^" or exponent.denominator != 1 or abs(exponent) > 64:
+            raise _NotArithmetic
+        if base == 0 and exponent < 0:
+            raise ZeroDivisionError
+        if max(abs(base.numerator), base.denominator).bit_length() * abs(exponent) > 4 * MAX_ARITH_DIGITS:
+            raise _NotArithmetic
+        return _small(base ** int(exponent))
+
+    def postfix(self) -> Fraction:
+        value = self.atom()
+        while self.peek() == "!":
+            self.take()
+            if value.denominator != 1 or not 0 <= value <= 200:
+                raise _NotArithmetic
+            value = Fraction(math.factorial(int(value)))
+        return value
+
+    def group(self, open_: str, close: str) -> Fraction:
+        self.take(open_)
+        value = self.expr()
+        self.take(close)
+        return value
+
+    def atom(self) -> Fraction:
+        kind, text = self.take()
+        if kind == "num":
+            return Fraction(text)
+        if text in ("(", "{"):
+            self.i -= 1
+            return self.group(text, ")" if text == "(" else "}")
+        if text in ("\\frac", "\\dfrac", "\\tfrac"):
+            return _small(self.group("{", "}") / self.group("{", "}"))
+        if text == "\\binom":
+            n, k = self.group("{", "}"), self.group("{", "}")
+            if n.denominator != 1 or k.denominator != 1 or not 0 <= n <= 1000 or k < 0:
+                raise _NotArithmetic
+            return _small(Fraction(math.comb(int(n), int(k))))
+        if text == "\\sqrt":
+            if self.peek() == "[":
+                raise _NotArithmetic
+            radicand = self.group("{", "}")
+            roots = [math.isqrt(x) for x in (radicand.numerator, radicand.denominator)] if radicand >= 0 else None
+            if roots is None or roots[0] ** 2 != radicand.numerator or roots[1] ** 2 != radicand.denominator:
+                raise _NotArithmetic  # an irrational root: not plain arithmetic
+            return Fraction(roots[0], roots[1])
+        raise _NotArithmetic
+
+
+def _small(value: Fraction) -> Fraction:
+    if max(abs(value.numerator), value.denominator).bit_length() > 4 * MAX_ARITH_DIGITS:
+        raise _NotArithmetic
+    return value
