@@ -22,7 +22,12 @@ def register(sub) -> None:
     p.add_argument("--out", required=True, help="output file: .parquet (verl/DAPO convention) or .jsonl (plain rows)")
     p.add_argument("--results", default="results", help="results folder holding runs/ (default results)")
     p.add_argument("--template", default="boxed", help="prompt template for the parquet's chat prompt (default boxed)")
-    p.add_argument("--data", help="task data, when the run's recorded source has moved")
+    p.add_argument(
+        "--data",
+        help="where the run's task data is now, when its recorded source moved: the file, or a folder holding it "
+        "(checked against the run's content hash)",
+    )
+    p.add_argument("--force", action="store_true", help="replace --out when it exists")
     p.set_defaults(func=run)
 
 
@@ -37,6 +42,14 @@ def run(args: argparse.Namespace) -> int:
         if len(found) != 1:
             raise UsageError(f"run {args.run!r}: {'ambiguous' if found else 'not found'} under {runs}")
         run_dir = found[0]
-    n = export(run_dir, Path(args.out), args.where, budget=args.budget, template=args.template, data=args.data)
+    n = export(
+        run_dir,
+        Path(args.out),
+        args.where,
+        budget=args.budget,
+        template=args.template,
+        data=args.data,
+        force=args.force,
+    )
     print(f"{n} problems -> {args.out}")
     return 0

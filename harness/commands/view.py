@@ -4,8 +4,9 @@
     harness view results --port 0             # any free port (the URL is printed)
     harness view results --export report.html # one self-contained file (no server, no network)
 
-The work is `harness.view`; a missing folder, a folder without runs, an unreadable shard or a port in use
-is one line and exit 2.
+The work is `harness.view`; a missing folder, a folder without runs, an unreadable shard, a port in use or an
+--export path that cannot be written (a folder, an unwritable place, an empty name) is one line and exit 2,
+and nothing is written.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import argparse
 import sys
 
 from harness.errors import UsageError
+from harness.outputs import writable_file
 
 DEFAULT_PORT = 8765
 
@@ -53,10 +55,12 @@ def run(args: argparse.Namespace) -> int:
         raise UsageError(f"--port must be in 0..65535 (got {args.port})")
     if args.export_samples < 0 or args.export_chars < 1:
         raise UsageError("--export-samples must be >= 0 and --export-chars >= 1")
+    if args.export is not None:
+        writable_file(args.export, "--export")  # before any reading: an unwritable or folder path is one line
     from harness.view import data, page, server
 
     results = data.load(args.results, tokenizer=args.tokenizer)
-    if args.export:
+    if args.export is not None:
         out = page.write_export(results, args.export, max_samples=args.export_samples, max_chars=args.export_chars)
         print(f"wrote {out}", file=sys.stderr)
         return 0

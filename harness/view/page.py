@@ -12,12 +12,11 @@ import base64
 import itertools
 import json
 import math
-import os
-import tempfile
 from importlib import resources
 from pathlib import Path
 from typing import Any
 
+from harness.outputs import write_atomic
 from harness.view import EXPORT_CHARS, EXPORT_SAMPLES, data
 
 # Paired comparisons precomputed in an export: all pairs among at most this many checkpoints.
@@ -122,17 +121,6 @@ def _data_uri(path: Path) -> str:
 
 
 def write_export(results: data.Results, out: str | Path, **caps) -> Path:
-    """Write the self-contained page atomically (a temporary file renamed into place)."""
-    out = Path(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
+    """Write the self-contained page atomically (a temporary file renamed into place; nothing left on failure)."""
     html = render(export_payload(results, **caps))
-    fd, tmp = tempfile.mkstemp(prefix=f".{out.name}.", suffix=".tmp", dir=out.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(html)
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, out)
-    except BaseException:
-        os.unlink(tmp)
-        raise
-    return out
+    return write_atomic(out, lambda tmp: tmp.write_text(html, encoding="utf-8"), "--export")
