@@ -19,6 +19,7 @@ COMMANDS = [
     "eval",
     "leaderboard",
     "compare",
+    "regrade",
     "view",
     "entropy",
     "train",

@@ -17,10 +17,11 @@ from dataclasses import asdict, dataclass, field
 from functools import cached_property
 from pathlib import Path
 
-from harness import __version__, repetition, store
-from harness.backends import Request, Sample, SamplingParams, chat_prompt_ids, load_tokenizer, make_sampler
+from harness import __version__, regrade, repetition, store
+from harness.backends import Request, SamplingParams, chat_prompt_ids, load_tokenizer, make_sampler
 from harness.budgets import budget_list, cut
 from harness.errors import UsageError
+from tasks.policy import DEFAULT_POLICY
 
 
 @dataclass
@@ -45,6 +46,7 @@ class EvalConfig:
     concurrency: int = 64
     flush_secs: float = 5.0
     grade_timeout: float = 1.0
+    answer_policy: str = DEFAULT_POLICY  # what a response (cut or not) has answered: tasks/policy.py
     leaderboard: bool = True
     verbose: bool = False  # vllm: INFO logs (always on stderr)
 
@@ -152,6 +154,8 @@ def manifest(p: Plan, **extra) -> dict:
         "tasks": [t.name for t, _ in p.tasks],
         "task_hashes": p.task_hashes,
         "task_sources": {t.name: t.source for t, _ in p.tasks},
+        "task_kinds": {t.name: t.kind for t, _ in p.tasks},
+        "answer_policy": cfg.answer_policy,
         "template": p.template.name,
         "template_hash": p.template.hash,
         "template_text": p.template.text,
@@ -309,13 +313,12 @@ def _generate(p: Plan, requests: list[Request], progress: bool) -> None:
 
 
 def _rows(p: Plan, finished, budgets) -> list[dict]:
-    """Score finished samples at `budgets` (grading each distinct text once) and build their store rows."""
-    from tasks.grading import config_for, grade_batch
-
+    """Score finished samples at `budgets` under the run's answer policy and build their store rows (the full
+    text and ids on the generation-budget row only)."""
     cfg = p.config
     kinds = {t.name: t.kind for t, _ in p.tasks}
     decode = lambda ids: p.tokenizer.decode(ids, skip_special_tokens=True)  # noqa: E731
-    rows, texts = [], []
+    rows, items = [], []
     for request, sample, generated_at in finished:
         task, pid, idx = request.key
         gold = p.problems[(task, pid)].answer
@@ -352,50 +355,25 @@ def _rows(p: Plan, finished, budgets) -> list[dict]:
                     "generated_at": generated_at,
                 }
             )
-            texts.append((c["text"], gold, kinds[task]))
-    grades, distinct = {}, list(dict.fromkeys(texts))  # each distinct (text, gold, kind) graded once
-    for kind in sorted(set(kinds.values())):  # each task by its answer kind's rules
-        unique = [k for k in distinct if k[2] == kind]
-        batch = grade_batch(
-            [t for t, _, _ in unique], [g for _, g, _ in unique], timeout=cfg.grade_timeout, config=config_for(kind)
-        )
-        grades.update(zip(unique, batch))
-    scored_at = store.now()
-    for row, key in zip(rows, texts):
-        g = grades[key]
-        row.update(
-            extracted=g.extracted, canonical=g.canonical, status=g.status, correct=bool(g.correct), scored_at=scored_at
-        )
+            items.append((c["text"], gold, kinds[task], c["truncated"]))
+    for row, g in zip(rows, regrade.grade_cuts(items, cfg.answer_policy, cfg.grade_timeout)):
+        row.update(regrade.verdict_columns(g, cfg.answer_policy))
     return rows
 
 
 def _fill_missing_budgets(p: Plan) -> None:
-    """A rerun that asks for a new budget (below the generation budget) scores it from the stored ids."""
-    table = store.read_samples(p.run_dir, columns=["task", "problem_id", "sample_idx", "budget"]).to_pydict()
-    have: dict[tuple, set] = {}
-    for key in zip(table["task"], table["problem_id"], table["sample_idx"], table["budget"]):
-        have.setdefault(key[:3], set()).add(key[3])
-    missing = {k: sorted(set(p.budgets) - have.get(k, set())) for k in p.wanted}
-    missing = {k: v for k, v in missing.items() if v}
-    if not missing:
-        return
-    import pyarrow.compute as pc
-
-    full = store.read_samples(p.run_dir).filter(pc.field("budget") == p.gen_budget).to_pylist()
-    by_budgets: dict[tuple, list] = {}
-    for r in full:
-        key = (r["task"], r["problem_id"], r["sample_idx"])
-        if key in missing:
-            req = Request(key, tuple(range(r["prompt_tokens"])), (), r["seed"])  # only len(prompt_ids) is used
-            by_budgets.setdefault(tuple(missing[key]), []).append(
-                (req, Sample(r["response"], tuple(r["token_ids"]), r["finish_reason"]), r["generated_at"])
-            )
-    for budgets, finished in by_budgets.items():
-        store.write_shard(p.run_dir, _rows(p, finished, list(budgets)))
+    """A rerun that asks for a new budget (below the generation budget) or another answer policy scores it from
+    the stored ids (harness/regrade.py)."""
+    decode = lambda ids: p.tokenizer.decode(ids, skip_special_tokens=True)  # noqa: E731
+    kinds = {t.name: t.kind for t, _ in p.tasks}
+    regrade.fill(
+        p.run_dir, p.config.answer_policy, p.budgets, decode=decode, kinds=kinds, timeout=p.config.grade_timeout
+    )
 
 
 def requested_samples(p: Plan, budgets: list[int] | None = None):
-    """The rows this invocation asked for (its tasks, problems, n and budgets), without text and ids.
+    """The rows this invocation asked for (its tasks, problems, n and budgets), without text and ids, under every
+    answer policy the store holds for them (the run's own, and any added by `harness regrade`).
 
     `budgets`: only these scored budgets (default: all of them, budget-curve points included).
     """
@@ -424,21 +402,28 @@ def finish(p: Plan, info: dict, *, leaderboard: bool = True) -> tuple[list[dict]
     return board.append_run(path, table, info), path
 
 
-def summary(rows: list[dict]) -> str:
-    """A Markdown table, task x requested budget: avg@n ± SE, truncation rate, mean response tokens.
+def summary(rows: list[dict], policy: str) -> str:
+    """A Markdown table, task x requested budget: avg@n ± SE under the run's answer `policy`, then avg@n under each
+    other policy the store holds for the same samples (side by side), truncation rate, mean response tokens.
 
     `rows`: the run's leaderboard rows (`leaderboard.rows_for_run`); budget-curve points are left out.
     """
     from harness import tables
 
-    rows = sorted((r for r in rows if not r["curve_point"]), key=lambda r: (r["task"], r["budget"]))
-    body = [
-        [r["task"], r["budget"], r["n"], r["problems"], f"{100 * r['avg']:.1f}", f"{100 * r['se']:.1f}"]
-        + [f"{100 * r['truncation_rate']:.1f}", f"{r['mean_tokens']:.1f}"]
-        for r in rows
-    ]
-    headers = ["task", "budget", "n", "problems", "avg@n (%)", "± SE", "truncated (%)", "mean tokens"]
-    return tables.render(headers, body, "markdown", align="lrrrrrrr").rstrip("\n")
+    rows = [r for r in rows if not r["curve_point"]]
+    others = sorted({r["answer_policy"] for r in rows} - {policy})
+    by_key = {(r["task"], r["budget"], r["answer_policy"]): r for r in rows}
+    body = []
+    for r in sorted((r for r in rows if r["answer_policy"] == policy), key=lambda r: (r["task"], r["budget"])):
+        alt = [by_key.get((r["task"], r["budget"], o)) for o in others]
+        body.append(
+            [r["task"], r["budget"], r["n"], r["problems"], f"{100 * r['avg']:.1f}", f"{100 * r['se']:.1f}"]
+            + ["" if a is None else f"{100 * a['avg']:.1f}" for a in alt]
+            + [f"{100 * r['truncation_rate']:.1f}", f"{r['mean_tokens']:.1f}"]
+        )
+    headers = ["task", "budget", "n", "problems", f"avg@n (%) {policy}", "± SE"]
+    headers += [f"avg@n (%) {o}" for o in others] + ["truncated (%)", "mean tokens"]
+    return tables.render(headers, body, "markdown", align="lrrr" + "r" * (len(headers) - 4)).rstrip("\n")
 
 
 def _device_name(cfg: EvalConfig) -> str:

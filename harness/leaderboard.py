@@ -5,9 +5,10 @@ exclusive `fcntl.flock` on a sidecar file (`leaderboard.parquet.lock`, never del
 file lets two writers hold "the" lock at once), reads the current table, replaces the rows of the runs
 being added, writes a temporary file in the same folder and renames it over the old one. Readers never
 see a half-written file, two evaluations finishing at once both land, and re-adding a run replaces its
-rows instead of duplicating them. An entry is (run id, task, n, problems) (`entry_key`): the run id leaves
-out `--n` and `--limit` (samples are shared), so two requests of different size under one run id are two
-entries, and `harness compare` prefers the larger.
+rows instead of duplicating them. An entry is (run id, task, n, problems, answer policy) (`entry_key`): the
+run id leaves out `--n` and `--limit` (samples are shared), so two requests of different size under one run
+id are two entries, and `harness compare` prefers the larger; the same samples read under two answer
+policies (tasks/policy.py) are two entries side by side.
 
 Each row records the schema version of the code that wrote it. `read` upgrades older layouts to the
 current one (renamed columns, missing columns as nulls) and refuses files from a newer version.
@@ -15,7 +16,8 @@ current one (renamed columns, missing columns as nulls) and refuses files from a
 Schema history:
 - v0: the draft layout, before this column existed: `accuracy`/`stderr` for `avg`/`se`, fewer fields.
 - v1: the fields below. Columns added later within v1 (`repetition_rate`, `seconds_per_solved`,
-  `device_seconds_per_solved`) read as nulls from files written before them.
+  `device_seconds_per_solved`) read as nulls from files written before them; `answer_policy`, added later
+  too, reads as `after-think` from rows written before it (the policy those verdicts were read under).
 """
 
 from __future__ import annotations
@@ -53,6 +55,7 @@ SCHEMA = pa.schema(
         ("n", pa.int32()),  # samples per problem (the smallest, if a run is partial)
         ("problems", pa.int32()),
         ("budget", pa.int64()),  # max response tokens this row is scored at
+        ("answer_policy", pa.string()),  # what a response, cut or not, has answered (tasks/policy.py)
         ("curve_point", pa.bool_()),  # True: a --budget-curve step, not a requested budget
         ("avg", pa.float64()),  # avg@n, a fraction in [0, 1]
         ("se", pa.float64()),  # standard error of avg@n across problems
@@ -141,11 +144,22 @@ def load_rows(results: str | os.PathLike) -> list[dict[str, Any]]:
         raise UsageError(f"cannot read leaderboard {path}: {exc}") from exc
 
 
-def select(rows: list[dict[str, Any]], tasks: str | None, budgets: str | None) -> list[dict[str, Any]]:
-    """The rows of these tasks and budgets (comma-separated, as typed); asking for one that has no row is a
-    UsageError naming what there is."""
+def select(
+    rows: list[dict[str, Any]], tasks: str | None, budgets: str | None, policies: str | None = None
+) -> list[dict[str, Any]]:
+    """The rows of these tasks, budgets and answer policies (comma-separated, as typed); asking for one that has
+    no row is a UsageError naming what there is."""
     from harness.errors import UsageError
 
+    if policies:
+        wanted_p = {p.strip() for p in policies.split(",") if p.strip()}
+        known_p = {r["answer_policy"] for r in rows}
+        if wanted_p - known_p:
+            raise UsageError(
+                f"no rows under answer policy {', '.join(sorted(wanted_p - known_p))} (policies: "
+                f"{', '.join(sorted(known_p)) or 'none'}; `harness regrade RUN --answer-policy NAME` adds them)"
+            )
+        rows = [r for r in rows if r["answer_policy"] in wanted_p]
     if tasks:
         wanted = {t.strip() for t in tasks.split(",") if t.strip()}
         known = {r["task"] for r in rows}
@@ -168,24 +182,27 @@ def select(rows: list[dict[str, Any]], tasks: str | None, budgets: str | None) -
     return rows
 
 
+_ENTRY = ("run_id", "task", "n", "problems", "answer_policy")
+
+
 def entry_key(row: Mapping[str, Any]) -> tuple:
     """What a leaderboard entry is: one run's scores of one task for one request (its `n` and its number of
     problems, i.e. `--limit`). Re-adding the same request replaces its rows (all budgets); a request with
     another `--n` or `--limit` under the same run id is an entry of its own, so a smoke test never replaces
     the full result."""
-    return row["run_id"], row["task"], row["n"], row["problems"]
+    return row["run_id"], row["task"], row["n"], row["problems"], store.policy_of(row.get("answer_policy"))
 
 
 def add_rows(path: str | os.PathLike, rows: list[Mapping[str, Any]]) -> None:
     """Replace the rows of every entry (`entry_key`) in `rows` with `rows`, atomically and under the file lock."""
     path = Path(path)
     new = pa.Table.from_pylist([_complete(r) for r in rows], schema=SCHEMA)
-    keys = {entry_key(r) for r in new.select(["run_id", "task", "n", "problems"]).to_pylist()}
+    keys = {entry_key(r) for r in new.select(list(_ENTRY)).to_pylist()}
     path.parent.mkdir(parents=True, exist_ok=True)
     with _locked(path):
         if path.exists():
             old = read(path)
-            ids = old.select(["run_id", "task", "n", "problems"]).to_pylist()
+            ids = old.select(list(_ENTRY)).to_pylist()
             keep = pa.array([entry_key(r) not in keys for r in ids], pa.bool_())
             new = pa.concat_tables([old.filter(keep), new])
         _write_atomically(new, path)
@@ -207,6 +224,7 @@ def _row(score: Score, columns, manifest, sampling, requested, task_hashes) -> d
         "n": score.n,
         "problems": score.problems,
         "budget": score.budget,
+        "answer_policy": score.answer_policy,
         "curve_point": requested is not None and score.budget not in requested,
         "avg": score.avg,
         "se": score.se,
@@ -296,7 +314,9 @@ def _upgrade(table: pa.Table, path) -> pa.Table:
             arrays.append(table.column(f.name).cast(f.type))
         else:
             arrays.append(pa.nulls(table.num_rows, f.type))
-    return pa.Table.from_arrays(arrays, schema=SCHEMA)
+    table = pa.Table.from_arrays(arrays, schema=SCHEMA)
+    policies = pa.array([store.policy_of(p) for p in table.column("answer_policy").to_pylist()], pa.string())
+    return table.set_column(SCHEMA.get_field_index("answer_policy"), "answer_policy", policies)
 
 
 @contextmanager

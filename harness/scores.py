@@ -5,7 +5,9 @@ budget, gathers each problem's samples, and applies `harness.metrics`. It reads 
 the store promises (`run_id`, `task`, `problem_id`, `sample_idx`, `budget`, `response_tokens`,
 `truncated`, `extracted`, `correct`) plus two optional ones: `canonical` (the checker's normalised
 answer, which majority votes use, falling back to `extracted` on rows where it is null), `think_closed` and
-`repetition_loop` (rates over the rows where they are not null; null where no row has them).
+`repetition_loop` (rates over the rows where they are not null; null where no row has them), and
+`answer_policy` (rows are scored per policy; a null or absent policy is the legacy `after-think`, as the store
+reads it).
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from statistics import median
 from typing import Any
 
 from harness import metrics
+from harness.store import policy_of
 
 REQUIRED_COLUMNS = (
     "run_id",
@@ -53,6 +56,7 @@ class Score:
     run_id: str
     task: str
     budget: int
+    answer_policy: str
     n: int
     problems: int
     avg: float
@@ -73,9 +77,9 @@ class Score:
 
 
 def score_samples(samples: Any) -> list[Score]:
-    """Scores for every (run, task, budget) in a samples table (a pyarrow Table or a column dict).
+    """Scores for every (run, task, budget, answer policy) in a samples table (a pyarrow Table or a column dict).
 
-    Sorted by run, task and budget. Raises ValueError on a table the store should never produce: missing
+    Sorted by run, task, budget and policy. Raises ValueError on a table the store should never produce: missing
     columns, nulls in required columns, or the same (problem, sample) twice at one budget.
     """
     columns = _columns(samples)
@@ -85,28 +89,31 @@ def score_samples(samples: Any) -> list[Score]:
     votes = [c if c is not None else e for c, e in zip(canonical, columns["extracted"])]
     think = columns.get("think_closed")
     loops = columns.get("repetition_loop")
+    policies = [policy_of(p) for p in columns.get("answer_policy") or [None] * len(columns["run_id"])]
 
-    groups: dict[tuple[str, str, int], list[int]] = {}
-    for i, key in enumerate(zip(columns["run_id"], columns["task"], columns["budget"])):
-        groups.setdefault((str(key[0]), str(key[1]), int(key[2])), []).append(i)
+    groups: dict[tuple[str, str, int, str], list[int]] = {}
+    for i, key in enumerate(zip(columns["run_id"], columns["task"], columns["budget"], policies)):
+        groups.setdefault((str(key[0]), str(key[1]), int(key[2]), key[3]), []).append(i)
 
     scores = []
-    for (run_id, task, budget), rows in sorted(groups.items()):
+    for (run_id, task, budget, policy), rows in sorted(groups.items()):
         per_problem: dict[str, ProblemSamples] = {}
         seen: set[tuple[str, int]] = set()
         for i in sorted(rows, key=lambda i: (str(columns["problem_id"][i]), int(columns["sample_idx"][i]))):
             pid, idx = str(columns["problem_id"][i]), int(columns["sample_idx"][i])
             if (pid, idx) in seen:
-                raise ValueError(f"sample {idx} of problem {pid} appears twice in run {run_id} at budget {budget}")
+                raise ValueError(
+                    f"sample {idx} of problem {pid} appears twice in run {run_id} at budget {budget} ({policy})"
+                )
             seen.add((pid, idx))
             problem = per_problem.setdefault(pid, ProblemSamples())
             problem.answers.append(votes[i])
             problem.correct.append(bool(columns["correct"][i]))
-        scores.append(_score_group(run_id, task, budget, per_problem, rows, columns, think, loops))
+        scores.append(_score_group(run_id, task, budget, policy, per_problem, rows, columns, think, loops))
     return scores
 
 
-def _score_group(run_id, task, budget, per_problem, rows, columns, think, loops) -> Score:
+def _score_group(run_id, task, budget, policy, per_problem, rows, columns, think, loops) -> Score:
     ids = sorted(per_problem)
     problems = [per_problem[pid] for pid in ids]
     accuracies = [p.accuracy for p in problems]
@@ -126,6 +133,7 @@ def _score_group(run_id, task, budget, per_problem, rows, columns, think, loops)
         run_id=run_id,
         task=task,
         budget=budget,
+        answer_policy=policy,
         n=n,
         problems=len(problems),
         avg=avg,

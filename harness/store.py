@@ -35,11 +35,15 @@ Schema: one row per (sample, budget). Columns other tools rely on are marked *.
     think_closed       bool   "</think>" appears in the response at this budget
     repetition_loop    bool   the response at this budget ends in a repetition loop (`harness.repetition`);
                               null in shards written before this column existed
+    answer_policy*     str    the answer policy the verdict was read under (tasks/policy.py); a sample has one
+                              row per (budget, policy). Null in shards written before policies existed: those
+                              verdicts were read as `after-think` reads (`policy_of`)
     extracted*         str    the checker's extracted answer (null: none)
     canonical          str    the checker's normalised answer (majority votes use it)
     status*            str    correct | wrong | no_answer | timeout | error
     correct*           bool
-    response           str    full response text; only on the row where budget == max_tokens (else null)
+    response           str    full response text; only on the row where budget == max_tokens, of the policy the
+                              sample was generated under (else null: one copy of the text per sample)
     token_ids          list<int32>  generated ids; only on that same row (smaller budgets are cuts of it)
     harness_version    str
     generated_at       str    ISO 8601 UTC, when the sample finished
@@ -64,6 +68,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from harness.errors import UsageError
+from tasks.policy import LEGACY_POLICY
 
 SCHEMA = pa.schema(
     [
@@ -98,10 +103,16 @@ SCHEMA = pa.schema(
         ("generated_at", pa.string()),
         ("scored_at", pa.string()),
         ("repetition_loop", pa.bool_()),
+        ("answer_policy", pa.string()),
     ]
 )
 
 WEIGHT_SUFFIXES = (".safetensors", ".bin", ".pt", ".gguf")
+
+
+def policy_of(value: str | None) -> str:
+    """A row's answer policy: rows stored before policies existed were read as `after-think` reads."""
+    return value if value is not None else LEGACY_POLICY
 
 
 def now() -> str:

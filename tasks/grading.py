@@ -18,13 +18,13 @@ import threading
 from collections import OrderedDict
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from fractions import Fraction
 from typing import Any
 
 from tasks import workers as worker_pool
 from tasks.errors import TaskError
-from tasks.extract import LAST_NUMBER_POLICIES, extract_answer, gold_answer, part_boxes
+from tasks.extract import LAST_NUMBER_POLICIES, gold_answer, part_boxes
 from tasks.normalize import (
     chain_value,
     clean,
@@ -35,6 +35,7 @@ from tasks.normalize import (
     plain_number,
     strip_variable,
 )
+from tasks.policy import DEFAULT_POLICY, get_policy, read_answer
 from tasks.structure import split_top
 
 STATUSES = ("correct", "wrong", "no_answer", "timeout", "error")
@@ -50,8 +51,9 @@ class Grade:
 
 @dataclass(frozen=True)
 class GradeConfig:
-    """Extraction policy. The defaults suit \\boxed{} and "Answer:" prompts; be strict by default."""
+    """Extraction rules. The defaults suit \\boxed{} and "Answer:" prompts; be strict by default."""
 
+    answer_policy: str = DEFAULT_POLICY  # which part of a response is read, cut or not (tasks/policy.py)
     last_number: str = "line"  # bare-number fallback: "off", "line" (last line is only a number), "any"
     whole_response: bool = True  # a short response with no prose is itself the answer
     strict_think: bool = False  # a response that opens <think> and never closes it has no answer
@@ -60,6 +62,7 @@ class GradeConfig:
     # one; an expression equal to it ("2 * 7" for "Compute 2 * 7. Give the result as an integer.") is wrong
 
     def __post_init__(self) -> None:
+        get_policy(self.answer_policy)  # TaskError naming the known policies
         if self.last_number not in LAST_NUMBER_POLICIES:
             raise ValueError(f"last_number must be one of {LAST_NUMBER_POLICIES}, got {self.last_number!r}")
 
@@ -69,9 +72,11 @@ INTEGER = GradeConfig(integer=True)
 _WHOLE_DECIMAL = re.compile(r"[+-]?\d+\.0+")  # 14.0: an integer, written with a zero fraction
 
 
-def config_for(kind: str) -> GradeConfig:
-    """The grading rules of a task's answer kind (tasks.registry.KINDS): "integer" -> INTEGER, else DEFAULT."""
-    return INTEGER if kind == "integer" else DEFAULT
+def config_for(kind: str, answer_policy: str = DEFAULT_POLICY) -> GradeConfig:
+    """The grading rules of a task's answer kind (tasks.registry.KINDS): "integer" -> INTEGER, else DEFAULT;
+    read under `answer_policy` (tasks/policy.py)."""
+    base = INTEGER if kind == "integer" else DEFAULT
+    return base if answer_policy == base.answer_policy else replace(base, answer_policy=answer_policy)
 
 
 @dataclass(frozen=True)
@@ -94,29 +99,34 @@ def _as_text(x: Any) -> str | None:
     return None
 
 
-def _settle(response: Any, gold: Any, config: GradeConfig) -> Grade | _Pending:
-    """Everything that needs no sympy: extraction, then the plain-number fast path."""
+def _settle(response: Any, gold: Any, config: GradeConfig, truncated: bool = False) -> Grade | _Pending:
+    """Everything that needs no sympy: the policy's reading of the response, then the plain-number fast path."""
     gold_text = _as_text(gold)
     if gold_text is None or not gold_text.strip():
         return Grade(False, None, "error")
     text = _as_text(response)
     if text is None:
         return Grade(False, None, "no_answer" if response is None else "error")
-    extracted = extract_answer(
+    policy = get_policy(config.answer_policy)
+    reading = read_answer(
         text,
-        last_number_policy=config.last_number,
+        policy=policy.name,
+        truncated=truncated,
+        last_number=config.last_number,
         whole_response=config.whole_response,
         strict_think=config.strict_think,
     )
-    if text.strip() == gold_text.strip() and len(text) <= config.max_answer_chars:
-        return _verdict(
-            True, text.strip(), clean(text).text
-        )  # the response is the gold answer, character for character
+    extracted = reading.answer
+    if policy.whole_text and not truncated and text.strip() == gold_text.strip():
+        if len(text) <= config.max_answer_chars:  # the response is the gold answer, character for character
+            return _verdict(True, text.strip(), clean(text).text)
     gold_text = gold_answer(gold_text)
     g = clean(gold_text)
     items = split_top(g.text, ",")
     if len(items) > 1 and not g.text.startswith(("(", "[", "\\{")) and extracted is not None:
-        parts = part_boxes(text, len(items), strict_think=config.strict_think)  # (a) \boxed{3} ... (b) \boxed{5}
+        parts = part_boxes(
+            reading.region, len(items), strict_think=config.strict_think
+        )  # (a) \boxed{3} ... (b) \boxed{5}
         if parts is not None:  # parts are ordered: compared as tuples, "(3, 5)" against the gold "(3, 5)"
             extracted, gold_text, g = f"({parts})", f"({gold_text})", clean(f"({g.text})")
     if extracted is None or not extracted.strip():
@@ -195,12 +205,16 @@ def check_timeout(timeout: Any) -> float:
     return float(timeout)
 
 
-def grade(response: Any, gold: Any, *, timeout: float = 1.0, config: GradeConfig | None = None) -> Grade:
-    """Grade one response against one gold answer. Never raises on the response or the gold (see the module
-    docstring); a bad `timeout` (not a positive number) is a TaskError."""
+def grade(
+    response: Any, gold: Any, *, timeout: float = 1.0, config: GradeConfig | None = None, truncated: bool = False
+) -> Grade:
+    """Grade one response against one gold answer. `truncated`: the response was cut by a token budget (it
+    did not end by itself); the config's answer policy says what a cut response has answered (tasks/policy.py).
+    Never raises on the response or the gold (see the module docstring); a bad `timeout` (not a positive
+    number) is a TaskError."""
     check_timeout(timeout)
     try:
-        item = _settle(response, gold, config or DEFAULT)
+        item = _settle(response, gold, config or DEFAULT, bool(truncated))
         return item if isinstance(item, Grade) else _check(item, timeout)
     except Exception:  # the documented never-raise boundary: any failure is a graded "error"
         return Grade(False, None, "error")
@@ -213,17 +227,22 @@ def grade_batch(
     timeout: float = 1.0,
     config: GradeConfig | None = None,
     workers: int | None = None,
+    truncated: Sequence[bool] | None = None,
 ) -> list[Grade]:
-    """Grade many responses in parallel; each answer is bounded by `timeout`, results keep order."""
+    """Grade many responses in parallel; each answer is bounded by `timeout`, results keep order.
+    `truncated`: per response, whether a budget cut it (default: none was cut)."""
     if len(responses) != len(golds):
         raise ValueError(f"{len(responses)} responses but {len(golds)} gold answers")
+    if truncated is not None and len(truncated) != len(responses):
+        raise ValueError(f"{len(responses)} responses but {len(truncated)} truncation flags")
     check_timeout(timeout)
     cfg = config or DEFAULT
+    cut = [False] * len(responses) if truncated is None else [bool(t) for t in truncated]
     results: list[Grade | None] = []
     pending: list[tuple[int, _Pending]] = []
     for i, (r, g) in enumerate(zip(responses, golds)):
         try:
-            item = _settle(r, g, cfg)
+            item = _settle(r, g, cfg, cut[i])
         except Exception:  # same boundary as `grade`
             item = Grade(False, None, "error")
         results.append(item if isinstance(item, Grade) else None)

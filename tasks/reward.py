@@ -4,6 +4,10 @@ One function per calling convention: `score` (plain), `compute_score` (verl's cu
 `trl_reward` / `make_trl_reward` (TRL's reward functions), `score_batch` (a killable worker pool, for
 thousands of long rollouts). Reward values come from a mode: "binary" is 1/0; "pm1" is the paper's
 +1 correct / -1 otherwise (DAPO, Wang et al. 2025). DAPO's overlong shaping is a separate term.
+
+Every function grades under an answer policy (tasks/policy.py, default "committed") and learns whether the
+response was cut by the length budget (`truncated`): a rollout cut mid-thought has not committed to the
+answer it wrote in passing, exactly as `harness eval` scores a cut sample.
 """
 
 from __future__ import annotations
@@ -12,6 +16,7 @@ from collections.abc import Sequence
 
 from tasks.errors import TaskError
 from tasks.grading import Grade, check_timeout, config_for, grade, grade_batch
+from tasks.policy import DEFAULT_POLICY
 
 MODES: dict[str, tuple[float, float]] = {"binary": (1.0, 0.0), "pm1": (1.0, -1.0)}
 
@@ -28,11 +33,22 @@ def reward_of(g: Grade, mode: str = "binary") -> float:
     return right if g.correct else wrong
 
 
-def score(response, gold, *, mode: str = "binary", timeout: float = 1.0, kind: str = "free") -> float:
-    """Reward of one response, graded by the rules of the answer `kind` (tasks.grading.config_for). Never raises
-    on the response (timeouts and junk are simply wrong)."""
+def score(
+    response,
+    gold,
+    *,
+    mode: str = "binary",
+    timeout: float = 1.0,
+    kind: str = "free",
+    truncated: bool = False,
+    answer_policy: str = DEFAULT_POLICY,
+) -> float:
+    """Reward of one response, graded by the rules of the answer `kind` (tasks.grading.config_for) under
+    `answer_policy`; `truncated`: the length budget cut it. Never raises on the response (timeouts and junk
+    are simply wrong)."""
     _values(mode)  # a bad mode fails before any grading work
-    return reward_of(grade(response, _gold(gold), timeout=timeout, config=config_for(kind)), mode)
+    config = config_for(kind, answer_policy)
+    return reward_of(grade(response, _gold(gold), timeout=timeout, config=config, truncated=truncated), mode)
 
 
 def score_batch(
@@ -43,14 +59,20 @@ def score_batch(
     timeout: float = 1.0,
     workers: int | None = None,
     kind: str = "free",
+    truncated: Sequence[bool] | None = None,
+    answer_policy: str = DEFAULT_POLICY,
 ) -> list[float]:
     """Rewards of many responses, graded in parallel; each one bounded by `timeout` seconds, by the rules of the
-    answer `kind` (tasks.grading.config_for: an integer task wants an integer)."""
+    answer `kind` (tasks.grading.config_for: an integer task wants an integer) under `answer_policy`.
+    `truncated`: per response, whether the length budget cut it (default: none was cut)."""
     _values(mode)
     if len(responses) != len(golds):
         raise TaskError(f"score_batch: {len(responses)} responses but {len(golds)} gold answers")
+    if truncated is not None and len(truncated) != len(responses):
+        raise TaskError(f"score_batch: {len(responses)} responses but {len(truncated)} truncation flags")
     golds = [_gold(g) for g in golds]
-    grades = grade_batch(list(responses), golds, timeout=timeout, workers=workers, config=config_for(kind))
+    config = config_for(kind, answer_policy)
+    grades = grade_batch(list(responses), golds, timeout=timeout, workers=workers, config=config, truncated=truncated)
     return [reward_of(g, mode) for g in grades]
 
 
@@ -78,14 +100,30 @@ def compute_score(
     mode: str = "binary",
     timeout: float = 1.0,
     kind: str = "free",
+    truncated: bool | None = None,
+    answer_policy: str = DEFAULT_POLICY,
 ) -> float:
     """verl's custom reward function. Select it (verl 0.9) with `reward.custom_reward_function.path=<tasks/reward.py>`
     and `reward.custom_reward_function.name=compute_score`; `mode` and `timeout` arrive through
     `+reward.custom_reward_function.reward_kwargs.mode=pm1` (pm1 for the paper's recipe), `kind` the same way
     (`...reward_kwargs.kind=integer` for AIME-style data: the answer must state an integer). verl loads the file
     by path, so this package must be installed wherever verl's reward workers run.
+
+    `truncated`: the response was cut by the length budget. verl's own reward managers (0.9) do not say so;
+    a reward manager or data pipeline that does passes `truncated=` or sets `extra_info["truncated"]`; with
+    neither, the response is graded as one that ended by itself.
     """
-    return score(solution_str, ground_truth, mode=mode, timeout=timeout, kind=kind)
+    if truncated is None:
+        truncated = bool((extra_info or {}).get("truncated", False)) if isinstance(extra_info, dict) else False
+    return score(
+        solution_str,
+        ground_truth,
+        mode=mode,
+        timeout=timeout,
+        kind=kind,
+        truncated=truncated,
+        answer_policy=answer_policy,
+    )
 
 
 def make_trl_reward(
@@ -95,8 +133,17 @@ def make_trl_reward(
     answer_column: str | None = None,
     overlong: tuple[int, int] | None = None,
     kind: str = "free",
+    max_completion_length: int | None = None,
+    eos_token_ids: Sequence[int] | None = None,
+    answer_policy: str = DEFAULT_POLICY,
 ):
     """A TRL reward function `f(prompts, completions, **columns) -> list[float]`.
+
+    Truncation: a `truncated` column, when the data or a wrapper provides one, says which completions the
+    length budget cut. Else, with `max_completion_length` (GRPOConfig's), a completion whose
+    `completion_ids` reach that length without ending in one of `eos_token_ids` was cut (TRL keeps the eos in
+    `completion_ids`; without `eos_token_ids` every completion of full length counts as cut). With neither,
+    every completion is graded as one that ended by itself.
 
     `kind`: the answer kind of the task (tasks.registry.KINDS); "integer" grades by `tasks.grading.INTEGER`
     (an answer must state an integer), as `harness eval` and our trainer do for AIME and synthetic.
@@ -111,7 +158,10 @@ def make_trl_reward(
     def reward(prompts, completions, **columns) -> list[float]:
         texts = [_completion_text(c) for c in completions]
         golds = _gold_column(columns, len(texts), answer_column)
-        rewards = score_batch(texts, golds, mode=mode, timeout=timeout, kind=kind)
+        cut = _truncated(columns, len(texts), max_completion_length, eos_token_ids)
+        rewards = score_batch(
+            texts, golds, mode=mode, timeout=timeout, kind=kind, truncated=cut, answer_policy=answer_policy
+        )
         if overlong is not None:
             ids = columns.get("completion_ids")
             if ids is None:
@@ -125,6 +175,22 @@ def make_trl_reward(
 
 
 trl_reward = make_trl_reward()
+
+
+def _truncated(columns: dict, n: int, max_length: int | None, eos: Sequence[int] | None) -> list[bool] | None:
+    """Which completions the length budget cut (see make_trl_reward), or None when nothing says."""
+    if columns.get("truncated") is not None:
+        flags = [bool(t) for t in columns["truncated"]]
+        if len(flags) != n:
+            raise TaskError(f"reward: column 'truncated' has {len(flags)} values for {n} completions")
+        return flags
+    if max_length is None:
+        return None
+    ids = columns.get("completion_ids")
+    if ids is None:
+        raise TaskError("reward: max_completion_length needs TRL's completion_ids column")
+    ends = set(eos or ())
+    return [len(i) >= max_length and not (len(i) and i[-1] in ends) for i in ids]
 
 
 def _completion_text(completion) -> object:

@@ -55,25 +55,60 @@ def run(args: argparse.Namespace) -> int:
     for flag, path in (("--out", args.out), ("--plot", plot)):
         if path:
             writable_file(path, flag)
-    rows = board.select(board.load_rows(args.results), args.task, args.budget)
+    rows = board.select(board.load_rows(args.results), args.task, args.budget, args.answer_policy)
     who = args.checkpoints or (comparison.checkpoint_labels(rows) if args.paper_table else [])
     if not who:
         raise UsageError("name at least one checkpoint or run id to compare (or use --paper-table)")
     if len(set(who)) != len(who):
         raise UsageError("each checkpoint may be named once")
-    selections = [_select(rows, w) for w in who]
+    policies = _policies(rows, who, args.answer_policy)
+    by_policy = {p: [_select([r for r in rows if r["answer_policy"] == p], w) for w in who] for p in policies}
     if not (args.paper_table or args.no_plot or importlib.util.find_spec("matplotlib")):
         raise UsageError("the plot needs matplotlib: pip install 'rlvr-harness[plots]', or pass --no-plot")
 
-    if args.paper_table:
-        emit(paper_table(selections, args.format), args.out)
-        return 0
-    emit(comparison_report(selections, args.format, iters=args.iters, seed=args.seed), args.out)
-    if not args.no_plot:
+    parts = []
+    for policy, selections in by_policy.items():
+        body = (
+            paper_table(selections, args.format)
+            if args.paper_table
+            else comparison_report(selections, args.format, iters=args.iters, seed=args.seed)
+        )
+        if args.format == "csv":
+            parts.append(body)
+        elif len(by_policy) == 1:  # the policy the numbers were read under closes the report
+            parts.append(f"{body.rstrip()}\n\nanswer policy: {policy} (tasks/policy.py)\n")
+        else:  # several side by side: one section each
+            parts.append(f"answer policy: {policy}\n\n{body}")
+    emit("\n".join(parts), args.out)
+    if not (args.paper_table or args.no_plot):
         from harness import plots
 
-        print(f"wrote {plots.accuracy_vs_budget(selections, plot)}", file=sys.stderr)
+        print(f"wrote {plots.accuracy_vs_budget(by_policy[policies[0]], plot)}", file=sys.stderr)
     return 0
+
+
+def _policies(rows: list[dict], who: list[str], asked: str | None) -> list[str]:
+    """The answer policies to compare under: those asked for, else the default policy when every checkpoint has
+    rows under it, else the one policy they all share (printed above the report; never a mix of two)."""
+    from harness import comparison
+    from tasks.policy import DEFAULT_POLICY
+
+    if asked:
+        return list(dict.fromkeys(p.strip() for p in asked.split(",") if p.strip()))
+    present = sorted({r["answer_policy"] for r in rows})
+    shared = [p for p in present if all(comparison.select([r for r in rows if r["answer_policy"] == p], w).rows for w in who)]
+    if DEFAULT_POLICY in shared:
+        return [DEFAULT_POLICY]
+    if len(shared) == 1:
+        return shared
+    if not shared:
+        for w in who:
+            _select(rows, w)  # the one-line error for a name that matches nothing
+        raise UsageError(
+            f"the checkpoints share no answer policy ({', '.join(present)} present); "
+            "`harness regrade RUN --answer-policy NAME` adds a policy to a run"
+        )
+    raise UsageError(f"the checkpoints share several answer policies ({', '.join(shared)}): pass --answer-policy")
 
 
 def _select(rows: list[dict], who: str):

@@ -12,6 +12,7 @@ from pathlib import Path
 from harness.backends import BACKENDS
 from harness.errors import UsageError
 from harness.outputs import writable_dir
+from tasks.policy import DEFAULT_POLICY, POLICIES
 
 
 class _Defaults(argparse.HelpFormatter):
@@ -61,6 +62,13 @@ def register(sub) -> None:
     )
     p.add_argument("--template", default="boxed", help="prompt template (boxed, dapo, plain)")
     p.add_argument(
+        "--answer-policy",
+        default=DEFAULT_POLICY,
+        choices=POLICIES,
+        help="what a response, cut by the budget or not, has answered (tasks/policy.py); rerun with another "
+        "policy, or `harness regrade`, to grade the stored samples under it without generating",
+    )
+    p.add_argument(
         "--backend",
         default="vllm",
         choices=BACKENDS,
@@ -108,7 +116,7 @@ def run(args: argparse.Namespace) -> int:
     info = evaluate.execute(plan, progress=not args.no_progress)
     rows, board = evaluate.finish(plan, info, leaderboard=cfg.leaderboard)
     print(f"run {plan.run_id}: {plan.run_dir}")
-    print(evaluate.summary(rows))
+    print(evaluate.summary(rows, cfg.answer_policy))
     if board is not None:
         print(f"leaderboard: {board}")
     return 0
@@ -193,6 +201,7 @@ def check(args: argparse.Namespace):
         budgets=budgets,
         budget_curve=args.budget_curve,
         template=args.template,
+        answer_policy=args.answer_policy,
         backend=args.backend,
         out=args.out,
         limit=args.limit,

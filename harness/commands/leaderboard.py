@@ -1,8 +1,9 @@
 """`harness leaderboard`: print or export the leaderboard, filtered by task and budget, sorted by a metric.
 
-Rows are grouped by task and budget (accuracies on different tasks or budgets do not rank against each
-other) and sorted within each group by the chosen metric, best first. Table and Markdown show the
-headline columns in percent; CSV exports every scalar field at full precision.
+Rows are grouped by task, budget and answer policy (accuracies on different tasks or budgets do not rank
+against each other; one run read under several policies shows them side by side) and sorted within each
+group by the chosen metric, best first. Table and Markdown show the headline columns in percent; CSV exports
+every scalar field at full precision.
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ HEADERS = [
     "checkpoint",
     "task",
     "budget",
+    "policy",
     "n",
     "problems",
     "avg@n %",
@@ -71,7 +73,7 @@ def run(args: argparse.Namespace) -> int:
 
     if args.out:
         writable_file(args.out, "--out")
-    rows = board.select(board.load_rows(args.results), args.task, args.budget)
+    rows = board.select(board.load_rows(args.results), args.task, args.budget, args.answer_policy)
     if args.checkpoint:
         known = sorted({r["checkpoint"] for r in rows if r["checkpoint"]})
         rows = [r for r in rows if args.checkpoint in (r["checkpoint"] or "")]
@@ -83,7 +85,7 @@ def run(args: argparse.Namespace) -> int:
     present = [r for r in rows if key(r) is not None]
     present.sort(key=key, reverse=not args.ascending)
     rows = present + [r for r in rows if key(r) is None]
-    rows.sort(key=lambda r: (r["task"] or "", r["budget"] or 0))  # stable: keeps the metric order inside
+    rows.sort(key=lambda r: (r["task"] or "", r["budget"] or 0, r["answer_policy"]))  # stable: metric order inside
 
     if args.format == "csv":
         names = [n for n in rows[0] if not n.startswith("problem_")] if rows else []
@@ -113,6 +115,7 @@ def display_row(r: dict) -> list[str]:
         r["checkpoint"] or "?",
         r["task"],
         str(r["budget"]),
+        r["answer_policy"],
         _int(r["n"]),
         _int(r["problems"]),
         pct(r["avg"]),

@@ -15,6 +15,10 @@ def add_source_arguments(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument("--task", help="comma-separated tasks to keep (e.g. aime24,aime25)")
     p.add_argument("--budget", help="comma-separated budgets to keep (e.g. 20480,29696)")
+    p.add_argument(
+        "--answer-policy",
+        help="comma-separated answer policies to keep (committed, after-think, last-box, strict; tasks/policy.py)",
+    )
 
 
 def add_output_arguments(p: argparse.ArgumentParser) -> None:

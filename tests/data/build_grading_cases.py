@@ -91,8 +91,10 @@ CASES: dict[str, list] = {
         (r"<think>maybe \boxed{5}</think> The answer is \boxed{6}.", "6", C),
         (r"<think>maybe \boxed{5}</think> The answer is \boxed{6}.", "5", W),
         (r"<think>" + LONG + r"so 12</think>\n\n**Answer:** \boxed{12}", "12", C),
-        (r"<think>\boxed{12}</think>", "12", W),
-        (r"<think>\boxed{12}</think>I am not sure.", "12", W),
+        # a thought that closed on a final box has committed to it when the summary states no answer
+        # (DESIGN.md, "The verdict at the budget cut"); before answer policies both were graded no answer
+        (r"<think>\boxed{12}</think>", "12", C),
+        (r"<think>\boxed{12}</think>I am not sure.", "12", C),
         (r"<think>a</think><think>b</think> \boxed{9}", "9", C),
         (r"</think>\boxed{9}", "9", C),
         (r"<think>" + LONG + r"</think>Final answer: 250", "250", C),

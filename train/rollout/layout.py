@@ -47,6 +47,7 @@ class Rollout:
     correct: torch.Tensor = None  # [B] bool
     sampler_logprobs: torch.Tensor = None  # [B, R] float32: the sampler's log-probs of the response tokens
     # (backend vllm; 0 on padding); None when the policy itself sampled (HF backend: no mismatch to measure)
+    cut: torch.Tensor = None  # [B] bool: the response has no end-of-sequence token (the length budget cut it)
 
     @property
     def lengths(self) -> torch.Tensor:
@@ -65,6 +66,7 @@ class Rollout:
             None if self.rewards is None else self.rewards[idx],
             None if self.correct is None else self.correct[idx],
             None if self.sampler_logprobs is None else self.sampler_logprobs[idx],
+            None if self.cut is None else self.cut[idx],
         )
 
 
@@ -121,22 +123,26 @@ def assemble(
         texts,
         [a for a in answers for _ in range(group_size)],
         sampler_logprobs=lps,
+        cut=_cut(resp, response_mask, eos),
     )
+
+
+def _cut(resp: torch.Tensor, response_mask: torch.Tensor, eos: list[int]) -> torch.Tensor:
+    """True where a response has no end-of-sequence token (it hit the length budget)."""
+    return ~(torch.isin(resp, torch.tensor(eos)) & response_mask).any(-1)
 
 
 def truncated(r: Rollout, eos: list[int]) -> torch.Tensor:
     """True where a response has no end-of-sequence token (it hit the length budget)."""
-    resp = r.input_ids[:, r.prompt_width :]
-    has_eos = (torch.isin(resp, torch.tensor(eos)) & r.response_mask).any(-1)
-    return ~has_eos
+    return _cut(r.input_ids[:, r.prompt_width :], r.response_mask, eos)
 
 
 def score(r: Rollout, *, mode: str, max_length: int, overlong_buffer: int, kind: str = "free") -> None:
-    """Rewards from tasks.reward (the checker `harness eval` uses, with the rules of the answer `kind`) plus
-    DAPO's overlong shaping."""
+    """Rewards from tasks.reward (the checker `harness eval` uses, with the rules of the answer `kind`, a response
+    cut by the length budget graded as cut) plus DAPO's overlong shaping."""
     from tasks import reward
 
-    base = reward.score_batch(r.texts, r.answers, mode=mode, kind=kind)
+    base = reward.score_batch(r.texts, r.answers, mode=mode, kind=kind, truncated=r.cut.tolist())
     right = reward.MODES[mode][0]
     r.correct = torch.tensor([b == right for b in base])
     lengths = r.lengths.tolist()
@@ -171,4 +177,5 @@ def concat(parts: list[Rollout], pad: int) -> Rollout:
         else torch.cat(
             [torch.nn.functional.pad(p.sampler_logprobs, (0, R - p.sampler_logprobs.shape[1])) for p in parts]
         ),
+        torch.cat([p.cut for p in parts]),
     )
