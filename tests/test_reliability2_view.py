@@ -1,8 +1,10 @@
-"""Issue 29, `harness view` and `harness export`: `--export` and `--out` paths that cannot (or must not) be
-written are one line and exit 2 with nothing left behind, and `harness export` finds a run's task data again (a
-synthetic task with options, a `file:` task exported from another folder or moved, `--data`).
+"""Issue 29, `harness view` and `harness export`: the server answers only a Host that names it (DNS rebinding),
+a client that hangs up is ended without a traceback, a served viewer picks up runs and shards written after it
+started, `--export` and `--out` paths that cannot (or must not) be written are one line and exit 2 with nothing
+left behind, and `harness export` finds a run's task data again (a synthetic task with options, a `file:` task
+exported from another folder or moved, `--data`).
 
-Real things throughout: real shards and manifests, real tasks, the CLI.
+Real things throughout: a server on a real socket, raw HTTP requests, real shards and manifests, real tasks.
 """
 
 from __future__ import annotations
@@ -11,6 +13,8 @@ import http.client
 import json
 import os
 import shutil
+import socket
+import struct
 import subprocess
 import sys
 import threading
@@ -72,6 +76,76 @@ def one_line_error(capsys, argv, *needles: str) -> str:
 
 def tree(path: Path) -> list[str]:
     return sorted(str(p.relative_to(path)) for p in path.rglob("*"))
+
+
+# -----------------------------------------------------------------------------
+# Item 3: DNS rebinding
+
+
+SAMPLE = "/api/sample?run=run-a&task=aime24&problem=aime24-1&idx=0"
+
+
+@pytest.mark.parametrize("host", ["127.0.0.1:PORT", "localhost:PORT", "LocalHost:PORT", "[::1]:PORT"])
+def test_host_naming_the_server_is_answered(served, host):
+    status, body = request(served, SAMPLE, host)
+    assert status == 200 and json.loads(body)["text"].startswith("sample 0 of aime24-1")
+
+
+@pytest.mark.parametrize(
+    "host",
+    [
+        "attacker.example:PORT",  # a page that rebound its own name to 127.0.0.1
+        "attacker.example",
+        "127.0.0.1",  # no port: the server is not on 80
+        "localhost:1",
+        "127.0.0.1.attacker.example:PORT",
+        "localhost.:PORT",
+        "",
+        None,
+    ],
+)
+@pytest.mark.parametrize("path", ["/", SAMPLE, "/api/problem?run=run-a&task=aime24&problem=aime24-1"])
+def test_any_other_host_is_refused_without_data(served, host, path):
+    status, body = request(served, path, host)
+    assert status == 421, (host, status)
+    assert b"aime24" not in body and b"run-a" not in body and b"sample 0" not in body
+
+
+def test_a_second_host_header_is_refused(served):
+    status, body = request(served, SAMPLE, "own", extra=[("Host", "attacker.example")])
+    assert status == 421 and b"sample 0" not in body
+
+
+# -----------------------------------------------------------------------------
+# Item 4: a client that hangs up
+
+
+@pytest.mark.parametrize("when", ["while the answer is sent", "before the request ends"])
+def test_client_that_hangs_up_is_ended_quietly(served, results, capsys, when):
+    (results / "big.bin").write_bytes(bytes(16 << 20))  # more than any socket buffers hold
+    handled = threading.Event()
+    original = served.shutdown_request
+
+    def shutdown_request(req) -> None:  # called after the request's handling (and any traceback print) ended
+        original(req)
+        handled.set()
+
+    served.shutdown_request = shutdown_request
+    addr, port = served.server_address[:2]
+    with socket.socket() as s:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+        s.settimeout(30)
+        s.connect((addr, port))
+        if when == "while the answer is sent":
+            s.sendall(f"GET /files/big.bin HTTP/1.1\r\nHost: {addr}:{port}\r\n\r\n".encode())
+            assert s.recv(1, socket.MSG_PEEK)  # the server has begun its answer
+        else:
+            s.sendall(f"GET /files/big.bin HTTP/1.1\r\nHost: {addr}:{port}\r\n".encode())  # headers not ended
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))  # close = reset, as a cancel
+    assert handled.wait(30), "the server did not finish the request"
+    err = capsys.readouterr().err
+    assert "Traceback" not in err and "Error" not in err, err
+    assert request(served, "/")[0] == 200  # still serving
 
 
 # -----------------------------------------------------------------------------
@@ -146,6 +220,90 @@ def test_export_write_failure_leaves_nothing(results, tmp_path, monkeypatch, cap
         capsys, ["view", str(results), "--export", str(tmp_path / "new" / "deeper" / "r.html")], "No space left"
     )
     assert tree(tmp_path) == before
+
+
+# -----------------------------------------------------------------------------
+# Item 11: a served viewer keeps up with runs being written
+
+
+def _sample_rows(run_id: str, checkpoint: str, problem: str, idx: int) -> list[dict]:
+    """The rows of one more sample of `problem` (both budgets), as the store holds them."""
+    rows = []
+    for budget in (20480, 29696):
+        rows.append(
+            {
+                "run_id": run_id,
+                "checkpoint": checkpoint,
+                "task": problem.split("-")[0],
+                "task_hash": f"hash-{problem.split('-')[0]}",
+                "problem_id": problem,
+                "sample_idx": idx,
+                "budget": budget,
+                "max_tokens": 29696,
+                "response_tokens": 900,
+                "finish_reason": "stop",
+                "truncated": False,
+                "think_closed": True,
+                "extracted": "7",
+                "canonical": "7",
+                "status": "correct",
+                "correct": True,
+                "response": f"sample {idx} of {problem}, written later: \\boxed{{7}}" if budget == 29696 else None,
+            }
+        )
+    return rows
+
+
+def test_new_shard_of_a_served_run_is_picked_up(served, results, monkeypatch):
+    assert [
+        s["idx"]
+        for s in json.loads(request(served, "/api/problem?run=run-a&task=aime24&problem=aime24-1")[1])["samples"]
+    ] == [0, 1, 2, 3]
+    assert request(served, "/api/sample?run=run-a&task=aime24&problem=aime24-1&idx=4")[0] == 404
+    read = []
+    real_read = data.pq.read_table
+    monkeypatch.setattr(data.pq, "read_table", lambda path, **kw: read.append(Path(path).name) or real_read(path, **kw))
+
+    shard = store.write_shard(results / "runs" / "run-a", _sample_rows("run-a", "/ckpts/alpha", "aime24-1", 4))
+    status, body = request(served, "/api/problem?run=run-a&task=aime24&problem=aime24-1")
+    assert status == 200 and [s["idx"] for s in json.loads(body)["samples"]] == [0, 1, 2, 3, 4]
+    assert read == [shard.name]  # only the new shard was read, not the run's others
+    status, body = request(served, "/api/sample?run=run-a&task=aime24&problem=aime24-1&idx=4")
+    assert status == 200 and json.loads(body)["text"].startswith("sample 4 of aime24-1, written later")
+    status, body = request(served, "/")
+    assert status == 200
+
+
+def test_new_run_is_picked_up(served, results):
+    assert request(served, "/api/problem?run=run-c&task=aime24&problem=aime24-1")[0] == 404
+    status, body = request(served, "/")
+    assert status == 200 and b"run-c" not in body
+
+    view_runs.write_store_run(results, "run-c", "/ckpts/gamma", skill=0.5, seed=3)
+    status, body = request(served, "/api/problem?run=run-c&task=aime24&problem=aime24-1")
+    assert status == 200 and [s["idx"] for s in json.loads(body)["samples"]] == [0, 1, 2, 3]
+    status, body = request(served, "/api/sample?run=run-c&task=aime25&problem=aime25-2&idx=3")
+    assert status == 200 and json.loads(body)["text"].startswith("sample 3 of aime25-2")
+    status, body = request(served, "/")
+    assert status == 200 and b"run-c" in body and b"gamma" in body  # the page's index has it
+    status, body = request(served, "/api/compare?a=alpha&b=gamma")
+    assert status == 200 and json.loads(body)
+
+
+def test_run_lookup_never_leaves_the_runs_folder(served, results):
+    outside = results.parent / "elsewhere" / "runs" / "run-x"
+    view_runs.write_store_run(results.parent / "elsewhere", "run-x", "/ckpts/x")
+    assert outside.is_dir()
+    for run in ("../../elsewhere/runs/run-x", "..", ".", "run-a/..", ""):
+        status, body = request(served, f"/api/problem?run={run}&task=aime24&problem=aime24-1")
+        assert status == 404, (run, status, body)
+
+
+def test_damaged_new_shard_is_an_error_response_and_the_rest_still_serves(served, results):
+    (results / "runs" / "run-b" / "shard-99999999T000000000000-deadbeef.parquet").write_bytes(b"not parquet")
+    status, body = request(served, "/api/problem?run=run-b&task=aime24&problem=aime24-1")
+    assert status == 500 and "cannot read shard" in json.loads(body)["error"]
+    assert request(served, "/api/problem?run=run-a&task=aime24&problem=aime24-1")[0] == 200
 
 
 # -----------------------------------------------------------------------------

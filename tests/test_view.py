@@ -44,9 +44,10 @@ def served(results):
 
 def get(httpd, path: str) -> tuple[int, bytes]:
     """A raw GET: the path goes on the wire exactly as written (no client-side normalisation of '..')."""
-    conn = http.client.HTTPConnection(*httpd.server_address[:2], timeout=10)
+    host, port = httpd.server_address[:2]
+    conn = http.client.HTTPConnection(host, port, timeout=10)
     conn.putrequest("GET", path, skip_host=True, skip_accept_encoding=True)
-    conn.putheader("Host", "127.0.0.1")
+    conn.putheader("Host", f"{host}:{port}")  # the server answers only a Host that names it
     conn.endheaders()
     resp = conn.getresponse()
     body = resp.read()

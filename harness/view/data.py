@@ -3,9 +3,14 @@
 Nothing is re-derived: leaderboard rows come from `leaderboard.parquet` (`harness.leaderboard.read`) and,
 for runs in `runs/` that are not on it, from `harness.leaderboard.rows_for_run` over the run's store;
 paired differences from `harness.comparison`; loops from `harness.repetition`; token entropies from the
-`tokens.parquet` and `summary.json` that `harness entropy` wrote. Everything is loaded once at start-up
+`tokens.parquet` and `summary.json` that `harness entropy` wrote. Everything is loaded at start-up
 without the response text and token ids (so a bad shard fails then, as one line); a sample's text, its
 budget cuts and its entropies are read on demand (`sample_detail`), from the one shard that holds it.
+
+A served viewer keeps up with runs still being written: `Results.refresh` (every run) and
+`Results.refresh_run` (one) list `runs/` and the shard names of each run and read only the shards and
+manifests that are new since they were last read (a shard is never rewritten: the store renames whole
+files into place); a run whose shards were set aside is read again. Entropy analyses are read at start-up.
 """
 
 from __future__ import annotations
@@ -56,6 +61,15 @@ class Run:
     manifest: dict
     table: pa.Table  # META_COLUMNS plus "shard" (index into shards)
     shards: list[Path]
+    stamp: tuple[int, int, int] | None = None  # _stamp of manifest.json when it was read
+
+    @cached_property
+    def scores(self) -> list[dict]:
+        """Its leaderboard rows, scored from its samples (for a run that is not on the leaderboard)."""
+        try:
+            return leaderboard.rows_for_run(self.table, self.manifest)
+        except ValueError as exc:
+            raise UsageError(f"run {self.dir}: cannot score its samples ({exc})") from None
 
     @cached_property
     def full_rows(self) -> dict[tuple[str, str, int], int]:
@@ -95,13 +109,75 @@ class Entropy:
 @dataclass
 class Results:
     root: Path
-    rows: list[dict]
-    runs: dict[str, Run]
+    rows: list[dict] = field(default_factory=list)  # leaderboard rows, then those scored from runs not on it
+    runs: dict[str, Run] = field(default_factory=dict)  # runs with samples (replaced whole, never mutated)
     entropy: list[Entropy] = field(default_factory=list)
     tokenizer: str | None = None  # used for runs whose checkpoint folder is not here
+    version: int = 0  # counts the changes `refresh` found (the served page is rebuilt when it moves)
+    _board: list[dict] = field(default_factory=list)  # rows read from leaderboard.parquet
+    _board_stamp: tuple[int, int, int] | None = None
+    _seen: dict[str, Run] = field(default_factory=dict)  # every run folder read, with or without samples
     _tokenizers: dict = field(default_factory=dict)
     _shards: OrderedDict = field(default_factory=OrderedDict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
+    _refresh_lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def refresh(self) -> bool:
+        """Pick up runs, shards, manifests and a leaderboard written since they were read (listing the folders;
+        only what is new is read). True when something changed. A bad new file is a UsageError (one line)."""
+        with self._refresh_lock:
+            runs_dir = self.root / "runs"
+            found = {p.parent.name: p.parent for p in runs_dir.glob("*/manifest.json")}
+            changed = False
+            for run_id in sorted(found.keys() | self._seen.keys()):
+                changed |= self._update_run(runs_dir / run_id)
+            board = self.root / "leaderboard.parquet"
+            stamp = _stamp(board)
+            if stamp != self._board_stamp:
+                self._board = _read_board(board) if stamp is not None and board.is_file() else []
+                self._board_stamp = stamp
+                changed = True
+            if changed:
+                self._publish()
+            return changed
+
+    def refresh_run(self, run_id: str) -> bool:
+        """`refresh` for one run: its shards and manifest, or the run itself when it is new. `run_id` is only
+        compared with the names in `runs/`, never joined into a path unchecked."""
+        with self._refresh_lock:
+            runs_dir = self.root / "runs"
+            if run_id not in self._seen:
+                listed = {p.name for p in runs_dir.iterdir()} if runs_dir.is_dir() else set()
+                if run_id not in listed:
+                    return False
+            if self._update_run(runs_dir / run_id):
+                self._publish()
+                return True
+            return False
+
+    def _update_run(self, run_dir: Path) -> bool:
+        """Read what changed in one run folder since it was read; True when something did."""
+        old = self._seen.get(run_dir.name)
+        stamp = _stamp(run_dir / "manifest.json")
+        if stamp is None:  # removed (or not a run)
+            return self._seen.pop(run_dir.name, None) is not None
+        shards = store.shard_paths(run_dir)
+        if old is not None and stamp == old.stamp and shards == sorted(old.shards):
+            return False
+        if old is None or not set(old.shards) <= set(shards):
+            run = _load_run(run_dir)  # new, or shards set aside: read it whole
+        else:
+            run = _extend_run(old, [p for p in shards if p not in set(old.shards)], stamp)
+        self._seen[run_dir.name] = run
+        return True
+
+    def _publish(self) -> None:
+        """New `runs` and `rows` from what was read (whole new objects: readers in other threads keep theirs)."""
+        runs = {rid: run for rid, run in sorted(self._seen.items()) if run.table.num_rows}
+        on_board = {r["run_id"] for r in self._board}
+        self.rows = self._board + [r for run in runs.values() if run.run_id not in on_board for r in run.scores]
+        self.runs = runs
+        self.version += 1
 
     def run(self, run_id: str) -> Run:
         if run_id not in self.runs:
@@ -141,49 +217,73 @@ def load(root: str | Path, tokenizer: str | None = None) -> Results:
         raise UsageError(f"results folder {root} does not exist")
     if tokenizer is not None and not Path(tokenizer).is_dir():
         raise UsageError(f"--tokenizer {tokenizer} is not a checkpoint folder")
-    runs = {}
-    for manifest_path in sorted((root / "runs").glob("*/manifest.json")):
-        run = _load_run(manifest_path.parent)
-        if run.table.num_rows:
-            runs[run.run_id] = run
-    rows = []
-    board = root / "leaderboard.parquet"
-    if board.is_file():
-        try:
-            rows = leaderboard.read(board).to_pylist()
-        except (OSError, ValueError) as exc:
-            raise UsageError(f"cannot read leaderboard {board}: {_first_line(exc)}") from None
-    on_board = {r["run_id"] for r in rows}
-    for run in runs.values():
-        if run.run_id not in on_board:
-            try:
-                rows += leaderboard.rows_for_run(run.table, run.manifest)
-            except ValueError as exc:
-                raise UsageError(f"run {run.dir}: cannot score its samples ({exc})") from None
-    if not rows:
+    results = Results(root=root, tokenizer=tokenizer)
+    results.refresh()
+    if not results.rows:
         raise UsageError(
             f"{root} holds no runs (no runs/<run id>/ with samples, no leaderboard.parquet): "
             f"run `harness eval --out {root}` first"
         )
-    return Results(root=root, rows=rows, runs=runs, entropy=_load_entropy(root), tokenizer=tokenizer)
+    results.entropy = _load_entropy(root)
+    return results
 
 
-def _load_run(run_dir: Path) -> Run:
+def _stamp(path: Path) -> tuple[int, int, int] | None:
+    """(inode, mtime_ns, size) of a file, None when there is none: a rewrite (a rename into place) changes it."""
     try:
-        manifest = store.read_manifest(run_dir)
+        st = path.stat()
+    except (FileNotFoundError, NotADirectoryError):
+        return None
+    return (st.st_ino, st.st_mtime_ns, st.st_size)
+
+
+def _read_board(board: Path) -> list[dict]:
+    try:
+        return leaderboard.read(board).to_pylist()
+    except (OSError, ValueError) as exc:
+        raise UsageError(f"cannot read leaderboard {board}: {_first_line(exc)}") from None
+
+
+def _read_manifest(run_dir: Path) -> tuple[dict, tuple[int, int, int] | None]:
+    stamp = _stamp(run_dir / "manifest.json")
+    try:
+        return store.read_manifest(run_dir), stamp
     except ValueError as exc:
         raise UsageError(f"{run_dir}/manifest.json is not valid JSON ({exc})") from None
-    shards = store.shard_paths(run_dir)
+    except OSError as exc:
+        raise UsageError(f"cannot read {run_dir}/manifest.json ({exc.strerror or exc})") from None
+
+
+def _read_meta(shards: list[Path], first: int) -> list[pa.Table]:
+    """The META_COLUMNS of each shard, with its index (from `first`) in a "shard" column."""
     tables = []
-    for i, path in enumerate(shards):
+    for i, path in enumerate(shards, start=first):
         try:
             t = pq.read_table(path, columns=META_COLUMNS, schema=store.SCHEMA)
         except (OSError, ValueError) as exc:  # pyarrow's ArrowInvalid is a ValueError
             raise UsageError(f"cannot read shard {path}: {_first_line(exc)}") from None
         tables.append(t.append_column("shard", pa.array([i] * t.num_rows, pa.int32())))
+    return tables
+
+
+def _load_run(run_dir: Path) -> Run:
+    manifest, stamp = _read_manifest(run_dir)
+    shards = store.shard_paths(run_dir)
+    tables = _read_meta(shards, 0)
     schema = pa.schema([store.SCHEMA.field(c) for c in META_COLUMNS] + [pa.field("shard", pa.int32())])
     table = pa.concat_tables(tables) if tables else schema.empty_table()
-    return Run(run_id=run_dir.name, dir=run_dir, manifest=manifest, table=table, shards=shards)
+    return Run(run_id=run_dir.name, dir=run_dir, manifest=manifest, table=table, shards=shards, stamp=stamp)
+
+
+def _extend_run(old: Run, new_shards: list[Path], stamp: tuple[int, int, int]) -> Run:
+    """`old` with the rows of shards written since (read alone) and its manifest read again if it changed."""
+    manifest = old.manifest
+    if stamp != old.stamp:
+        manifest, stamp = _read_manifest(old.dir)
+    table = pa.concat_tables([old.table, *_read_meta(new_shards, len(old.shards))])
+    return Run(
+        run_id=old.run_id, dir=old.dir, manifest=manifest, table=table, shards=old.shards + new_shards, stamp=stamp
+    )
 
 
 def _load_entropy(root: Path) -> list[Entropy]:
