@@ -270,7 +270,7 @@ def _evaluated_matrix(expr):
 def leaf_equal(pred: str, gold: str) -> bool:
     """Two scalar answers: numbers, percentages, degrees, units, words or expressions."""
     p, g = clean(pred), clean(gold)
-    if p.text == g.text:
+    if p.text == g.text and (not p.percent or g.percent or PERCENT_MATCHES_BARE_GOLD):
         return True
     if not p.text or not g.text:
         return False

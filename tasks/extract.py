@@ -135,6 +135,7 @@ _EXAMPLE_INTRO = re.compile(
 _FORMAT_INTRO = re.compile(
     r"(?i)(?:(?<![a-z])([a-z]+)[ \t]+)?(?<![a-z])format(?:ted)?(?:[ \t]+(?:is|as|like|of))?(?:[ \t$:,;\"'`*(\u201c\u2018-]|\\[(\[])*\Z"
 )
+_INTRO_WORDS = ("example", "instance", "e.g", "e. g", "eg.", "such", "form", "like", "your")  # in every intro above
 _OWN_FORMAT = {"requested", "required", "specified", "desired", "expected", "correct", "proper", "given", "same"}
 _OWN_FORMAT |= {"this", "that", "my", "our", "final", "asked", "necessary", "appropriate", "standard", "boxed"}
 _PLACEHOLDER = re.compile(
@@ -274,11 +275,13 @@ def format_example(text: str, start: int, body: str | None = None) -> bool:
     "like" or "as" too. The intro must stand right before the answer: in "The answer, for example when n=3, is
     \\boxed{7}" the box is the answer."""
     window = text[max(0, start - 100) : start]
-    if _EXAMPLE_INTRO.search(window):
-        return True
-    m = _FORMAT_INTRO.search(window)
-    if m and (m.group(1) or "").lower() not in _OWN_FORMAT:
-        return True
+    low = window.lower()
+    if any(word in low for word in _INTRO_WORDS):  # a cheap test first: answer lines may come by the thousand
+        if _EXAMPLE_INTRO.search(window):
+            return True
+        m = _FORMAT_INTRO.search(window)
+        if m and (m.group(1) or "").lower() not in _OWN_FORMAT:
+            return True
     return body is not None and bool(_PLACEHOLDER.fullmatch(body)) and bool(_PLACEHOLDER_INTRO.search(window))
 
 
@@ -327,18 +330,22 @@ def box_run(text: str) -> tuple[int, int, str | None] | None:
 
 
 def box_value(body: str) -> str:
-    """The value a box that wraps prose states: "\\text{The answer is } 73" -> "73". Only when the prose names
-    exactly one value: a box of words ("\\text{no solution}") or of two numbers ("\\text{either 5, or it is } 6")
-    stays as written (and compares as words)."""
+    """The value a box that wraps prose states: "\\text{The answer is } 73" -> "73", "\\text{The value of } x
+    \\text{ is } 5" -> "5". Only a statement ("... is X", "answer: X") whose X is the one value in the box counts:
+    a box of words ("\\text{no solution}"), of two numbers ("\\text{either 5 or it is } 6") or of a bound
+    ("\\text{more than } 3") stays as written (and compares as words)."""
     if len(body) > 2000 or not re.search(r"[a-zA-Z]{3}", body):
         return body
-    flat = _TEXT_BODY.sub(r" \1 ", body).strip()
+    flat = re.sub(r"\s+", " ", _TEXT_BODY.sub(r" \1 ", body)).strip()
     if _prose_words(flat) < 2:
         return body
-    value = sentence_value(flat)
-    if value == flat or re.search(r"\d", flat.replace(value, " ", 1)):
+    value = answer_phrase(flat)
+    if value is None:
+        verbs = list(_VERB.finditer(flat))
+        value = _delimited(flat[verbs[-1].end() :]) if verbs else None
+    if not value or not _looks_like_answer(value) or re.search(r"\d", flat.replace(value, " ", 1)):
         return body
-    return value
+    return value.strip()
 
 
 _TEXT_BODY = re.compile(r"\\(?:text|mbox|textrm|textbf|textit|textnormal|mathrm)\s*\{([^{}]*)\}")
@@ -350,6 +357,9 @@ _JUSTIFICATION = re.compile(
 )
 
 
+_HEDGE = re.compile(r"(?i)(?<![a-z])(?:or|also|alternatively|either|maybe|possibly|perhaps|otherwise|unless)(?![a-z])")
+
+
 def drop_justification(line: str) -> str:
     """An answer line without the justification that follows its answer: "42 (since 6 \\cdot 7 = 42)" -> "42".
     Only a parenthesis opening with a word of reasoning ("since", "mod", "because", ...) is dropped: "42 (or 43)"
@@ -357,7 +367,9 @@ def drop_justification(line: str) -> str:
     if len(line) > 2000:
         return line
     m = _JUSTIFICATION.search(line)
-    return line[: m.start()].rstrip() if m else line
+    if m is None or _HEDGE.search(m.group()):  # "42 (by symmetry, or -42)" names another answer
+        return line
+    return line[: m.start()].rstrip()
 
 
 def _prose_words(text: str) -> int:
@@ -534,6 +546,8 @@ def extract_answer(
     phrase = answer_phrase(part)
     if phrase is not None:
         return sentence_value(phrase)
+    if any(b in part for b in BOXES):  # boxes, each a format example: the response's own answer is not there
+        return None
     if whole_response:
         whole = whole_answer(part)
         if whole is not None:
