@@ -432,7 +432,7 @@ def answer_line(text: str) -> str | None:
     """Content of the last `Answer: ...` (or GSM8K-style `#### ...`) line that carries one."""
     found = None
     for m in _ANSWER_LINE.finditer(text):
-        if format_example(text, m.start()):  # "For example:\nAnswer: 5" restates the format
+        if format_example(text, m.start()) or in_example_block(text, m.start()):  # "For example:\nAnswer: 5"
             continue
         body = m.group(1).strip()
         if not body:  # "Answer:" on its own line, the answer on the next
@@ -442,12 +442,26 @@ def answer_line(text: str) -> str | None:
     return found
 
 
+_EXAMPLE_BLOCK = re.compile(r"(?i)[\s>#*_]*example\s*(?:\d+\s*)?[*_]*[:.]")
+MAX_EXAMPLE_BLOCK = 2000
+
+
+def in_example_block(text: str, start: int) -> bool:
+    """Whether `start` lies in a paragraph that opens with "Example:": a prompt's worked example restated (the
+    "steps" template shows one ending in "Answer: 24"), not the response's own answer."""
+    lo = max(0, start - MAX_EXAMPLE_BLOCK)
+    para = text.rfind("\n\n", lo, start)
+    if para < 0 and lo > 0:
+        return False  # a paragraph longer than MAX_EXAMPLE_BLOCK: not a short worked example
+    return bool(_EXAMPLE_BLOCK.match(text, para + 2 if para >= 0 else 0))
+
+
 def answer_phrase(text: str) -> str | None:
     """The answer in the last "the answer is X" / "final answer: X" phrase that names one (of the last
     MAX_PHRASES phrases)."""
     for m in list(_ANSWER_PHRASE.finditer(text))[-1 : -MAX_PHRASES - 1 : -1]:
         lead = _PHRASE_LEAD.search(text, max(0, m.start() - 40), m.start())  # "e.g. the final answer: 5"
-        if format_example(text, lead.start() if lead else m.start()):
+        if format_example(text, lead.start() if lead else m.start()) or in_example_block(text, m.start()):
             continue
         body = _delimited(text[m.end() : m.end() + 2000])
         if _looks_like_answer(body):

@@ -34,6 +34,10 @@ RULES = {
         (r"The answer should be formatted as \boxed{5}", "5", W),
         (r"Such as \boxed{\frac{1}{2}}", r"\frac{1}{2}", W),
         (r"I should write the answer like \boxed{}.", "5", W),
+        (r"The answer goes in the form \boxed{...}.", "...", W),
+        (r"Put your answer in \boxed{}", "5", W),
+        (r"such as \boxed{\frac{1}{2}}, so the answer is \boxed{\frac{1}{3}}", r"\frac{1}{2}", W),
+        (r"such as \boxed{\frac{1}{2}}, so the answer is \boxed{\frac{1}{3}}", r"\frac{1}{3}", C),
         ("Format: Answer: 5", "5", W),
         ("I'll use the format: Answer: 5", "5", W),
         ("For example:\nAnswer: 5", "5", W),
@@ -144,6 +148,10 @@ RULES = {
         (r"\boxed{pi/4}", r"\frac{\pi}{3}", W),
     ],
 }
+STEPS_EXAMPLE = (
+    "Example: Compute (7 + 5) * 2. Give the result as an integer.\nFirst add 5 to 7: 7 + 5 = 12.\n"
+    "Then multiply 12 by 2: 12 * 2 = 24.\nAnswer: 24"
+)
 # the same rules on integer tasks (AIME: the gold is an integer, an answer must state one)
 INTEGER_RULES = {
     "false_equation": [
@@ -176,6 +184,10 @@ INTEGER_RULES = {
     "format_examples": [
         (r"Put your final answer in \boxed{}, for example \boxed{42}.", "42", W),
         ("The answer format is: Answer: 42", "42", W),
+        (STEPS_EXAMPLE, "24", W),  # the "steps" template's worked example restated, and nothing of its own
+        (STEPS_EXAMPLE + "\n\nNow: Compute 3 * 8.\nMultiply 3 by 8: 3 * 8 = 24.\nAnswer: 24", "24", C),
+        (STEPS_EXAMPLE + "\n\nNow: Compute 3 * 5.\nMultiply 3 by 5: 3 * 5 = 15.\nAnswer: 15", "24", W),
+        ("First add 5 to 7: 7 + 5 = 12.\nAnswer: 12", "12", C),
         (r"So \boxed{7}. (I was asked to put the answer in \boxed{}, e.g. \boxed{42}.)", "7", C),
         (r"The answer, for example when n=3, is \boxed{7}", "7", C),
     ],
