@@ -45,10 +45,10 @@ _MATH_WORDS = re.compile(
     r"\\?(?:sqrt|frac|sin|cos|tan|cot|sec|csc|log|ln|exp|pi|infty|cdot|times|arcsin|arccos|arctan|sinh|cosh|tanh|text|mathrm|mbox|begin|end|pmatrix|bmatrix|matrix|vmatrix|left|right|emptyset|varnothing|dots|ldots|cdots|circ|infinity|factorial)"
 )
 # Whether a predicted percentage matches a gold answer that is its bare number ("50\\%" for the gold "50"), as well
-# as its fraction ("50\\%" for "0.5"). True keeps the labelled cases of tests/data/grading_cases.jsonl (MATH golds
-# drop the sign: "What percent ...?" has the gold "50"); False is issue 23's stricter rule (a percentage is 1/100
-# of its number, so "50%" hedges between 50 and 0.5), which needs percent-0, -8, -11 and -13 there relabelled.
-PERCENT_MATCHES_BARE_GOLD = True
+# as its fraction ("50\\%" for "0.5"). False (issue 23's audit): a percentage is 1/100 of its number, so "50%"
+# would hedge between 50 and 0.5; it states the bare number only against a gold that is a percentage too. The cost:
+# MATH golds that drop the sign ("What percent ...?" with the gold "50") no longer take "50\\%".
+PERCENT_MATCHES_BARE_GOLD = False
 MAX_NODES = 400
 MAX_EXPONENT = 10_000
 

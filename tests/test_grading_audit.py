@@ -243,13 +243,12 @@ def test_grade_checks_one_at_a_time_too():
     assert grade(r"e.g. \boxed{5}", "5", config=GradeConfig(last_number="any")).status == "no_answer"
 
 
-def test_strict_percent_rule_behind_its_switch(monkeypatch):
-    """PERCENT_MATCHES_BARE_GOLD = False: a predicted percentage is only its fraction, so "50%" is not the gold
-    "50" (today's labelled cases keep it True; see the switch's comment)."""
+def test_strict_percent_rule():
+    """PERCENT_MATCHES_BARE_GOLD is False: a predicted percentage is only its fraction, so "50%" is not the gold
+    "50" (see the switch's comment)."""
     from tasks import equivalence
 
-    assert equivalence.leaf_equal(r"50\%", "50") and equivalence.leaf_equal(r"50\%", "0.5")
-    monkeypatch.setattr(equivalence, "PERCENT_MATCHES_BARE_GOLD", False)
+    assert not equivalence.PERCENT_MATCHES_BARE_GOLD
     assert not equivalence.leaf_equal(r"50\%", "50")
     assert not equivalence.leaf_equal(r"33.33333333333\%", r"\frac{100}{3}")
     assert equivalence.leaf_equal(r"50\%", "0.5") and equivalence.leaf_equal(r"50\%", r"\frac{1}{2}")

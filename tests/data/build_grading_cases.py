@@ -223,8 +223,10 @@ CASES: dict[str, list] = {
         (r"\boxed{12.5}", r"\frac{25}{2}", C),
         (r"\boxed{12.50}", "12.5", C),
     ],
+    # a percentage is 1/100 of its number: it states the gold's bare number only when the gold is a percentage
+    # too (issue 23's audit: "50%" hedges between 50 and 0.5); it still states its fraction ("50%" for 1/2)
     "percent": [
-        (r"\boxed{50\%}", "50", C),
+        (r"\boxed{50\%}", "50", W),
         (r"\boxed{50\%}", r"\frac12", C),
         (r"\boxed{50\%}", "0.5", C),
         (r"\boxed{50}", r"50\%", C),
@@ -232,12 +234,12 @@ CASES: dict[str, list] = {
         (r"\boxed{5\%}", "50", W),
         (r"\boxed{50\%}", "5", W),
         (r"\boxed{25\%}", r"\frac14", C),
-        (r"\boxed{12.5\%}", "12.5", C),
+        (r"\boxed{12.5\%}", "12.5", W),
         (r"\boxed{12.5\%}", "0.125", C),
         (r"\boxed{12.5\%}", "1.25", W),
-        (r"\boxed{50 \text{ percent}}", "50", C),
+        (r"\boxed{50 \text{ percent}}", "50", W),
         (r"\boxed{40\%}", r"60\%", W),
-        (r"The answer is 20%.", "20", C),
+        (r"The answer is 20%.", "20", W),
         (r"\boxed{20\%}", "0.02", W),
     ],
     "degrees": [
