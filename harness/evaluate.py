@@ -168,6 +168,7 @@ def manifest(p: Plan, **extra) -> dict:
         "config": asdict(cfg),
         "harness_version": __version__,
         "argv": sys.argv,
+        "cwd": os.getcwd(),  # where relative paths in argv and task sources were given
         **extra,
     }
 
