@@ -89,6 +89,11 @@ def test_vllm_backend_smollm2(smollm2, tmp_path):
     assert "| aime24 | 16 | 2 | 2 |" in done.stdout
     check_run(out)
     assert (out / "leaderboard.parquet").exists()
+    from harness.backends import load_tokenizer
+    from tests.test_answer_policy_eval import assert_verdicts_are_the_cut_texts
+
+    (run_dir,) = (out / "runs").iterdir()  # every stored verdict is the grade of its budget's cut text
+    assert assert_verdicts_are_the_cut_texts(run_dir, load_tokenizer(smollm2)) == {"committed"}
 
 
 def test_vllm_backend_many_seeded_prompts(smollm2, tmp_path):
