@@ -96,7 +96,9 @@ def _policies(rows: list[dict], who: list[str], asked: str | None) -> list[str]:
     if asked:
         return list(dict.fromkeys(p.strip() for p in asked.split(",") if p.strip()))
     present = sorted({r["answer_policy"] for r in rows})
-    shared = [p for p in present if all(comparison.select([r for r in rows if r["answer_policy"] == p], w).rows for w in who)]
+    shared = [
+        p for p in present if all(comparison.select([r for r in rows if r["answer_policy"] == p], w).rows for w in who)
+    ]
     if DEFAULT_POLICY in shared:
         return [DEFAULT_POLICY]
     if len(shared) == 1:
