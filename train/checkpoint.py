@@ -3,7 +3,9 @@
 `OUT/checkpoints/step_000012/` holds `save_pretrained` weights, config and tokenizer (so `harness eval
 --ckpt` reads it directly) and `trainer_state.pt` (optimizer, scheduler, RNG states, data position,
 step). It is written under a `.tmp` name and renamed when complete, so a kill mid-save never leaves a
-checkpoint that looks finished; the latest complete one is what a resume loads.
+checkpoint that looks finished; the latest complete one is what a resume loads. A save that fails (full disk,
+quota, I/O error, Ctrl-C) removes its `.tmp` folder before the error goes on (`WriteError` for the operating
+system's refusals); a kill -9 leaves one, which the next trainer on OUT removes (`remove_partial`).
 """
 
 from __future__ import annotations
@@ -22,6 +24,29 @@ from train.safetensors_check import damage as safetensors_damage
 
 STATE = "trainer_state.pt"
 _NAME = re.compile(r"^step_(\d{6,})$")
+_PARTIAL = re.compile(r"^step_(\d{6,})\.tmp$")
+_RUST_OS_ERROR = re.compile(r"\(os error (\d+)\)")  # how safetensors (Rust) reports an OS error
+
+
+class WriteError(OSError):
+    """The operating system refused a write (full disk, quota, read-only, I/O error); `reason` says which."""
+
+
+def os_reason(exc: BaseException) -> str | None:
+    """The OS error behind `exc` ("No space left on device"), or None when it is not one.
+
+    Writers wrap it differently: open/write raise OSError, safetensors a SafetensorError naming "(os error 28)",
+    torch.save a RuntimeError whose __context__ is the OSError. The chain is followed, nothing is guessed."""
+    seen = set()
+    while exc is not None and id(exc) not in seen:
+        seen.add(id(exc))
+        if isinstance(exc, OSError) and exc.errno:
+            return exc.strerror or os.strerror(exc.errno)
+        m = _RUST_OS_ERROR.search(str(exc))
+        if m:
+            return os.strerror(int(m.group(1)))
+        exc = exc.__cause__ or exc.__context__
+    return None
 
 
 def ckpt_dir(out: str | Path) -> Path:
@@ -128,15 +153,37 @@ def set_rng_state(s: dict) -> None:
         torch.cuda.set_rng_state_all(s["cuda"])
 
 
-def save(out, step: int, model, tokenizer, state: dict, keep_last: int) -> Path:
+def remove_partial(out: str | Path) -> list[Path]:
+    """Delete the `step_N.tmp` folders a killed save left (call it holding the run lock); returns them."""
     root = ckpt_dir(out)
-    root.mkdir(parents=True, exist_ok=True)
+    found = sorted(p for p in root.iterdir() if _PARTIAL.match(p.name)) if root.is_dir() else []
+    for p in found:
+        shutil.rmtree(p)
+    return found
+
+
+def save(out, step: int, model, tokenizer, state: dict, keep_last: int) -> Path:
+    """Write `step_N.tmp/`, rename it to `step_N/`, delete all but the newest `keep_last`.
+
+    Any failure while writing removes `step_N.tmp/` first; one the OS refused is raised as WriteError."""
+    root = ckpt_dir(out)
     final = root / f"step_{step:06d}"
     tmp = root / f"step_{step:06d}.tmp"
-    shutil.rmtree(tmp, ignore_errors=True)
-    model.save_pretrained(tmp)
-    tokenizer.save_pretrained(tmp)
-    torch.save({**state, "step": step, "rng": rng_state()}, tmp / STATE)
+    try:
+        root.mkdir(parents=True, exist_ok=True)
+        if tmp.exists():
+            shutil.rmtree(tmp)
+        model.save_pretrained(tmp)
+        tokenizer.save_pretrained(tmp)
+        with open(tmp / STATE, "wb") as fh:  # our file object: a refused write surfaces as its OSError
+            torch.save({**state, "step": step, "rng": rng_state()}, fh)
+    except BaseException as exc:
+        if tmp.exists():
+            shutil.rmtree(tmp)
+        reason = os_reason(exc)
+        if reason is None or not isinstance(exc, Exception):
+            raise
+        raise WriteError(f"cannot write checkpoint {final.name} ({reason})") from exc
     if final.exists():
         shutil.rmtree(final)
     os.replace(tmp, final)

@@ -13,12 +13,19 @@ One rollout step:
    one JSONL log line, a checkpoint every `save_every` steps.
 A non-finite loss or gradient norm stops the run before the optimizer step; the last checkpoint on
 disk is the last good state.
+
+Writes that fail (a full disk, a quota) stop the run with one line (ConfigError) and leave nothing half
+written: a log line that could not be appended whole is cut back off, a checkpoint folder that could not be
+written whole is removed. A step's log line is appended before its checkpoint is saved, so a resume drops
+the lines after the checkpoint it resumes from, and an incomplete last line (a kill or a full disk inside
+the append) counts as not written.
 """
 
 from __future__ import annotations
 
 import json
 import math
+import os
 import resource
 import time
 from pathlib import Path
@@ -76,6 +83,20 @@ def _tensorboard(out: Path):
     return SummaryWriter(str(out / "tb"))
 
 
+def _write_atomic(path: Path, text: str) -> None:
+    """Replace `path` with `text` whole or not at all (temporary sibling, fsync, rename)."""
+    tmp = path.with_name(path.name + ".tmp")
+    try:
+        with tmp.open("w") as fh:
+            fh.write(text)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except OSError as exc:
+        tmp.unlink(missing_ok=True)
+        raise ConfigError(f"out {path.parent}: cannot write {path.name} ({exc.strerror or exc})") from None
+
+
 def _lock(out: Path) -> checkpoint.RunLock:
     """Hold `out` for this run: a second trainer there (a resubmitted job) gets one line instead."""
     try:
@@ -102,6 +123,8 @@ class Trainer:
         self.out = Path(cfg.out)
         self.device = "cuda" if torch.cuda.is_available() else "cpu"
         self._lock = _lock(self.out)
+        for p in checkpoint.remove_partial(self.out):  # a save killed (kill -9) before its rename
+            self.say(f"removed {p.name}, an unfinished checkpoint of an earlier run")
         resume_from, state, changes = self._resume_point(allow_config_change)
         self.preset = cfg.preset_obj()
         for note in cfg.inert():
@@ -179,7 +202,9 @@ class Trainer:
             self.log_path.unlink()  # a fresh run: no stale lines from an earlier one
         import yaml
 
-        (self.out / "config.yaml").write_text(yaml.safe_dump(cfg.to_dict(), sort_keys=False))
+        config_text, config_path = yaml.safe_dump(cfg.to_dict(), sort_keys=False), self.out / "config.yaml"
+        if not (config_path.is_file() and config_path.read_text() == config_text):  # a resume writes nothing new
+            _write_atomic(config_path, config_text)
 
     def _resume_point(self, allow_config_change: bool):
         """(checkpoint to resume from, its state, changed keys), falling back past damaged checkpoints."""
@@ -215,13 +240,32 @@ class Trainer:
         self._lock.release()
 
     def _truncate_log(self, step: int) -> None:
-        """Lines logged after the checkpoint we resume from are replayed, so drop them."""
+        """Lines logged after the checkpoint we resume from are replayed, so drop them; an incomplete last line
+        (no newline: the append was cut short) was never written. The log is replaced atomically, and only when
+        something is dropped (a resume on a full disk needs no space for it)."""
         if not self.log_path.exists():
             return
-        keep = [
-            ln for ln in self.log_path.read_text().splitlines() if ln.strip() and json.loads(ln).get("step", 0) <= step
-        ]
-        self.log_path.write_text("".join(ln + "\n" for ln in keep))
+        text = self.log_path.read_text()
+        lines = text.split("\n")
+        partial = lines.pop()  # "" when the file ends with a newline, as every complete append does
+        keep = []
+        for i, ln in enumerate(lines, 1):
+            if not ln.strip():
+                continue
+            try:
+                row = json.loads(ln)
+            except json.JSONDecodeError as exc:
+                raise ConfigError(
+                    f"out {self.out}: log.jsonl line {i} is not JSON ({exc.msg}); it was damaged outside the "
+                    "trainer: repair or remove that line to resume"
+                ) from None
+            if row.get("step", 0) <= step:
+                keep.append(ln + "\n")
+        if partial:
+            self.say(f"log.jsonl: dropped an incomplete last line ({len(partial)} characters, an interrupted append)")
+        new = "".join(keep)
+        if new != text:
+            _write_atomic(self.log_path, new)
 
     # ----------------------------------------------------------------- rollout
     def sample(self, prompts, answers, group_size: int, seed: int) -> rollout.Rollout:
@@ -379,8 +423,23 @@ class Trainer:
 
     # ----------------------------------------------------------------- loop
     def log(self, row: dict) -> None:
-        with self.log_path.open("a") as fh:
-            fh.write(json.dumps(row) + "\n")
+        """Append one line whole, or cut the part that was written back off and raise ConfigError."""
+        data = (json.dumps(row) + "\n").encode()
+        fd = os.open(self.log_path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+        try:
+            start = os.fstat(fd).st_size
+            try:
+                view = memoryview(data)
+                while view:
+                    view = view[os.write(fd, view) :]
+            except OSError as exc:
+                os.ftruncate(fd, start)  # frees, never needs, space
+                raise ConfigError(
+                    f"out {self.out}: cannot append step {row.get('step')} to log.jsonl ({exc.strerror or exc}); "
+                    f"{self._resume_hint()}"
+                ) from None
+        finally:
+            os.close(fd)
         if self.tb is None:
             self.tb = _tensorboard(self.out)
         if self.tb:
@@ -389,20 +448,27 @@ class Trainer:
                     self.tb.add_scalar(k, v, row["step"])
             self.tb.flush()
 
+    def _resume_hint(self) -> str:
+        last = checkpoint.latest(self.out)
+        return f"rerun to resume from {last.name if last else 'the start'} once there is room"
+
     def save(self) -> Path:
-        return checkpoint.save(
-            self.out,
-            self.step,
-            self.model,
-            self.tokenizer,
-            {
-                "optimizer": self.opt.state_dict(),
-                "scheduler": self.sched.state_dict(),
-                "data": self.stream.state(),
-                "config": self.cfg.to_dict(),
-            },
-            self.cfg.keep_last,
-        )
+        try:
+            return checkpoint.save(
+                self.out,
+                self.step,
+                self.model,
+                self.tokenizer,
+                {
+                    "optimizer": self.opt.state_dict(),
+                    "scheduler": self.sched.state_dict(),
+                    "data": self.stream.state(),
+                    "config": self.cfg.to_dict(),
+                },
+                self.cfg.keep_last,
+            )
+        except checkpoint.WriteError as exc:
+            raise ConfigError(f"out {self.out}: {exc}, partial folder removed; {self._resume_hint()}") from None
 
     def train(self) -> int:
         """Run to `steps`; returns 0, or 1 after a non-finite loss (last good checkpoint kept)."""

@@ -53,5 +53,7 @@ def run(args: argparse.Namespace) -> int:
         raise UsageError(str(exc)) from None
     try:
         return trainer.train()
+    except ConfigError as exc:  # a write refused mid-run (full disk): one line; nothing half-written stays
+        raise UsageError(str(exc)) from None
     finally:
         trainer.close()
