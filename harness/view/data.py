@@ -271,8 +271,17 @@ def _load_run(run_dir: Path) -> Run:
     shards = store.shard_paths(run_dir)
     tables = _read_meta(shards, 0)
     schema = pa.schema([store.SCHEMA.field(c) for c in META_COLUMNS] + [pa.field("shard", pa.int32())])
-    table = pa.concat_tables(tables) if tables else schema.empty_table()
+    table = _generated_policy(pa.concat_tables(tables)) if tables else schema.empty_table()
     return Run(run_id=run_dir.name, dir=run_dir, manifest=manifest, table=table, shards=shards, stamp=stamp)
+
+
+def _generated_policy(table: pa.Table) -> pa.Table:
+    """The rows read under the answer policy the run's samples were generated under (its first shard's): the rows
+    that hold the text. Other policies' rows (`harness regrade`) are on the leaderboard and in `harness compare`."""
+    if table.num_rows == 0:
+        return table
+    policies = pc.fill_null(table["answer_policy"], store.policy_of(None))
+    return table.filter(pc.equal(policies, policies[0]))
 
 
 def _extend_run(old: Run, new_shards: list[Path], stamp: tuple[int, int, int]) -> Run:
@@ -280,7 +289,7 @@ def _extend_run(old: Run, new_shards: list[Path], stamp: tuple[int, int, int]) -
     manifest = old.manifest
     if stamp != old.stamp:
         manifest, stamp = _read_manifest(old.dir)
-    table = pa.concat_tables([old.table, *_read_meta(new_shards, len(old.shards))])
+    table = _generated_policy(pa.concat_tables([old.table, *_read_meta(new_shards, len(old.shards))]))
     return Run(
         run_id=old.run_id, dir=old.dir, manifest=manifest, table=table, shards=old.shards + new_shards, stamp=stamp
     )
