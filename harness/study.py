@@ -13,6 +13,10 @@ evaluation spec. It becomes a list of plain commands (`commands`), so the same s
     OUT/cells/<arm>-s<seed>/logs/*.log  each stage's stdout and stderr
     OUT/study.parquet, report.md, *.png the outputs (`outputs`)
 
+One study at a time per folder: `harness study` (and `--report`) holds an exclusive flock on OUT/.lock
+(`lock`) while it runs stages or writes outputs, so a second one cannot delete a checkpoint the first one's
+entropy stage is reading; kill -9 releases it.
+
 Resuming: a stage whose marker exists is skipped; a marker is written (atomically) only after its command
 exited 0, and every command resumes on its own (`harness train` from its latest checkpoint, `harness eval`
 from its stored samples; the leaderboard replaces a run's rows rather than adding them twice). So a study
@@ -22,6 +26,7 @@ killed at any point (kill -9 included: children die with it) and started again e
 from __future__ import annotations
 
 import ctypes
+import fcntl
 import json
 import math
 import os
@@ -412,6 +417,50 @@ def commands(study: Study) -> list[tuple[str, list[Stage]]]:
 # ----------------------------------------------------------------------------- running
 
 
+class StudyLock:
+    """An exclusive flock on OUT/.lock, held for a whole study (stages and outputs); kill -9 releases it."""
+
+    def __init__(self, out: Path):
+        self.path, self.fd = out / ".lock", None
+        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(fd)
+            raise
+        self.fd = fd
+        os.ftruncate(fd, 0)
+        os.write(fd, f"{os.getpid()}\n".encode())
+
+    def release(self) -> None:
+        if self.fd is not None:
+            os.close(self.fd)
+            self.fd = None
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.release()
+
+
+def lock(study: Study) -> StudyLock:
+    """Hold the study folder, or a UsageError naming the study that holds it (creates the folder)."""
+    try:
+        study.out.mkdir(parents=True, exist_ok=True)
+        return StudyLock(study.out)
+    except BlockingIOError:
+        try:
+            pid = (study.out / ".lock").read_text().strip() or "?"
+        except OSError:
+            pid = "?"
+        raise UsageError(
+            f"study {study.out}: another harness study (pid {pid}) is running there; wait for it to end"
+        ) from None
+    except OSError as exc:
+        raise UsageError(f"study {study.out}: cannot write there ({exc.strerror or exc})") from None
+
+
 def _die_with_parent() -> None:
     """In the child: SIGKILL when the study process dies (kill -9 included), so no orphan keeps writing."""
     libc = ctypes.CDLL(None, use_errno=True)
@@ -760,8 +809,10 @@ def entropy_stats(study: Study, cell: Cell) -> dict | None:
 
 
 def train_log(cell: Cell) -> list[dict]:
+    """The cell's training log; an incomplete last line (an append cut short: no newline) is not a row yet."""
     path = cell.dir / "train" / "log.jsonl"
-    return [json.loads(x) for x in path.read_text().splitlines() if x.strip()] if path.is_file() else []
+    lines = path.read_text().split("\n")[:-1] if path.is_file() else []
+    return [json.loads(x) for x in lines if x.strip()]
 
 
 def timing(study: Study) -> dict:
@@ -782,15 +833,28 @@ def timing(study: Study) -> dict:
     return out
 
 
-def outputs(study: Study) -> list[Path]:
-    """study.parquet, report.md and the PNGs in the study folder, from whatever has finished."""
+def plots_missing() -> str | None:
+    """Why the PNGs cannot be drawn here (matplotlib absent or broken), or None. Imported, not just found:
+    a study checks this before hours of work, not after."""
+    try:
+        import matplotlib  # noqa: F401
+    except ImportError as exc:
+        return str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+    return None
+
+
+def outputs(study: Study, plots: bool = True) -> list[Path]:
+    """study.parquet, report.md and (with `plots`) the PNGs in the study folder, from whatever has finished."""
     from harness import study_report
 
     rows = table_rows(study)
     study.out.mkdir(parents=True, exist_ok=True)
     written = [write_parquet(study, rows, study.out / "study.parquet")]
     report = study_report.markdown(study, rows)
-    (study.out / "report.md").write_text(report)
+    tmp = study.out / "report.md.tmp"
+    tmp.write_text(report)
+    os.replace(tmp, study.out / "report.md")
     written.append(study.out / "report.md")
-    written += study_report.plots(study, rows)
+    if plots:
+        written += study_report.plots(study, rows)
     return written
