@@ -261,11 +261,11 @@ class Trainer:
                 ) from None
             if row.get("step", 0) <= step:
                 keep.append(ln + "\n")
-        if partial:
-            self.say(f"log.jsonl: dropped an incomplete last line ({len(partial)} characters, an interrupted append)")
         new = "".join(keep)
         if new != text:
             _write_atomic(self.log_path, new)
+        if partial:
+            self.say(f"log.jsonl: dropped an incomplete last line ({len(partial)} characters, an interrupted append)")
 
     # ----------------------------------------------------------------- rollout
     def sample(self, prompts, answers, group_size: int, seed: int) -> rollout.Rollout:
