@@ -224,7 +224,13 @@ def execute(p: Plan, *, dp_rank: int | None = None, progress: bool = True) -> di
         if info is not None:
             ended = "interrupted" if isinstance(exc, KeyboardInterrupt) else "failed"
             info.update(status=ended, ended_at=store.now(), error=_one_line(exc))
-            store.write_manifest(p.run_dir, info)
+            try:
+                store.write_manifest(p.run_dir, info)
+            except OSError:  # the disk is full too: the manifest keeps its last state, the error below says why
+                pass
+        full = store.disk_full(exc, p.run_dir)
+        if full is not None:
+            raise full from None
         raise
     finally:
         if lock is not None:
@@ -400,7 +406,13 @@ def finish(p: Plan, info: dict, *, leaderboard: bool = True) -> tuple[list[dict]
     if not leaderboard:
         return board.rows_for_run(table, info), None
     path = Path(p.config.out) / "leaderboard.parquet"
-    return board.append_run(path, table, info), path
+    try:
+        return board.append_run(path, table, info), path
+    except OSError as exc:
+        full = store.disk_full(exc, path.parent)
+        if full is None:
+            raise
+        raise full from None
 
 
 def summary(rows: list[dict], policy: str) -> str:

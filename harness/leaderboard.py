@@ -25,6 +25,7 @@ from __future__ import annotations
 import fcntl
 import json
 import os
+import sys
 import tempfile
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
@@ -201,11 +202,36 @@ def add_rows(path: str | os.PathLike, rows: list[Mapping[str, Any]]) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     with _locked(path):
         if path.exists():
-            old = read(path)
+            old = _read_or_rebuild(path)
             ids = old.select(list(_ENTRY)).to_pylist()
             keep = pa.array([entry_key(r) not in keys for r in ids], pa.bool_())
             new = pa.concat_tables([old.filter(keep), new])
         _write_atomically(new, path)
+
+
+def _read_or_rebuild(path: Path) -> pa.Table:
+    """The leaderboard at `path`; a file that does not read (a full disk, a bad copy) is set aside as
+    `damaged-leaderboard-<time>.parquet` (never deleted) and its rows rebuilt from the runs beside it
+    (`runs/*/`, every stored sample of each under every answer policy it holds). Call under the lock."""
+    try:
+        return read(path)
+    except (OSError, ValueError) as exc:  # pyarrow's ArrowInvalid is a ValueError
+        reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+    aside = path.with_name(f"damaged-leaderboard-{store.now().replace(':', '')}.parquet")
+    os.replace(path, aside)
+    rows, runs = [], sorted(p for p in (path.parent / "runs").glob("*") if (p / "manifest.json").is_file())
+    for run_dir in runs:
+        table = store.read_samples(
+            run_dir, columns=[c for c in store.SCHEMA.names if c not in ("response", "token_ids")]
+        )
+        if table.num_rows:
+            rows += rows_for_run(table, store.read_manifest(run_dir))
+    print(
+        f"leaderboard {path} is damaged ({reason}): set aside as {aside.name}; rebuilt {len(rows)} row(s) from "
+        f"{len(runs)} run(s) in {path.parent / 'runs'}",
+        file=sys.stderr,
+    )
+    return pa.Table.from_pylist([_complete(r) for r in rows], schema=SCHEMA)
 
 
 def _row(score: Score, columns, manifest, sampling, requested, task_hashes) -> dict[str, Any]:

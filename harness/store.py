@@ -175,11 +175,15 @@ def write_shard(run_dir: Path, rows: list[dict]) -> Path | None:
     name = f"shard-{dt.datetime.now(dt.UTC):%Y%m%dT%H%M%S%f}-{uuid.uuid4().hex[:8]}.parquet"
     final = run_dir / name
     tmp = run_dir / f".tmp-{name}"
-    with open(tmp, "wb") as f:
-        pq.write_table(table, f)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, final)
+    try:
+        with open(tmp, "wb") as f:
+            pq.write_table(table, f)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, final)
+    except BaseException:  # a full disk or a kill mid-write: no half-written temporary is left behind
+        tmp.unlink(missing_ok=True)
+        raise
     fsync_dir(run_dir)
     return final
 
@@ -251,8 +255,29 @@ def read_manifest(run_dir: str | os.PathLike) -> dict:
 
 def write_manifest(run_dir: Path, manifest: dict) -> None:
     tmp = run_dir / ".tmp-manifest.json"
-    tmp.write_text(json.dumps(manifest, indent=2, sort_keys=True) + "\n")
-    os.replace(tmp, run_dir / "manifest.json")
+    try:
+        tmp.write_text(json.dumps(manifest, indent=2, sort_keys=True) + "\n")
+        os.replace(tmp, run_dir / "manifest.json")
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+
+
+def disk_full(exc: BaseException, path: Path) -> UsageError | None:
+    """The one line for a write that found no space left (ENOSPC, EDQUOT), else None."""
+    import errno
+    import shutil
+
+    if not isinstance(exc, OSError) or exc.errno not in (errno.ENOSPC, errno.EDQUOT):
+        return None
+    try:
+        free = f"{shutil.disk_usage(path).free / 2**20:.1f} MiB free"
+    except OSError:
+        free = "free space unknown"
+    return UsageError(
+        f"no space left writing {exc.filename or path} ({free}); what was stored is kept: free some space "
+        "and rerun the same command to resume"
+    )
 
 
 def fsync_dir(path: Path) -> None:

@@ -198,10 +198,20 @@ def _check(item: _Pending, timeout: float) -> Grade:
     return Grade(False, item.extracted, status, canon)
 
 
+# The shortest timeout a check may have: a warm worker answers a plain sympy comparison in a few milliseconds,
+# but every timeout kills and restarts a worker (about a second of a core), so a timeout below the time of an
+# ordinary check turns a batch of right answers into "timeout" verdicts and the run into worker restarts (at
+# 1e-6 s, 1,200 of 1,900 legitimate answers timed out and a batch took 25 times as long).
+MIN_TIMEOUT = 0.05
+
+
 def check_timeout(timeout: Any) -> float:
-    """A timeout is a positive number of seconds (`inf`: no bound); anything else is the caller's error."""
+    """A timeout is a number of seconds, at least MIN_TIMEOUT (`inf`: no bound); anything else is the caller's
+    error."""
     if isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or not timeout > 0:
         raise TaskError(f"timeout must be a positive number of seconds (got {timeout!r})")
+    if timeout < MIN_TIMEOUT:
+        raise TaskError(f"timeout must be at least {MIN_TIMEOUT} s, the time of an ordinary check (got {timeout!r})")
     return float(timeout)
 
 
