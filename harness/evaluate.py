@@ -47,6 +47,8 @@ class EvalConfig:
     flush_secs: float = 5.0
     grade_timeout: float = 1.0
     answer_policy: str = DEFAULT_POLICY  # what a response (cut or not) has answered: tasks/policy.py
+    system_prompt: str | None = None  # a system message before every prompt (tasks.prompts.PromptSwitches)
+    chat_template_kwargs: dict = field(default_factory=dict)  # the chat template's switches: {"enable_thinking": false}
     leaderboard: bool = True
     verbose: bool = False  # vllm: INFO logs (always on stderr)
 
@@ -82,8 +84,10 @@ class Plan:
 def plan(cfg: EvalConfig) -> Plan:
     """Everything that can go wrong with the user's input, checked before any model is loaded."""
     import tasks as tasks_mod
+    from tasks.prompts import PromptSwitches
 
     template = tasks_mod.get_template(cfg.template)
+    switches = PromptSwitches(cfg.system_prompt, cfg.chat_template_kwargs)
     loaded = []
     for name in cfg.tasks:
         task = tasks_mod.load(name, source=cfg.data)
@@ -94,7 +98,8 @@ def plan(cfg: EvalConfig) -> Plan:
     for task, problems in loaded:
         for p in problems:
             text = template.render(p.question)
-            prompts[(task.name, p.id)] = (chat_prompt_ids(tokenizer, text), ({"role": "user", "content": text},))
+            messages = tuple(switches.messages([{"role": "user", "content": text}]))
+            prompts[(task.name, p.id)] = (chat_prompt_ids(tokenizer, text, switches), messages)
     longest = max(len(ids) for ids, _ in prompts.values())
     context = _context_length(cfg.ckpt)
     gen_budget = max(cfg.budgets)
@@ -111,6 +116,8 @@ def plan(cfg: EvalConfig) -> Plan:
         "tasks": {t.name: t.content_hash for t, _ in loaded},
         "sampling": _sampling(cfg),
     }
+    if not switches.default:  # only when set: runs without switches keep the ids they always had
+        key["prompt_switches"] = switches.record()
     rid = store.run_id(key)
     wanted = [(t.name, p.id, i) for t, problems in loaded for p in problems for i in range(cfg.n)]
     return Plan(
@@ -159,6 +166,7 @@ def manifest(p: Plan, **extra) -> dict:
         "template": p.template.name,
         "template_hash": p.template.hash,
         "template_text": p.template.text,
+        "prompt_switches": {"system_prompt": cfg.system_prompt, "chat_template_kwargs": cfg.chat_template_kwargs},
         "sampling": _sampling(cfg),
         "budgets": sorted(cfg.budgets),
         "budget_curve": cfg.budget_curve,

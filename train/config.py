@@ -32,6 +32,9 @@ class TrainConfig:
         "synthetic"  # a task spec (synthetic[:k=v,...], aime26, file:PATH), a .jsonl/.parquet file, or "hub:<id>"
     )
     template: str = "dapo"  # user-message template for task-style rows ("Answer: $Answer")
+    system_prompt: str = ""  # a system message before every prompt, replacing the data's ("" = none)
+    chat_template_kwargs: dict = field(default_factory=dict)  # the chat template's switches, e.g.
+    # {enable_thinking: false} for Qwen3's hybrid models (tasks.prompts.PromptSwitches, the rule eval uses)
     val_data: str = ""  # e.g. "aime24" (validation, greedy-free sampling at T); "" = none
     val_every: int = 0  # rollout steps between validations (0 = never)
     val_limit: int = 0  # first N validation problems only (0 = all)
@@ -94,12 +97,24 @@ class TrainConfig:
     keep_last: int = 2  # checkpoints kept on disk
     resume: bool = True  # continue from the latest checkpoint in `out` when present
 
+    def prompt_switches(self):
+        """tasks.prompts.PromptSwitches of this run (the rule `harness eval` builds prompts with)."""
+        from tasks.errors import TaskError
+        from tasks.prompts import PromptSwitches
+
+        try:
+            return PromptSwitches(self.system_prompt or None, self.chat_template_kwargs)
+        except TaskError as exc:
+            raise ConfigError(str(exc)) from None
+
     def check(self) -> TrainConfig:
         """Raise ConfigError on the first bad value, before anything is loaded or written."""
 
         def need(ok, msg):
             if not ok:
                 raise ConfigError(msg)
+
+        self.prompt_switches()  # a system prompt that is text, template switches that are a mapping
 
         need(self.model, "model: a local checkpoint folder is required (--model PATH)")
         need(Path(self.model, "config.json").is_file(), f"model: {self.model}: no config.json there")
@@ -285,6 +300,10 @@ def _coerce(name: str, value):
             return None
         default = {"float": 0.0, "bool": False}[str(FIELDS[name].type).split("|")[0].strip()]
     try:
+        if name == "chat_template_kwargs":  # a mapping in YAML, a JSON object on the command line
+            from tasks.prompts import PromptSwitches
+
+            return PromptSwitches.parse(None, value).chat_template_kwargs if isinstance(value, str) else dict(value)
         if name == "adam_betas":
             if isinstance(value, str):
                 value = [float(v) for v in value.split(",")]

@@ -139,11 +139,12 @@ class Trainer:
             raise ConfigError(f"model {src}: cannot load tokenizer: {str(exc).splitlines()[0]}") from None
         self.tokenizer.padding_side = "left"
         self.items = []
+        switches = cfg.prompt_switches()
         for it in items:
-            ids = rollout.prompt_ids(self.tokenizer, it.messages)
+            ids = rollout.prompt_ids(self.tokenizer, it.messages, switches)
             if len(ids) <= cfg.max_prompt_tokens:
                 self.items.append((it, ids))
-        self.val = [(it.answer, rollout.prompt_ids(self.tokenizer, it.messages)) for it in val]
+        self.val = [(it.answer, rollout.prompt_ids(self.tokenizer, it.messages, switches)) for it in val]
         self.kind = answer_kind(items, cfg.answer_kind)  # the reward's grading rules (tasks.grading.config_for)
         self.val_kind = answer_kind(val, cfg.answer_kind) if val else self.kind
         if not self.items:

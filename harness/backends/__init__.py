@@ -82,8 +82,9 @@ def load_tokenizer(ckpt) -> Any:
         raise UsageError(f"checkpoint {ckpt}: cannot load its tokenizer ({str(exc).splitlines()[0]})") from None
 
 
-def chat_prompt_ids(tokenizer, user_message: str) -> tuple[int, ...]:
-    """The token ids the model sees: `tasks.prompts.user_prompt_ids`, the rule training uses too."""
-    from tasks.prompts import user_prompt_ids
+def chat_prompt_ids(tokenizer, user_message: str, switches=None) -> tuple[int, ...]:
+    """The token ids the model sees: `tasks.prompts.user_prompt_ids` under the run's `switches`
+    (tasks.prompts.PromptSwitches; None: none), the rule training uses too."""
+    from tasks.prompts import NO_SWITCHES, user_prompt_ids
 
-    return tuple(user_prompt_ids(tokenizer, user_message))
+    return tuple(user_prompt_ids(tokenizer, user_message, switches or NO_SWITCHES))

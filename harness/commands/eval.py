@@ -61,6 +61,12 @@ def register(sub) -> None:
         "--budget-curve", type=int, metavar="STEP", help="also score every STEP tokens below the largest budget"
     )
     p.add_argument("--template", default="boxed", help="prompt template (boxed, dapo, plain)")
+    p.add_argument("--system-prompt", metavar="TEXT", help="a system message before every prompt (recorded in the run id)")
+    p.add_argument(
+        "--chat-template-kwargs",
+        metavar="JSON",
+        help='the chat template\'s switches, e.g. \'{"enable_thinking": false}\' for Qwen3 (recorded in the run id)',
+    )
     p.add_argument(
         "--answer-policy",
         default=DEFAULT_POLICY,
@@ -169,6 +175,9 @@ def check(args: argparse.Namespace):
     import tasks
 
     tasks.get_template(args.template)  # TaskError -> exit 2 with the known names
+    from tasks.prompts import PromptSwitches
+
+    switches = PromptSwitches.parse(args.system_prompt, args.chat_template_kwargs)  # TaskError -> exit 2
     writable_dir(args.out, "--out")
     base_urls = [u.strip() for arg in args.base_url for u in arg.split(",") if u.strip()]
     model_name = args.model_name
@@ -202,6 +211,8 @@ def check(args: argparse.Namespace):
         budget_curve=args.budget_curve,
         template=args.template,
         answer_policy=args.answer_policy,
+        system_prompt=switches.system_prompt,
+        chat_template_kwargs=switches.chat_template_kwargs,
         backend=args.backend,
         out=args.out,
         limit=args.limit,

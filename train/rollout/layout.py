@@ -20,9 +20,9 @@ class NonFinite(RuntimeError):
     """nan/inf in the policy's logits, loss or gradients: the run stops, the last checkpoint is kept."""
 
 
-def prompt_ids(tokenizer, messages) -> list[int]:
-    """`tasks.prompts.prompt_ids`: the same rule every eval backend uses."""
-    return _prompts.prompt_ids(tokenizer, messages)
+def prompt_ids(tokenizer, messages, switches: _prompts.PromptSwitches = _prompts.NO_SWITCHES) -> list[int]:
+    """`tasks.prompts.prompt_ids` under the run's switches: the same rule every eval backend uses."""
+    return _prompts.prompt_ids(tokenizer, messages, switches)
 
 
 def eos_ids(model, tokenizer) -> list[int]:
