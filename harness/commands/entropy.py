@@ -3,9 +3,12 @@
     harness entropy --run RUN_ID [--ckpt PATH]          # default checkpoint: the one that generated the run
     harness entropy --samples FILE.parquet --ckpt PATH
     harness entropy --run RUN_ID --compare CKPT_A CKPT_B
+    harness entropy --premise --ckpt BASE --data SPEC [--template T --temperature T --max-tokens N]
 
 Writes to --out (default RESULTS/entropy/<run id>-<checkpoint name>): tokens.parquet (one row per response
-token), summary.md, forking_tokens.md, histogram.png; with --compare: compare.md and compare_tokens.parquet.
+token), summary.md, forking_tokens.md, histogram.png; with --compare: compare.md and compare_tokens.parquet;
+with --premise (the base checkpoint sampled on the training prompts, the paper's premise beside its figures,
+`harness.entropy.premise`; default --out RESULTS/entropy/premise-<checkpoint name>): premise.md, premise.json.
 Flags, files, tokenizers and prompts are checked (one line, exit 2) before any model is loaded. The work
 is `harness.entropy` (measure, stats, report).
 """
@@ -23,6 +26,18 @@ from pathlib import Path
 from harness.errors import UsageError
 from harness.outputs import writable_dir
 
+PREMISE_ONLY = (
+    "config",
+    "template",
+    "max_tokens",
+    "max_prompt_tokens",
+    "top_p",
+    "responses",
+    "per_prompt",
+    "seed",
+    "backend",
+)
+
 
 def register(sub) -> None:
     p = sub.add_parser(
@@ -31,6 +46,12 @@ def register(sub) -> None:
     src = p.add_mutually_exclusive_group(required=True)
     src.add_argument("--run", help="run id under RESULTS/runs/, or a run folder")
     src.add_argument("--samples", help="a Parquet file of sample rows (harness eval's store schema)")
+    src.add_argument(
+        "--premise",
+        action="store_true",
+        help="sample --ckpt on the training prompts of --data (or --config's) and check the paper's premise: "
+        "share of H < 0.01, p50/p80/p95, top-rho entropy mass and tokens beside the paper's, one verdict line",
+    )
     who = p.add_mutually_exclusive_group()
     who.add_argument("--ckpt", help="checkpoint to measure (default with --run: the run's own checkpoint)")
     who.add_argument(
@@ -44,10 +65,27 @@ def register(sub) -> None:
     p.add_argument(
         "--data",
         help="task data the samples came from (default: the run's recorded source, "
-        "else $HARNESS_DATA_DIR, else the hub)",
+        "else $HARNESS_DATA_DIR, else the hub); with --premise: the training data, as `harness train --data`",
     )
-    p.add_argument("--temperature", type=float, help="T in softmax(z / T) (default: the samples' sampling temperature)")
-    p.add_argument("--rho", type=float, default=0.2, help="the high-entropy fraction (default 0.2)")
+    p.add_argument(
+        "--temperature",
+        type=float,
+        help="T in softmax(z / T) (default: the samples' sampling temperature; --premise: the run's, default 1.0); "
+        "--premise samples at this T too",
+    )
+    p.add_argument("--rho", type=float, help="the high-entropy fraction (default 0.2; --premise: the run's)")
+    premise = p.add_argument_group("--premise (defaults: --config's values, else harness train's)")
+    premise.add_argument(
+        "--config", help="a harness train YAML: model, data, template, temperature, top_p, lengths, rho"
+    )
+    premise.add_argument("--template", help="user-message template of task-style rows (harness train's, default dapo)")
+    premise.add_argument("--max-tokens", type=int, help="response length (the run's max_response_tokens)")
+    premise.add_argument("--max-prompt-tokens", type=int, help="longer prompts are dropped, as harness train does")
+    premise.add_argument("--top-p", type=float, help="nucleus sampling (the run's top_p, default 1.0)")
+    premise.add_argument("--responses", type=int, help="responses sampled (default 32)")
+    premise.add_argument("--per-prompt", type=int, help="responses per prompt (default 2)")
+    premise.add_argument("--seed", type=int, help="which prompts, and the sampling seeds (default 0)")
+    premise.add_argument("--backend", choices=["hf", "vllm"], help="sampler (default hf)")
     p.add_argument("--batch-tokens", type=int, default=8192, help="padded tokens per forward pass (default 8192)")
     p.add_argument("--device", help="torch device (default cuda when present, else cpu)")
     p.add_argument(
@@ -56,7 +94,7 @@ def register(sub) -> None:
         help="model dtype (default float32 on CPU, bfloat16 on GPU)",
     )
     p.add_argument("--limit", type=int, help="only the first N samples (in stored order)")
-    p.add_argument("--top", type=int, default=30, help="rows of the forking-token table (default 30)")
+    p.add_argument("--top", type=int, help="rows of the forking-token table (default 30; --premise 20)")
     p.add_argument("--no-plot", action="store_true", help="do not write histogram.png")
     p.add_argument("--no-progress", action="store_true")
     p.set_defaults(func=run)
@@ -65,6 +103,13 @@ def register(sub) -> None:
 def run(args: argparse.Namespace) -> int:
     from harness.entropy import measure, report, stats
 
+    if args.premise:
+        return _premise(args)
+    args.rho = 0.2 if args.rho is None else args.rho
+    args.top = 30 if args.top is None else args.top
+    for flag in PREMISE_ONLY:
+        if getattr(args, flag) is not None:
+            raise UsageError(f"--{flag.replace('_', '-')} belongs to --premise")
     table, run_dir, manifest = _check(args)
     ckpts = (
         [Path(c) for c in args.compare] if args.compare else [Path(args.ckpt or _recorded_checkpoint(table, run_dir))]
@@ -168,6 +213,115 @@ def run(args: argparse.Namespace) -> int:
         f"wrote {out}/summary.md, forking_tokens.md, tokens.parquet" + ("" if args.no_plot else ", histogram.png"),
         file=sys.stderr,
     )
+    return 0
+
+
+def _premise_settings(args) -> dict:
+    """harness train's defaults <- --config <- flags; the values the premise check samples with."""
+    from train.config import ConfigError, TrainConfig, load_config
+
+    if args.compare:
+        raise UsageError("--premise measures one checkpoint: pass --ckpt, not --compare")
+    if args.config:
+        if not Path(args.config).is_file():
+            raise UsageError(f"--config {args.config} is not a file")
+        try:
+            cfg = load_config(args.config, {})
+            rho = cfg.rho if cfg.rho is not None else cfg.preset_obj().rho
+        except (ConfigError, ValueError) as exc:
+            raise UsageError(f"--config {args.config}: {exc}") from None
+    else:
+        cfg, rho = TrainConfig(model="", data=""), None
+    given = {
+        "model": args.ckpt,
+        "data": args.data,
+        "template": args.template,
+        "temperature": args.temperature,
+        "top_p": args.top_p,
+        "max_response_tokens": args.max_tokens,
+        "max_prompt_tokens": args.max_prompt_tokens,
+    }
+    v = {k: getattr(cfg, k) if given[k] is None else given[k] for k in given}
+    v["rho"] = args.rho if args.rho is not None else (rho if rho is not None else 0.2)
+    if not v["model"]:
+        raise UsageError("--premise needs --ckpt (the base checkpoint) or a --config that names its model")
+    if not v["data"]:
+        raise UsageError("--premise needs --data (the training data, as harness train takes it) or --config")
+    for name, value, ok in (
+        ("--temperature", v["temperature"], v["temperature"] > 0),
+        ("--top-p", v["top_p"], 0 < v["top_p"] <= 1),
+        ("--rho", v["rho"], 0 < v["rho"] <= 1),
+        ("--max-tokens", v["max_response_tokens"], v["max_response_tokens"] >= 1),
+        ("--max-prompt-tokens", v["max_prompt_tokens"], v["max_prompt_tokens"] >= 1),
+        ("--responses", args.responses, args.responses is None or args.responses >= 1),
+        ("--per-prompt", args.per_prompt, args.per_prompt is None or args.per_prompt >= 1),
+        ("--batch-tokens", args.batch_tokens, args.batch_tokens >= 1),
+        ("--top", args.top, args.top is None or args.top >= 1),
+    ):
+        if not ok:
+            raise UsageError(f"{name} {value} is out of range")
+    if args.run or args.samples or args.limit is not None:
+        raise UsageError("--premise samples its own responses: --run, --samples and --limit do not apply")
+    return v
+
+
+def _premise(args) -> int:
+    """`harness entropy --premise`: sample the base checkpoint on the training prompts, the premise beside the
+    paper's figures, one verdict line (harness.entropy.premise)."""
+    import torch
+
+    from harness.entropy import measure, premise
+    from train.config import ConfigError
+    from train.data import load_items
+
+    v = _premise_settings(args)
+    ckpt = Path(v["model"])
+    _check_checkpoint(ckpt)
+    try:
+        items = load_items(v["data"], v["template"])
+    except ConfigError as exc:
+        raise UsageError(str(exc)) from None
+    out = Path(args.out) if args.out else Path(args.results) / "entropy" / f"premise-{ckpt.name}"
+    device = measure.pick_device(args.device)
+    writable_dir(out, "--out")
+    result = premise.check(
+        ckpt,
+        [it.messages for it in items],
+        temperature=v["temperature"],
+        top_p=v["top_p"],
+        max_tokens=v["max_response_tokens"],
+        max_prompt_tokens=v["max_prompt_tokens"],
+        rho=v["rho"],
+        responses=args.responses or 32,
+        per_prompt=args.per_prompt or 2,
+        seed=args.seed or 0,
+        backend=args.backend or "hf",
+        device=str(device),
+        dtype=args.dtype,
+        batch_tokens=args.batch_tokens,
+        top=args.top or 20,
+        progress=not args.no_progress,
+        say=lambda m: print(m, file=sys.stderr),
+    )
+    result.settings.update(data=v["data"], template=v["template"], prompts_available=len(items))
+    header = [
+        f"training prompts: `{v['data']}` ({len(items)} prompts), template `{v['template']}`"
+        + (f", settings from `{args.config}`" if args.config else ""),
+        f"machine: {device} ("
+        + (
+            torch.cuda.get_device_name(device)
+            if device.type == "cuda"
+            else f"{platform.machine()}, {torch.get_num_threads()} torch threads"
+        )
+        + f"), torch {torch.__version__}",
+        f"date: {dt.datetime.now(dt.UTC):%Y-%m-%d %H:%M} UTC; command: `harness {' '.join(sys.argv[1:])}`",
+    ]
+    text = premise.markdown(result, header)
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "premise.md").write_text(text)
+    (out / "premise.json").write_text(json.dumps({**result.to_json(), "header": header}, indent=1) + "\n")
+    print(text)
+    print(f"wrote {out}/premise.md, premise.json", file=sys.stderr)
     return 0
 
 

@@ -1,0 +1,220 @@
+"""The premise check (`harness entropy --premise`, harness.entropy.premise) on tiny random checkpoints built here:
+its verdict flips between a near-deterministic and a flat model, and its numbers equal a float64 reference
+written in this file (float64 model, float64 softmax, hand-written percentiles and top-k) on a few hundred tokens.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections import Counter
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from harness.cli import main
+from harness.entropy import premise
+from harness.entropy.stats import token_key
+from tests import tiny_bpe
+
+
+def _near_deterministic(model, tok):
+    """Logits scaled far apart: almost every next token is certain. The end token never wins (its row is 0
+    while the winning logit is large), so every response runs to the length limit."""
+    model.lm_head.weight.mul_(3000.0)
+    model.lm_head.weight[tok.eos_token_id] = 0
+
+
+def _flat(model, tok):  # every logit 0: the uniform distribution, H = log V at every token
+    model.lm_head.weight.zero_()
+
+
+def _spread(model, tok):  # rows sharpened by different factors: entropies from near 0 to near log V
+    import torch
+
+    model.lm_head.weight.mul_(torch.linspace(0.5, 40, model.config.vocab_size)[:, None])
+
+
+@pytest.fixture(scope="module")
+def ckpts(tmp_path_factory, data_dir):  # noqa: ARG001 (data_dir: the tokenizer is trained on AIME questions)
+    root = tmp_path_factory.mktemp("premise")
+    return {
+        "sharp": tiny_bpe.build(root / "sharp", adjust=_near_deterministic),
+        "flat": tiny_bpe.build(root / "flat", adjust=_flat),
+        "spread": tiny_bpe.build(root / "spread", seed=2, adjust=_spread),
+    }
+
+
+def _premise(ckpt, out, *extra) -> dict:
+    argv = ["entropy", "--premise", "--ckpt", str(ckpt), "--data", "synthetic:size=16", "--out", str(out)]
+    argv += ["--max-tokens", "20", "--responses", "12", "--no-progress", *extra]
+    assert main(argv) == 0
+    return json.loads((out / "premise.json").read_text())
+
+
+def test_verdict_flips_between_near_deterministic_and_flat(ckpts, tmp_path, capsys):
+    sharp = _premise(ckpts["sharp"], tmp_path / "sharp")
+    n = sharp["numbers"]
+    assert sharp["shape"] == "yes", sharp["line"]
+    assert n["tokens"] == 12 * 20 and n["responses"] == 12  # no end token: every response is 20 tokens
+    assert n["share_below_0.01"] >= 0.5 and n["p80"] <= 1.0
+    assert n["top_mass_share"] > 0.9  # the few uncertain tokens hold nearly all the entropy
+    text = (tmp_path / "sharp" / "premise.md").read_text()
+    for part in ("share with H < 0.01", "> 50 %", "0.672", "95th percentile", '"wait"', "**Yes.**", "T = 1,"):
+        assert part in text, part
+    assert "The paper's shape" in capsys.readouterr().out
+
+    flat = _premise(ckpts["flat"], tmp_path / "flat", "--temperature", "0.7")
+    n = flat["numbers"]
+    assert flat["shape"] == "no", flat["line"]
+    log_v = math.log(len(json.loads((ckpts["flat"] / "tokenizer.json").read_text())["model"]["vocab"]))
+    for q in ("p50", "p80", "p95", "mean"):  # uniform: log V at every token, whatever T
+        assert n[q] == pytest.approx(log_v, rel=1e-5)
+    assert n["share_below_0.01"] == 0.0
+    # all equal: the top 20 % hold their count's share of the mass, a random 20 %
+    assert n["top_mass_share"] == pytest.approx(math.ceil(0.2 * n["tokens"]) / n["tokens"], rel=1e-6)
+    assert flat["settings"]["temperature"] == 0.7
+    assert "Not the paper's shape" in flat["line"] and "random-20 %" in flat["line"]
+    assert "**No.**" in (tmp_path / "flat" / "premise.md").read_text()
+
+
+def _float64_entropies(ckpt: Path, prompts, responses, temperature: float) -> list[np.ndarray]:
+    """Float64 everything: the model, the softmax and the sum, one unpadded sequence at a time."""
+    import torch
+    from transformers import AutoModelForCausalLM
+
+    model = AutoModelForCausalLM.from_pretrained(str(ckpt), dtype=torch.float64).eval()
+    out = []
+    for p, r in zip(prompts, responses):
+        ids = torch.tensor([list(p) + list(r)])
+        with torch.no_grad():
+            z = model(ids).logits[0, len(p) - 1 : -1] / temperature
+        logp = torch.log_softmax(z, dim=-1)
+        out.append((-(logp.exp() * logp).sum(-1)).numpy())
+    return out
+
+
+def _reference(h: np.ndarray, texts: list[str], rho: float) -> dict:
+    """The premise's numbers by hand: sorted-array percentiles with linear interpolation, top k = ceil(ρN)."""
+    s = np.sort(h)
+
+    def pct(q):
+        pos = q / 100 * (len(s) - 1)
+        lo = math.floor(pos)
+        hi = min(lo + 1, len(s) - 1)
+        return s[lo] + (s[hi] - s[lo]) * (pos - lo)
+
+    k = math.ceil(rho * len(h))
+    top = sorted(range(len(h)), key=lambda i: (-h[i], i))[:k]
+    counts = Counter(token_key(texts[i]) for i in top)
+    return {
+        "share_below_0.01": sum(1 for x in h if x < 0.01) / len(h),
+        "p50": pct(50),
+        "p80": pct(80),
+        "p95": pct(95),
+        "mean": math.fsum(h) / len(h),
+        "top_mass_share": math.fsum(h[i] for i in top) / math.fsum(h),
+        "top_counts": counts,
+    }
+
+
+def test_numbers_equal_a_float64_reference(ckpts):
+    from transformers import AutoTokenizer
+
+    import tasks
+
+    messages = [
+        ({"role": "user", "content": tasks.get_template("dapo").render(p.question)},)
+        for p in tasks.load("synthetic:size=16").problems
+    ]
+    got = premise.check(
+        ckpts["spread"], messages, temperature=0.8, max_tokens=40, responses=10, per_prompt=2, rho=0.2, top=1000
+    )
+    n = got.numbers
+    assert n["tokens"] == sum(map(len, got.responses)) >= 200  # a few hundred tokens
+    h64 = _float64_entropies(ckpts["spread"], got.prompts, got.responses, 0.8)
+    for ours, ref in zip(got.entropies, h64):
+        np.testing.assert_allclose(ours, ref, atol=2e-5, rtol=1e-5)
+    h = np.concatenate(h64)
+    assert h.min() < 0.01 < h.max() and h.max() > 1.0  # both ends of the range are exercised
+    tok = AutoTokenizer.from_pretrained(str(ckpts["spread"]))
+    texts = [tok.decode([t]) for r in got.responses for t in r]
+    ref = _reference(h, texts, 0.2)
+    near_cut = np.abs(h - 0.01) < 1e-4  # a token this close to 0.01 may fall either side at fp32
+    assert abs(n["share_below_0.01"] - ref["share_below_0.01"]) <= near_cut.sum() / len(h)
+    for q in ("p50", "p80", "p95", "mean", "top_mass_share"):
+        assert n[q] == pytest.approx(ref[q], rel=1e-4, abs=1e-5), q
+    ours_counts = {r["token"]: r["top_count"] for r in n["forking"]}
+    # the same top-k tokens unless two entropies tie within fp32 noise at the cut
+    k = math.ceil(0.2 * len(h))
+    gap = np.sort(h)[::-1][k - 1] - np.sort(h)[::-1][k]
+    if gap > 1e-4:
+        assert ours_counts == dict(ref["top_counts"])
+    assert sum(ours_counts.values()) == k
+    shape, line = premise.verdict(n)
+    assert (shape, line) == (got.shape, got.line)
+
+
+@pytest.mark.parametrize(
+    "share, p80, shape",
+    [(0.6, 0.5, "yes"), (0.5, 1.0, "yes"), (0.6, 1.5, "partly"), (0.2, 0.8, "partly"), (0.096, 1.99, "no")],
+)
+def test_verdict_thresholds(share, p80, shape):
+    n = {"share_below_0.01": share, "p80": p80, "rho": 0.2, "top_mass_share": 0.5}
+    got, line = premise.verdict(n)
+    assert got == shape
+    assert line.count(".") >= 2 and "\n" not in line  # one plain line: the facts, then what follows
+    assert f"{100 * share:.1f} % of tokens below 0.01" in line and f"p80 {p80:.3f}" in line
+
+
+def test_settings_from_a_train_config(ckpts, tmp_path):
+    """--config takes the run's data, template, temperature, response length and ρ (flags override)."""
+    data = tmp_path / "train.jsonl"
+    data.write_text("".join(json.dumps({"prompt": f"Compute {i} + 1.", "answer": str(i + 1)}) + "\n" for i in range(9)))
+    cfg = tmp_path / "run.yaml"
+    cfg.write_text(
+        f"model: {ckpts['flat']}\ndata: {data}\ntemplate: steps\ntemperature: 0.9\nmax_response_tokens: 7\nrho: 0.1\n"
+    )
+    out = tmp_path / "out"
+    assert (
+        main(["entropy", "--premise", "--config", str(cfg), "--out", str(out), "--responses", "4", "--no-progress"])
+        == 0
+    )
+    d = json.loads((out / "premise.json").read_text())
+    s = d["settings"]
+    assert (s["temperature"], s["max_tokens"], s["rho"], s["template"], s["data"]) == (0.9, 7, 0.1, "steps", str(data))
+    assert d["numbers"]["tokens"] <= 4 * 7 and d["numbers"]["rho"] == 0.1
+    assert "top 10 %" in d["line"]
+
+
+@pytest.mark.parametrize(
+    "extra, message",
+    [
+        (["--ckpt", "CKPT"], "--premise needs --data"),
+        (["--data", "synthetic"], "--premise needs --ckpt"),
+        (["--ckpt", "CKPT", "--data", "synthetic", "--temperature", "0"], "--temperature 0.0 is out of range"),
+        (["--ckpt", "CKPT", "--data", "nope.jsonl"], "no such file"),
+        (["--ckpt", "MISSING", "--data", "synthetic"], "is not a folder"),
+        (["--ckpt", "CKPT", "--data", "synthetic", "--limit", "3"], "--limit do not apply"),
+        (["--config", "MISSING"], "is not a file"),
+    ],
+)
+def test_bad_input_is_one_line_exit_2(ckpts, tmp_path, capsys, extra, message):
+    extra = [str(ckpts["flat"]) if a == "CKPT" else str(tmp_path / "missing") if a == "MISSING" else a for a in extra]
+    dest = tmp_path / "dest"
+    assert main(["entropy", "--premise", "--out", str(dest), *extra]) == 2
+    err = capsys.readouterr().err.strip()
+    assert message in err and len(err.splitlines()) == 1 and "Traceback" not in err, err
+    assert not dest.exists()
+
+
+def test_note_is_one_line():
+    d = {
+        "settings": {"checkpoint": "/m", "temperature": 0.7, "max_tokens": 64},
+        "numbers": {"responses": 32},
+        "line": "Not the paper's shape: x.",
+        "shape": "no",
+    }
+    line = premise.note(d, ["top-0.2", "top-0.1"])
+    assert line.startswith("note: premise check (arms selecting by entropy: top-0.2, top-0.1)") and "\n" not in line
