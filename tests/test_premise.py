@@ -175,6 +175,7 @@ def test_settings_from_a_train_config(ckpts, tmp_path):
     cfg = tmp_path / "run.yaml"
     cfg.write_text(
         f"model: {ckpts['flat']}\ndata: {data}\ntemplate: steps\ntemperature: 0.9\nmax_response_tokens: 7\nrho: 0.1\n"
+        "system_prompt: Be brief.\n"
     )
     out = tmp_path / "out"
     assert (
@@ -186,6 +187,7 @@ def test_settings_from_a_train_config(ckpts, tmp_path):
     assert (s["temperature"], s["max_tokens"], s["rho"], s["template"], s["data"]) == (0.9, 7, 0.1, "steps", str(data))
     assert d["numbers"]["tokens"] <= 4 * 7 and d["numbers"]["rho"] == 0.1
     assert "top 10 %" in d["line"]
+    assert s["system_prompt"] == "Be brief."  # the run's prompt switches render the prompts, as in training
 
 
 @pytest.mark.parametrize(

@@ -36,6 +36,8 @@ PREMISE_ONLY = (
     "per_prompt",
     "seed",
     "backend",
+    "system_prompt",
+    "chat_template_kwargs",
 )
 
 
@@ -86,6 +88,10 @@ def register(sub) -> None:
     premise.add_argument("--per-prompt", type=int, help="responses per prompt (default 2)")
     premise.add_argument("--seed", type=int, help="which prompts, and the sampling seeds (default 0)")
     premise.add_argument("--backend", choices=["hf", "vllm"], help="sampler (default hf)")
+    premise.add_argument("--system-prompt", metavar="TEXT", help="a system message before every prompt (the run's)")
+    premise.add_argument(
+        "--chat-template-kwargs", metavar="JSON", help="the chat template's switches (the run's), as harness eval takes"
+    )
     p.add_argument("--batch-tokens", type=int, default=8192, help="padded tokens per forward pass (default 8192)")
     p.add_argument("--device", help="torch device (default cuda when present, else cpu)")
     p.add_argument(
@@ -243,6 +249,13 @@ def _premise_settings(args) -> dict:
     }
     v = {k: getattr(cfg, k) if given[k] is None else given[k] for k in given}
     v["rho"] = args.rho if args.rho is not None else (rho if rho is not None else 0.2)
+    from tasks.prompts import PromptSwitches
+
+    run = cfg.prompt_switches()
+    v["switches"] = PromptSwitches.parse(  # TaskError -> one line, exit 2
+        args.system_prompt if args.system_prompt is not None else run.system_prompt,
+        args.chat_template_kwargs if args.chat_template_kwargs is not None else json.dumps(run.chat_template_kwargs),
+    )
     if not v["model"]:
         raise UsageError("--premise needs --ckpt (the base checkpoint) or a --config that names its model")
     if not v["data"]:
@@ -291,6 +304,7 @@ def _premise(args) -> int:
         top_p=v["top_p"],
         max_tokens=v["max_response_tokens"],
         max_prompt_tokens=v["max_prompt_tokens"],
+        switches=v["switches"],
         rho=v["rho"],
         responses=args.responses or 32,
         per_prompt=args.per_prompt or 2,
@@ -304,6 +318,8 @@ def _premise(args) -> int:
         say=lambda m: print(m, file=sys.stderr),
     )
     result.settings.update(data=v["data"], template=v["template"], prompts_available=len(items))
+    if not v["switches"].default:
+        result.settings.update(v["switches"].record())
     header = [
         f"training prompts: `{v['data']}` ({len(items)} prompts), template `{v['template']}`"
         + (f", settings from `{args.config}`" if args.config else ""),

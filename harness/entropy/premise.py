@@ -131,6 +131,7 @@ def check(
     per_prompt: int = 2,
     seed: int = 0,
     max_prompt_tokens: int | None = None,
+    switches=None,
     backend: str = "hf",
     device=None,
     dtype: str | None = None,
@@ -142,7 +143,8 @@ def check(
     """Sample `ckpt` on the training prompts and measure the premise.
 
     `messages`: the training prompts as chat messages (one tuple of {"role", "content"} dicts each), rendered
-    with the checkpoint's chat template exactly as training renders them (`tasks.prompts.prompt_ids`).
+    with the checkpoint's chat template exactly as training renders them (`tasks.prompts.prompt_ids` under the
+    run's `switches`, a tasks.prompts.PromptSwitches).
     `responses` responses, `per_prompt` per prompt, from prompts drawn with `seed`; sampled with `backend`
     ("hf": harness's transformers sampler, whose model is reused for the entropy pass; "vllm": the offline
     engine, closed before the model is loaded for the entropy pass) at `temperature`, `top_p`, `max_tokens`.
@@ -153,7 +155,7 @@ def check(
     from harness.backends import Request, SamplingParams, load_tokenizer, make_sampler
     from harness.entropy import measure
     from harness.errors import UsageError
-    from tasks.prompts import prompt_ids
+    from tasks.prompts import NO_SWITCHES, prompt_ids
 
     if temperature <= 0:
         raise UsageError(f"the premise needs sampling: temperature {temperature} must be > 0")
@@ -164,7 +166,7 @@ def check(
     n_prompts = -(-responses // per_prompt)
     rendered = []
     for i in pick_prompts(messages, len(messages), seed):
-        ids = tuple(prompt_ids(tokenizer, messages[i]))
+        ids = tuple(prompt_ids(tokenizer, messages[i], switches or NO_SWITCHES))
         if max_prompt_tokens is None or len(ids) <= max_prompt_tokens:
             rendered.append(ids)
         if len(rendered) == n_prompts:
