@@ -19,7 +19,7 @@ from pathlib import Path
 
 from harness import __version__, regrade, repetition, store
 from harness.backends import Request, SamplingParams, chat_prompt_ids, load_tokenizer, make_sampler
-from harness.budgets import budget_list, cut
+from harness.budgets import budget_list, cut, thought_length, thought_split
 from harness.errors import UsageError
 from tasks.policy import DEFAULT_POLICY
 
@@ -337,8 +337,11 @@ def _rows(p: Plan, finished, budgets) -> list[dict]:
     for request, sample, generated_at in finished:
         task, pid, idx = request.key
         gold = p.problems[(task, pid)].answer
+        opens = prompt_opens_thought(p.tokenizer, request.prompt_ids)
+        think_full = thought_length(list(sample.token_ids), sample.text, p.tokenizer, opens)
         for b in budgets:
             c = cut(sample.token_ids, sample.text, sample.finish_reason, b, decode)
+            think, answer = thought_split(think_full, c["response_tokens"])
             full = b == p.gen_budget
             rows.append(
                 {
@@ -360,6 +363,8 @@ def _rows(p: Plan, finished, budgets) -> list[dict]:
                     "budget": b,
                     "prompt_tokens": len(request.prompt_ids),
                     "response_tokens": c["response_tokens"],
+                    "think_tokens": think,
+                    "answer_tokens": answer,
                     "finish_reason": c["finish_reason"],
                     "truncated": c["truncated"],
                     "think_closed": "</think>" in c["text"],
@@ -374,6 +379,12 @@ def _rows(p: Plan, finished, budgets) -> list[dict]:
     for row, g in zip(rows, regrade.grade_cuts(items, cfg.answer_policy, cfg.grade_timeout)):
         row.update(regrade.verdict_columns(g, cfg.answer_policy))
     return rows
+
+
+def prompt_opens_thought(tokenizer, prompt_ids) -> bool:
+    """The chat template opened the thought for the model (DeepSeek-R1's distills end the prompt with `<think>`):
+    its response then starts inside the thought."""
+    return tokenizer.decode(list(prompt_ids[-8:]), skip_special_tokens=False).rstrip().endswith("<think>")
 
 
 def _fill_missing_budgets(p: Plan) -> None:

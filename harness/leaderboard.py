@@ -16,7 +16,8 @@ current one (renamed columns, missing columns as nulls) and refuses files from a
 Schema history:
 - v0: the draft layout, before this column existed: `accuracy`/`stderr` for `avg`/`se`, fewer fields.
 - v1: the fields below. Columns added later within v1 (`repetition_rate`, `seconds_per_solved`,
-  `device_seconds_per_solved`) read as nulls from files written before them; `answer_policy`, added later
+  `device_seconds_per_solved`, `mean_think_tokens`, `mean_answer_tokens`) read as nulls from files written
+  before them; `answer_policy`, added later
   too, reads as `after-think` from rows written before it (the policy those verdicts were read under).
 """
 
@@ -70,6 +71,8 @@ SCHEMA = pa.schema(
         ("mean_tokens", pa.float64()),
         ("median_tokens", pa.float64()),
         ("think_closed_rate", pa.float64()),  # share of samples that closed </think>; null if not tracked
+        ("mean_think_tokens", pa.float64()),  # response tokens inside the thought, per sample
+        ("mean_answer_tokens", pa.float64()),  # response tokens after it (NeMo-Skills reports the two apart)
         ("harness_version", pa.string()),
         ("wall_time_s", pa.float64()),
         ("device", pa.string()),
@@ -264,6 +267,8 @@ def _row(score: Score, columns, manifest, sampling, requested, task_hashes) -> d
         "mean_tokens": score.mean_tokens,
         "median_tokens": score.median_tokens,
         "think_closed_rate": score.think_closed_rate,
+        "mean_think_tokens": score.mean_think_tokens,
+        "mean_answer_tokens": score.mean_answer_tokens,
         "harness_version": manifest.get("harness_version") or __version__,
         "wall_time_s": _float_or_none(manifest.get("wall_time_s")),
         "device": manifest.get("device"),

@@ -13,13 +13,10 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from harness import __version__, repetition, store
-from harness.budgets import cut
+from harness.budgets import cut, thought_split
 from harness.errors import UsageError
 
 CHUNK = 256  # samples per shard
-
-# The columns a regraded row recomputes; every other column is copied from the sample's full-text row.
-_PER_BUDGET = ("budget", "response_tokens", "finish_reason", "truncated", "think_closed", "repetition_loop")
 
 
 def grade_cuts(items: list[tuple[str, str, str, bool]], policy: str, timeout: float) -> list:
@@ -85,10 +82,13 @@ def rows_for(full: dict, budgets: list[int], policy: str, decode: Callable, kind
         if b > full["max_tokens"]:
             raise UsageError(f"budget {b} is above the run's generation budget {full['max_tokens']}")
         c = cut(full["token_ids"], full["response"], full["finish_reason"], b, decode)
-        row = dict(full, response=None, token_ids=None, harness_version=__version__)
+        row = dict(full, response=None, token_ids=None, harness_version=__version__)  # the sample's own columns
+        think, answer = thought_split(full.get("think_tokens"), c["response_tokens"])
         row.update(
             budget=b,
             response_tokens=c["response_tokens"],
+            think_tokens=think,
+            answer_tokens=answer,
             finish_reason=c["finish_reason"],
             truncated=c["truncated"],
             think_closed="</think>" in c["text"],

@@ -70,6 +70,8 @@ class Score:
     mean_tokens: float
     median_tokens: float
     think_closed_rate: float | None
+    mean_think_tokens: float | None  # tokens inside the thought, per sample (null where not recorded)
+    mean_answer_tokens: float | None  # tokens after it
     repetition_rate: float | None
     problem_ids: list[str]
     problem_n: list[int]
@@ -129,6 +131,16 @@ def _score_group(run_id, task, budget, policy, per_problem, rows, columns, think
     tokens = [int(columns["response_tokens"][i]) for i in rows]
     closed = _present(think, rows)
     looped = _present(loops, rows)
+    thought = [
+        columns["think_tokens"][i]
+        for i in rows
+        if columns.get("think_tokens") and columns["think_tokens"][i] is not None
+    ]
+    answered = [
+        columns["answer_tokens"][i]
+        for i in rows
+        if columns.get("answer_tokens") and columns["answer_tokens"][i] is not None
+    ]
     return Score(
         run_id=run_id,
         task=task,
@@ -147,6 +159,8 @@ def _score_group(run_id, task, budget, policy, per_problem, rows, columns, think
         mean_tokens=_mean(tokens),
         median_tokens=float(median(tokens)),
         think_closed_rate=_mean(closed) if closed else None,
+        mean_think_tokens=_mean(thought) if thought else None,
+        mean_answer_tokens=_mean(answered) if answered else None,
         repetition_rate=_mean(looped) if looped else None,
         problem_ids=ids,
         problem_n=[len(p.correct) for p in problems],

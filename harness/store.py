@@ -35,6 +35,9 @@ Schema: one row per (sample, budget). Columns other tools rely on are marked *.
     think_closed       bool   "</think>" appears in the response at this budget
     repetition_loop    bool   the response at this budget ends in a repetition loop (`harness.repetition`);
                               null in shards written before this column existed
+    think_tokens       int32  of response_tokens, those inside the thought (up to and including `</think>`; all of
+                              them while it is open, in the response or from the prompt; 0 without one)
+    answer_tokens      int32  of response_tokens, those after the thought (both null in older shards)
     answer_policy*     str    the answer policy the verdict was read under (tasks/policy.py); a sample has one
                               row per (budget, policy). Null in shards written before policies existed: those
                               verdicts were read as `after-think` reads (`policy_of`)
@@ -104,6 +107,8 @@ SCHEMA = pa.schema(
         ("scored_at", pa.string()),
         ("repetition_loop", pa.bool_()),
         ("answer_policy", pa.string()),
+        ("think_tokens", pa.int32()),
+        ("answer_tokens", pa.int32()),
     ]
 )
 

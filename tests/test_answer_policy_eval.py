@@ -50,6 +50,7 @@ def assert_verdicts_are_the_cut_texts(run_dir: Path, tokenizer) -> set[str]:
         ids = f["token_ids"][: r["budget"]]
         text = f["response"] if len(ids) == len(f["token_ids"]) else tokenizer.decode(ids, skip_special_tokens=True)
         assert r["truncated"] == (len(f["token_ids"]) > r["budget"] or f["finish_reason"] != "stop")
+        assert r["think_tokens"] + r["answer_tokens"] == r["response_tokens"]  # thinking vs answer tokens
         g = grade(text, r["gold"], config=config_for(kinds[r["task"]], r["answer_policy"]), truncated=r["truncated"])
         assert (g.extracted, g.canonical, g.status, g.correct) == tuple(r[c] for c in VERDICT), (text, r)
     return {r["answer_policy"] for r in rows}
