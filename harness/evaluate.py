@@ -49,6 +49,8 @@ class EvalConfig:
     answer_policy: str = DEFAULT_POLICY  # what a response (cut or not) has answered: tasks/policy.py
     system_prompt: str | None = None  # a system message before every prompt (tasks.prompts.PromptSwitches)
     chat_template_kwargs: dict = field(default_factory=dict)  # the chat template's switches: {"enable_thinking": false}
+    force_answer: bool = False  # continue samples cut before they answered and grade that too (harness/forcing.py)
+    force_tokens: int = 32  # new tokens a forced answer may take, at temperature 0
     leaderboard: bool = True
     verbose: bool = False  # vllm: INFO logs (always on stderr)
 
@@ -103,9 +105,11 @@ def plan(cfg: EvalConfig) -> Plan:
     longest = max(len(ids) for ids, _ in prompts.values())
     context = _context_length(cfg.ckpt)
     gen_budget = max(cfg.budgets)
-    if context is not None and longest + gen_budget > context:
+    if context is not None and longest + gen_budget + _forcing_room(cfg) > context:
         raise UsageError(
-            f"budget {gen_budget} plus the longest prompt ({longest} tokens) exceeds the model's context of {context} tokens"
+            f"budget {gen_budget} plus the longest prompt ({longest} tokens)"
+            + (f" and a forced answer ({_forcing_room(cfg)} tokens)" if cfg.force_answer else "")
+            + f" exceeds the model's context of {context} tokens"
         )
 
     fp = store.fingerprint(cfg.ckpt)
@@ -130,9 +134,16 @@ def plan(cfg: EvalConfig) -> Plan:
         tokenizer=tokenizer,
         prompts=prompts,
         budgets=budget_list(cfg.budgets, cfg.budget_curve),
-        max_model_len=min(context or 1 << 30, longest + gen_budget),
+        max_model_len=min(context or 1 << 30, longest + gen_budget + _forcing_room(cfg)),
         wanted=wanted,
     )
+
+
+def _forcing_room(cfg: EvalConfig) -> int:
+    """Context a forced answer needs beyond the generation budget: its delimiter, prefix and new tokens."""
+    from harness.forcing import EXTRA_TOKENS
+
+    return cfg.force_tokens + EXTRA_TOKENS if cfg.force_answer else 0
 
 
 def _sampling(cfg: EvalConfig) -> dict:
@@ -167,6 +178,9 @@ def manifest(p: Plan, **extra) -> dict:
         "template_hash": p.template.hash,
         "template_text": p.template.text,
         "prompt_switches": {"system_prompt": cfg.system_prompt, "chat_template_kwargs": cfg.chat_template_kwargs},
+        "forcing": {"tokens": cfg.force_tokens, "answer_prefix": p.template.answer_prefix}
+        if cfg.force_answer
+        else None,
         "sampling": _sampling(cfg),
         "budgets": sorted(cfg.budgets),
         "budget_curve": cfg.budget_curve,
@@ -215,11 +229,19 @@ def execute(p: Plan, *, dp_rank: int | None = None, progress: bool = True) -> di
             + (f" (data-parallel rank {dp_rank})" if dp_rank is not None else ""),
             file=sys.stderr,
         )
-        if requests:
-            _generate(p, requests, progress)
-        if dp_rank is not None:
-            return {}
-        _fill_missing_budgets(p)
+        sampler = None
+        try:
+            if requests:
+                sampler = _sampler(p)
+                _generate(p, sampler, requests, progress)
+            if dp_rank is not None:
+                return {}
+            _fill_missing_budgets(p)
+            if cfg.force_answer:
+                sampler = _force(p, sampler)
+        finally:
+            if sampler is not None:
+                sampler.close()
         info.update(
             status="finished",
             finished_at=store.now(),
@@ -275,9 +297,7 @@ def _rank_of(key, world: int) -> int:
     return store.sample_seed(0, *key) % world
 
 
-def _generate(p: Plan, requests: list[Request], progress: bool) -> None:
-    from tqdm import tqdm
-
+def _sampler(p: Plan):
     cfg = p.config
     options: dict = {}
     if cfg.backend == "vllm":
@@ -290,11 +310,33 @@ def _generate(p: Plan, requests: list[Request], progress: bool) -> None:
     elif cfg.backend == "openai":
         options = {"base_urls": cfg.base_urls, "model": cfg.model_name, "concurrency": cfg.concurrency}
     try:
-        sampler = make_sampler(cfg.backend, cfg.ckpt, p.tokenizer, **options)
+        return make_sampler(cfg.backend, cfg.ckpt, p.tokenizer, **options)
     except Exception as exc:  # noqa: BLE001 (a damaged or unloadable checkpoint: one line, the manifest says why)
         raise UsageError(
             f"checkpoint {cfg.ckpt}: the {cfg.backend} backend cannot load it ({_one_line(exc)})"
         ) from None
+
+
+def _force(p: Plan, sampler):
+    """The forcing pass (harness/forcing.py) with the generation's sampler, started here when generation needed
+    none (a rerun); returns the sampler to close."""
+    from harness import forcing
+
+    if not forcing.candidates(p.run_dir, p.config.answer_policy, set(p.wanted)):
+        return sampler
+    sampler = sampler or _sampler(p)
+    decode = lambda ids: p.tokenizer.decode(ids, skip_special_tokens=True)  # noqa: E731
+    kinds = {t.name: t.kind for t, _ in p.tasks}
+    opens = lambda ids: prompt_opens_thought(p.tokenizer, ids)  # noqa: E731
+    n = forcing.force(p, sampler, decode=decode, kinds=kinds, opens=opens, timeout=p.config.grade_timeout)
+    print(f"run {p.run_id}: {n} cut sample(s) forced to answer", file=sys.stderr)
+    return sampler
+
+
+def _generate(p: Plan, sampler, requests: list[Request], progress: bool) -> None:
+    from tqdm import tqdm
+
+    cfg = p.config
     params = SamplingParams(cfg.temperature, cfg.top_p, p.gen_budget)
     # Grading and writing happen on one background thread, so the engine keeps stepping meanwhile.
     writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="harness-store")
@@ -324,7 +366,6 @@ def _generate(p: Plan, requests: list[Request], progress: bool) -> None:
             f.result()  # re-raise a failed write
     finally:
         bar.close()
-        sampler.close()
 
 
 def _rows(p: Plan, finished, budgets) -> list[dict]:
@@ -412,7 +453,8 @@ def requested_samples(p: Plan, budgets: list[int] | None = None):
     joined = pc.binary_join_element_wise(t["task"], t["problem_id"], pc.cast(t["sample_idx"], pa.string()), "\0")
     budgets = pa.array(p.budgets if budgets is None else budgets, pa.int64())
     mask = pc.and_(pc.is_in(joined, value_set=keys), pc.is_in(t["budget"], value_set=budgets))
-    return t.filter(mask)
+    t = t.filter(mask)
+    return store.with_forced(p.run_dir, t) if p.config.force_answer else t
 
 
 def finish(p: Plan, info: dict, *, leaderboard: bool = True) -> tuple[list[dict], Path | None]:
@@ -435,25 +477,28 @@ def finish(p: Plan, info: dict, *, leaderboard: bool = True) -> tuple[list[dict]
 
 
 def summary(rows: list[dict], policy: str) -> str:
-    """A Markdown table, task x requested budget: avg@n ± SE under the run's answer `policy`, then avg@n under each
-    other policy the store holds for the same samples (side by side), truncation rate, mean response tokens.
+    """A Markdown table, task x requested budget: avg@n ± SE under the run's answer `policy`, the forced avg@n when
+    the run forced answers, avg@n under each other policy the store holds for the same samples (side by side),
+    truncation rate, mean response tokens.
 
     `rows`: the run's leaderboard rows (`leaderboard.rows_for_run`); budget-curve points are left out.
     """
     from harness import tables
 
     rows = [r for r in rows if not r["curve_point"]]
+    mine = sorted((r for r in rows if r["answer_policy"] == policy), key=lambda r: (r["task"], r["budget"]))
     others = sorted({r["answer_policy"] for r in rows} - {policy})
+    forced = any(r["forced_avg"] is not None for r in mine)
     by_key = {(r["task"], r["budget"], r["answer_policy"]): r for r in rows}
-    body = []
-    for r in sorted((r for r in rows if r["answer_policy"] == policy), key=lambda r: (r["task"], r["budget"])):
-        alt = [by_key.get((r["task"], r["budget"], o)) for o in others]
-        body.append(
-            [r["task"], r["budget"], r["n"], r["problems"], f"{100 * r['avg']:.1f}", f"{100 * r['se']:.1f}"]
-            + ["" if a is None else f"{100 * a['avg']:.1f}" for a in alt]
-            + [f"{100 * r['truncation_rate']:.1f}", f"{r['mean_tokens']:.1f}"]
-        )
-    headers = ["task", "budget", "n", "problems", f"avg@n (%) {policy}", "± SE"]
+    pct = lambda x: "" if x is None else f"{100 * x:.1f}"  # noqa: E731
+    body = [
+        [r["task"], r["budget"], r["n"], r["problems"], pct(r["avg"]), pct(r["se"])]
+        + ([pct(r["forced_avg"])] if forced else [])
+        + [pct((by_key.get((r["task"], r["budget"], o)) or {}).get("avg")) for o in others]
+        + [pct(r["truncation_rate"]), f"{r['mean_tokens']:.1f}"]
+        for r in mine
+    ]
+    headers = ["task", "budget", "n", "problems", f"avg@n (%) {policy}", "± SE"] + (["forced (%)"] if forced else [])
     headers += [f"avg@n (%) {o}" for o in others] + ["truncated (%)", "mean tokens"]
     return tables.render(headers, body, "markdown", align="lrrr" + "r" * (len(headers) - 4)).rstrip("\n")
 

@@ -16,7 +16,7 @@ current one (renamed columns, missing columns as nulls) and refuses files from a
 Schema history:
 - v0: the draft layout, before this column existed: `accuracy`/`stderr` for `avg`/`se`, fewer fields.
 - v1: the fields below. Columns added later within v1 (`repetition_rate`, `seconds_per_solved`,
-  `device_seconds_per_solved`, `mean_think_tokens`, `mean_answer_tokens`) read as nulls from files written
+  `device_seconds_per_solved`, `mean_think_tokens`, `mean_answer_tokens`, `forced_avg`) read as nulls from files written
   before them; `answer_policy`, added later
   too, reads as `after-think` from rows written before it (the policy those verdicts were read under).
 """
@@ -60,6 +60,7 @@ SCHEMA = pa.schema(
         ("answer_policy", pa.string()),  # what a response, cut or not, has answered (tasks/policy.py)
         ("curve_point", pa.bool_()),  # True: a --budget-curve step, not a requested budget
         ("avg", pa.float64()),  # avg@n, a fraction in [0, 1]
+        ("forced_avg", pa.float64()),  # avg@n with cut, unanswered samples forced to answer (--force-answer)
         ("se", pa.float64()),  # standard error of avg@n across problems
         ("ci_lo", pa.float64()),  # 95 % bootstrap interval over problems
         ("ci_hi", pa.float64()),
@@ -256,6 +257,7 @@ def _row(score: Score, columns, manifest, sampling, requested, task_hashes) -> d
         "answer_policy": score.answer_policy,
         "curve_point": requested is not None and score.budget not in requested,
         "avg": score.avg,
+        "forced_avg": score.forced_avg,
         "se": score.se,
         "ci_lo": score.ci_lo,
         "ci_hi": score.ci_hi,

@@ -72,6 +72,7 @@ class Score:
     think_closed_rate: float | None
     mean_think_tokens: float | None  # tokens inside the thought, per sample (null where not recorded)
     mean_answer_tokens: float | None  # tokens after it
+    forced_avg: float | None  # avg@n with the samples cut before they answered forced to answer (null: not forced)
     repetition_rate: float | None
     problem_ids: list[str]
     problem_n: list[int]
@@ -97,6 +98,7 @@ def score_samples(samples: Any) -> list[Score]:
     for i, key in enumerate(zip(columns["run_id"], columns["task"], columns["budget"], policies)):
         groups.setdefault((str(key[0]), str(key[1]), int(key[2]), key[3]), []).append(i)
 
+    forced = columns.get("forced_correct")
     scores = []
     for (run_id, task, budget, policy), rows in sorted(groups.items()):
         per_problem: dict[str, ProblemSamples] = {}
@@ -111,7 +113,10 @@ def score_samples(samples: Any) -> list[Score]:
             problem = per_problem.setdefault(pid, ProblemSamples())
             problem.answers.append(votes[i])
             problem.correct.append(bool(columns["correct"][i]))
-        scores.append(_score_group(run_id, task, budget, policy, per_problem, rows, columns, think, loops))
+        score = _score_group(run_id, task, budget, policy, per_problem, rows, columns, think, loops)
+        if forced is not None:
+            score.forced_avg = _forced_avg(rows, columns["problem_id"], forced)
+        scores.append(score)
     return scores
 
 
@@ -161,11 +166,20 @@ def _score_group(run_id, task, budget, policy, per_problem, rows, columns, think
         think_closed_rate=_mean(closed) if closed else None,
         mean_think_tokens=_mean(thought) if thought else None,
         mean_answer_tokens=_mean(answered) if answered else None,
+        forced_avg=None,
         repetition_rate=_mean(looped) if looped else None,
         problem_ids=ids,
         problem_n=[len(p.correct) for p in problems],
         problem_correct=[sum(p.correct) for p in problems],
     )
+
+
+def _forced_avg(rows: list[int], problem_ids: list, forced: list) -> float:
+    """avg@n of the forced verdicts (harness.store.with_forced: the natural one where nothing was forced)."""
+    per: dict[str, list[bool]] = {}
+    for i in rows:
+        per.setdefault(str(problem_ids[i]), []).append(bool(forced[i]))
+    return _mean(_mean(v) for v in per.values())
 
 
 def _present(column: list | None, rows: list[int]) -> list[bool]:

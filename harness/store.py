@@ -52,6 +52,11 @@ Schema: one row per (sample, budget). Columns other tools rely on are marked *.
     generated_at       str    ISO 8601 UTC, when the sample finished
     scored_at          str    ISO 8601 UTC, when this row was graded
 
+Forced answers (`harness eval --force-answer`, harness/forcing.py) are kept apart, in append-only
+`forced-*.parquet` shards (FORCED_SCHEMA): one row per (sample, budget, answer policy) that was cut before it
+answered and continued. `with_forced(run_dir, table)` joins them onto sample rows as `forced_correct` and
+`forced_extracted` (the natural verdict where nothing was forced) and `forced` (whether it was).
+
 Shards written before a column was added read back with nulls in it (`read_samples` reads every shard
 with this schema). Reading: `read_samples(run_dir)` returns all rows as one pyarrow Table (drop `response`/`token_ids` with
 `columns=` for speed); `read_manifest(run_dir)` the manifest dict.
@@ -111,6 +116,24 @@ SCHEMA = pa.schema(
         ("answer_tokens", pa.int32()),
     ]
 )
+
+FORCED_SCHEMA = pa.schema(
+    [
+        ("task", pa.string()),
+        ("problem_id", pa.string()),
+        ("sample_idx", pa.int32()),
+        ("budget", pa.int64()),
+        ("answer_policy", pa.string()),
+        ("forced_tail", pa.string()),  # what was appended to the cut text: delimiter, answer prefix, continuation
+        ("forced_token_ids", pa.list_(pa.int32())),  # the ids of the forced prefix, then of the continuation
+        ("forced_prefix_tokens", pa.int32()),  # how many of forced_token_ids were the fixed prefix
+        ("forced_extracted", pa.string()),
+        ("forced_status", pa.string()),
+        ("forced_correct", pa.bool_()),
+        ("forced_at", pa.string()),
+    ]
+)
+FORCED_KEY = ["task", "problem_id", "sample_idx", "budget", "answer_policy"]
 
 WEIGHT_SUFFIXES = (".safetensors", ".bin", ".pt", ".gguf")
 
@@ -172,12 +195,13 @@ class RunLock:
         os.close(self.fd)  # closing releases the lock
 
 
-def write_shard(run_dir: Path, rows: list[dict]) -> Path | None:
-    """Append rows as a new shard, atomically (temp file, fsync, rename)."""
+def write_shard(run_dir: Path, rows: list[dict], *, kind: str = "shard", schema: pa.Schema = SCHEMA) -> Path | None:
+    """Append rows as a new shard (`kind` "shard": samples; "forced": forced answers, FORCED_SCHEMA), atomically
+    (temp file, fsync, rename)."""
     if not rows:
         return None
-    table = pa.Table.from_pylist(rows, schema=SCHEMA)
-    name = f"shard-{dt.datetime.now(dt.UTC):%Y%m%dT%H%M%S%f}-{uuid.uuid4().hex[:8]}.parquet"
+    table = pa.Table.from_pylist(rows, schema=schema)
+    name = f"{kind}-{dt.datetime.now(dt.UTC):%Y%m%dT%H%M%S%f}-{uuid.uuid4().hex[:8]}.parquet"
     final = run_dir / name
     tmp = run_dir / f".tmp-{name}"
     try:
@@ -252,6 +276,33 @@ class DamagedShard(UsageError):
             "`harness eval` to set it aside and generate its samples again"
         )
         self.path, self.reason = path, reason
+
+
+def read_forced(run_dir: str | os.PathLike) -> pa.Table:
+    """Every forced answer of a run (FORCED_SCHEMA; empty when nothing was forced)."""
+    paths = sorted(Path(run_dir).glob("forced-*.parquet"))
+    if not paths:
+        return FORCED_SCHEMA.empty_table()
+    return pa.concat_tables([pq.read_table(p, schema=FORCED_SCHEMA) for p in paths])
+
+
+def with_forced(run_dir: str | os.PathLike, table: pa.Table) -> pa.Table:
+    """`table` (sample rows) with `forced` (the row's sample was continued at this budget), `forced_correct` and
+    `forced_extracted` (the forced verdict there, else the natural one), row order kept."""
+    import pyarrow.compute as pc
+
+    forced = read_forced(run_dir).select([*FORCED_KEY, "forced_correct", "forced_extracted"])
+    keyed = table.set_column(
+        table.schema.get_field_index("answer_policy"),
+        "answer_policy",
+        pc.fill_null(table["answer_policy"], LEGACY_POLICY),
+    ).append_column("_row", pa.array(range(table.num_rows), pa.int64()))
+    joined = keyed.join(forced, keys=FORCED_KEY, join_type="left outer").sort_by("_row")
+    was = pc.invert(pc.is_null(joined["forced_correct"]))
+    out = table
+    for name, natural in (("forced_correct", "correct"), ("forced_extracted", "extracted")):
+        out = out.append_column(name, pc.if_else(was, joined[name], table[natural]))
+    return out.append_column("forced", was)
 
 
 def read_manifest(run_dir: str | os.PathLike) -> dict:

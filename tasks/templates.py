@@ -16,6 +16,8 @@ from tasks.errors import TaskError
 class Template:
     name: str
     text: str  # contains exactly one "{question}"
+    # what a forced answer starts with (`harness eval --force-answer`): the final-answer form the prompt asks for
+    answer_prefix: str = "\n\n**Final Answer**\n\\boxed{"
 
     def render(self, question: str) -> str:
         return self.text.replace("{question}", question)
@@ -36,6 +38,7 @@ TEMPLATES: dict[str, Template] = {
             "Solve the following math problem step by step. The last line of your response should be of the form "
             "Answer: $Answer (without quotes) where $Answer is the answer to the problem.\n\n{question}\n\n"
             'Remember to put your answer on its own line after "Answer:".',
+            answer_prefix="\nAnswer:",
         ),
         # Short worked steps for small models on the synthetic task (the CPU study, results/study_cpu/): one
         # worked example shows the step format and the final "Answer: N" line the checker reads.
@@ -44,6 +47,7 @@ TEMPLATES: dict[str, Template] = {
             "Solve the problem in short steps: one operation per line, each line saying in words what it does, "
             "then a last line of the form Answer: N.\n\nExample: Compute (7 + 5) * 2. Give the result as an integer.\n"
             "First add 5 to 7: 7 + 5 = 12.\nThen multiply 12 by 2: 12 * 2 = 24.\nAnswer: 24\n\nNow: {question}",
+            answer_prefix="\nAnswer:",
         ),
         # No instruction at all, for base models prompted with the raw problem.
         Template("plain", "{question}"),

@@ -61,12 +61,22 @@ def register(sub) -> None:
         "--budget-curve", type=int, metavar="STEP", help="also score every STEP tokens below the largest budget"
     )
     p.add_argument("--template", default="boxed", help="prompt template (boxed, dapo, plain)")
-    p.add_argument("--system-prompt", metavar="TEXT", help="a system message before every prompt (recorded in the run id)")
+    p.add_argument(
+        "--system-prompt", metavar="TEXT", help="a system message before every prompt (recorded in the run id)"
+    )
     p.add_argument(
         "--chat-template-kwargs",
         metavar="JSON",
-        help='the chat template\'s switches, e.g. \'{"enable_thinking": false}\' for Qwen3 (recorded in the run id)',
+        help="the chat template's switches, e.g. '{\"enable_thinking\": false}' for Qwen3 (recorded in the run id)",
     )
+    p.add_argument(
+        "--force-answer",
+        action="store_true",
+        help="also grade what each sample cut before it answered says when made to answer at the budget (its "
+        "first B tokens, the end of the thought, the template's answer prefix, then up to --force-tokens tokens "
+        "at temperature 0), beside the natural verdict",
+    )
+    p.add_argument("--force-tokens", type=int, default=32, help="--force-answer: new tokens a forced answer may take")
     p.add_argument(
         "--answer-policy",
         default=DEFAULT_POLICY,
@@ -138,6 +148,8 @@ def check(args: argparse.Namespace):
         raise UsageError(f"--n must be at least 1 (got {args.n})")
     if any(b < 1 for b in budgets):
         raise UsageError(f"--max-tokens budgets must be positive (got {args.max_tokens})")
+    if args.force_tokens < 1:
+        raise UsageError(f"--force-tokens must be at least 1 (got {args.force_tokens})")
     if args.budget_curve is not None and args.budget_curve < 1:
         raise UsageError(f"--budget-curve must be positive (got {args.budget_curve})")
     if args.temperature < 0:
@@ -211,6 +223,8 @@ def check(args: argparse.Namespace):
         budget_curve=args.budget_curve,
         template=args.template,
         answer_policy=args.answer_policy,
+        force_answer=args.force_answer,
+        force_tokens=args.force_tokens,
         system_prompt=switches.system_prompt,
         chat_template_kwargs=switches.chat_template_kwargs,
         backend=args.backend,
