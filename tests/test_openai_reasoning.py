@@ -26,7 +26,7 @@ from harness.backends import Request, SamplingParams, load_tokenizer
 from harness.backends.openai_compat import OpenAISampler
 from harness.cli import main
 from harness.errors import UsageError
-from tasks.prompts import user_prompt_ids
+from tasks.prompts import PromptSwitches, user_prompt_ids
 from tests.proc_tree import wait_until
 from tests.test_answer_policy_eval import assert_verdicts_are_the_cut_texts
 from tests.test_eval import tiny_ckpt  # noqa: F401 (the module-scoped checkpoint fixture)
@@ -141,13 +141,15 @@ def full_rows(out: Path) -> tuple[Path, dict, list[dict]]:
     return run_dir, {r["problem_id"]: r for r in rows if r["response"] is not None}, rows
 
 
-# Three answers per problem: a finished thought then the answer; a finished thought then a wrong answer; a
-# reply cut at max_tokens inside its thought (the box in it is followed by more reasoning: not committed).
+# Four replies: a finished thought then the answer; a finished thought then a wrong answer; a reply cut at
+# max_tokens inside its thought (the box in it is followed by more reasoning: not committed); a reply that ended
+# inside its thought (no `</think>` among its ids; without ids, ending counts as closing it), boxed either way.
 def reasoning_cases(gold: str) -> list[tuple[str, str | None, str]]:
     return [
         (f"Add them up. The total is {gold}, I am sure.", f"\n\nSo the answer is \\boxed{{{gold}}}.", "stop"),
         ("Try 1. Then 2. Hmm, maybe 1.", "\n\nThe answer is \\boxed{1}.", "stop"),
         (f"I guess \\boxed{{{gold}}} wait, let me check the sum again and", None, "length"),
+        (f"It is \\boxed{{{gold}}}", None, "stop"),
     ]
 
 
@@ -155,13 +157,13 @@ def reasoning_cases(gold: str) -> list[tuple[str, str | None, str]]:
 def test_reasoning_apart_is_stored_as_a_closed_thought(tiny_ckpt, tmp_path, capsys, server, field, with_ids):  # noqa: F811
     tok = load_tokenizer(tiny_ckpt)
     template = tasks.get_template("boxed")
-    problems = tasks.load("aime24").problems[:3]
+    problems = tasks.load("aime24").problems[:4]
     replies, expected = {}, {}
     for i, p in enumerate(problems):
         reasoning, content, finish = reasoning_cases(p.answer)[i]
-        closed = content is not None
         # What the model generated (its prompt opened the thought): the ids a vLLM server returns.
-        generated = reasoning + ("</think>" if closed else "") + (content or "")
+        generated = reasoning + ("</think>" if content is not None else "") + (content or "")
+        closed = content is not None or (finish == "stop" and not with_ids)
         ids = tok(generated, add_special_tokens=False)["input_ids"]
         message = {"role": "assistant", "content": content, field: reasoning}
         choice = {"index": 0, "message": message, "finish_reason": finish}
@@ -172,29 +174,30 @@ def test_reasoning_apart_is_stored_as_a_closed_thought(tiny_ckpt, tmp_path, caps
         expected[p.id] = (text, ids if with_ids else tok(text, add_special_tokens=False)["input_ids"], finish)
     url, read_log = server(replies)
     out = tmp_path / "out"
-    assert main(eval_argv(tiny_ckpt, out, url, "--tasks", "aime24", "--limit", 3, "--max-tokens", "6,400")) == 0
+    assert main(eval_argv(tiny_ckpt, out, url, "--tasks", "aime24", "--limit", 4, "--max-tokens", "6,400")) == 0
     err = capsys.readouterr().err
 
     run_dir, full, rows = full_rows(out)
-    assert len(rows) == 3 * 2
+    assert len(rows) == 4 * 2
     for pid, (text, ids, finish) in expected.items():
         r = full[pid]
         assert r["response"] == text and r["token_ids"] == ids and r["response_tokens"] == len(ids)
-        assert r["finish_reason"] == finish and r["think_closed"] == (finish == "stop")
+        assert r["finish_reason"] == finish and r["think_closed"] == ("</think>" in text)
     verdicts = [full[p.id]["correct"] for p in problems]
-    assert verdicts == [True, False, False]  # the answer after the thought; a cut thought has not committed
+    assert verdicts == [True, False, False, True]  # the answer after the thought; a cut thought has not committed
+    assert [full[p.id]["think_closed"] for p in problems] == [True, True, False, not with_ids]
     assert all(r["response_tokens"] == min(6, len(expected[r["problem_id"]][1])) for r in rows if r["budget"] == 6)
     # Every budget's verdict is the grade of its cut of the stored ids, the thought included.
     assert assert_verdicts_are_the_cut_texts(run_dir, tok) == {"committed"}
 
     log = read_log()  # the tiny checkpoint has a chat template: auto picked chat
-    assert len(log) == 3 and all(e["path"] == "/v1/chat/completions" and e["body"]["return_token_ids"] for e in log)
+    assert len(log) == 4 and all(e["path"] == "/v1/chat/completions" and e["body"]["return_token_ids"] for e in log)
     notes = [line for line in err.splitlines() if "returned no token ids" in line]
     if with_ids:
         assert notes == []
     else:  # said once, one line: the counts and cuts are approximate
         (note,) = notes
-        assert note.startswith("note: the server returned no token ids for 3 of 3 sample(s)") and "approximate" in note
+        assert note.startswith("note: the server returned no token ids for 4 of 4 sample(s)") and "approximate" in note
         assert f"re-tokenized: {sum(len(e[1]) for e in expected.values())} tokens" in note
 
 
@@ -268,6 +271,9 @@ def test_forcing_needs_completions(tiny_ckpt, tmp_path, server):  # noqa: F811
     assert [s.text for _, s in chat.sample([plain], params)] == ["5}"]
     with pytest.raises(UsageError, match=r"forcing an answer needs --api completions on the openai backend"):
         next(chat.sample([plain, forced], params))
+    ids_only = Request("forced", forced.prompt_ids, (), seed=0)  # no messages at all: chat has nothing to send
+    with pytest.raises(UsageError, match=r"has only prompt ids.*forcing an answer needs --api completions"):
+        next(chat.sample([ids_only], params))
     assert len(read_log()) == 1  # refused before anything was sent
 
     comp = OpenAISampler(base_urls=[url], model="tiny", tokenizer=tok, api="completions")
@@ -284,12 +290,22 @@ def test_api_choice_and_template_switches(tiny_ckpt, tmp_path, server):  # noqa:
         OpenAISampler(base_urls=["http://x/v1"], model="m", tokenizer=base_tok, api="chat")
     with pytest.raises(UsageError, match="api must be one of chat, completions, auto"):
         OpenAISampler(base_urls=["http://x/v1"], model="m", tokenizer=tok, api="responses")
-    # Chat sends the template's switches for the server to apply (this template ignores them).
-    plain, _ = continuation(tok, tasks.load("aime24").problems[0].question)
+    # Chat sends the template's switches for the server to apply; a sampler not given the switches the prompt ids
+    # were built with refuses to send the messages (the server would render another prompt).
+    tok.chat_template += "{% if enable_thinking is defined and not enable_thinking %}<think></think>{% endif %}"
+    switches = PromptSwitches(None, {"enable_thinking": False})
+    text = tasks.get_template("boxed").render(tasks.load("aime24").problems[0].question)
+    request = Request("k", tuple(user_prompt_ids(tok, text, switches)), ({"role": "user", "content": text},), 3)
+    assert request.prompt_ids != tuple(user_prompt_ids(tok, text))
     url, read_log = server({}, default={"choices": [{"message": {"content": "ok"}, "finish_reason": "stop"}]})
+    params = SamplingParams(1.0, 1.0, 8)
+    unswitched = OpenAISampler(base_urls=[url], model="tiny", tokenizer=tok)
+    with pytest.raises(UsageError, match="not the chat template around its messages"):
+        next(unswitched.sample([request], params))
     chat = OpenAISampler(base_urls=[url], model="tiny", tokenizer=tok, chat_template_kwargs={"enable_thinking": False})
-    list(chat.sample([plain], SamplingParams(1.0, 1.0, 8)))
-    assert read_log()[0]["body"]["chat_template_kwargs"] == {"enable_thinking": False}
+    assert [s.text for _, s in chat.sample([request], params)] == ["ok"]
+    (entry,) = read_log()
+    assert entry["body"]["chat_template_kwargs"] == {"enable_thinking": False}
 
 
 @pytest.mark.slow

@@ -25,9 +25,9 @@ Reasoning returned apart from the content (`reasoning_content`, or `reasoning`: 
 
     "<think>" + reasoning + "</think>" + content
 
-so the checker, the budgets, the viewer and entropy see the chain. The `</think>` is left out only when the
-thought did not close: the reply was cut at max_tokens (finish reason "length") with no content, and the
-returned ids, if any, hold no `</think>`. A reply without reasoning is stored as its content, unchanged.
+so the checker, the budgets, the viewer and entropy see the chain. The `</think>` is left out when the
+thought did not close: no content came after it and the returned ids hold no `</think>` (without ids: no
+content, and the reply was cut at max_tokens). A reply without reasoning is stored as its content, unchanged.
 
 Token ids: budgets need the generated token ids. We ask for them with vLLM's `return_token_ids`
 extension; they are the model's own tokens, thought included, so counts and budget cuts are exact. A server
@@ -163,15 +163,20 @@ class OpenAISampler:
 
     def _check_chat_prompt(self, r: Request) -> None:
         """Chat sends messages, not ids: the request's ids must be what its messages render to."""
-        from tasks.errors import TaskError
         from tasks.prompts import PromptSwitches, prompt_ids
 
+        if not r.messages:
+            raise UsageError(
+                f"the openai backend's chat API sends messages, and request {r.key} has only prompt ids (a response "
+                f"to continue): {NEEDS_COMPLETIONS}, which sends the ids"
+            )
         key = json.dumps(list(r.messages), sort_keys=True)
         if key not in self._rendered:
             try:
                 ids = prompt_ids(self.tokenizer, r.messages, PromptSwitches(None, self.chat_template_kwargs))
-            except (TaskError, TypeError, ValueError) as exc:
-                raise UsageError(f"the chat API cannot render request {r.key}'s messages ({exc})") from None
+            except Exception as exc:  # noqa: BLE001 (TaskError, or the template's own jinja error: one line)
+                why = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+                raise UsageError(f"the chat API cannot render request {r.key}'s messages ({why})") from None
             self._rendered[key] = tuple(ids)
         if self._rendered[key] != tuple(r.prompt_ids):
             kwargs = f" with chat template kwargs {self.chat_template_kwargs}" if self.chat_template_kwargs else ""
@@ -262,9 +267,12 @@ class OpenAISampler:
                 f"server {url} sent a reply whose {where} text, reasoning or token ids are malformed: {excerpt!r}"
             )
         finish = "length" if choice.get("finish_reason") == "length" else "stop"
-        closed = bool(content) or finish != "length"
-        if reasoning is not None and not closed and ids is not None:  # cut with no content: did `</think>` come?
-            closed = THINK_CLOSE in self.tokenizer.decode(ids, skip_special_tokens=False)
+        closed = bool(content)  # the thought closed: content came after it, or the model's ids hold `</think>`
+        if reasoning is not None and not closed:
+            if ids is not None:
+                closed = THINK_CLOSE in self.tokenizer.decode(ids, skip_special_tokens=False)
+            else:  # no ids to look at: a reply that ended by itself ended its thought; one cut at max_tokens did not
+                closed = finish != "length"
         text = with_reasoning(reasoning, content, closed)
         prompt_match = None if served_prompt is None else served_prompt == list(r.prompt_ids)
         if prompt_match is False and not chat:
