@@ -99,3 +99,12 @@ def _verdicts(run_dir):
     t = t.filter(pc.invert(pc.is_null(t["status"])))
     keep = ["task", "problem_id", "sample_idx", "budget", "answer_policy", "status", "extracted", "truncated"]
     return sorted(tuple(r.values()) for r in t.select(keep).to_pylist())
+
+
+def test_compare_shows_the_forced_accuracy(forced_run, capsys):
+    from harness.cli import main
+
+    out, run_dir = forced_run
+    capsys.readouterr()
+    assert main(["compare", run_dir.name, "--results", str(out), "--no-plot"]) == 0
+    assert "forced %" in capsys.readouterr().out

@@ -159,6 +159,7 @@ def comparison_report(selections, fmt: str, *, iters: int, seed: int) -> str:
                             r["problems"],
                             "",
                             r["run_id"],
+                            r["forced_avg"],
                         ]
                     )
             for s in selections[1:]:
@@ -191,16 +192,19 @@ def comparison_report(selections, fmt: str, *, iters: int, seed: int) -> str:
             "problems",
             "verdict",
             "run_id",
+            "forced_value",
         ]
-        return tables.render(headers, scores + diffs + gains, "csv")
+        return tables.render(headers, scores + [d + [None] for d in diffs + gains], "csv")
     title = (lambda t: f"### {t}\n\n") if fmt == "markdown" else (lambda t: f"{t}\n")
     out = [title("avg@n per checkpoint (95% bootstrap CI over problems)")]
+    forced = any(row[-1] is not None for row in scores)  # --force-answer runs: their forced avg@n beside
     out.append(
         tables.render(
-            ["task", "budget", "checkpoint", "avg@n %", "95% CI", "n", "problems", "run id"],
+            ["task", "budget", "checkpoint", "avg@n %", "95% CI", *(["forced %"] if forced else []), "n", "problems"]
+            + ["run id"],
             [
-                [t, b, who, pct(v), ci(lo, hi), n, m, (rid or "")[:12]]
-                for _, t, b, who, _, v, lo, hi, n, m, _, rid in scores
+                [t, b, who, pct(v), ci(lo, hi), *([pct(fv)] if forced else []), n, m, (rid or "")[:12]]
+                for _, t, b, who, _, v, lo, hi, n, m, _, rid, fv in scores
             ],
             fmt,
         )
