@@ -44,6 +44,7 @@ class EvalConfig:
     base_urls: list[str] = field(default_factory=list)
     model_name: str | None = None
     concurrency: int = 64
+    api: str = "auto"  # openai: chat | completions (the prompt ids) | auto (completions without a chat template)
     flush_secs: float = 5.0
     grade_timeout: float = 1.0
     answer_policy: str = DEFAULT_POLICY  # what a response (cut or not) has answered: tasks/policy.py
@@ -308,7 +309,13 @@ def _sampler(p: Plan):
             "verbose": cfg.verbose,
         }
     elif cfg.backend == "openai":
-        options = {"base_urls": cfg.base_urls, "model": cfg.model_name, "concurrency": cfg.concurrency}
+        options = {
+            "base_urls": cfg.base_urls,
+            "model": cfg.model_name,
+            "concurrency": cfg.concurrency,
+            "api": cfg.api,
+            "chat_template_kwargs": cfg.chat_template_kwargs,
+        }
     try:
         return make_sampler(cfg.backend, cfg.ckpt, p.tokenizer, **options)
     except Exception as exc:  # noqa: BLE001 (a damaged or unloadable checkpoint: one line, the manifest says why)

@@ -10,6 +10,7 @@ import argparse
 from pathlib import Path
 
 from harness.backends import BACKENDS
+from harness.backends.openai_compat import APIS
 from harness.errors import UsageError
 from harness.outputs import writable_dir
 from tasks.policy import DEFAULT_POLICY, POLICIES
@@ -108,6 +109,13 @@ def register(sub) -> None:
     )
     p.add_argument("--model-name", help="openai: served model name (default: the server's first model)")
     p.add_argument("--concurrency", type=int, default=64, help="openai: requests in flight at most")
+    p.add_argument(
+        "--api",
+        default="auto",
+        choices=APIS,
+        help="openai: /chat/completions with the messages, /completions with the exact prompt ids the offline "
+        "backends build (needed by --force-answer), or auto: completions when the tokenizer has no chat template",
+    )
     p.add_argument("--flush-secs", type=float, default=5.0, help="store finished samples at least this often")
     p.add_argument("--no-leaderboard", action="store_true", help="do not add the run to OUT/leaderboard.parquet")
     p.add_argument("--no-progress", action="store_true", help="no progress bar on stderr")
@@ -213,6 +221,10 @@ def check(args: argparse.Namespace):
                 )
     elif base_urls:
         raise UsageError("--base-url is only for --backend openai")
+    if args.backend == "openai" and args.force_answer and args.api == "chat":
+        raise UsageError(
+            "--force-answer on the openai backend needs --api completions (a chat turn cannot continue ids)"
+        )
     return EvalConfig(
         ckpt=str(ckpt),
         tasks=task_names,
@@ -237,6 +249,7 @@ def check(args: argparse.Namespace):
         base_urls=base_urls,
         model_name=model_name,
         concurrency=args.concurrency,
+        api=args.api,
         flush_secs=args.flush_secs,
         leaderboard=not args.no_leaderboard,
         verbose=args.verbose,
