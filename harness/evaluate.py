@@ -318,6 +318,8 @@ def _sampler(p: Plan):
         }
     try:
         return make_sampler(cfg.backend, cfg.ckpt, p.tokenizer, **options)
+    except UsageError:  # the backend's own one line (e.g. --api chat for a tokenizer without a chat template)
+        raise
     except Exception as exc:  # noqa: BLE001 (a damaged or unloadable checkpoint: one line, the manifest says why)
         raise UsageError(
             f"checkpoint {cfg.ckpt}: the {cfg.backend} backend cannot load it ({_one_line(exc)})"

@@ -221,7 +221,7 @@ def check(args: argparse.Namespace):
                 )
     elif base_urls:
         raise UsageError("--base-url is only for --backend openai")
-    if args.backend == "openai" and args.force_answer and args.api == "chat":
+    if args.backend == "openai" and args.force_answer and args.api != "completions":
         raise UsageError(
             "--force-answer on the openai backend needs --api completions (a chat turn cannot continue ids)"
         )
