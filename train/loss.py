@@ -23,9 +23,16 @@ the selected tokens: cov_t = (A_t - mean A)(log π_t - mean log π), means over 
 - "kl-cov": every token uses the unclipped -A r; the max(1, floor(cov_ratio N)) tokens of largest
   cov add kl_cov_coef |log r|.
 
-Only tokens in response_mask ∧ token_mask contribute. How they are averaged matters: the authors'
-code divides by the selected tokens, the paper's formula and TRL by all valid response tokens; at
-ρ = 0.2 the two gradients differ by ~5x. So the normaliser is an explicit argument:
+`policy_loss` runs in three stages, as verl separates its per-token policy losses from `agg_loss`:
+1. `token_objective`: the objective per token, with the covariance selection when asked;
+2. `mask_and_weight`: optional per-token weights (train.rollout_correction, TIS) multiply each token's loss,
+   and every token outside response_mask ∧ token_mask gets exactly 0;
+3. `agg_loss`: the scalar, under the normaliser.
+Then the optional KL (`reference_kl`) and entropy bonus (`entropy_bonus`) terms, and `loss_metrics`.
+
+How the selected tokens are averaged matters: the authors' code divides by the selected tokens, the
+paper's formula and TRL by all valid response tokens; at ρ = 0.2 the two gradients differ by ~5x. So
+the normaliser is an explicit argument:
 
 - "selected": sum over selected tokens / #selected                (Wang et al., code)
 - "all":      sum over selected tokens / #valid response tokens    (Wang et al., paper; TRL)
@@ -35,8 +42,6 @@ code divides by the selected tokens, the paper's formula and TRL by all valid re
 
 An optional entropy bonus subtracts entropy_coef x the mean entropy over the valid (or the selected)
 tokens; it needs an entropy that carries gradient.
-
-Optional per-token weights (train.rollout_correction, TIS) multiply each token's loss before the normaliser.
 
 An optional KL to a reference policy (k3 estimator, kl_coef) covers every valid response token,
 averaged like "all" (or per sequence for "sequence"); it is off in the paper (kl_coef = 0).
@@ -144,6 +149,143 @@ def _kl_cov(pg, log_ratio, extras, logprobs, adv, sel, *, cov_ratio, cov_lb, cov
 COV_SELECTIONS = {"clip-cov": _clip_cov, "kl-cov": _kl_cov}
 
 
+def check_options(*, normalizer: str, objective: str, cov: str | None, entropy_over: str) -> None:
+    """ValueError for a name outside its registry, or a covariance selection without the dapo objective."""
+    if normalizer not in NORMALIZERS:
+        raise ValueError(f"normalizer must be one of {NORMALIZERS}, got {normalizer!r}")
+    if objective not in OBJECTIVES:
+        raise ValueError(f"objective must be one of {tuple(OBJECTIVES)}, got {objective!r}")
+    if cov is not None and (cov not in COV_SELECTIONS or objective != "dapo"):
+        raise ValueError(f"cov selection {cov!r}: one of {tuple(COV_SELECTIONS)}, with objective dapo only")
+    if entropy_over not in ENTROPY_BONUS_OVER:
+        raise ValueError(f"entropy_over must be one of {ENTROPY_BONUS_OVER}, got {entropy_over!r}")
+
+
+def token_sets(response_mask, token_mask, device):
+    """(valid, selected) bool tensors: the response tokens, and those of them the token mask keeps."""
+    valid = response_mask.to(device) != 0
+    sel = valid if token_mask is None else valid & (token_mask.to(device) != 0)
+    return valid, sel
+
+
+def token_advantages(advantages, logprobs):
+    """Advantages as float32 per token, shaped like `logprobs` (a per-sequence [B] is broadcast along T)."""
+    adv = advantages.to(logprobs.device, torch.float32)
+    if adv.dim() == 1 and logprobs.dim() == 2:
+        adv = adv[:, None]
+    return adv.expand(logprobs.shape)
+
+
+def token_objective(
+    logprobs,
+    old_logprobs,
+    adv,
+    sel,
+    valid,
+    *,
+    objective: str = "dapo",
+    clip_low: float = 0.2,
+    clip_high: float = 0.28,
+    dual_clip: float | None = 10.0,
+    cov: str | None = None,
+    cov_ratio: float = 2e-4,
+    cov_lb: float = 1.0,
+    cov_ub: float = 5.0,
+    kl_cov_coef: float = 1.0,
+    seed: int | None = None,
+):
+    """Stage 1, the objective per token (verl's `compute_policy_loss_*`; clip-cov / kl-cov are objectives there
+    too): (per-token loss, per-token log ratio, tokens the covariance selection acted on or None).
+    Unselected tokens may hold any value here: stage 2 zeroes them."""
+    pg, log_ratio, extras = OBJECTIVES[objective](
+        logprobs, old_logprobs, adv, sel, valid, clip_low=clip_low, clip_high=clip_high, dual_clip=dual_clip
+    )
+    if cov is None:
+        return pg, log_ratio, None
+    pg, hit = COV_SELECTIONS[cov](
+        pg,
+        log_ratio,
+        extras,
+        logprobs,
+        adv,
+        sel,
+        cov_ratio=cov_ratio,
+        cov_lb=cov_lb,
+        cov_ub=cov_ub,
+        kl_cov_coef=kl_cov_coef,
+        seed=seed,
+    )
+    return pg, log_ratio, hit
+
+
+def mask_and_weight(pg, sel, token_weights=None):
+    """Stage 2: each token's loss times its weight (no gradient through the weights), exactly 0 off `sel`.
+    `where`, not a product, so a non-finite loss on an unselected token (padding) cannot leak in."""
+    if token_weights is not None:
+        pg = pg * token_weights.detach().to(pg.device, pg.dtype)
+    return torch.where(sel, pg, 0.0)
+
+
+def agg_loss(loss_mat, valid, sel, normalizer: str, max_response_tokens: int | None = None):
+    """Stage 3, aggregation (verl's `agg_loss`): the scalar of per-token losses that are 0 outside the selected
+    tokens, divided as `normalizer` says (module docstring)."""
+    if normalizer == "sequence":
+        if loss_mat.dim() != 2:
+            raise ValueError('normalizer="sequence" needs [B, T] inputs')
+        per_seq_valid = valid.sum(-1)
+        has = per_seq_valid > 0
+        return ((loss_mat.sum(-1) / per_seq_valid.clamp(min=1)) * has).sum() / has.sum().clamp(min=1)
+    if normalizer == "dr-grpo":
+        if loss_mat.dim() != 2 or not max_response_tokens:
+            raise ValueError('normalizer="dr-grpo" needs [B, T] inputs and max_response_tokens')
+        return loss_mat.sum() / torch.tensor(float(loss_mat.shape[0] * max_response_tokens), device=loss_mat.device)
+    denom = sel.sum() if normalizer == "selected" else valid.sum()
+    return loss_mat.sum() / denom.clamp(min=1)
+
+
+def reference_kl(logprobs, ref_logprobs, valid, normalizer: str):
+    """The k3 KL to a reference policy over every valid token (unbiased, non-negative, 0 on padding), averaged
+    like "all", or per sequence under the "sequence" normaliser."""
+    d = torch.where(valid, ref_logprobs.float() - logprobs.float(), 0.0)
+    kl = torch.exp(d) - d - 1.0
+    return agg_loss(kl, valid, valid, "sequence" if normalizer == "sequence" else "all")
+
+
+def entropy_bonus(entropy, over):
+    """The mean entropy over the tokens `over`; it must carry gradient to act as a bonus."""
+    if entropy is None or not entropy.requires_grad:
+        raise ValueError("entropy bonus (entropy_coef != 0) needs an entropy that carries gradient")
+    return torch.where(over, entropy.float(), 0.0).sum() / over.sum().clamp(min=1)
+
+
+@torch.no_grad()
+def loss_metrics(log_ratio, adv, sel, valid, *, clip_low, clip_high, dual_clip, hit=None, entropy=None) -> dict:
+    """Clip fractions and approximate KL over the selected tokens, token counts, what the covariance selection
+    acted on (`hit`), and the entropy's percentiles and means. `dual_clip` None: no dual clip to count."""
+    ratio = torch.exp(log_ratio)
+    n_sel, n_valid = sel.sum(), valid.sum()
+    ns = n_sel.clamp(min=1).float()
+    lo, hi = 1.0 - clip_low, 1.0 + clip_high
+    metrics = {
+        "clip_frac_low": float(((ratio < lo) & (adv < 0) & sel).sum() / ns),
+        "clip_frac_high": float(((ratio > hi) & (adv > 0) & sel).sum() / ns),
+        "clip_frac_dual": float(((ratio > dual_clip) & (adv < 0) & sel).sum() / ns) if dual_clip is not None else 0.0,
+        "approx_kl": float((((ratio - 1.0) - log_ratio) * sel).sum() / ns),
+        "selected_fraction": float(n_sel / n_valid.clamp(min=1)),
+        "num_selected": int(n_sel),
+        "num_valid": int(n_valid),
+    }
+    if hit is not None:  # clip-cov: tokens whose gradient was dropped; kl-cov: tokens penalised
+        metrics["cov_fraction"] = float(hit.sum() / n_valid.clamp(min=1))
+        metrics["num_cov"] = int(hit.sum())
+    if entropy is not None:
+        e = entropy.detach().float()
+        metrics.update(entropy_percentiles(e[valid]))
+        metrics["entropy_mean"] = float(e[valid].mean()) if n_valid else 0.0
+        metrics["entropy_selected_mean"] = float(e[sel].mean()) if n_sel else 0.0
+    return metrics
+
+
 def policy_loss(
     logprobs: torch.Tensor,
     old_logprobs: torch.Tensor,
@@ -170,7 +312,7 @@ def policy_loss(
     entropy_over: str = "valid",
     token_weights: torch.Tensor | None = None,
 ):
-    """Scalar loss and a dict of float metrics.
+    """Scalar loss and a dict of float metrics: the three stages, then the optional KL and entropy terms.
 
     logprobs, old_logprobs, response_mask, token_mask, ref_logprobs, entropy: `[B, T]` (or `[N]`);
     advantages: per sequence `[B]` or per token like logprobs. Masks may be bool or 0/1.
@@ -178,105 +320,42 @@ def policy_loss(
     entropy_coef != 0. `seed` is for clip-cov's random draw; max_response_tokens for "dr-grpo".
     `token_weights` (no gradient) multiply each token's policy loss (train.rollout_correction's TIS).
     """
-    if normalizer not in NORMALIZERS:
-        raise ValueError(f"normalizer must be one of {NORMALIZERS}, got {normalizer!r}")
-    if objective not in OBJECTIVES:
-        raise ValueError(f"objective must be one of {tuple(OBJECTIVES)}, got {objective!r}")
-    if cov is not None and (cov not in COV_SELECTIONS or objective != "dapo"):
-        raise ValueError(f"cov selection {cov!r}: one of {tuple(COV_SELECTIONS)}, with objective dapo only")
-    if entropy_over not in ENTROPY_BONUS_OVER:
-        raise ValueError(f"entropy_over must be one of {ENTROPY_BONUS_OVER}, got {entropy_over!r}")
-    valid = response_mask.to(logprobs.device) != 0
-    sel = valid if token_mask is None else valid & (token_mask.to(logprobs.device) != 0)
-    adv = advantages.to(logprobs.device, torch.float32)
-    if adv.dim() == 1 and logprobs.dim() == 2:
-        adv = adv[:, None]
-    adv = adv.expand(logprobs.shape)
-
-    pg, log_ratio, extras = OBJECTIVES[objective](
-        logprobs, old_logprobs, adv, sel, valid, clip_low=clip_low, clip_high=clip_high, dual_clip=dual_clip
+    check_options(normalizer=normalizer, objective=objective, cov=cov, entropy_over=entropy_over)
+    valid, sel = token_sets(response_mask, token_mask, logprobs.device)
+    adv = token_advantages(advantages, logprobs)
+    pg, log_ratio, hit = token_objective(
+        logprobs,
+        old_logprobs,
+        adv,
+        sel,
+        valid,
+        objective=objective,
+        clip_low=clip_low,
+        clip_high=clip_high,
+        dual_clip=dual_clip,
+        cov=cov,
+        cov_ratio=cov_ratio,
+        cov_lb=cov_lb,
+        cov_ub=cov_ub,
+        kl_cov_coef=kl_cov_coef,
+        seed=seed,
     )
-    hit = None
-    if cov is not None:
-        pg, hit = COV_SELECTIONS[cov](
-            pg,
-            log_ratio,
-            extras,
-            logprobs,
-            adv,
-            sel,
-            cov_ratio=cov_ratio,
-            cov_lb=cov_lb,
-            cov_ub=cov_ub,
-            kl_cov_coef=kl_cov_coef,
-            seed=seed,
-        )
-    if token_weights is not None:
-        pg = pg * token_weights.detach().to(pg.device, pg.dtype)
-    pg = torch.where(sel, pg, 0.0)
-    ratio = torch.exp(log_ratio)
-
-    n_sel, n_valid = sel.sum(), valid.sum()
-    if normalizer == "sequence":
-        if logprobs.dim() != 2:
-            raise ValueError('normalizer="sequence" needs [B, T] inputs')
-        per_seq_valid = valid.sum(-1)
-        has = per_seq_valid > 0
-
-        def agg(x):
-            return ((x.sum(-1) / per_seq_valid.clamp(min=1)) * has).sum() / has.sum().clamp(min=1)
-    elif normalizer == "dr-grpo":
-        if logprobs.dim() != 2 or not max_response_tokens:
-            raise ValueError('normalizer="dr-grpo" needs [B, T] inputs and max_response_tokens')
-        denom = torch.tensor(float(logprobs.shape[0] * max_response_tokens), device=logprobs.device)
-
-        def agg(x):
-            return x.sum() / denom
-    else:
-        denom = n_sel if normalizer == "selected" else n_valid
-
-        def agg(x):
-            return x.sum() / denom.clamp(min=1)
-
-    loss = agg(pg)
+    pg = mask_and_weight(pg, sel, token_weights)
+    loss = agg_loss(pg, valid, sel, normalizer, max_response_tokens)
 
     metrics = {}
     if ref_logprobs is not None and kl_coef:
-        d = torch.where(valid, ref_logprobs.float() - logprobs.float(), 0.0)
-        kl = torch.exp(d) - d - 1.0  # k3: unbiased, non-negative; 0 on padding
-        kl_loss = agg(kl) if normalizer == "sequence" else kl.sum() / n_valid.clamp(min=1)
-        loss = loss + kl_coef * kl_loss
-        metrics["ref_kl"] = float(kl_loss.detach())
+        kl = reference_kl(logprobs, ref_logprobs, valid, normalizer)
+        loss = loss + kl_coef * kl
+        metrics["ref_kl"] = float(kl.detach())
     if entropy_coef:
-        if entropy is None or not entropy.requires_grad:
-            raise ValueError("entropy bonus (entropy_coef != 0) needs an entropy that carries gradient")
-        over = valid if entropy_over == "valid" else sel
-        bonus = torch.where(over, entropy.float(), 0.0).sum() / over.sum().clamp(min=1)
+        bonus = entropy_bonus(entropy, valid if entropy_over == "valid" else sel)
         loss = loss - entropy_coef * bonus
         metrics["entropy_bonus"] = float(bonus.detach())
-
-    with torch.no_grad():
-        ns = n_sel.clamp(min=1).float()
-        lo, hi = 1.0 - clip_low, 1.0 + clip_high
-        metrics.update(
-            {
-                "clip_frac_low": float(((ratio < lo) & (adv < 0) & sel).sum() / ns),
-                "clip_frac_high": float(((ratio > hi) & (adv > 0) & sel).sum() / ns),
-                "clip_frac_dual": float(((ratio > dual_clip) & (adv < 0) & sel).sum() / ns)
-                if dual_clip is not None and objective == "dapo"
-                else 0.0,
-                "approx_kl": float((((ratio - 1.0) - log_ratio) * sel).sum() / ns),
-                "selected_fraction": float(n_sel / n_valid.clamp(min=1)),
-                "num_selected": int(n_sel),
-                "num_valid": int(n_valid),
-            }
+    dual = dual_clip if objective == "dapo" else None  # only dapo has a dual clip
+    metrics.update(
+        loss_metrics(
+            log_ratio, adv, sel, valid, clip_low=clip_low, clip_high=clip_high, dual_clip=dual, hit=hit, entropy=entropy
         )
-        if hit is not None:  # clip-cov: tokens whose gradient was dropped; kl-cov: tokens penalised
-            metrics["cov_fraction"] = float(hit.sum() / n_valid.clamp(min=1))
-            metrics["num_cov"] = int(hit.sum())
-        if entropy is not None:
-            e = entropy.detach().float()
-            metrics.update(entropy_percentiles(e[valid]))
-            metrics["entropy_mean"] = float(e[valid].mean()) if n_valid else 0.0
-            metrics["entropy_selected_mean"] = float(e[sel].mean()) if n_sel else 0.0
+    )
     return loss, metrics
