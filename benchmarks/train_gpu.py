@@ -22,9 +22,9 @@ def shared_vs_full(tr, r, micro: int):
     import torch
 
     from train.logprobs import token_logprobs
-    from train.trainer import _micro_tensors
+    from train.trainer import micro_tensors
 
-    ids, att, P, labels, mask = _micro_tensors(r, slice(0, micro), tr.device)
+    ids, att, P, labels, mask = micro_tensors(r, slice(0, micro), tr.device)
     with torch.no_grad():
         a = token_logprobs(tr.model, ids, att, P, labels, 1.0, prompt_sharing=0.0)[0][mask].float()
         b = token_logprobs(tr.model, ids, att, P, labels, 1.0, prompt_sharing=1.0)[0][mask].float()

@@ -41,8 +41,6 @@ from train.loss import ENTROPY_PERCENTILES, STEP_METRICS, entropy_percentiles
 from train.mask import selection_seed
 from train.rollout_correction import METRICS as CORRECTION_METRICS
 
-NonFiniteLoss = rollout.NonFinite  # loss, gradient norm or rollout logits are nan/inf
-
 
 def _dtype(name: str, device: str):
     if name == "auto":
@@ -56,8 +54,9 @@ def peak_memory_mb(device: str) -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux: KiB
 
 
-def _micro_tensors(r: rollout.Rollout, rows: slice, device):
-    """One micro-batch, trimmed to the columns any of its rows uses."""
+def micro_tensors(r: rollout.Rollout, rows: slice, device):
+    """Rows `rows` of a rollout as the update's forward pass takes them, trimmed to the columns any of them uses:
+    (input ids, attention mask, prompt width, labels (-100 off the response), response mask), on `device`."""
     att = r.attention_mask[rows]
     resp_mask = r.response_mask[rows]
     first = int((att[:, : r.prompt_width].sum(0) > 0).nonzero()[0]) if att[:, : r.prompt_width].any() else 0
@@ -97,6 +96,18 @@ def _write_atomic(path: Path, text: str) -> None:
         raise ConfigError(f"out {path.parent}: cannot write {path.name} ({exc.strerror or exc})") from None
 
 
+def _tokenizer(src: str):
+    """The checkpoint's tokenizer, padding on the left (prompts are left-padded), or one line (ConfigError)."""
+    from transformers import AutoTokenizer
+
+    try:
+        tokenizer = AutoTokenizer.from_pretrained(src)
+    except (OSError, ValueError) as exc:
+        raise ConfigError(f"model {src}: cannot load tokenizer: {str(exc).splitlines()[0]}") from None
+    tokenizer.padding_side = "left"
+    return tokenizer
+
+
 def _lock(out: Path) -> checkpoint.RunLock:
     """Hold `out` for this run: a second trainer there (a resubmitted job) gets one line instead."""
     try:
@@ -117,29 +128,38 @@ class Trainer:
     def __init__(self, cfg: TrainConfig, log=print, items=None, allow_config_change: bool = False):
         """`items` (a list of train.data.Item) replaces loading `cfg.data`, for programmatic use.
         `allow_config_change`: resume although keys outside `RESUME_FREE` changed (recorded in log.jsonl)."""
-        from transformers import AutoModelForCausalLM, AutoTokenizer
-
         self.cfg, self.say = cfg, log
         self.out = Path(cfg.out)
         self.device = "cuda" if torch.cuda.is_available() else "cpu"
-        self._lock = _lock(self.out)
-        for p in checkpoint.remove_partial(self.out):  # a save killed (kill -9) before its rename
-            self.say(f"removed {p.name}, an unfinished checkpoint of an earlier run")
-        resume_from, state, changes = self._resume_point(allow_config_change)
+        resume_from, state, changes = self._claim_out(allow_config_change)
         self.preset = cfg.preset_obj()
         for note in cfg.inert():
             self.say(f"note: {note}")
+        src = str(resume_from) if resume_from else cfg.model  # tokenizer and weights come from here
+        self._load_prompts(items, src)
+        self._load_policy(src)
+        self.engine: rollout.RolloutBackend = self._rollout_backend(src)
+        self.opt, self.sched = self._optimizer()
+        self._start_or_resume(resume_from, state, changes)
+        self._write_config()
+
+    def _claim_out(self, allow_config_change: bool):
+        """Lock OUT, remove what a killed save left, and find the checkpoint to resume from (`_resume_point`)."""
+        self._lock = _lock(self.out)
+        for p in checkpoint.remove_partial(self.out):  # a save killed (kill -9) before its rename
+            self.say(f"removed {p.name}, an unfinished checkpoint of an earlier run")
+        return self._resume_point(allow_config_change)
+
+    def _load_prompts(self, items, src: str) -> None:
+        """Training and validation items (all loaded before the model: a bad file fails now, not at step N),
+        the tokenizer, and each item's prompt ids; prompts over max_prompt_tokens are dropped (counted)."""
+        cfg = self.cfg
         items = load_items(cfg.data, cfg.template) if items is None else items
-        val = load_items(cfg.val_data, cfg.template) if cfg.val_data else []  # fail now, not at step N
+        val = load_items(cfg.val_data, cfg.template) if cfg.val_data else []
         val = val[: cfg.val_limit] if cfg.val_limit else val
-        src = str(resume_from) if resume_from else cfg.model
-        try:
-            self.tokenizer = AutoTokenizer.from_pretrained(src)
-        except (OSError, ValueError) as exc:
-            raise ConfigError(f"model {src}: cannot load tokenizer: {str(exc).splitlines()[0]}") from None
-        self.tokenizer.padding_side = "left"
-        self.items = []
+        self.tokenizer = _tokenizer(src)
         switches = cfg.prompt_switches()
+        self.items = []
         for it in items:
             ids = rollout.prompt_ids(self.tokenizer, it.messages, switches)
             if len(ids) <= cfg.max_prompt_tokens:
@@ -150,6 +170,12 @@ class Trainer:
         if not self.items:
             raise ConfigError(f"data {cfg.data}: no prompt fits max_prompt_tokens={cfg.max_prompt_tokens}")
         self.dropped_prompts = len(items) - len(self.items)
+
+    def _load_policy(self, src: str) -> None:
+        """The policy in training mode on this device, seeded by cfg.seed, and its end-of-sequence and pad ids."""
+        from transformers import AutoModelForCausalLM
+
+        cfg = self.cfg
         torch.manual_seed(cfg.seed)
         if self.device == "cpu":  # subnormal floats (exp of very negative logits) are slow on x86 CPUs
             torch.set_flush_denormal(True)
@@ -161,50 +187,72 @@ class Trainer:
         if not self.eos:
             raise ConfigError(f"model {src}: no eos token in generation_config or tokenizer")
         self.pad = rollout.pad_id(self.tokenizer, self.eos)
-        self.engine = None
-        if cfg.backend == "vllm":  # starts from the same weights as the policy: src
-            from train.rollout.vllm import VLLMRollout
 
-            self.engine = VLLMRollout(
-                src,
+    def _rollout_backend(self, src: str) -> rollout.RolloutBackend:
+        """The configured backend: the policy's own generate ("hf"), or a vLLM engine ("vllm") that starts from
+        the same weights as the policy (`src`) and takes the updated ones by `push`."""
+        cfg = self.cfg
+        if cfg.backend != "vllm":
+            return rollout.HFRollout(
+                self.model,
                 self.tokenizer,
-                max_model_len=cfg.max_prompt_tokens + cfg.max_response_tokens,
-                gpu_memory_utilization=cfg.vllm_gpu_memory_utilization,
-                seed=cfg.seed,
-                dtype=cfg.mixed_precision or str(self.model.dtype).removeprefix("torch."),
-                eos_token_ids=self.eos,
-                cpu_kv_cache_gib=cfg.vllm_cpu_kv_cache_gib,
+                batch_size=cfg.rollout_batch_size,
+                prompt_sharing=cfg.prompt_sharing,
+                mixed_precision=cfg.mixed_precision,
             )
+        from train.rollout.vllm import VLLMRollout
+
+        return VLLMRollout(
+            src,
+            self.tokenizer,
+            max_model_len=cfg.max_prompt_tokens + cfg.max_response_tokens,
+            gpu_memory_utilization=cfg.vllm_gpu_memory_utilization,
+            seed=cfg.seed,
+            dtype=cfg.mixed_precision or str(self.model.dtype).removeprefix("torch."),
+            eos_token_ids=self.eos,
+            cpu_kv_cache_gib=cfg.vllm_cpu_kv_cache_gib,
+        )
+
+    def _optimizer(self):
+        """AdamW (no weight decay on biases and norms) and the schedule: linear warm-up, then constant."""
+        cfg = self.cfg
         decay = [p for n, p in self.model.named_parameters() if p.ndim >= 2]
         no_decay = [p for n, p in self.model.named_parameters() if p.ndim < 2]
-        self.opt = torch.optim.AdamW(
+        opt = torch.optim.AdamW(
             [{"params": decay, "weight_decay": cfg.weight_decay}, {"params": no_decay, "weight_decay": 0.0}],
             lr=cfg.lr,
             betas=tuple(cfg.adam_betas),
         )
         warm = cfg.warmup_steps
-        self.sched = torch.optim.lr_scheduler.LambdaLR(self.opt, lambda s: min(1.0, (s + 1) / warm) if warm else 1.0)
-        self.stream = PromptStream(self.items, cfg.seed)
+        return opt, torch.optim.lr_scheduler.LambdaLR(opt, lambda s: min(1.0, (s + 1) / warm) if warm else 1.0)
+
+    def _start_or_resume(self, resume_from, state, changes) -> None:
+        """Step 0 with a fresh log, or the checkpoint's optimizer, scheduler, data position, RNG and step (the log
+        cut back to that step, changed settings recorded)."""
+        self.stream = PromptStream(self.items, self.cfg.seed)
         self.step = 0
         self.log_path = self.out / "log.jsonl"
         self.out.mkdir(parents=True, exist_ok=True)
-        if resume_from:
-            st = state
-            self.opt.load_state_dict(st["optimizer"])
-            self.sched.load_state_dict(st["scheduler"])
-            self.stream.load_state(st["data"])
-            checkpoint.set_rng_state(st["rng"])
-            self.step = st["step"]
-            self._truncate_log(self.step)
-            self.say(f"resumed from {resume_from} at step {self.step}")
-            if changes:
-                self.log({"step": self.step, "config_change": changes})  # applies from step + 1 on
-        elif self.log_path.exists():
-            self.log_path.unlink()  # a fresh run: no stale lines from an earlier one
+        if not resume_from:
+            if self.log_path.exists():
+                self.log_path.unlink()  # a fresh run: no stale lines from an earlier one
+            return
+        self.opt.load_state_dict(state["optimizer"])
+        self.sched.load_state_dict(state["scheduler"])
+        self.stream.load_state(state["data"])
+        checkpoint.set_rng_state(state["rng"])
+        self.step = state["step"]
+        self._truncate_log(self.step)
+        self.say(f"resumed from {resume_from} at step {self.step}")
+        if changes:
+            self.log({"step": self.step, "config_change": changes})  # applies from step + 1 on
+
+    def _write_config(self) -> None:
+        """OUT/config.yaml: the resolved config (a resume with the same settings writes nothing)."""
         import yaml
 
-        config_text, config_path = yaml.safe_dump(cfg.to_dict(), sort_keys=False), self.out / "config.yaml"
-        if not (config_path.is_file() and config_path.read_text() == config_text):  # a resume writes nothing new
+        config_text, config_path = yaml.safe_dump(self.cfg.to_dict(), sort_keys=False), self.out / "config.yaml"
+        if not (config_path.is_file() and config_path.read_text() == config_text):
             _write_atomic(config_path, config_text)
 
     def _resume_point(self, allow_config_change: bool):
@@ -272,24 +320,14 @@ class Trainer:
     def sample(self, prompts, answers, group_size: int, seed: int) -> rollout.Rollout:
         """`group_size` responses per prompt from the current policy, through the configured backend."""
         cfg = self.cfg
-        kw = dict(
+        return self.engine.generate(
+            prompts,
+            answers,
             group_size=group_size,
             max_new_tokens=cfg.max_response_tokens,
             temperature=cfg.temperature,
             top_p=cfg.top_p,
             seed=seed,
-        )
-        if self.engine is not None:
-            return self.engine.generate(prompts, answers, **kw)
-        return rollout.generate(
-            self.model,
-            self.tokenizer,
-            prompts,
-            answers,
-            batch_size=cfg.rollout_batch_size,
-            prompt_sharing=cfg.prompt_sharing,
-            mixed_precision=cfg.mixed_precision,
-            **kw,
         )
 
     def collect(self) -> tuple[rollout.Rollout | None, dict]:
@@ -346,7 +384,7 @@ class Trainer:
     # ----------------------------------------------------------------- update
     def _logprobs(self, r: rollout.Rollout, rows: slice):
         """(log p, entropy, response mask) of one micro-batch under the current policy."""
-        ids, att, P, labels, resp_mask = _micro_tensors(r, rows, self.device)
+        ids, att, P, labels, resp_mask = micro_tensors(r, rows, self.device)
         lp, ent = token_logprobs(
             self.model,
             ids,
@@ -391,7 +429,7 @@ class Trainer:
                     sampler_logprobs=None if sampler is None else sampler[sl, : lp.shape[1]].to(self.device),
                 )
                 if not torch.isfinite(loss):
-                    raise NonFiniteLoss(f"non-finite loss {float(loss)} at step {self.step + 1}")
+                    raise rollout.NonFinite(f"non-finite loss {float(loss)} at step {self.step + 1}")
                 (loss * (sl.stop - sl.start) / (ms.stop - ms.start)).backward()
                 n_micro += 1
                 agg["loss"] += float(loss.detach())
@@ -407,7 +445,7 @@ class Trainer:
                 self.model.parameters(), cfg.grad_clip if cfg.grad_clip > 0 else float("inf")
             )
             if not torch.isfinite(gn):
-                raise NonFiniteLoss(f"non-finite gradient norm at step {self.step + 1}")
+                raise rollout.NonFinite(f"non-finite gradient norm at step {self.step + 1}")
             agg["grad_norm"] += float(gn) / len(minis)
             self.opt.step()
         for k in ("loss", *STEP_METRICS, *CORRECTION_METRICS):
@@ -482,15 +520,13 @@ class Trainer:
             try:
                 r, row = self.collect()
                 t1 = time.perf_counter()
-                if self.engine is not None:
-                    self.engine.sleep()  # GPU: frees the engine's memory for the update; no-op on CPU
+                self.engine.sleep()  # vLLM on GPU: frees the engine's memory for the update; else a no-op
                 if r is None:
                     row["skipped"] = "no group with unequal rewards"
                 else:
                     row.update(self.update(r))
-                if self.engine is not None:
-                    self.engine.push(self.model)  # the next rollout samples from the updated policy
-            except NonFiniteLoss as exc:
+                self.engine.push(self.model)  # the next rollout samples from the updated policy
+            except rollout.NonFinite as exc:
                 self.log({"step": self.step + 1, "stopped": str(exc)})
                 last = checkpoint.latest(self.out)
                 self.say(f"stopped: {exc}; last good checkpoint: {last or 'none'}")

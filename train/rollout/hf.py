@@ -1,4 +1,5 @@
-"""Rollouts with the policy itself: HF `generate`, n responses per prompt.
+"""Rollouts with the policy itself: HF `generate`, n responses per prompt (`generate`; `HFRollout` is the same
+behind the `train.rollout.RolloutBackend` interface, for the trainer).
 
 Sampling is pure temperature sampling (top_k off, top_p from the config) from a fresh
 GenerationConfig, so the checkpoint's own generation defaults (top_k=50, repetition penalty...) never
@@ -95,3 +96,45 @@ def generate(
         responses.extend(out[:, P:].cpu())
     model.train(was_training)
     return assemble(ids, att, responses, answers, group_size, pad=pad, eos=eos, tokenizer=tokenizer)
+
+
+class HFRollout:
+    """Backend "hf" as a `train.rollout.RolloutBackend`: `generate` above with the policy `model` itself."""
+
+    def __init__(self, model, tokenizer, *, batch_size: int, prompt_sharing: float = 0.2, mixed_precision: str = ""):
+        """`batch_size`: sequences per generate() call; `prompt_sharing`, `mixed_precision`: as `generate`."""
+        self.model, self.tokenizer = model, tokenizer
+        self.batch_size, self.prompt_sharing, self.mixed_precision = batch_size, prompt_sharing, mixed_precision
+
+    def generate(
+        self,
+        prompts: list[list[int]],
+        answers: list,
+        *,
+        group_size: int,
+        max_new_tokens: int,
+        temperature: float,
+        top_p: float,
+        seed: int,
+    ) -> Rollout:
+        return generate(
+            self.model,
+            self.tokenizer,
+            prompts,
+            answers,
+            group_size=group_size,
+            max_new_tokens=max_new_tokens,
+            temperature=temperature,
+            top_p=top_p,
+            batch_size=self.batch_size,
+            seed=seed,
+            prompt_sharing=self.prompt_sharing,
+            mixed_precision=self.mixed_precision,
+        )
+
+    def sleep(self) -> None:
+        """Nothing to free: the policy is the sampler."""
+
+    def push(self, model) -> None:
+        """Nothing to copy: the policy samples with its own weights, always current."""
+        self.model = model

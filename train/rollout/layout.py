@@ -1,4 +1,5 @@
-"""The rollout layout every backend returns, and what the trainer does with it (score, select, concat).
+"""The rollout layout every backend returns, the interface every backend implements (`RolloutBackend`), and
+what the trainer does with a rollout (score, select, concat).
 
 Layout of a `Rollout`: prompts left-padded to a common width P, responses right-padded to R; the
 sequence tensor is [B, P + R]. `response_mask` covers each response up to and including its first
@@ -8,6 +9,7 @@ end-of-sequence token. The prompt and end-of-sequence rules are tasks.prompts', 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Protocol
 
 import torch
 
@@ -68,6 +70,34 @@ class Rollout:
             None if self.sampler_logprobs is None else self.sampler_logprobs[idx],
             None if self.cut is None else self.cut[idx],
         )
+
+
+class RolloutBackend(Protocol):
+    """A rollout backend as the trainer uses it: `train.rollout.hf.HFRollout` (the policy's own generate) and
+    `train.rollout.vllm.VLLMRollout` (a colocated vLLM engine). Backend-specific settings go to the constructor."""
+
+    def generate(
+        self,
+        prompts: list[list[int]],
+        answers: list,
+        *,
+        group_size: int,
+        max_new_tokens: int,
+        temperature: float,
+        top_p: float,
+        seed: int,
+    ) -> Rollout:
+        """`group_size` responses for each prompt (token ids) in the `Rollout` layout, rows of one prompt contiguous,
+        reproducible from `seed`."""
+        ...
+
+    def sleep(self) -> None:
+        """Free what the backend holds during the policy update (a no-op where it holds nothing)."""
+        ...
+
+    def push(self, model) -> None:
+        """Sample from `model`'s current weights from the next `generate` on."""
+        ...
 
 
 def left_pad(rows: list[list[int]], pad: int):

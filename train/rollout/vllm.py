@@ -126,7 +126,8 @@ def _host_state_kept():
 
 
 class VLLMRollout:
-    """A vLLM engine in this process that samples rollouts and takes the policy's weights from memory."""
+    """A vLLM engine in this process that samples rollouts and takes the policy's weights from memory
+    (a `train.rollout.RolloutBackend`)."""
 
     def __init__(
         self,
@@ -236,14 +237,11 @@ class VLLMRollout:
         temperature: float,
         top_p: float,
         seed: int,
-        batch_size: int | None = None,
     ) -> Rollout:
         """`group_size` responses for each prompt (token ids), rows of one prompt contiguous.
 
         temperature 0 is greedy decoding (`train.rollout.generate` cannot do that; the tests use it).
-        `batch_size` is accepted for call compatibility with `train.rollout.generate` and ignored: the engine
-        batches continuously on its own."""
-        del batch_size
+        The engine batches continuously on its own: no batch size."""
         from vllm import SamplingParams
         from vllm.sampling_params import RequestOutputKind
 
