@@ -90,6 +90,16 @@ def generated_tokens(out: Path) -> int:
     return sum(len(ids) for b, m, ids in zip(t["budget"], t["max_tokens"], t["token_ids"]) if b == m)
 
 
+def every_request(plan) -> list[tuple[list[int], int]]:
+    """(prompt ids, seed) of every sample the plan asks for: what `harness eval` generates into a fresh --out."""
+    from harness import store
+
+    return [
+        (list(plan.prompts[(task, pid)][0]), store.sample_seed(plan.config.seed, task, pid, idx))
+        for task, pid, idx in plan.wanted
+    ]
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--ckpt", required=True)
@@ -122,12 +132,12 @@ def main() -> None:
         backend="vllm",
     )
     plan = evaluate.plan(cfg)
-    requests = evaluate._missing_requests(plan)  # the exact prompt ids and seeds harness eval will use
+    requests = every_request(plan)
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
         spec = {
-            "prompts": [list(r.prompt_ids) for r in requests],
-            "seeds": [r.seed for r in requests],
+            "prompts": [ids for ids, _ in requests],
+            "seeds": [seed for _, seed in requests],
             "max_tokens": budgets[-1],
             "max_model_len": plan.max_model_len,
         }
