@@ -1,4 +1,4 @@
-"""One line and exit 2 instead of a traceback (issue 14, items 10, 12, 18, 19, 20): output paths that cannot be
+"""One line and exit 2 instead of a traceback: output paths that cannot be
 written, bad --device, an unreachable hub, help text, filters that match nothing. No model is loaded."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""`harness eval` against damaged files and repeated requests (issue 14, items 4, 6, 8, 10): real runs of the
+"""`harness eval` against damaged files and repeated requests: real runs of the
 hf backend on tiny_bpe's model, real Parquet shards damaged on disk."""
 
 from __future__ import annotations

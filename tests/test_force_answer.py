@@ -1,4 +1,4 @@
-"""`harness eval --force-answer` (issue 24 item 3) on a tiny model with the hf backend: only samples a budget cut
+"""`harness eval --force-answer` on a tiny model with the hf backend: only samples a budget cut
 before they answered are continued, by at most --force-tokens tokens after the delimiter and the template's answer
 prefix; the forced verdict is the grade of the cut text plus that tail; a rerun forces nothing new; a kill -9
 during the run, then a rerun, gives the same rows as a run never killed."""

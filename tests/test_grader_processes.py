@@ -1,4 +1,4 @@
-"""The grading workers die with the process that owns the pool (issue 14, item 2): real processes, real kill -9."""
+"""The grading workers die with the process that owns the pool: real processes, real kill -9."""
 
 from __future__ import annotations
 

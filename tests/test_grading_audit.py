@@ -1,4 +1,4 @@
-"""Issue 23 part 3: answers a policy could game in RL. Each rule has cases that must be right and near misses
+"""Answers a policy could game in RL. Each rule has cases that must be right and near misses
 (cases that look alike but must stay wrong, or stay right), run through `tasks.grade`; and unit tests of
 `tasks.extract.prepare_response`, the response-level preparation every reader of a response goes through."""
 

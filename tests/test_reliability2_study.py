@@ -1,5 +1,5 @@
-"""Issue 29, item 2 and the study lock: `harness study` without matplotlib is one line before any work
-(`--no-plot`: the tables only); one study at a time per study folder. Real processes."""
+"""`harness study` without matplotlib is one line before any work (`--no-plot`: the tables only); the study lock
+lets one study at a time write a study folder. Real processes."""
 
 import os
 import signal

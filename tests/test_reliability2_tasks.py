@@ -1,4 +1,4 @@
-"""Issue 29, item 13: `synthetic:size=` has an upper bound (tasks.synthetic.MAX_SIZE), refused in one line."""
+"""`synthetic:size=` has an upper bound (tasks.synthetic.MAX_SIZE), refused in one line."""
 
 import os
 import subprocess

@@ -1,4 +1,4 @@
-"""Issue 29, items 1 and 10: `harness train` after an interrupted log append and on a real full disk.
+"""`harness train` after an interrupted log append and on a real full disk.
 
 A step's log line is appended before its checkpoint is written, so a kill or a full disk inside the append
 leaves an incomplete last line; a resume counts it as not written. On a full disk (a real tmpfs mounted

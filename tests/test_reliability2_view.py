@@ -1,8 +1,8 @@
-"""Issue 29, `harness view` and `harness export`: the server answers only a Host that names it (DNS rebinding),
-a client that hangs up is ended without a traceback, a served viewer picks up runs and shards written after it
-started, `--export` and `--out` paths that cannot (or must not) be written are one line and exit 2 with nothing
-left behind, and `harness export` finds a run's task data again (a synthetic task with options, a `file:` task
-exported from another folder or moved, `--data`).
+"""`harness view` and `harness export` under misuse and failure: the server answers only a Host that names it
+(DNS rebinding), a client that hangs up is ended without a traceback, a served viewer picks up runs and shards
+written after it started, `--export` and `--out` paths that cannot (or must not) be written are one line and exit 2
+with nothing left behind, and `harness export` finds a run's task data again (a synthetic task with options, a
+`file:` task exported from another folder or moved, `--data`).
 
 Real things throughout: a server on a real socket, raw HTTP requests, real shards and manifests, real tasks.
 """
@@ -79,7 +79,7 @@ def tree(path: Path) -> list[str]:
 
 
 # -----------------------------------------------------------------------------
-# Item 3: DNS rebinding
+# DNS rebinding
 
 
 SAMPLE = "/api/sample?run=run-a&task=aime24&problem=aime24-1&idx=0"
@@ -117,7 +117,7 @@ def test_a_second_host_header_is_refused(served):
 
 
 # -----------------------------------------------------------------------------
-# Item 4: a client that hangs up
+# A client that hangs up
 
 
 @pytest.mark.parametrize("when", ["while the answer is sent", "before the request ends"])
@@ -149,7 +149,7 @@ def test_client_that_hangs_up_is_ended_quietly(served, results, capsys, when):
 
 
 # -----------------------------------------------------------------------------
-# Item 5: harness view --export
+# harness view --export
 
 
 def test_export_to_an_existing_folder(results, tmp_path, capsys):
@@ -223,7 +223,7 @@ def test_export_write_failure_leaves_nothing(results, tmp_path, monkeypatch, cap
 
 
 # -----------------------------------------------------------------------------
-# Item 11: a served viewer keeps up with runs being written
+# A served viewer keeps up with runs being written
 
 
 def _sample_rows(run_id: str, checkpoint: str, problem: str, idx: int) -> list[dict]:

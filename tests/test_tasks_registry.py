@@ -96,7 +96,7 @@ def test_bad_file_task_is_one_line(tmp_path, records, message):
 
 @pytest.mark.parametrize("content", [b"", b"\n\n  \n"])
 def test_empty_file_is_one_clear_error(tmp_path, data_dir, content):
-    """Issue 14 item 9: a 0-byte data file crashed the loader with IndexError."""
+    """An empty or blank data file is one clear TaskError (it once crashed the loader with IndexError)."""
     path = tmp_path / "aime24.jsonl"
     path.write_bytes(content)
     for load in (
@@ -133,7 +133,7 @@ def test_training_data_takes_every_task_spec(tmp_path, data_dir):
 
 
 def test_none_and_bad_names_are_one_clear_error():
-    """Issue 14 item 16: tasks.load(None) raised a raw TypeError."""
+    """tasks.load(None), a blank or non-string name, or an unknown task is one clear TaskError, not a raw TypeError."""
     for bad in (None, "", 3, "   "):
         with pytest.raises(TaskError, match="task name must be a non-empty string"):
             tasks.load(bad)

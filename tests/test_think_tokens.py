@@ -1,4 +1,4 @@
-"""Thinking vs answer tokens (issue 24 item 4): per sample and budget, the tokens inside the thought and after it."""
+"""Thinking vs answer tokens: per sample and budget, the tokens inside the thought and after it."""
 
 from __future__ import annotations
 

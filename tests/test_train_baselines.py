@@ -1,4 +1,5 @@
-"""The baselines of issue 12 against float64 references written here from the formulas (not from train.loss).
+"""The baseline objectives, selections and normalisers against float64 references written here from the formulas
+(not from train.loss).
 
 clip-cov / kl-cov (Cui et al., arXiv 2505.22617), gspo (arXiv 2507.18071), cispo (arXiv 2506.13585),
 Dr.GRPO (arXiv 2503.20783), the entropy bonus, and the presets / combinations that reach them.

@@ -1,4 +1,4 @@
-"""`harness train` records that a second run cannot damage (issue 14, items 3, 5, 7): a run lock on --out,
+"""`harness train` records that a second run cannot damage: a run lock on --out,
 refusing silent config changes on resume, falling back past a damaged latest checkpoint. Real processes."""
 
 import os

@@ -1,4 +1,4 @@
-"""`harness eval --backend vllm` leaves no process behind (issue 14, item 1; item 17: its log stays off stdout):
+"""`harness eval --backend vllm` leaves no process behind, and its log stays off stdout:
 a real engine on a tiny model, real signals. kill -9 of harness takes the engine core and its worker with it (vLLM general plugin,
 harness/procs.py); SIGTERM shuts the engine down through vLLM's shutdown and exits 143 with one line.
 
@@ -111,7 +111,7 @@ def test_sigterm_shuts_the_engine_down_and_keeps_the_samples(vllm_ckpt, tmp_path
     assert not _reap(kids), "vLLM processes outlived SIGTERM of harness eval"
     err = (tmp_path / "stderr.txt").read_text()
     assert "Traceback" not in err, err[-3000:]
-    # Item 17: vLLM's log is on stderr, not mixed into the results on stdout, and only warnings by default.
+    # vLLM's log is on stderr, not mixed into the results on stdout, and only warnings by default.
     assert (tmp_path / "stdout.txt").read_text() == ""
     assert not [ln for ln in err.splitlines() if " INFO " in ln], err[-3000:]
     assert err.strip().splitlines()[-1].startswith("harness eval: terminated (SIGTERM)")

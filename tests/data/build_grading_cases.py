@@ -224,7 +224,7 @@ CASES: dict[str, list] = {
         (r"\boxed{12.50}", "12.5", C),
     ],
     # a percentage is 1/100 of its number: it states the gold's bare number only when the gold is a percentage
-    # too (issue 23's audit: "50%" hedges between 50 and 0.5); it still states its fraction ("50%" for 1/2)
+    # too ("50%" hedges between 50 and 0.5: a policy could game it); it still states its fraction ("50%" for 1/2)
     "percent": [
         (r"\boxed{50\%}", "50", W),
         (r"\boxed{50\%}", r"\frac12", C),

@@ -1,4 +1,4 @@
-"""Writes heldout2_cases.jsonl: a second, fresh held-out agreement suite for the checker (issue 18, item 3).
+"""Writes heldout2_cases.jsonl: a second, fresh held-out agreement suite for the checker's answer-shape rules.
 
 Facts (response, gold, verdict) re-typed, not copied, from the public checker tests of projects this project had
 not used before (Math-Verify, inspect_ai, AReaL, slime and reward-kit were used; so was lighteval's
