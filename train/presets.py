@@ -39,7 +39,7 @@ class Preset:
     name: str
     rule: str  # "topk" (authors' code) or "quantile" (TRL)
     scope: str  # "micro" (authors' code), "global" (TRL) or "local" (per sequence)
-    normalizer: str  # "selected" (authors' code), "all" (paper formula, TRL), "sequence"
+    normalizer: str  # train.loss.NORMALIZERS: "selected" (authors' code), "all" (paper formula), "sequence", "dr-grpo"
     rho: float = 0.2  # top 20 % highest-entropy tokens: the paper's main setting
     invert: bool = False  # True: bottom-ρ ablation
     clip_low: float = 0.2  # DAPO ε_low
