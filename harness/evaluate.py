@@ -230,20 +230,26 @@ def execute(p: Plan, *, dp_rank: int | None = None, progress: bool = True) -> di
             + (f" (data-parallel rank {dp_rank})" if dp_rank is not None else ""),
             file=sys.stderr,
         )
-        sampler = None
+        sampler, phases = None, {}
         try:
             if requests:
+                t = time.time()
                 sampler = _sampler(p)
+                phases["engine_load_s"], t = round(time.time() - t, 3), time.time()
                 _generate(p, sampler, requests, progress)
+                phases["generate_s"] = round(time.time() - t, 3)
             if dp_rank is not None:
                 return {}
             _fill_missing_budgets(p)
             if cfg.force_answer:
+                t = time.time()
                 sampler = _force(p, sampler)
+                phases["force_s"] = round(time.time() - t, 3)  # an engine started for it included
         finally:
             if sampler is not None:
                 sampler.close()
         info.update(
+            phase_seconds=phases,
             status="finished",
             finished_at=store.now(),
             wall_time_s=round(time.time() - started, 3),
