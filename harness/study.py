@@ -11,6 +11,7 @@ evaluation spec. It becomes a list of plain commands (`commands`), so the same s
     OUT/cells/<arm>-s<seed>/entropy/    `harness entropy --compare BASE FINAL` over the base run's responses
     OUT/cells/<arm>-s<seed>/done/*.json one marker per finished stage (train, eval-step_N, entropy)
     OUT/cells/<arm>-s<seed>/logs/*.log  each stage's stdout and stderr
+    OUT/cells/<arm>-s<seed>/jobs/*.json `--executor ray` only: the Ray job of a stage in flight (harness.study_ray)
     OUT/study.parquet, report.md, *.png the outputs (`outputs`)
 
 One study at a time per folder: `harness study` (and `--report`) holds an exclusive flock on OUT/.lock
@@ -21,6 +22,9 @@ Resuming: a stage whose marker exists is skipped; a marker is written (atomicall
 exited 0, and every command resumes on its own (`harness train` from its latest checkpoint, `harness eval`
 from its stored samples; the leaderboard replaces a run's rows rather than adding them twice). So a study
 killed at any point (kill -9 included: children die with it) and started again ends with the same files.
+
+Executors: `run` takes the function that runs one stage; `run_stage` runs it as a process here, harness.study_ray
+submits it as a Ray job whose process calls `run_stage` on a node (same command, log and marker).
 """
 
 from __future__ import annotations
@@ -42,9 +46,23 @@ from pathlib import Path
 
 from harness.errors import UsageError
 
-KEYS = ("out", "base", "train_config", "train", "arms", "seeds", "reference", "eval", "entropy", "keep_checkpoints")
+KEYS = (
+    "out",
+    "base",
+    "train_config",
+    "train",
+    "arms",
+    "seeds",
+    "reference",
+    "eval",
+    "entropy",
+    "keep_checkpoints",
+    "resources",
+)
 EVAL_KEYS = ("tasks", "n", "budgets", "temperature", "top_p", "template", "backend", "seed", "limit", "every")
 ENTROPY_KEYS = ("rho", "limit")
+RESOURCE_STAGES = ("train", "eval", "entropy")  # `resources:` per stage kind: what a Ray job asks for
+RESOURCE_KEYS = ("num_cpus", "num_gpus", "memory")  # Ray's entrypoint_num_cpus / _num_gpus / _memory (bytes)
 MANAGED = ("model", "out", "seed")  # set by the study for every cell, never by an arm
 PAPER_BUDGET_RATIO = 29 / 20  # the paper's two budgets: 20k and 29k tokens
 
@@ -100,6 +118,9 @@ class Study:
     # False: a cell's checkpoints are deleted once all its stages are done (about 1.6 GB each for a 135M model
     # with its optimizer state); the markers, logs, eval runs and entropy stay, so a rerun still skips the cell
     keep_checkpoints: bool = True
+    # stage kind -> {num_cpus, num_gpus, memory}: what each stage's Ray job reserves (`--executor ray` only;
+    # the local executor runs stages as processes here and has nothing to reserve)
+    resources: dict = field(default_factory=dict)
 
     @property
     def results(self) -> Path:
@@ -152,6 +173,7 @@ def load(path: str | os.PathLike) -> Study:
     study.keep_checkpoints = raw.get("keep_checkpoints", True)
     if not isinstance(study.keep_checkpoints, bool):
         raise UsageError(f"keep_checkpoints: true or false, got {study.keep_checkpoints!r}")
+    study.resources = _resources_spec(raw.get("resources") or {})
     return study
 
 
@@ -294,6 +316,23 @@ def _entropy_spec(raw) -> dict | None:
     if not 0 < spec["rho"] <= 1:
         raise UsageError(f"entropy: rho: must be in (0, 1], got {spec['rho']}")
     return spec
+
+
+def _resources_spec(raw) -> dict:
+    """`resources: {train: {num_gpus: 8}, eval: {num_gpus: 1}}`: per stage kind, non-negative amounts."""
+    raw = _mapping(raw, "resources")
+    _no_unknown(raw, RESOURCE_STAGES, "resources: ")
+    out = {}
+    for kind, req in raw.items():
+        req = _mapping(req or {}, f"resources: {kind}")
+        _no_unknown(req, RESOURCE_KEYS, f"resources: {kind}: ")
+        for key, value in req.items():
+            whole = key == "memory"  # bytes; CPUs and GPUs may be fractions, as Ray allows
+            if isinstance(value, bool) or not isinstance(value, int if whole else (int, float)) or value < 0:
+                kind_of = "a non-negative integer (bytes)" if whole else "a non-negative number"
+                raise UsageError(f"resources: {kind}: {key}: {kind_of}, got {value!r}")
+        out[kind] = dict(req)
+    return out
 
 
 def _context(ckpt: Path) -> int | None:
@@ -518,11 +557,15 @@ def _run_id(stage: Stage) -> dict:
     return {}
 
 
-def run(study: Study, jobs: int = 1, say=print) -> list[str]:
-    """Run every stage not yet done, cells `jobs` at a time; returns the names of the cells that failed."""
+def run(study: Study, jobs: int = 1, say=print, runner=None) -> list[str]:
+    """Run every stage not yet done, cells `jobs` at a time; returns the names of the cells that failed.
+
+    `runner(stage, say) -> bool` runs one stage (default `run_stage`: a process here; harness.study_ray's
+    submits it as a Ray job); either way the stage's marker is what says it is done."""
+    runner = runner or run_stage
     groups = commands(study)
     (_, (base,)), cells = groups[0], groups[1:]
-    if not run_stage(base, lambda m: say(f"[base] {m}")):
+    if not runner(base, lambda m: say(f"[base] {m}")):
         return ["base"]
 
     def one(group):
@@ -535,7 +578,7 @@ def run(study: Study, jobs: int = 1, say=print) -> list[str]:
                 f"remove {study.out / 'cells' / name} to train the cell again"
             )
             return name
-        ok = all(run_stage(s, lambda m: say(f"[{name}] {m}")) for s in stages)  # all() stops at a failure
+        ok = all(runner(s, lambda m: say(f"[{name}] {m}")) for s in stages)  # all() stops at a failure
         if ok and not study.keep_checkpoints and not pruned:
             prune(study.out / "cells" / name, say=lambda m: say(f"[{name}] {m}"))
         return None if ok else name
