@@ -7,6 +7,8 @@ evaluation spec. It becomes a list of plain commands (`commands`), so the same s
 
     OUT/results/                        `harness eval --out`: runs/<run id>/ and leaderboard.parquet
     OUT/done/base-eval.json             the base checkpoint's evaluation (once for the whole study)
+    OUT/premise/                        `harness entropy --premise` of the base, before any stage, when an arm selects
+                                        tokens by entropy (premise.md, premise.json; `premise`): a note, not a stage
     OUT/cells/<arm>-s<seed>/train/      `harness train --out`: checkpoints/, log.jsonl, config.yaml
     OUT/cells/<arm>-s<seed>/entropy/    `harness entropy --compare BASE FINAL` over the base run's responses
     OUT/cells/<arm>-s<seed>/done/*.json one marker per finished stage (train, eval-step_N, entropy)
@@ -420,6 +422,7 @@ def cell_stages(study: Study, cell: Cell, base_run: str) -> list[Stage]:
     train = ["train"] + (["--config", study.train_config] if study.train_config else [])
     train += [_flag(k, v) for k, v in {**study.train, **cell.arm.overrides}.items()]
     train += [_flag("model", study.base), _flag("seed", cell.seed), _flag("out", cell.dir / "train")]
+    train += ["--no-premise"]  # the study checks the premise once for all its arms (`premise`)
     if study.eval.every:  # every evaluated checkpoint must be saved and kept
         train += [_flag("save_every", study.eval.every), _flag("keep_last", len(study.eval_steps(cell)) + 1)]
     stages = [stage("train", train)]
@@ -451,6 +454,69 @@ def commands(study: Study) -> list[tuple[str, list[Stage]]]:
     """(group, stages) in the order they run: the base evaluation, then one group per cell."""
     base_run = base_run_id(study)
     return [("base", [base_stage(study)])] + [(c.name, cell_stages(study, c, base_run)) for c in study.cells]
+
+
+# ----------------------------------------------------------------------------- the premise check (pre-flight)
+
+
+def premise_checks(study: Study) -> list[tuple[list[str], Path, list[str]]]:
+    """The premise check (`harness entropy --premise` on the base checkpoint) that the arms selecting tokens by
+    entropy get before any stage: one per distinct sampling setting among them (data, template, temperature,
+    top-p, lengths, prompt switches, backend; usually one for the whole study), at the study's entropy ρ (0.2
+    without an entropy stage). (harness arguments, output folder, arm names); empty when no arm selects by entropy."""
+    from harness.entropy.premise import by_entropy
+
+    groups: dict[tuple, list[str]] = {}
+    for arm in study.arms:
+        cell = next(c for c in study.cells if c.arm is arm)
+        if not by_entropy(resolved(cell, "selection"), resolved(cell, "rho")):
+            continue
+        t = cell.train
+        kwargs = json.dumps(t.chat_template_kwargs, sort_keys=True) if t.chat_template_kwargs else ""
+        key = (t.data, t.template, t.temperature, t.top_p, t.max_response_tokens, t.max_prompt_tokens)
+        groups.setdefault((*key, t.system_prompt, kwargs, t.backend), []).append(arm.name)
+    rho = study.entropy["rho"] if study.entropy else 0.2
+    checks = []
+    for i, (key, arms) in enumerate(groups.items()):
+        data, template, temperature, top_p, max_tokens, max_prompt, system, kwargs, backend = key
+        folder = study.out / ("premise" if len(groups) == 1 else f"premise-{i + 1}")
+        args = ["entropy", "--premise", "--ckpt", str(study.base), "--data", data, "--template", template]
+        args += ["--temperature", str(temperature), "--top-p", str(top_p), "--max-tokens", str(max_tokens)]
+        args += ["--max-prompt-tokens", str(max_prompt), "--rho", str(rho), "--backend", backend]
+        args += ["--system-prompt", system] if system else []
+        args += ["--chat-template-kwargs", kwargs] if kwargs else []
+        checks.append((args + ["--out", str(folder), "--no-progress"], folder, arms))
+    return checks
+
+
+def premise(study: Study, say=print) -> list[dict]:
+    """Run the premise checks not yet done (each `harness entropy --premise` in a process here, with any executor:
+    a note, not a stage; `run` calls it first) and say each verdict as a note for its arms. A check that fails is
+    a note too: it never stops the study. Returns the checks' JSON with their arms."""
+    from harness.entropy import premise as P
+
+    found = []
+    for args, folder, arms in premise_checks(study):
+        path = folder / "premise.json"  # written last, renamed into place: there means finished
+        if not path.is_file():
+            log = study.out / "logs" / f"{folder.name}.log"
+            log.parent.mkdir(parents=True, exist_ok=True)
+            with log.open("a") as f:
+                f.write(f"$ harness {shlex.join(args)}\n")
+                f.flush()
+                rc = subprocess.call(
+                    [sys.executable, "-m", "harness.cli", *args],
+                    stdout=f,
+                    stderr=subprocess.STDOUT,
+                    preexec_fn=_die_with_parent,
+                )
+            if rc != 0 or not path.is_file():
+                say(f"note: premise check failed (exit {rc}; see {log}); the study goes on without it")
+                continue
+        d = json.loads(path.read_text())
+        say(P.note(d, arms))
+        found.append({**d, "arms": arms, "folder": str(folder)})
+    return found
 
 
 # ----------------------------------------------------------------------------- running
@@ -557,13 +623,17 @@ def _run_id(stage: Stage) -> dict:
     return {}
 
 
-def run(study: Study, jobs: int = 1, say=print, runner=None) -> list[str]:
+def run(study: Study, jobs: int = 1, say=print, runner=None, premise_check: bool = True) -> list[str]:
     """Run every stage not yet done, cells `jobs` at a time; returns the names of the cells that failed.
 
     `runner(stage, say) -> bool` runs one stage (default `run_stage`: a process here; harness.study_ray's
-    submits it as a Ray job); either way the stage's marker is what says it is done."""
+    submits it as a Ray job); either way the stage's marker is what says it is done. First, with `premise_check`,
+    the premise check of the arms that select tokens by entropy (`premise`: in a process here, whatever runs
+    the stages)."""
     runner = runner or run_stage
     groups = commands(study)
+    if premise_check:  # a note for the arms that select tokens by entropy, before any stage; never stops the study
+        premise(study, say=lambda m: say(f"[premise] {m}"))
     (_, (base,)), cells = groups[0], groups[1:]
     if not runner(base, lambda m: say(f"[base] {m}")):
         return ["base"]

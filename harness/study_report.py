@@ -1,6 +1,7 @@
 """`harness study`'s report.md and PNGs, from the rows of study.parquet (harness.study.table_rows).
 
-report.md follows the paper's ablation layout: rows = arms, columns = budgets, cells = mean ± 95 % t
+report.md opens with the premise check of the base model (`premise_section`, when an arm selects tokens by
+entropy), then follows the paper's ablation layout: rows = arms, columns = budgets, cells = mean ± 95 % t
 interval over seeds; then each arm minus the reference arm, paired and pooled over seeds with problems
 as the clusters (harness.study.pooled_delta), the same per seed as `harness compare` gives it, the token
 entropy of base vs trained checkpoints, and where the time went.
@@ -9,6 +10,7 @@ entropy of base vs trained checkpoints, and where the time went.
 from __future__ import annotations
 
 import datetime as dt
+import json
 import platform
 from pathlib import Path
 
@@ -55,6 +57,25 @@ def _cpus() -> str:
     import os
 
     return f"{os.cpu_count()} CPU cores"
+
+
+def premise_section(study: S.Study) -> list[str]:
+    """The report opens with the premise check of the base model (harness.entropy.premise), when an arm selects
+    tokens by entropy: its verdict line per group of arms, and where its report is."""
+    checks = S.premise_checks(study)
+    if not checks:
+        return []
+    lines = ["## Before training: does the base model have the paper's premise?", ""]
+    for _, folder, arms in checks:
+        path = folder / "premise.json"
+        rel = S._rel(study, folder / "premise.md")
+        arms_text = ", ".join(f"`{a}`" for a in arms)
+        if not path.is_file():
+            lines.append(f"- arms {arms_text}: the premise check has not run (see `logs/{folder.name}.log`)")
+            continue
+        d = json.loads(path.read_text())
+        lines.append(f"- arms {arms_text}: **{d['shape'].capitalize()}.** {d['line']} (`{rel}`)")
+    return lines + [""]
 
 
 def accuracy_table(study: S.Study, rows: list[dict], final: dict) -> str:
@@ -234,7 +255,7 @@ def markdown(study: S.Study, rows: list[dict]) -> str:
         for c in study.cells
         if not all((c.arm.name, c.seed, t, b) in final for t in study.eval.tasks for b in study.eval.budgets)
     ]
-    parts = [f"# Study `{study.path}`", "", _settings(study), ""]
+    parts = [f"# Study `{study.path}`", "", _settings(study), "", *premise_section(study)]
     if missing:
         parts += [
             f"**Unfinished cells ({len(missing)} of {len(study.cells)}), not in the tables:** " + ", ".join(missing),

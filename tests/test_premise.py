@@ -237,3 +237,111 @@ def test_vllm_backend_samples_and_the_same_pass_measures(tmp_path):
     for ours, ref in zip(got.entropies, _float64_entropies(ckpt, got.prompts, got.responses, 1.0)):
         np.testing.assert_allclose(ours, ref, atol=2e-5, rtol=1e-5)
     assert got.numbers["tokens"] == sum(map(len, got.responses))
+
+
+# --- the pre-flight note of harness train and harness study ----------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def digits(tmp_path_factory):
+    from tests.train_tiny import build
+
+    return build(tmp_path_factory.mktemp("digits") / "model")
+
+
+def _train_flags(model, out, **over) -> list[str]:
+    base = {
+        "model": model,
+        "out": out,
+        "data": "synthetic:difficulty=1,size=32,seed=0",
+        "template": "plain",
+        "steps": 1,
+        "prompts_per_step": 4,
+        "group_size": 4,
+        "mini_batch_prompts": 2,
+        "micro_batch_size": 4,
+        "max_response_tokens": 8,
+        "overlong_buffer": 8,
+        "reward_mode": "binary",
+        "warmup_steps": 0,
+        "save_every": 1,
+        "max_sampling_rounds": 4,
+        **over,
+    }
+    return [f"--{k.replace('_', '-')}={v}" for k, v in base.items()]
+
+
+def test_harness_train_notes_the_premise_for_entropy_arms_only(digits, tmp_path, capsys):
+    out = tmp_path / "top"
+    assert main(["train", *_train_flags(digits, out, rho=0.2)]) == 0  # the default preset: top-ρ by entropy
+    notes = [x for x in capsys.readouterr().out.splitlines() if x.startswith("note: premise check")]
+    assert len(notes) == 1 and f"on {digits}, 32 responses at T=1, <= 8 tokens:" in notes[0], notes
+    assert "paper's shape" in notes[0] and "top 20 %" in notes[0]
+    assert main(["train", *_train_flags(digits, out, rho=0.2, steps=2)]) == 0  # resumed: not sampled again
+    assert "note: premise check not repeated on resume" in capsys.readouterr().out
+    for name, extra in (("all", ["--rho=1.0"]), ("random", ["--preset=random"]), ("off", ["--no-premise"])):
+        assert main(["train", *_train_flags(digits, tmp_path / name), *extra]) == 0
+        assert "premise check" not in capsys.readouterr().out, name
+
+
+def test_harness_train_goes_on_when_the_check_cannot_run(digits, tmp_path, capsys):
+    """A check that raises (here: template switches for a tokenizer without a chat template) is one note naming
+    why, and the pre-flight returns instead of raising: whatever stops a run is the trainer's to say."""
+    from harness.commands import train as train_cmd
+    from train.config import load_config
+
+    cfg = load_config(None, {"model": str(digits), "out": str(tmp_path / "x"), "data": "synthetic:size=4"}).check()
+    cfg.chat_template_kwargs = {"enable_thinking": False}  # the digit tokenizer has no chat template
+    said = []
+    assert train_cmd.preflight(cfg, say=said.append) is None
+    assert len(said) == 1 and said[0].startswith("note: premise check could not run (TaskError: chat template kwargs")
+
+
+def test_harness_study_checks_the_premise_once_and_the_report_opens_with_it(digits, tmp_path, capsys):
+    import yaml
+
+    from harness import study as S
+    from harness import study_report
+
+    arms = [
+        {"name": "all", "rho": 1.0},
+        {"name": "top", "rho": 0.2},
+        {"name": "bottom", "rho": 0.8, "invert": True},
+        {"name": "random", "preset": "random", "rho": 0.2},
+    ]
+    train = {
+        k: v for k, v in (a.lstrip("-").split("=", 1) for a in _train_flags("m", "o")) if k not in ("model", "out")
+    }
+    cfg = tmp_path / "study.yaml"
+    spec = {
+        "out": str(tmp_path / "study"),
+        "base": str(digits),
+        "train": {k.replace("-", "_"): yaml.safe_load(v) for k, v in train.items()} | {"backend": "hf"},
+        "arms": arms,
+        "seeds": [0],
+        "reference": "all",
+        "eval": {"tasks": ["synthetic:difficulty=1,size=6,seed=7"], "n": 2, "budgets": [8], "backend": "hf"},
+    }
+    cfg.write_text(yaml.safe_dump(spec, sort_keys=False))
+    study = S.load(cfg)
+    ((args, folder, names),) = S.premise_checks(study)  # one sampling setting: one check for both entropy arms
+    assert names == ["top", "bottom"] and folder == study.out / "premise"
+    assert args[:2] == ["entropy", "--premise"] and "--max-tokens" in args and "8" in args
+
+    assert main(["study", "--config", str(cfg), "--dry-run"]) == 0
+    out = capsys.readouterr().out
+    assert all("--no-premise" in x.split() for x in out.splitlines() if x.startswith("harness train "))
+
+    said = []  # harness.study.run checks the premise before its first stage (here a runner that fails it)
+    assert S.run(study, say=said.append, runner=lambda stage, say: False) == ["base"]
+    (d,) = S.premise(study, say=said.append)  # done: read back, not sampled again
+    assert said == [f"[premise] {premise.note(d, ['top', 'bottom'])}", premise.note(d, ["top", "bottom"])]
+    assert d["settings"]["max_tokens"] == 8 and (folder / "premise.md").is_file()
+    assert (study.out / "logs" / "premise.log").read_text().count("$ harness entropy --premise") == 1
+
+    section = study_report.premise_section(study)
+    assert section[0].startswith("## Before training") and f"**{d['shape'].capitalize()}.** {d['line']}" in section[2]
+    assert "`premise/premise.md`" in section[2] and "`top`, `bottom`" in section[2]
+    assert main(["study", "--config", str(cfg), "--report", "--no-plot"]) == 0
+    report = (study.out / "report.md").read_text()
+    assert report.index("## Before training") < report.index("## Held-out accuracy")

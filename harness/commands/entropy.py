@@ -19,6 +19,7 @@ import argparse
 import datetime as dt
 import importlib.util
 import json
+import os
 import platform
 import sys
 from pathlib import Path
@@ -335,7 +336,9 @@ def _premise(args) -> int:
     text = premise.markdown(result, header)
     out.mkdir(parents=True, exist_ok=True)
     (out / "premise.md").write_text(text)
-    (out / "premise.json").write_text(json.dumps({**result.to_json(), "header": header}, indent=1) + "\n")
+    tmp = out / "premise.json.tmp"  # written last and renamed: its presence means a finished check
+    tmp.write_text(json.dumps({**result.to_json(), "header": header}, indent=1) + "\n")
+    os.replace(tmp, out / "premise.json")
     print(text)
     print(f"wrote {out}/premise.md, premise.json", file=sys.stderr)
     return 0

@@ -113,6 +113,12 @@ class Premise:
         return {"settings": self.settings, "numbers": self.numbers, "shape": self.shape, "line": self.line}
 
 
+def by_entropy(selection: str, rho: float) -> bool:
+    """Does an arm choose its tokens by entropy (top-ρ, bottom-ρ, or clip-cov / kl-cov within the top ρ)? The arms
+    that get the premise check as a pre-flight note; ρ = 1 chooses nothing, "random" does not look at entropy."""
+    return selection != "random" and rho < 1.0
+
+
 def pick_prompts(messages: list, count: int, seed: int) -> list[int]:
     """Indices of `count` prompts drawn without replacement (all of them when there are fewer), seeded."""
     order = list(range(len(messages)))
