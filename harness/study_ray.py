@@ -9,8 +9,9 @@ and calls `harness.study.run_stage`: the same `harness` command, the same log un
 done, and a study can start locally and finish on Ray or the reverse.
 
 Shared storage: every node must see the study folder and the driver's working directory at the same paths. The
-driver checks it before any stage: it writes OUT/.ray-check with a random token, and one check job runs a Ray
-task on every alive node that must read that token there (`check`); a node that cannot is one line, exit 2.
+driver checks it before any other work: it writes OUT/.ray-check-<token> holding a random token, and one check job
+runs a Ray task on every alive node that must read that token there (`check`); a node that cannot is one line,
+exit 2.
 
 Jobs outlive their driver. Before submitting, the driver records the job (its submission id) in
 `<cell>/jobs/<stage>.json` (OUT/jobs/ for the base evaluation), and deletes the record once the job has ended. A
@@ -42,7 +43,7 @@ from harness.errors import UsageError
 RESOURCE_FLAGS = {"num_cpus": "entrypoint_num_cpus", "num_gpus": "entrypoint_num_gpus", "memory": "entrypoint_memory"}
 TERMINAL = ("SUCCEEDED", "FAILED", "STOPPED")
 POLL_S = 1.0  # how often the driver asks the job server about a job in flight
-CHECK_FILE = ".ray-check"
+CHECK_FILE = ".ray-check-{}"  # the visibility check's marker, one per driver (a token in its name and content)
 
 
 # ----------------------------------------------------------------------------- what a stage's job is
@@ -177,11 +178,16 @@ def _one_line(text: str | None) -> str:
 
 
 def check_visible(cluster: Cluster, study: S.Study) -> None:
-    """One check job: a Ray task on every alive node must read the token the driver wrote in the study folder."""
+    """One check job: a Ray task on every alive node must read the token the driver wrote in the study folder.
+    Before the study lock and any other work: the marker's name is this driver's own."""
     cwd = Path.cwd()
-    marker = (cwd / study.out / CHECK_FILE).resolve()
     token = uuid.uuid4().hex
-    S._write_json(marker, {"token": token})
+    try:
+        (cwd / study.out).mkdir(parents=True, exist_ok=True)
+        marker = (cwd / study.out / CHECK_FILE.format(token[:12])).resolve()
+        S._write_json(marker, {"token": token})
+    except OSError as exc:
+        raise UsageError(f"study {study.out}: cannot write there ({exc.strerror or exc})") from None
     try:
         args = ["python3", "-m", "harness.study_ray", "check", "--cwd", str(cwd), "--marker", str(marker)]
         sid = cluster.client.submit_job(

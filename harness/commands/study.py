@@ -68,14 +68,16 @@ def run(args: argparse.Namespace) -> int:
     missing = None if args.no_plot else S.plots_missing()
     if missing:
         raise UsageError(f"the PNGs need matplotlib ({missing}): pip install 'rlvr-harness[plots]', or pass --no-plot")
+    if ray:  # before any other work: one line when a node cannot see the study folder
+        R.check_visible(cluster, study)
     with S.lock(study):
+        if not (ray or args.report):  # a Ray job of an earlier driver may still write here: one line
+            R.refuse_pending(study)
         if ray:
-            R.check_visible(cluster, study)  # before any stage: one line when a node cannot see the folder
             failed = R.run(study, cluster, jobs=args.jobs, say=lambda m: print(m, flush=True))
         elif args.report:
             failed = []
         else:
-            R.refuse_pending(study)  # a Ray job of an earlier driver may still write here: one line
             failed = S.run(study, jobs=args.jobs)
         for path in S.outputs(study, plots=not args.no_plot):
             print(f"wrote {path}")
