@@ -53,7 +53,7 @@ class EvalConfig:
     force_answer: bool = False  # continue samples cut before they answered and grade that too (harness/forcing.py)
     force_tokens: int = 32  # new tokens a forced answer may take, at temperature 0
     leaderboard: bool = True
-    verbose: bool = False  # vllm: INFO logs (always on stderr)
+    verbose: bool = False  # vllm: its warnings too (on stderr); by default errors only
 
 
 @dataclass

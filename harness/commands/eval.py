@@ -123,7 +123,7 @@ def register(sub) -> None:
         "-v",
         "--verbose",
         action="store_true",
-        help="vllm: its INFO log (on stderr); by default only its warnings and errors",
+        help="vllm: its warnings too (on stderr); by default only its errors",
     )
     p.add_argument("--dp-rank", type=int, help=argparse.SUPPRESS)  # set by the data-parallel parent
     p.set_defaults(func=run)
