@@ -284,17 +284,41 @@ def test_harness_train_notes_the_premise_for_entropy_arms_only(digits, tmp_path,
         assert "premise check" not in capsys.readouterr().out, name
 
 
-def test_harness_train_goes_on_when_the_check_cannot_run(digits, tmp_path, capsys):
-    """A check that raises (here: template switches for a tokenizer without a chat template) is one note naming
-    why, and the pre-flight returns instead of raising: whatever stops a run is the trainer's to say."""
+def test_harness_train_goes_on_when_the_check_cannot_run(digits, tmp_path, monkeypatch):
+    """The pre-flight leaves the run as it found it (random generators, train mode), and a check that raises is
+    one note naming why instead of an error: whatever stops a run is the trainer's to say."""
+    import random
+
+    import torch
+
     from harness.commands import train as train_cmd
     from train.config import load_config
+    from train.trainer import Trainer
 
-    cfg = load_config(None, {"model": str(digits), "out": str(tmp_path / "x"), "data": "synthetic:size=4"}).check()
-    cfg.chat_template_kwargs = {"enable_thinking": False}  # the digit tokenizer has no chat template
-    said = []
-    assert train_cmd.preflight(cfg, say=said.append) is None
-    assert len(said) == 1 and said[0].startswith("note: premise check could not run (TaskError: chat template kwargs")
+    flags = dict(a.lstrip("-").split("=", 1) for a in _train_flags(digits, tmp_path / "x"))
+    cfg = load_config(None, {k.replace("-", "_"): v for k, v in flags.items()}).check()
+    trainer = Trainer(cfg, log=lambda *_: None)
+    try:
+        torch.manual_seed(123)
+        random.seed(0)
+        rng = torch.get_rng_state()
+        said = []
+        d = train_cmd.preflight(trainer, say=said.append)  # the run's own sampler: it reseeds torch per chunk
+        assert d["settings"]["backend"] == "hf" and d["numbers"]["responses"] == 32 and said[0].startswith("note:")
+        assert torch.equal(torch.get_rng_state(), rng) and random.random() == random.Random(0).random()
+        assert trainer.model.training
+
+        def broken(*args, **kwargs):
+            raise RuntimeError("the engine died\nmore")
+
+        monkeypatch.setattr(trainer, "sample", broken)
+        said.clear()
+        assert train_cmd.preflight(trainer, say=said.append) is None
+        assert said == [
+            "note: premise check could not run (RuntimeError: the engine died); training goes on without it"
+        ]
+    finally:
+        trainer.close()
 
 
 def test_harness_study_checks_the_premise_once_and_the_report_opens_with_it(digits, tmp_path, capsys):
@@ -329,8 +353,9 @@ def test_harness_study_checks_the_premise_once_and_the_report_opens_with_it(digi
     assert args[:2] == ["entropy", "--premise"] and "--max-tokens" in args and "8" in args
 
     assert main(["study", "--config", str(cfg), "--dry-run"]) == 0
-    out = capsys.readouterr().out
+    out, err = capsys.readouterr()
     assert all("--no-premise" in x.split() for x in out.splitlines() if x.startswith("harness train "))
+    assert "pre-flight note, run here first, for top, bottom: harness entropy --premise --ckpt" in err
 
     said = []  # harness.study.run checks the premise before its first stage (here a runner that fails it)
     assert S.run(study, say=said.append, runner=lambda stage, say: False) == ["base"]

@@ -7,12 +7,17 @@ PNGs (`--no-plot`: tables only). `--dry-run` prints the exact commands, one grou
 in it): a second one there is one line, exit 2.
 `--executor ray [--ray-address ADDR]` submits every stage as a Ray job instead (harness.study_ray): the study
 folder must be on storage every node sees, which is checked (one line, exit 2) before any stage is submitted.
+Before any stage, the arms that select tokens by entropy get the paper's premise checked on the base model, once
+(`harness.study.premise`, `harness entropy --premise` in a process here with either executor): the verdict is
+printed as a note, opens report.md, and never stops the study (`--dry-run` prints its command on stderr).
 The work is `harness.study` (and `harness.study_report` for the report).
 """
 
 from __future__ import annotations
 
 import argparse
+import shlex
+import sys
 
 from harness.errors import UsageError
 
@@ -55,6 +60,10 @@ def run(args: argparse.Namespace) -> int:
         raise UsageError("--ray-address needs --executor ray")
     study = S.load(args.config)
     if args.dry_run:
+        for cmd, _, arms in S.premise_checks(study):  # on stderr: stdout holds the stages alone
+            print(
+                f"# pre-flight note, run here first, for {', '.join(arms)}: harness {shlex.join(cmd)}", file=sys.stderr
+            )
         if args.executor == "ray":
             R.dry_run(study, args.ray_address)
             return 0

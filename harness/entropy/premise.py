@@ -215,18 +215,6 @@ def check(
         raise UsageError(f"checkpoint {ckpt} wrote no response tokens")
     if model is None:
         model = measure.load_model(ckpt, device, dtype)
-    say(f"premise: entropy of {sum(map(len, outs))} response tokens at T={temperature:g}")
-    ent, _ = measure.token_entropies(
-        model, prompts, outs, temperature=temperature, max_batch_tokens=batch_tokens, progress=progress
-    )
-    del model
-    if device.type == "cuda":
-        torch.cuda.empty_cache()
-    texts = measure.token_texts(tokenizer, [t for r in outs for t in r])
-    flat_texts = [texts[t] for r in outs for t in r]
-    nums = numbers(np.concatenate(ent), flat_texts, rho, top)
-    nums.update(responses=len(outs), prompts=len({tuple(p) for p in prompts}))
-    shape, line = verdict(nums)
     settings = {
         "checkpoint": str(ckpt),
         "temperature": temperature,
@@ -239,7 +227,57 @@ def check(
         "backend": backend,
         "device": str(device),
     }
-    return Premise(settings, nums, shape, line, prompts, outs, ent)
+    result = from_samples(
+        model,
+        tokenizer,
+        prompts,
+        outs,
+        temperature=temperature,
+        rho=rho,
+        top=top,
+        settings=settings,
+        batch_tokens=batch_tokens,
+        progress=progress,
+        say=say,
+    )
+    del model
+    if device.type == "cuda":
+        torch.cuda.empty_cache()
+    return result
+
+
+def from_samples(
+    model,
+    tokenizer,
+    prompts: list,
+    responses: list,
+    *,
+    temperature: float,
+    rho: float,
+    settings: dict,
+    top: int = 20,
+    batch_tokens: int = 8192,
+    progress: bool = False,
+    say=None,
+) -> Premise:
+    """The premise of responses already sampled (prompt ids and response ids per row) from `model`, whose entropy
+    is measured with `measure.token_entropies` at `temperature`. `harness train` calls it with its own sampler's
+    responses and its policy before the first step; `check` with a harness sampler's."""
+    from harness.entropy import measure
+
+    rows = [(p, r) for p, r in zip(prompts, responses) if len(r)]
+    if not rows:
+        raise ValueError("no response tokens to measure")
+    prompts, responses = [p for p, _ in rows], [r for _, r in rows]
+    (say or (lambda _m: None))(f"premise: entropy of {sum(map(len, responses))} response tokens at T={temperature:g}")
+    ent, _ = measure.token_entropies(
+        model, prompts, responses, temperature=temperature, max_batch_tokens=batch_tokens, progress=progress
+    )
+    texts = measure.token_texts(tokenizer, [t for r in responses for t in r])
+    nums = numbers(np.concatenate(ent), [texts[t] for r in responses for t in r], rho, top)
+    nums.update(responses=len(responses), prompts=len({tuple(p) for p in prompts}))
+    shape, line = verdict(nums)
+    return Premise(dict(settings), nums, shape, line, prompts, responses, ent)
 
 
 def note(p: Premise | dict, arms: list[str] | None = None) -> str:
