@@ -163,5 +163,6 @@ def _wait_for(done, timeout: float = 120.0) -> None:
 
     deadline = time.monotonic() + timeout
     while not done():
-        assert time.monotonic() < deadline, "timed out"
+        if time.monotonic() > deadline:  # the backstop of a wait on a file
+            pytest.fail("timed out waiting")
         time.sleep(0.05)
