@@ -179,20 +179,39 @@ def sample_seed(base_seed: int, task: str, problem_id: str, sample_idx: int) -> 
 
 
 class RunLock:
-    """An exclusive flock on the run folder: two processes never write the same run. kill -9 releases it."""
+    """An exclusive flock on a folder's `.lock` (a run's, a study's): two processes never write the same folder.
+    The holder writes its pid there, so a refused process can say who holds it. kill -9 releases it."""
 
     def __init__(self, run_dir: Path):
-        self.fd = os.open(run_dir / ".lock", os.O_RDWR | os.O_CREAT, 0o644)
+        self.path = Path(run_dir) / ".lock"
+        self.fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
 
     def acquire(self) -> bool:
         try:
             fcntl.flock(self.fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            return True
         except BlockingIOError:
             return False
+        os.ftruncate(self.fd, 0)
+        os.pwrite(self.fd, f"{os.getpid()}\n".encode(), 0)
+        return True
+
+    def holder(self) -> str:
+        """The pid the holder wrote ("?" when unknown)."""
+        try:
+            return self.path.read_text().strip() or "?"
+        except OSError:
+            return "?"
 
     def release(self) -> None:
-        os.close(self.fd)  # closing releases the lock
+        if self.fd is not None:
+            os.close(self.fd)  # closing releases the lock
+            self.fd = None
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.release()
 
 
 def write_shard(run_dir: Path, rows: list[dict], *, kind: str = "shard", schema: pa.Schema = SCHEMA) -> Path | None:

@@ -32,7 +32,6 @@ submits it as a Ray job whose process calls `run_stage` on a node (same command,
 from __future__ import annotations
 
 import ctypes
-import fcntl
 import json
 import math
 import os
@@ -522,48 +521,21 @@ def premise(study: Study, say=print) -> list[dict]:
 # ----------------------------------------------------------------------------- running
 
 
-class StudyLock:
-    """An exclusive flock on OUT/.lock, held for a whole study (stages and outputs); kill -9 releases it."""
+def lock(study: Study):
+    """Hold the study folder (harness.store.RunLock on OUT/.lock), or a UsageError naming the study that holds
+    it (creates the folder)."""
+    from harness import store
 
-    def __init__(self, out: Path):
-        self.path, self.fd = out / ".lock", None
-        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            os.close(fd)
-            raise
-        self.fd = fd
-        os.ftruncate(fd, 0)
-        os.write(fd, f"{os.getpid()}\n".encode())
-
-    def release(self) -> None:
-        if self.fd is not None:
-            os.close(self.fd)
-            self.fd = None
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.release()
-
-
-def lock(study: Study) -> StudyLock:
-    """Hold the study folder, or a UsageError naming the study that holds it (creates the folder)."""
     try:
         study.out.mkdir(parents=True, exist_ok=True)
-        return StudyLock(study.out)
-    except BlockingIOError:
-        try:
-            pid = (study.out / ".lock").read_text().strip() or "?"
-        except OSError:
-            pid = "?"
-        raise UsageError(
-            f"study {study.out}: another harness study (pid {pid}) is running there; wait for it to end"
-        ) from None
+        held = store.RunLock(study.out)
     except OSError as exc:
         raise UsageError(f"study {study.out}: cannot write there ({exc.strerror or exc})") from None
+    if held.acquire():
+        return held
+    pid = held.holder()
+    held.release()
+    raise UsageError(f"study {study.out}: another harness study (pid {pid}) is running there; wait for it to end")
 
 
 def _die_with_parent() -> None:
