@@ -337,13 +337,14 @@ def _force(p: Plan, sampler):
     none (a rerun); returns the sampler to close."""
     from harness import forcing
 
-    if not forcing.candidates(p.run_dir, p.config.answer_policy, set(p.wanted)):
+    todo = forcing.candidates(p.run_dir, p.config.answer_policy, set(p.wanted))
+    if not todo:
         return sampler
     sampler = sampler or _sampler(p)
     decode = lambda ids: p.tokenizer.decode(ids, skip_special_tokens=True)  # noqa: E731
     kinds = {t.name: t.kind for t, _ in p.tasks}
     opens = lambda ids: prompt_opens_thought(p.tokenizer, ids)  # noqa: E731
-    n = forcing.force(p, sampler, decode=decode, kinds=kinds, opens=opens, timeout=p.config.grade_timeout)
+    n = forcing.force(p, sampler, todo, decode=decode, kinds=kinds, opens=opens, timeout=p.config.grade_timeout)
     print(f"run {p.run_id}: {n} cut sample(s) forced to answer", file=sys.stderr)
     return sampler
 

@@ -44,14 +44,11 @@ def candidates(run_dir, policy: str, wanted: set) -> list[dict]:
     return out
 
 
-def force(p, sampler, *, decode, kinds: dict, opens, timeout: float, chunk: int = 64) -> int:
-    """Continue every candidate of the plan's run with `sampler` and store the forced verdicts, `chunk` a shard.
-    `opens(prompt_ids)`: the chat template opened the thought. Returns how many were forced."""
+def force(p, sampler, todo: list[dict], *, decode, kinds: dict, opens, timeout: float, chunk: int = 64) -> int:
+    """Continue the `todo` rows (`candidates`) of the plan's run with `sampler` and store the forced verdicts,
+    `chunk` a shard. `opens(prompt_ids)`: the chat template opened the thought. Returns how many were forced."""
     cfg = p.config
     policy = cfg.answer_policy
-    todo = candidates(p.run_dir, policy, {k for k in p.wanted})
-    if not todo:
-        return 0
     fulls = regrade.full_rows(p.run_dir, {(r["task"], r["problem_id"], r["sample_idx"]) for r in todo})
     params = SamplingParams(0.0, 1.0, cfg.force_tokens)
     done = 0
