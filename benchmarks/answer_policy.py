@@ -21,7 +21,7 @@ def policy_rows(run_dir, policy: str, decode, kinds: dict) -> list[dict]:
     budgets = sorted(store.read_manifest(run_dir)["scored_budgets"])
     rows, items = [], []
     for f in full:
-        r, i = regrade.rows_for(f, budgets, policy, decode, kinds, 5.0)
+        r, i = regrade.rows_for(f, budgets, policy, decode, kinds)
         rows += r
         items += i
     for row, g in zip(rows, regrade.grade_cuts(items, policy, 5.0)):

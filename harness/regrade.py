@@ -75,7 +75,7 @@ def full_rows(run_dir, keys) -> dict[tuple, dict]:
     return {k: r for r in rows if (k := (r["task"], r["problem_id"], r["sample_idx"])) in wanted}
 
 
-def rows_for(full: dict, budgets: list[int], policy: str, decode: Callable, kinds: dict, timeout: float):
+def rows_for(full: dict, budgets: list[int], policy: str, decode: Callable, kinds: dict):
     """New rows for one stored sample at `budgets` under `policy` (no text or ids: its full row keeps them)."""
     rows, items = [], []
     for b in budgets:
@@ -109,7 +109,7 @@ def fill(run_dir, policy: str, budgets: list[int], *, decode: Callable, kinds: d
         fulls = full_rows(run_dir, chunk)
         rows, items = [], []
         for k in chunk:
-            r, i = rows_for(fulls[k], todo[k], policy, decode, kinds, timeout)
+            r, i = rows_for(fulls[k], todo[k], policy, decode, kinds)
             rows += r
             items += i
         for row, g in zip(rows, grade_cuts(items, policy, timeout)):

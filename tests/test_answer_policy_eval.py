@@ -103,11 +103,12 @@ def test_a_regrade_under_a_runs_own_policy_reproduces_its_rows(evaluated):
     decode = regrade.LazyDecoder(store.read_manifest(run_dir)["checkpoint"])
     for r in rows:
         new, items = regrade.rows_for(
-            full[(r["task"], r["problem_id"], r["sample_idx"])], [r["budget"]], "committed", decode, kinds, 5.0
+            full[(r["task"], r["problem_id"], r["sample_idx"])], [r["budget"]], "committed", decode, kinds
         )
         (g,) = regrade.grade_cuts(items, "committed", 5.0)
         new[0].update(regrade.verdict_columns(g, "committed"))
-        same = ("budget", "response_tokens", "finish_reason", "truncated", "think_closed", "repetition_loop", *VERDICT)
+        same = ("budget", "response_tokens", "think_tokens", "answer_tokens", "finish_reason", "truncated")
+        same += ("think_closed", "repetition_loop", *VERDICT)
         assert {c: new[0][c] for c in same} == {c: r[c] for c in same}
 
 
