@@ -236,6 +236,8 @@ def execute(p: Plan, *, dp_rank: int | None = None, progress: bool = True) -> di
                 t = time.time()
                 sampler = _sampler(p)
                 phases["engine_load_s"], t = round(time.time() - t, 3), time.time()
+                if info is not None and getattr(sampler, "dtype", None):
+                    info["engine_dtype"] = sampler.dtype  # the samples' numerics (vLLM's choice or ours)
                 _generate(p, sampler, requests, progress)
                 phases["generate_s"] = round(time.time() - t, 3)
             if dp_rank is not None:
