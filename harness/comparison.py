@@ -2,6 +2,8 @@
 
 Everything here works from the leaderboard alone: each row carries its per-problem counts, so two runs
 (or two budgets of one run) are paired problem by problem without reopening the sample store.
+`report` renders the scores, differences and gains as `harness compare` prints them; `paper_table` the
+paper's main table (checkpoints x task and budget).
 """
 
 from __future__ import annotations
@@ -10,7 +12,8 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from harness import metrics
+from harness import metrics, tables
+from harness.tables import ci, pct
 
 
 @dataclass
@@ -112,3 +115,147 @@ def _names(row: dict, who: str) -> bool:
     if not ckpt:
         return False
     return ckpt == who or os.path.abspath(ckpt) == os.path.abspath(who) or Path(ckpt).name == who
+
+
+def report(selections: list[Selection], fmt: str, *, iters: int, seed: int) -> str:
+    """Three sections (scores, paired differences, budget gains) as text/Markdown, or one flat CSV."""
+    scores, diffs, gains = [], [], []
+    base = selections[0]
+    for task in tasks_of(selections):
+        budgets = requested_budgets(selections, task)
+        for budget in budgets:
+            for s in selections:
+                r = s.rows.get((task, budget))
+                if r is not None:
+                    scores.append(
+                        [
+                            "score",
+                            task,
+                            budget,
+                            s.label,
+                            "",
+                            r["avg"],
+                            r["ci_lo"],
+                            r["ci_hi"],
+                            r["n"],
+                            r["problems"],
+                            "",
+                            r["run_id"],
+                            r["forced_avg"],
+                        ]
+                    )
+            for s in selections[1:]:
+                a, b = base.rows.get((task, budget)), s.rows.get((task, budget))
+                if a is None or b is None:
+                    continue
+                p = paired(a, b, (base.label, s.label), iters=iters, seed=seed)
+                diffs.append(_paired_record("difference", task, budget, base.label, s.label, p))
+        for s in selections:
+            asked = [b for b in budgets if (task, b) in s.rows]
+            if len(asked) < 2:
+                continue
+            lo_b, hi_b = asked[0], asked[-1]
+            p = paired(
+                s.rows[(task, hi_b)], s.rows[(task, lo_b)], ("larger budget", "smaller budget"), iters=iters, seed=seed
+            )
+            gains.append(_paired_record("budget gain", task, hi_b, s.label, f"budget {lo_b}", p))
+
+    if fmt == "csv":
+        headers = [
+            "kind",
+            "task",
+            "budget",
+            "checkpoint",
+            "versus",
+            "value",
+            "ci_lo",
+            "ci_hi",
+            "n",
+            "problems",
+            "verdict",
+            "run_id",
+            "forced_value",
+        ]
+        return tables.render(headers, scores + [d + [None] for d in diffs + gains], "csv")
+    title = (lambda t: f"### {t}\n\n") if fmt == "markdown" else (lambda t: f"{t}\n")
+    out = [title("avg@n per checkpoint (95% bootstrap CI over problems)")]
+    forced = any(row[-1] is not None for row in scores)  # --force-answer runs: their forced avg@n beside
+    out.append(
+        tables.render(
+            ["task", "budget", "checkpoint", "avg@n %", "95% CI", *(["forced %"] if forced else []), "n", "problems"]
+            + ["run id"],
+            [
+                [t, b, who, pct(v), ci(lo, hi), *([pct(fv)] if forced else []), n, m, (rid or "")[:12]]
+                for _, t, b, who, _, v, lo, hi, n, m, _, rid, fv in scores
+            ],
+            fmt,
+        )
+    )
+    if diffs:
+        out.append(
+            "\n"
+            + title(
+                f"paired difference, {base.label} minus each other checkpoint (same problems resampled on both sides)"
+            )
+        )
+        out.append(
+            tables.render(
+                ["task", "budget", "comparison", "diff pts", "95% CI", "problems", "verdict"],
+                [
+                    [t, b, f"{who} - {vs}", _pts(v), _pts_ci(lo, hi), m, verdict]
+                    for _, t, b, who, vs, v, lo, hi, _, m, verdict, _ in diffs
+                ],
+                fmt,
+            )
+        )
+    if gains:
+        out.append("\n" + title("budget gain per checkpoint (largest minus smallest requested budget, paired)"))
+        out.append(
+            tables.render(
+                ["checkpoint", "task", "budgets", "gain pts", "95% CI", "problems", "verdict"],
+                [
+                    [who, t, f"{vs.split()[-1]} -> {b}", _pts(v), _pts_ci(lo, hi), m, verdict]
+                    for _, t, b, who, vs, v, lo, hi, _, m, verdict, _ in gains
+                ],
+                fmt,
+            )
+        )
+    return "".join(out)
+
+
+def paper_table(selections: list[Selection], fmt: str) -> str:
+    """Rows: checkpoints. Columns: each task at each requested budget, avg@n in percent."""
+    columns = [(t, b) for t in tasks_of(selections) for b in requested_budgets(selections, t)]
+    headers = ["checkpoint"] + [f"{task_name(t)} @{budget_name(b)}" for t, b in columns]
+    body = []
+    for s in selections:
+        cells = [pct(s.rows[c]["avg"]) if c in s.rows else "-" for c in columns]
+        body.append([s.label] + cells)
+    return tables.render(headers, body, fmt)
+
+
+def _paired_record(kind, task, budget, label, versus, p) -> list:
+    if p is None:
+        return [
+            kind,
+            task,
+            budget,
+            label,
+            versus,
+            None,
+            None,
+            None,
+            None,
+            0,
+            "no per-problem scores to pair (old leaderboard row or no shared problems)",
+            "",
+        ]
+    return [kind, task, budget, label, versus, p.diff, p.lo, p.hi, None, p.problems, p.verdict, ""]
+
+
+def _pts(x: float | None) -> str:
+    return "" if x is None else f"{100 * x:+.1f}"
+
+
+def _pts_ci(lo: float | None, hi: float | None) -> str:
+    return "" if lo is None else f"[{_pts(lo)}, {_pts(hi)}]"

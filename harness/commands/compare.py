@@ -16,7 +16,6 @@ import sys
 from harness.commands.options import add_output_arguments, add_source_arguments
 from harness.errors import UsageError
 from harness.outputs import emit, writable_file
-from harness.tables import ci, pct
 
 
 def register(sub) -> None:
@@ -69,9 +68,9 @@ def run(args: argparse.Namespace) -> int:
     parts = []
     for policy, selections in by_policy.items():
         body = (
-            paper_table(selections, args.format)
+            comparison.paper_table(selections, args.format)
             if args.paper_table
-            else comparison_report(selections, args.format, iters=args.iters, seed=args.seed)
+            else comparison.report(selections, args.format, iters=args.iters, seed=args.seed)
         )
         if args.format == "csv":
             parts.append(body)
@@ -131,151 +130,3 @@ def _select(rows: list[dict], who: str):
             file=sys.stderr,
         )
     return s
-
-
-def comparison_report(selections, fmt: str, *, iters: int, seed: int) -> str:
-    """Three sections (scores, paired differences, budget gains) as text/Markdown, or one flat CSV."""
-    from harness import comparison, tables
-
-    scores, diffs, gains = [], [], []
-    base = selections[0]
-    for task in comparison.tasks_of(selections):
-        budgets = comparison.requested_budgets(selections, task)
-        for budget in budgets:
-            for s in selections:
-                r = s.rows.get((task, budget))
-                if r is not None:
-                    scores.append(
-                        [
-                            "score",
-                            task,
-                            budget,
-                            s.label,
-                            "",
-                            r["avg"],
-                            r["ci_lo"],
-                            r["ci_hi"],
-                            r["n"],
-                            r["problems"],
-                            "",
-                            r["run_id"],
-                            r["forced_avg"],
-                        ]
-                    )
-            for s in selections[1:]:
-                a, b = base.rows.get((task, budget)), s.rows.get((task, budget))
-                if a is None or b is None:
-                    continue
-                p = comparison.paired(a, b, (base.label, s.label), iters=iters, seed=seed)
-                diffs.append(_paired_record("difference", task, budget, base.label, s.label, p))
-        for s in selections:
-            asked = [b for b in budgets if (task, b) in s.rows]
-            if len(asked) < 2:
-                continue
-            lo_b, hi_b = asked[0], asked[-1]
-            p = comparison.paired(
-                s.rows[(task, hi_b)], s.rows[(task, lo_b)], ("larger budget", "smaller budget"), iters=iters, seed=seed
-            )
-            gains.append(_paired_record("budget gain", task, hi_b, s.label, f"budget {lo_b}", p))
-
-    if fmt == "csv":
-        headers = [
-            "kind",
-            "task",
-            "budget",
-            "checkpoint",
-            "versus",
-            "value",
-            "ci_lo",
-            "ci_hi",
-            "n",
-            "problems",
-            "verdict",
-            "run_id",
-            "forced_value",
-        ]
-        return tables.render(headers, scores + [d + [None] for d in diffs + gains], "csv")
-    title = (lambda t: f"### {t}\n\n") if fmt == "markdown" else (lambda t: f"{t}\n")
-    out = [title("avg@n per checkpoint (95% bootstrap CI over problems)")]
-    forced = any(row[-1] is not None for row in scores)  # --force-answer runs: their forced avg@n beside
-    out.append(
-        tables.render(
-            ["task", "budget", "checkpoint", "avg@n %", "95% CI", *(["forced %"] if forced else []), "n", "problems"]
-            + ["run id"],
-            [
-                [t, b, who, pct(v), ci(lo, hi), *([pct(fv)] if forced else []), n, m, (rid or "")[:12]]
-                for _, t, b, who, _, v, lo, hi, n, m, _, rid, fv in scores
-            ],
-            fmt,
-        )
-    )
-    if diffs:
-        out.append(
-            "\n"
-            + title(
-                f"paired difference, {base.label} minus each other checkpoint (same problems resampled on both sides)"
-            )
-        )
-        out.append(
-            tables.render(
-                ["task", "budget", "comparison", "diff pts", "95% CI", "problems", "verdict"],
-                [
-                    [t, b, f"{who} - {vs}", _pts(v), _pts_ci(lo, hi), m, verdict]
-                    for _, t, b, who, vs, v, lo, hi, _, m, verdict, _ in diffs
-                ],
-                fmt,
-            )
-        )
-    if gains:
-        out.append("\n" + title("budget gain per checkpoint (largest minus smallest requested budget, paired)"))
-        out.append(
-            tables.render(
-                ["checkpoint", "task", "budgets", "gain pts", "95% CI", "problems", "verdict"],
-                [
-                    [who, t, f"{vs.split()[-1]} -> {b}", _pts(v), _pts_ci(lo, hi), m, verdict]
-                    for _, t, b, who, vs, v, lo, hi, _, m, verdict, _ in gains
-                ],
-                fmt,
-            )
-        )
-    return "".join(out)
-
-
-def paper_table(selections, fmt: str) -> str:
-    """Rows: checkpoints. Columns: each task at each requested budget, avg@n in percent."""
-    from harness import comparison, tables
-
-    columns = [(t, b) for t in comparison.tasks_of(selections) for b in comparison.requested_budgets(selections, t)]
-    headers = ["checkpoint"] + [f"{comparison.task_name(t)} @{comparison.budget_name(b)}" for t, b in columns]
-    body = []
-    for s in selections:
-        cells = [pct(s.rows[c]["avg"]) if c in s.rows else "-" for c in columns]
-        body.append([s.label] + cells)
-    return tables.render(headers, body, fmt)
-
-
-def _paired_record(kind, task, budget, label, versus, p) -> list:
-    if p is None:
-        return [
-            kind,
-            task,
-            budget,
-            label,
-            versus,
-            None,
-            None,
-            None,
-            None,
-            0,
-            "no per-problem scores to pair (old leaderboard row or no shared problems)",
-            "",
-        ]
-    return [kind, task, budget, label, versus, p.diff, p.lo, p.hi, None, p.problems, p.verdict, ""]
-
-
-def _pts(x: float | None) -> str:
-    return "" if x is None else f"{100 * x:+.1f}"
-
-
-def _pts_ci(lo: float | None, hi: float | None) -> str:
-    return "" if lo is None else f"[{_pts(lo)}, {_pts(hi)}]"
