@@ -25,6 +25,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from harness import eval_defaults
+
 
 def bare(args) -> None:
     """The baseline: the same prompts and sampling, vLLM only, nothing stored or graded."""
@@ -107,8 +109,8 @@ def main() -> None:
     ap.add_argument("--limit", type=int, default=4)
     ap.add_argument("--n", type=int, default=4)
     ap.add_argument("--max-tokens", default="160,232")
-    ap.add_argument("--temperature", type=float, default=0.6)
-    ap.add_argument("--top-p", type=float, default=0.95)
+    ap.add_argument("--temperature", type=float, default=eval_defaults.TEMPERATURE)
+    ap.add_argument("--top-p", type=float, default=eval_defaults.TOP_P)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--repeats", type=int, default=1, help="alternate baseline and harness this many times; medians")
     ap.add_argument("--bare", help=argparse.SUPPRESS)  # internal: run the baseline from this prompt file

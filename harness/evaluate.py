@@ -17,7 +17,7 @@ from dataclasses import asdict, dataclass, field
 from functools import cached_property
 from pathlib import Path
 
-from harness import __version__, regrade, repetition, store
+from harness import __version__, eval_defaults, regrade, repetition, store
 from harness.backends import Request, SamplingParams, chat_prompt_ids, load_tokenizer, make_sampler
 from harness.budgets import budget_list, cut, thought_length, thought_split
 from harness.errors import UsageError
@@ -28,12 +28,12 @@ from tasks.policy import DEFAULT_POLICY
 class EvalConfig:
     ckpt: str
     tasks: list[str]
-    n: int = 16
-    temperature: float = 0.6
-    top_p: float = 0.95
-    budgets: list[int] = field(default_factory=lambda: [20480, 29696])
+    n: int = eval_defaults.N
+    temperature: float = eval_defaults.TEMPERATURE
+    top_p: float = eval_defaults.TOP_P
+    budgets: list[int] = field(default_factory=lambda: list(eval_defaults.BUDGETS))
     budget_curve: int | None = None
-    template: str = "boxed"
+    template: str = eval_defaults.TEMPLATE
     backend: str = "vllm"
     out: str = "results"
     limit: int | None = None

@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from harness import eval_defaults
 from harness.backends import BACKENDS
 from harness.backends.openai_compat import APIS
 from harness.errors import UsageError
@@ -46,22 +47,24 @@ def register(sub) -> None:
     )
     p.add_argument(
         "--tasks",
-        default="aime24,aime25",
+        default=",".join(eval_defaults.TASKS),
         help="comma-separated task specs: aime24, aime25, aime26, synthetic:size=N, file:PATH, or a registered "
         "name (`harness tasks` lists them)",
     )
-    p.add_argument("--n", type=int, default=16, help="samples per problem")
-    p.add_argument("--temperature", type=float, default=0.6, help="sampling temperature")
-    p.add_argument("--top-p", type=float, default=0.95, help="nucleus sampling: smallest token set of this mass")
+    p.add_argument("--n", type=int, default=eval_defaults.N, help="samples per problem")
+    p.add_argument("--temperature", type=float, default=eval_defaults.TEMPERATURE, help="sampling temperature")
+    p.add_argument(
+        "--top-p", type=float, default=eval_defaults.TOP_P, help="nucleus sampling: smallest token set of this mass"
+    )
     p.add_argument(
         "--max-tokens",
-        default="20480,29696",
+        default=",".join(map(str, eval_defaults.BUDGETS)),
         help="comma-separated budgets; generated once at the largest, smaller ones scored by cutting",
     )
     p.add_argument(
         "--budget-curve", type=int, metavar="STEP", help="also score every STEP tokens below the largest budget"
     )
-    p.add_argument("--template", default="boxed", help="prompt template (boxed, dapo, plain)")
+    p.add_argument("--template", default=eval_defaults.TEMPLATE, help="prompt template (boxed, dapo, plain)")
     p.add_argument(
         "--system-prompt", metavar="TEXT", help="a system message before every prompt (recorded in the run id)"
     )
