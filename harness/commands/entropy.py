@@ -108,7 +108,7 @@ def register(sub) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from harness.entropy import measure, report, stats
+    from harness.entropy import analysis, measure
 
     if args.premise:
         return _premise(args)
@@ -123,103 +123,34 @@ def run(args: argparse.Namespace) -> int:
     )
     for c in ckpts:
         _check_checkpoint(c)
-    temperature = args.temperature if args.temperature is not None else measure.sampling_temperature(table)
-    if temperature <= 0:
-        raise UsageError(f"entropy at temperature {temperature} is undefined: pass --temperature > 0")
-    data = args.data or _recorded_source(manifest)
-
-    from harness.backends import load_tokenizer
-
-    tokenizers = [load_tokenizer(c) for c in ckpts]
-    from tasks.loading import generated_spec
-
-    specs = {
-        t: spec for t, src in ((manifest or {}).get("task_sources") or {}).items() if (spec := generated_spec(src))
-    }
-    prompts = measure.rebuild_prompts(table, tokenizers[0], data, specs)
-    if len(ckpts) == 2 and measure.rebuild_prompts(table, tokenizers[1], data, specs) != prompts:
-        raise UsageError(
-            f"{ckpts[0]} and {ckpts[1]} tokenize the prompts differently: their entropies would be over "
-            "different tokens"
-        )
-    responses = table["token_ids"].to_pylist()
-    vocab = min(len(t) for t in tokenizers)
-    top_id = max((max(r) for r in responses if r), default=0)
-    if top_id >= vocab:
-        raise UsageError(
-            f"the responses hold token id {top_id}, beyond the tokenizer of the checkpoint ({vocab} tokens)"
-        )
-
-    run_label = ",".join(sorted({str(r) for r in measure.column(table, "run_id")}))
-    out = (
-        Path(args.out)
-        if args.out
-        else Path(args.results)
-        / "entropy"
-        / (f"{run_label}-" + ("compare-" if args.compare else "") + "-".join(c.name for c in ckpts))
-    )
+    plan = analysis.plan(table, manifest, ckpts, data=args.data, temperature=args.temperature)
+    out = Path(args.out) if args.out else analysis.default_out(args.results, plan)
     device = measure.pick_device(args.device)
     writable_dir(out, "--out")
-
-    results = []
-    for ckpt in ckpts:
-        model = measure.load_model(ckpt, device, args.dtype)
+    result = analysis.execute(
+        plan,
+        out,
+        device,
+        rho=args.rho,
+        top=args.top,
+        batch_tokens=args.batch_tokens,
+        dtype=args.dtype,
+        plot=not args.no_plot,
+        progress=not args.no_progress,
+        samples=args.samples,
+        command=f"harness {' '.join(sys.argv[1:])}",
+        say=lambda m: print(m, file=sys.stderr),
+    )
+    if result.text is not None:
+        print(result.text)
+    else:
+        a = result.summary["all"]
         print(
-            f"entropy: {ckpt} on {device}, {table.num_rows} samples, "
-            f"{sum(len(r) for r in responses)} tokens, T={temperature:g}",
-            file=sys.stderr,
+            f"{a['tokens']} tokens from {result.summary['samples']} samples: "
+            f"{100 * a['share_below_0.01']:.1f} % below 0.01, "
+            f"p50 {a['p50']:.3f}, p80 {a['p80']:.3f}, p90 {a['p90']:.3f}, p99 {a['p99']:.3f}"
         )
-        ent, lp = measure.token_entropies(
-            model,
-            prompts,
-            responses,
-            temperature=temperature,
-            max_batch_tokens=args.batch_tokens,
-            progress=not args.no_progress,
-        )
-        results.append((ent, lp))
-        del model
-
-    header = _header(args, table, run_label, ckpts, temperature, device, manifest)
-    out.mkdir(parents=True, exist_ok=True)
-    import pyarrow.parquet as pq
-
-    tok = measure.token_table(table, results[0][0], results[0][1], tokenizers[0])
-    if args.compare:
-        tok = measure.paired_token_table(tok, *results[1])
-        pq.write_table(tok, out / "compare_tokens.parquet")
-        c = stats.compare(tok["entropy_a"].to_numpy(), tok["entropy_b"].to_numpy(), args.rho)
-        text = report.compare_markdown(c, args.rho, header)
-        (out / "compare.md").write_text(text)
-        print(text)
-        print(f"wrote {out}/compare.md, compare_tokens.parquet", file=sys.stderr)
-        return 0
-
-    pq.write_table(tok, out / "tokens.parquet", compression="zstd")
-    s = stats.summarize(tok, args.rho, args.top)
-    (out / "summary.md").write_text(report.summary_markdown(s, header))
-    (out / "forking_tokens.md").write_text(
-        f"# Forking tokens: most frequent among the top {100 * args.rho:g} % entropy positions\n\n"
-        + "".join(f"- {h}\n" for h in header)
-        + "\n"
-        + report.forking_markdown(s["forking"], args.rho)
-    )
-    (out / "summary.json").write_text(json.dumps(s, indent=1) + "\n")
-    if not args.no_plot:
-        report.histogram_png(
-            tok["entropy"].to_numpy(),
-            out / "histogram.png",
-            f"{ckpts[0].name}, {run_label}: {tok.num_rows} response tokens, T={temperature:g}",
-        )
-    a = s["all"]
-    print(
-        f"{a['tokens']} tokens from {s['samples']} samples: {100 * a['share_below_0.01']:.1f} % below 0.01, "
-        f"p50 {a['p50']:.3f}, p80 {a['p80']:.3f}, p90 {a['p90']:.3f}, p99 {a['p99']:.3f}"
-    )
-    print(
-        f"wrote {out}/summary.md, forking_tokens.md, tokens.parquet" + ("" if args.no_plot else ", histogram.png"),
-        file=sys.stderr,
-    )
+    print(f"wrote {out}/{', '.join(result.files)}", file=sys.stderr)
     return 0
 
 
@@ -391,13 +322,6 @@ def _recorded_checkpoint(table, run_dir) -> str:
     return ckpts.pop()
 
 
-def _recorded_source(manifest: dict | None) -> str | None:
-    """The run's data source when it was a local path that still exists (else the default lookup)."""
-    sources = (manifest or {}).get("task_sources") or {}
-    paths = {str(Path(s).parent if Path(s).is_file() else s) for s in sources.values() if s and Path(s).exists()}
-    return paths.pop() if len(paths) == 1 else None
-
-
 def _check_checkpoint(ckpt: Path) -> None:
     from harness.store import WEIGHT_SUFFIXES
 
@@ -407,38 +331,3 @@ def _check_checkpoint(ckpt: Path) -> None:
         raise UsageError(f"checkpoint {ckpt} has no config.json")
     if not any(p.name.endswith(WEIGHT_SUFFIXES) for p in ckpt.iterdir()):
         raise UsageError(f"checkpoint {ckpt} has no weight files (*.safetensors, *.bin)")
-
-
-def _header(args, table, run_label, ckpts, temperature, device, manifest) -> list[str]:
-    """What a reader needs to trust the numbers: model, samples and how they were drawn, machine, date."""
-    import torch
-
-    tasks = sorted(set(table["task"].to_pylist()))
-    n_problems = len(set(zip(table["task"].to_pylist(), table["problem_id"].to_pylist())))
-    samp = (manifest or {}).get("sampling") or {}
-    top_p = samp.get("top_p")
-    lines = [
-        "model: " + " vs ".join(f"`{c}`" for c in ckpts),
-        f"samples: run `{run_label}`"
-        + (f" ({args.samples})" if args.samples else "")
-        + f", {', '.join(tasks)}: {n_problems} problems, {table.num_rows} samples"
-        + (
-            f", generated by `{(manifest or {}).get('checkpoint')}` with backend {manifest.get('backend')}, "
-            f"template {manifest.get('template')}, temperature {samp.get('temperature')}, top-p {top_p}, "
-            f"max tokens {samp.get('max_tokens')}, seed {samp.get('seed')}"
-            if manifest
-            else ""
-        ),
-        f"entropy: exact over the full vocabulary, softmax(logits / T) with T = {temperature:g}, teacher-forced "
-        f"on the stored token ids (prompt rebuilt and checked against the stored prompt length); "
-        f"top fraction rho = {args.rho:g}",
-        f"machine: {device} ("
-        + (
-            torch.cuda.get_device_name(device)
-            if device.type == "cuda"
-            else f"{platform.machine()}, {torch.get_num_threads()} torch threads"
-        )
-        + f"), torch {torch.__version__}, model dtype {args.dtype or ('bfloat16' if device.type == 'cuda' else 'float32')}",
-        f"date: {dt.datetime.now(dt.UTC):%Y-%m-%d %H:%M} UTC; command: `harness {' '.join(sys.argv[1:])}`",
-    ]
-    return lines

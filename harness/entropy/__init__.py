@@ -1,6 +1,7 @@
 """Token entropy of a checkpoint over stored chains of thought: the measurements behind "forking tokens".
 
 Three stages, one module each: `measure` (samples -> per-token entropies; torch and transformers inside
-its functions), `stats` (numbers, numpy only) and `report` (Markdown and the histogram). `harness entropy`
-runs them in that order; see harness/commands/entropy.py.
+its functions), `stats` (numbers, numpy only) and `report` (Markdown and the histogram). `analysis` runs them
+in that order over stored samples for `harness entropy` (harness/commands/entropy.py); `premise` samples a
+base checkpoint and checks the paper's premise.
 """

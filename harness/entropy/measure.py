@@ -2,6 +2,7 @@
 
     load_samples(run_dir=... | samples=...)  -> the stored responses (token ids, not re-tokenized text)
     rebuild_prompts(table, tokenizer, ...)     -> the exact prompt ids each response was generated from
+                                                  (harness.stored_prompts: the run's own rule)
     token_entropies(model, prompts, responses) -> per-token entropy and log-prob (teacher forcing)
     token_table(...)                           -> one row per response token (the per-token Parquet)
 
@@ -118,58 +119,25 @@ def sampling_temperature(table: pa.Table) -> float:
     return float(temps[0])
 
 
-def rebuild_prompts(
-    table: pa.Table, tokenizer, data: str | None = None, specs: dict[str, str] | None = None
-) -> list[tuple[int, ...]]:
+def rebuild_prompts(table: pa.Table, tokenizer, prompts=None) -> list[tuple[int, ...]]:
     """The prompt ids of each row, built exactly as `harness eval` built them, and checked against the store.
 
-    The question comes from the task data (its content hash must match the row's), the user message from
-    the named template (hash must match), the ids from the checkpoint's chat template via
-    `chat_prompt_ids`; their count must equal the stored `prompt_tokens`. Any mismatch means the
+    `prompts` (a `harness.stored_prompts.StoredPrompts`, default: one without a manifest) is the run's rule:
+    the question from the task data (its content hash must match the row's), the user message from the
+    recorded template (hash must match), the run's prompt switches, the checkpoint's chat template
+    (`tasks.prompts`); the count must equal the stored `prompt_tokens`. Any mismatch means the
     teacher-forced context would differ from the one the response was sampled in: a UsageError.
-    `specs`: task name -> the spec to load it by (a generated task's options, e.g. "synthetic:seed=1,size=32").
     """
-    import tasks
-    from harness.backends import chat_prompt_ids
+    from harness.stored_prompts import StoredPrompts
 
-    loaded: dict[str, dict] = {}
+    prompts = prompts if prompts is not None else StoredPrompts()
+    fields = ("task", "task_hash", "problem_id", "template", "template_hash", "prompt_tokens")
     cache: dict[tuple, tuple[int, ...]] = {}
     out = []
-    cols = zip(
-        table["task"].to_pylist(),
-        table["task_hash"].to_pylist(),
-        table["problem_id"].to_pylist(),
-        table["template"].to_pylist(),
-        table["template_hash"].to_pylist(),
-        table["prompt_tokens"].to_pylist(),
-    )
-    for task, task_hash, pid, tname, thash, n_prompt in cols:
-        key = (task, pid, tname)
-        if key not in cache:
-            if task not in loaded:
-                t = tasks.load((specs or {}).get(task, task), source=data)
-                if task_hash is not None and t.content_hash != task_hash:
-                    raise UsageError(
-                        f"task {task} from {t.source} has content hash {t.content_hash}, the samples were "
-                        f"generated from {task_hash}: pass --data with the same data"
-                    )
-                loaded[task] = {p.id: p for p in t.problems}
-            if pid not in loaded[task]:
-                raise UsageError(f"problem {pid} is not in task {task}")
-            template = tasks.get_template(tname)
-            if thash is not None and template.hash != thash:
-                raise UsageError(
-                    f"template {tname!r} has changed since the samples were generated "
-                    f"(hash {template.hash}, samples {thash})"
-                )
-            cache[key] = chat_prompt_ids(tokenizer, template.render(loaded[task][pid].question))
-        ids = cache[key]
-        if n_prompt is not None and len(ids) != n_prompt:
-            raise UsageError(
-                f"{task} {pid}: the rebuilt prompt has {len(ids)} tokens, the samples' had {n_prompt} "
-                "(a different tokenizer or chat template than the run used)"
-            )
-        out.append(ids)
+    for row in zip(*(table[f].to_pylist() for f in fields)):
+        if row not in cache:
+            cache[row] = prompts.ids(dict(zip(fields, row)), tokenizer)
+        out.append(cache[row])
     return out
 
 
