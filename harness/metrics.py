@@ -26,6 +26,12 @@ _EXACT_PASS_N = 1000
 # maj@k averages over every k-subset when there are at most this many, else over `draws` random ones.
 _EXACT_MAJ_SUBSETS = 5000
 
+# Every bootstrap interval of the harness (leaderboard CIs, `harness compare`, the study's claims, `harness view`):
+# 10,000 resamples of the problems from a fixed seed, a 95 % percentile interval. Callers take these names.
+BOOTSTRAP_ITERS = 10_000
+BOOTSTRAP_SEED = 0
+BOOTSTRAP_LEVEL = 0.95
+
 
 def pass_at_k(n: int, c: int, k: int) -> float:
     """Unbiased pass@k for one problem with `n` samples of which `c` are correct.
@@ -135,7 +141,11 @@ def avg_at_n(per_problem: Sequence[float]) -> tuple[float, float]:
 
 
 def bootstrap_ci(
-    values: Sequence[float], *, iters: int = 10000, seed: int = 0, level: float = 0.95
+    values: Sequence[float],
+    *,
+    iters: int = BOOTSTRAP_ITERS,
+    seed: int = BOOTSTRAP_SEED,
+    level: float = BOOTSTRAP_LEVEL,
 ) -> tuple[float, float, float]:
     """(mean, lo, hi): the mean of per-problem values and a percentile bootstrap interval over problems."""
     x = _as_vector(values, "values")
@@ -144,7 +154,12 @@ def bootstrap_ci(
 
 
 def paired_bootstrap(
-    a: Sequence[float], b: Sequence[float], *, iters: int = 10000, seed: int = 0, level: float = 0.95
+    a: Sequence[float],
+    b: Sequence[float],
+    *,
+    iters: int = BOOTSTRAP_ITERS,
+    seed: int = BOOTSTRAP_SEED,
+    level: float = BOOTSTRAP_LEVEL,
 ) -> tuple[float, float, float]:
     """(mean_diff, lo, hi) for mean(a) - mean(b), where a[i] and b[i] score the same problem i.
 

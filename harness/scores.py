@@ -31,10 +31,6 @@ REQUIRED_COLUMNS = (
     "extracted",
     "correct",
 )
-# Confidence intervals on the leaderboard: 95 % percentile bootstrap over problems, fixed seed.
-CI_LEVEL = 0.95
-CI_ITERS = 10000
-CI_SEED = 0
 
 
 @dataclass
@@ -125,7 +121,7 @@ def _score_group(run_id, task, budget, policy, per_problem, rows, columns, think
     problems = [per_problem[pid] for pid in ids]
     accuracies = [p.accuracy for p in problems]
     avg, se = metrics.avg_at_n(accuracies)
-    _, ci_lo, ci_hi = metrics.bootstrap_ci(accuracies, iters=CI_ITERS, seed=CI_SEED, level=CI_LEVEL)
+    _, ci_lo, ci_hi = metrics.bootstrap_ci(accuracies)  # metrics.BOOTSTRAP_*: the harness's one setting
     n = min(len(p.correct) for p in problems)
     ks = metrics.powers_of_two(n)
     pass_k = metrics.pass_at_k_table([(len(p.correct), sum(p.correct)) for p in problems], ks)
