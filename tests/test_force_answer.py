@@ -109,3 +109,37 @@ def test_compare_shows_the_forced_accuracy(forced_run, capsys):
     capsys.readouterr()
     assert main(["compare", run_dir.name, "--results", str(out), "--no-plot"]) == 0
     assert "forced %" in capsys.readouterr().out
+
+
+def test_the_viewer_marks_the_forced_tail(forced_run, tiny_ckpt):
+    """`harness view`'s data: a forced budget carries the stored tail and forced verdict (the page draws the tail
+    at the cut, apart from the sample's own text); budgets not forced carry none."""
+    from harness.view import data
+
+    out, run_dir = forced_run
+    results = data.load(out, tokenizer=str(tiny_ckpt))
+    forced = {tuple(r[k] for k in store.FORCED_KEY[:4]): r for r in store.read_forced(run_dir).to_pylist()}
+    rows = store.read_samples(run_dir).to_pylist()
+    seen_forced = seen_plain = 0
+    for task, pid in sorted({(r["task"], r["problem_id"]) for r in rows}):
+        problem = data.problem_samples(results, run_dir.name, task, pid)
+        for s in problem["samples"]:
+            detail = data.sample_detail(results, run_dir.name, task, pid, s["idx"])
+            for b in detail["budgets"]:
+                f = forced.get((task, pid, s["idx"], b["budget"]))
+                assert (b["forced"] is None) == (f is None)
+                assert s["at"][str(b["budget"])]["forced"] == b["forced"]
+                if f is None:
+                    seen_plain += 1
+                    continue
+                seen_forced += 1
+                assert b["truncated"] and b["status"] == "no_answer"  # only a cut, unanswered budget was forced
+                assert b["forced"]["tail"] == f["forced_tail"]
+                assert (b["forced"]["status"], b["forced"]["extracted"], b["forced"]["correct"]) == (
+                    f["forced_status"],
+                    f["forced_extracted"],
+                    f["forced_correct"],
+                )
+                assert b["forced"]["tokens"] == len(f["forced_token_ids"])
+                assert b["forced"]["prefix_tokens"] == f["forced_prefix_tokens"]
+    assert seen_forced and seen_plain

@@ -1,7 +1,7 @@
 """`harness view` in headless Chromium (Debian's chromium + chromium-driver, driven by Selenium): the served
 page (a real `harness view` process) and the exported file, with no console errors, the leaderboard showing
 the run, a click on a problem showing its samples, budget markers on a truncated sample, the repetition loop,
-an entropy-analysed run's coloured tokens, and hostile model text shown as text, never run."""
+an entropy-analysed run's coloured tokens, a forced answer drawn at its cut, and hostile model text shown as text, never run."""
 
 from __future__ import annotations
 
@@ -133,10 +133,16 @@ def test_leaderboard_problem_samples_and_budget_markers(browser, page_url, built
     chain = wait_for(browser, "#chain")[0]
     cuts = chain.find_elements(By.CSS_SELECTOR, ".cut")
     assert [c.get_attribute("data-budget") for c in cuts] == [str(view_runs.CUT_BUDGET)]
-    assert view_runs.HOSTILE in chain.text.replace(cuts[0].text, "")  # shown as text ...
+    # the forced answer at that cut: drawn after its marker, apart from the sample's own text
+    (forced,) = chain.find_elements(By.CSS_SELECTOR, ".forced-tail")
+    assert forced.get_attribute("data-budget") == str(view_runs.CUT_BUDGET)
+    assert forced.get_attribute("textContent") == view_runs.FORCED_TAIL
+    own = chain.get_attribute("textContent").replace(cuts[0].get_attribute("textContent"), "")
+    assert view_runs.HOSTILE in own.replace(view_runs.FORCED_TAIL, "")  # shown as text ...
     assert browser.execute_script("return window.__pwned === undefined")  # ... and never run
     table = browser.find_element(By.ID, "budgets").text
     assert "truncated" in table and "correct" in table
+    assert browser.find_element(By.CSS_SELECTOR, "#budgets .forced-verdict .b-correct").text == "correct"
 
     assert len(browser.find_elements(By.CSS_SELECTOR, ".entropy-chain .tok")) == 121  # every response token
     assert console_errors(browser) == []

@@ -19,6 +19,7 @@ from tests import synthetic_runs, tiny_bpe
 HOSTILE = '</script><script>window.__pwned = 1</script><img src="x" onerror="window.__pwned = 2">'
 GEN_BUDGET = 600
 CUT_BUDGET = 16
+FORCED_TAIL = "\n\n**Final Answer**\n\\boxed{204}"  # run A, 2024-I-1 sample 1, forced at CUT_BUDGET
 
 
 def write_store_run(root: Path, run_id: str, checkpoint: str, **kwargs) -> Path:
@@ -102,6 +103,29 @@ def _store_run(ckpt: Path, out: Path, seed: int, texts: dict) -> str:
     return p.run_id
 
 
+def _write_forced(run_dir: Path, tok) -> None:
+    """A forced answer (as `harness eval --force-answer` stores one) for sample 1 of 2024-I-1, cut at CUT_BUDGET
+    before it answered; the viewer draws it at that cut."""
+    (row,) = [
+        r
+        for r in store.read_samples(run_dir).to_pylist()
+        if (r["problem_id"], r["sample_idx"], r["budget"]) == ("2024-I-1", 1, CUT_BUDGET)
+    ]
+    assert row["truncated"] and row["status"] == "no_answer"
+    ids = tok.encode(FORCED_TAIL, add_special_tokens=False)
+    forced = {
+        **{k: row[k] for k in store.FORCED_KEY},
+        "forced_tail": FORCED_TAIL,
+        "forced_token_ids": ids,
+        "forced_prefix_tokens": len(ids) - 4,
+        "forced_extracted": "204",
+        "forced_status": "correct",
+        "forced_correct": True,
+        "forced_at": store.now(),
+    }
+    store.write_shard(run_dir, [forced], kind="forced", schema=store.FORCED_SCHEMA)
+
+
 def constructed_results(root: Path) -> dict:
     """root/ckpt/tiny-a, tiny-b (same weights), root/results with run A (on the leaderboard, entropy-analysed)
     and run B (only in runs/). Returns their ids and paths."""
@@ -127,6 +151,7 @@ def constructed_results(root: Path) -> dict:
         },
     )
     run_dir = results / "runs" / run_a
+    _write_forced(run_dir, tok)
     leaderboard.append_run(results / "leaderboard.parquet", store.read_samples(run_dir), store.read_manifest(run_dir))
     assert main(["entropy", "--run", run_a, "--results", str(results), "--no-progress"]) == 0
     return {"results": results, "run_a": run_a, "run_b": run_b, "ckpt_a": ckpt_a, "ckpt_b": ckpt_b}

@@ -16,7 +16,6 @@ files into place); a run whose shards were set aside is read again. Entropy anal
 from __future__ import annotations
 
 import json
-import os
 import re
 import threading
 from collections import OrderedDict
@@ -31,6 +30,7 @@ import pyarrow.parquet as pq
 
 from harness import comparison, leaderboard, repetition, store
 from harness.errors import UsageError
+from harness.stored_prompts import StoredPrompts
 
 # Sample columns loaded at start-up: everything but the text and the ids.
 META_COLUMNS = [c for c in store.SCHEMA.names if c not in ("response", "token_ids")]
@@ -87,9 +87,28 @@ class Run:
     def budgets(self) -> list[int]:
         return sorted(set(self.table["budget"].to_pylist()))
 
+    @cached_property
+    def forced(self) -> dict[tuple[str, str, int, int], dict]:
+        """(task, problem, sample, budget) -> its forced answer (`harness eval --force-answer`) under the policy
+        the rows are read under: the tail appended at the cut, how many of its tokens were the fixed prefix, and
+        the forced verdict. Samples not forced at a budget are absent."""
+        if self.table.num_rows == 0:
+            return {}
+        policy = store.policy_of(self.table["answer_policy"][0].as_py())
+        return {
+            (r["task"], r["problem_id"], r["sample_idx"], r["budget"]): _forced_fields(r)
+            for r in store.read_forced(self.dir).to_pylist()
+            if r["answer_policy"] == policy
+        }
+
     @property
     def requested(self) -> list[int]:
         return sorted(self.manifest.get("budgets") or self.budgets)
+
+    @cached_property
+    def prompts(self) -> StoredPrompts:
+        """Its samples' prompts, under the run's rule; task data from this machine only (never the hub)."""
+        return StoredPrompts(self.manifest, hub=False)
 
 
 @dataclass
@@ -384,7 +403,10 @@ def problem_samples(
     samples: dict[int, dict] = {}
     for r in t.select(["sample_idx", "budget", "gold", *SAMPLE_FIELDS]).to_pylist():
         s = samples.setdefault(r["sample_idx"], {"idx": r["sample_idx"], "gold": r["gold"], "at": {}})
-        s["at"][str(r["budget"])] = {k: r[k] for k in SAMPLE_FIELDS}
+        s["at"][str(r["budget"])] = {
+            **{k: r[k] for k in SAMPLE_FIELDS},
+            "forced": run.forced.get((task, problem_id, r["sample_idx"], r["budget"])),
+        }
     return {
         "run": run_id,
         "task": task,
@@ -434,6 +456,7 @@ def sample_detail(results: Results, run_id: str, task: str, problem_id: str, idx
                 "repetition_loop": loop,
                 "answer_like": _answer_like(cut_text) if r["extracted"] is None and cut_text is not None else None,
                 "think_open": cut_text is not None and "<think>" in cut_text and "</think>" not in cut_text,
+                "forced": run.forced.get((task, problem_id, idx, b)),  # continued from this cut: not generated
             }
         )
     loop = repetition.find_loop(ids) if ids else None
@@ -443,7 +466,7 @@ def sample_detail(results: Results, run_id: str, task: str, problem_id: str, idx
         "problem": problem_id,
         "idx": idx,
         "gold": full["gold"],
-        "prompt": _prompt(run, task, problem_id, notes),
+        "prompt": _prompt(run, full, notes),
         "text": text,
         "tokens": len(ids or ()),
         "think": _think_span(text),
@@ -461,6 +484,18 @@ def sample_detail(results: Results, run_id: str, task: str, problem_id: str, idx
             if t["tokens"]
         ],  # the analyses that covered this sample
         "notes": notes,
+    }
+
+
+def _forced_fields(row: dict) -> dict[str, Any]:
+    ids = row["forced_token_ids"] or []
+    return {
+        "tail": row["forced_tail"],
+        "tokens": len(ids),
+        "prefix_tokens": row["forced_prefix_tokens"],
+        "status": row["forced_status"],
+        "correct": row["forced_correct"],
+        "extracted": row["forced_extracted"],
     }
 
 
@@ -549,37 +584,23 @@ def _prefix_offset(tokenizer, text: str, ids, n_tokens: int) -> int:
     return n
 
 
-def _prompt(run: Run, task: str, problem_id: str, notes: list[str]) -> str | None:
-    """The user message the sample answered: the recorded template around the task's question."""
-    import tasks
+def _prompt(run: Run, row: dict, notes: list[str]) -> str | None:
+    """The prompt the sample answered, under the run's rule (`harness.stored_prompts`): the recorded template
+    around the task's question, after the run's system message; the task's data from this machine only."""
     from tasks.errors import TaskError
 
-    m = run.manifest
-    source = (m.get("task_sources") or {}).get(task)
-    if not (source and Path(source).exists()):
-        source = os.environ.get("HARNESS_DATA_DIR")  # a local copy only: the viewer never goes to the hub
-    if not source:
-        notes.append(f"prompt not shown: task {task}'s data is not on this machine (set HARNESS_DATA_DIR)")
-        return None
     try:
-        t = tasks.load(task, source=source)
-    except TaskError as exc:
-        notes.append(f"prompt not shown: task {task} cannot be loaded here ({exc})")
+        prompt = run.prompts.prompt(row, strict=False)
+    except (UsageError, TaskError) as exc:
+        notes.append(f"prompt not shown: {exc}")
         return None
-    problem = next((p for p in t.problems if p.id == problem_id), None)
-    if problem is None:
-        notes.append(f"prompt not shown: problem {problem_id} is not in task {task} as loaded here")
-        return None
-    if m.get("task_hashes", {}).get(task) not in (None, t.content_hash):
-        notes.append(f"task {task} as loaded here differs from the run's data (content hash): the prompt may differ")
-    text = m.get("template_text")
-    if text is None:
-        try:
-            text = tasks.get_template(m.get("template") or "").text
-        except TaskError:
-            notes.append("prompt not shown: the run's template is not recorded")
-            return None
-    return tasks.Template(m.get("template") or "", text).render(problem.question)
+    if prompt.data_differs:
+        notes.append(
+            f"task {row['task']} as loaded here differs from the run's data (content hash): the prompt may differ"
+        )
+    if prompt.switches.chat_template_kwargs:
+        notes.append(f"the run's chat template switches: {json.dumps(prompt.switches.chat_template_kwargs)}")
+    return prompt.text
 
 
 def _sample_entropy(e: Entropy, run_id: str, task: str, problem_id: str, idx: int) -> dict[str, Any]:

@@ -194,7 +194,13 @@ async function viewProblem(runId, task, pid) {
 function verdictCell(a) {
   if (!a) return "";
   return [el("span", {class: `badge b-${a.status}`}, a.status), a.extracted === null ? "" : `${a.extracted} `,
-          el("span", {class: "muted"}, `${a.response_tokens} tok `), flags(a)];
+          el("span", {class: "muted"}, `${a.response_tokens} tok `), flags(a), forcedFlag(a.forced)];
+}
+// A sample cut before it answered and made to answer at the cut (harness eval --force-answer): its forced verdict.
+function forcedFlag(f) {
+  if (!f) return null;
+  return el("span", {class: `flag forced f-${f.status}`, title: "forced answer at this budget (--force-answer)"},
+            `forced: ${f.status}${f.extracted === null ? "" : " " + f.extracted}`);
 }
 function flags(a) {
   return [a.truncated ? el("span", {class: "flag trunc"}, "truncated") : null,
@@ -215,14 +221,17 @@ async function viewSample(runId, task, pid, idx) {
   if (s.text_chars) out.push(el("p", {class: "note"}, `This export holds the first ${s.text.length} of ${s.text_chars} characters.`));
   out.push(el("details", {}, el("summary", {}, "prompt (click to unfold)"), el("div", {class: "prompt"}, s.prompt ?? "(not available)")));
   out.push(el("h3", {}, "At each scored budget"),
-    el("table", {id: "budgets"}, el("tr", {}, ["budget", "tokens", "verdict", "extracted", "finish", "flags"].map(h => el("th", {class: "l"}, h))),
+    el("table", {id: "budgets"}, el("tr", {}, ["budget", "tokens", "verdict", "extracted", "finish", "flags", "forced verdict"].map(h => el("th", {class: "l"}, h))),
       s.budgets.map(b => el("tr", {}, el("td", {}, b.budget + (b.curve_point ? " (curve)" : "")), el("td", {}, b.response_tokens),
         el("td", {class: "l"}, el("span", {class: `badge b-${b.status}`}, b.status)), el("td", {class: "l"}, b.extracted ?? "—"),
         el("td", {class: "l"}, b.finish_reason), el("td", {class: "l"}, flags(b),
-          b.status === "no_answer" ? el("span", {class: "flag"}, "no answer") : null)))));
+          b.status === "no_answer" ? el("span", {class: "flag"}, "no answer") : null),
+        el("td", {class: "l forced-verdict"}, b.forced ? [el("span", {class: `badge b-${b.forced.status}`}, b.forced.status),
+          ` ${b.forced.extracted ?? "—"}`] : "—")))));
   if (s.loop) out.push(el("p", {class: "note"}, `The response ends in a repetition loop: a block of ${s.loop.period} token(s) `
     + `repeated from token ${s.loop.start_token} to the end (${s.tokens - s.loop.start_token} tokens).`));
-  out.push(el("h3", {}, "Chain (markers: where each scored budget cut it)"), chainView(s));
+  out.push(el("h3", {}, "Chain (markers: where each scored budget cut it; a forced answer, boxed in dashes, was "
+    + "appended at its cut by --force-answer and is not part of the sample)"), chainView(s));
   for (const e of s.entropy) out.push(entropyView(s, e));
   show(...out);
 }
@@ -230,9 +239,13 @@ async function viewSample(runId, task, pid, idx) {
 function chainView(s) {
   const text = s.text;
   const marks = [];
-  for (const b of s.budgets) if (b.cut && b.offset !== null) marks.push({at: b.offset, node: () =>
-    el("span", {class: "cut" + (b.curve_point ? " curve" : ""), "data-budget": b.budget,
-                title: `budget ${b.budget}: ${b.status}${b.extracted ? " " + b.extracted : ""}`}, `✂ ${budgetName(b.budget)}`)});
+  // a budget's cut, and where a forced answer was appended to it (the end of the text for the last budget)
+  for (const b of s.budgets) if ((b.cut && b.offset !== null) || (b.forced && !b.cut)) marks.push({at: b.cut ? b.offset : text.length, node: () => el("span", {},
+    b.cut ? el("span", {class: "cut" + (b.curve_point ? " curve" : ""), "data-budget": b.budget,
+                title: `budget ${b.budget}: ${b.status}${b.extracted ? " " + b.extracted : ""}`}, `✂ ${budgetName(b.budget)}`) : null,
+    b.forced ? el("span", {class: "forced-tail", "data-budget": b.budget,
+                           title: `forced at ${b.budget} tokens: ${b.forced.tokens} token(s) appended, ${b.forced.prefix_tokens} of `
+                                  + `them the fixed prefix; verdict ${b.forced.status}`}, b.forced.tail) : null)});
   if (s.loop && s.loop.start_offset !== null) marks.push({at: s.loop.start_offset, node: () =>
     el("span", {class: "loop-start"}, `⟳ loop (period ${s.loop.period})`)});
   marks.sort((a, b) => a.at - b.at);
