@@ -39,3 +39,50 @@ def test_bootstrap_settings_are_metrics_constants():
         assert (p["iters"].default, p["seed"].default, p["level"].default) == (10_000, 0, 0.95), fn.__name__
     args = build_parser().parse_args(["compare", "a"])
     assert (args.iters, args.seed) == (metrics.BOOTSTRAP_ITERS, metrics.BOOTSTRAP_SEED)
+
+
+def test_dapo_clip_defaults_are_train_loss_constants():
+    import inspect
+    import re
+    from pathlib import Path
+
+    import yaml
+
+    from train import loss
+    from train.config import field_help
+    from train.presets import PRESETS, Preset
+
+    repo = Path(__file__).resolve().parent.parent
+    want = (loss.DAPO_CLIP_LOW, loss.DAPO_CLIP_HIGH, loss.DAPO_DUAL_CLIP)
+    assert want == (0.2, 0.28, 10.0)  # Wang et al. 2025 after DAPO (DESIGN.md, "Reference facts")
+    for fn in (loss.token_objective, loss.policy_loss):
+        p = inspect.signature(fn).parameters
+        assert (p["clip_low"].default, p["clip_high"].default, p["dual_clip"].default) == want, fn.__name__
+    fields = {f.name: f.default for f in dataclasses.fields(Preset)}
+    assert (fields["clip_low"], fields["clip_high"], fields["dual_clip"]) == want
+    assert (PRESETS["paper-code"].clip_low, PRESETS["paper-formula"].clip_high) == want[:2]
+    # where a value has to be written out (config help, YAML recipes, the verl script), it is this one
+    helps = field_help()
+    assert f"DAPO {want[0]:g}" in helps["clip_low"][1] and f"DAPO clip-higher {want[1]:g}" in helps["clip_high"][1]
+    assert f"({want[2]:g})" in helps["dual_clip"][1]
+    for recipe in sorted((repo / "train/configs").glob("*-paper.yaml")):
+        cfg = yaml.safe_load(recipe.read_text())
+        assert (cfg["clip_low"], cfg["clip_high"], cfg["dual_clip"]) == want, recipe.name
+    script = (repo / "train/examples/verl_dapo_qwen3_8b.sh").read_text()
+    verl = {k: float(v) for k, v in re.findall(r"actor\.(clip_ratio_\w+)=([\d.]+)", script)}
+    assert (verl["clip_ratio_low"], verl["clip_ratio_high"], verl["clip_ratio_c"]) == want
+
+
+def test_trl_config_defaults_are_the_dapo_clip():
+    import pytest
+
+    pytest.importorskip("trl")
+    from train import loss
+    from train.integrations.trl import EntropyMaskedGRPOConfig
+
+    f = {x.name: x.default for x in dataclasses.fields(EntropyMaskedGRPOConfig)}
+    assert (f["epsilon"], f["epsilon_high"], f["dual_clip"]) == (
+        loss.DAPO_CLIP_LOW,
+        loss.DAPO_CLIP_HIGH,
+        loss.DAPO_DUAL_CLIP,
+    )

@@ -51,6 +51,19 @@ import math
 
 import torch
 
+# The clip of the paper's runs (Wang et al. 2025, arXiv 2506.01939; DAPO, Yu et al. 2025, arXiv 2503.14476): ε_low 0.2,
+# clip-higher ε_high 0.28, dual clip c = 10 for A < 0. Every default of them (here, train.presets.Preset, the TRL
+# config) is these names; train/config.py, train/configs/*.yaml and the verl recipe state the values (tested).
+DAPO_CLIP_LOW = 0.2
+DAPO_CLIP_HIGH = 0.28
+DAPO_DUAL_CLIP = 10.0
+# Clip-Cov / KL-Cov (Cui et al., arXiv 2505.22617): max(1, ⌊ratio·N⌋) tokens, clip-cov's candidates lb < cov < ub,
+# kl-cov's coefficient of |log r|.
+COV_RATIO = 2e-4
+COV_LB = 1.0
+COV_UB = 5.0
+KL_COV_COEF = 1.0
+
 NORMALIZERS = ("selected", "all", "sequence", "dr-grpo")
 ENTROPY_BONUS_OVER = ("valid", "selected")
 # Per-call metrics that the trainer averages over micro-batches and logs each step (when present).
@@ -184,14 +197,14 @@ def token_objective(
     valid,
     *,
     objective: str = "dapo",
-    clip_low: float = 0.2,
-    clip_high: float = 0.28,
-    dual_clip: float | None = 10.0,
+    clip_low: float = DAPO_CLIP_LOW,
+    clip_high: float = DAPO_CLIP_HIGH,
+    dual_clip: float | None = DAPO_DUAL_CLIP,
     cov: str | None = None,
-    cov_ratio: float = 2e-4,
-    cov_lb: float = 1.0,
-    cov_ub: float = 5.0,
-    kl_cov_coef: float = 1.0,
+    cov_ratio: float = COV_RATIO,
+    cov_lb: float = COV_LB,
+    cov_ub: float = COV_UB,
+    kl_cov_coef: float = KL_COV_COEF,
     seed: int | None = None,
 ):
     """Stage 1, the objective per token (verl's `compute_policy_loss_*`; clip-cov / kl-cov are objectives there
@@ -293,19 +306,19 @@ def policy_loss(
     response_mask: torch.Tensor,
     *,
     token_mask: torch.Tensor | None = None,
-    clip_low: float = 0.2,
-    clip_high: float = 0.28,
-    dual_clip: float | None = 10.0,
+    clip_low: float = DAPO_CLIP_LOW,
+    clip_high: float = DAPO_CLIP_HIGH,
+    dual_clip: float | None = DAPO_DUAL_CLIP,
     normalizer: str = "selected",
     ref_logprobs: torch.Tensor | None = None,
     kl_coef: float = 0.0,
     entropy: torch.Tensor | None = None,
     objective: str = "dapo",
     cov: str | None = None,
-    cov_ratio: float = 2e-4,
-    cov_lb: float = 1.0,
-    cov_ub: float = 5.0,
-    kl_cov_coef: float = 1.0,
+    cov_ratio: float = COV_RATIO,
+    cov_lb: float = COV_LB,
+    cov_ub: float = COV_UB,
+    kl_cov_coef: float = KL_COV_COEF,
     seed: int | None = None,
     max_response_tokens: int | None = None,
     entropy_coef: float = 0.0,

@@ -30,7 +30,20 @@ config object the loss never read); tests go through it.
 from dataclasses import dataclass, replace
 
 from . import rollout_correction as rc
-from .loss import COV_SELECTIONS, ENTROPY_BONUS_OVER, NORMALIZERS, OBJECTIVES, policy_loss
+from .loss import (
+    COV_LB,
+    COV_RATIO,
+    COV_SELECTIONS,
+    COV_UB,
+    DAPO_CLIP_HIGH,
+    DAPO_CLIP_LOW,
+    DAPO_DUAL_CLIP,
+    ENTROPY_BONUS_OVER,
+    KL_COV_COEF,
+    NORMALIZERS,
+    OBJECTIVES,
+    policy_loss,
+)
 from .mask import RULES, SCOPES, SELECTIONS
 
 
@@ -42,18 +55,18 @@ class Preset:
     normalizer: str  # train.loss.NORMALIZERS: "selected" (authors' code), "all" (paper formula), "sequence", "dr-grpo"
     rho: float = 0.2  # top 20 % highest-entropy tokens: the paper's main setting
     invert: bool = False  # True: bottom-ρ ablation
-    clip_low: float = 0.2  # DAPO ε_low
-    clip_high: float = 0.28  # DAPO ε_high (clip-higher)
-    dual_clip: float | None = 10.0  # dual clip c = 10 for A < 0 (the paper's runs)
+    clip_low: float = DAPO_CLIP_LOW  # DAPO ε_low
+    clip_high: float = DAPO_CLIP_HIGH  # DAPO ε_high (clip-higher)
+    dual_clip: float | None = DAPO_DUAL_CLIP  # dual clip c for A < 0 (the paper's runs)
     kl_coef: float = 0.0  # no KL term in the paper
     temperature: float = 1.0  # rollout temperature; entropy is taken at the same T
     selection: str = "entropy"  # train.mask.SELECTIONS: entropy (top-ρ; bottom-ρ with invert), random,
     # clip-cov / kl-cov (train.loss.COV_SELECTIONS within the top-ρ by entropy)
     objective: str = "dapo"  # train.loss.OBJECTIVES: dapo, gspo, cispo
-    cov_ratio: float = 2e-4  # clip-cov / kl-cov: max(1, ⌊ratio·N⌋) tokens (Cui et al.; 2e-3 for their 7B)
-    cov_lb: float = 1.0  # clip-cov: candidates have cov_lb < cov < cov_ub
-    cov_ub: float = 5.0
-    kl_cov_coef: float = 1.0  # kl-cov: coefficient of |log r| (verl's example yaml uses 0.1)
+    cov_ratio: float = COV_RATIO  # clip-cov / kl-cov: max(1, ⌊ratio·N⌋) tokens (Cui et al.; 2e-3 for their 7B)
+    cov_lb: float = COV_LB  # clip-cov: candidates have cov_lb < cov < cov_ub
+    cov_ub: float = COV_UB
+    kl_cov_coef: float = KL_COV_COEF  # kl-cov: coefficient of |log r| (verl's example yaml uses 0.1)
     entropy_coef: float = 0.0  # entropy bonus: loss -= coef * mean H (off in every paper preset)
     entropy_over: str = "valid"  # the bonus's mean: over "valid" tokens or the "selected" ones
     adv_std_norm: bool = True  # advantages divided by the group std (GRPO/DAPO); False: Dr.GRPO

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 import torch
 from trl import GRPOConfig, GRPOTrainer
 
-from train.loss import ENTROPY_BONUS_OVER, NORMALIZERS, OBJECTIVES
+from train.loss import DAPO_CLIP_HIGH, DAPO_CLIP_LOW, DAPO_DUAL_CLIP, ENTROPY_BONUS_OVER, NORMALIZERS, OBJECTIVES
 from train.mask import RULES, SCOPES, SELECTIONS, selection_seed
 from train.presets import Preset
 
@@ -64,10 +64,11 @@ class EntropyMaskedGRPOConfig(GRPOConfig):
         },
     )
     dual_clip: float | None = field(
-        default=10.0, metadata={"help": "Dual-clip constant c for A < 0 (paper: 10); None turns it off."}
+        default=DAPO_DUAL_CLIP, metadata={"help": "Dual-clip constant c for A < 0 (paper: 10); None turns it off."}
     )
+    epsilon: float = field(default=DAPO_CLIP_LOW, metadata={"help": "Lower clip ε_low (DAPO; paper: 0.2)."})
     epsilon_high: float | None = field(
-        default=0.28, metadata={"help": "Upper clip ε_high (DAPO clip-higher; paper: 0.28)."}
+        default=DAPO_CLIP_HIGH, metadata={"help": "Upper clip ε_high (DAPO clip-higher; paper: 0.28)."}
     )
     entropy_over: str = field(
         default="valid",
