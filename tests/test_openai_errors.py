@@ -5,73 +5,35 @@ the samples that finished are stored."""
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
-import textwrap
 
 import pytest
 
 from harness import store
 from harness.cli import main
-from tests.proc_tree import wait_until
+from tests.fake_openai import FakeOpenAI
 from tests.test_eval import tiny_ckpt  # noqa: F401 (the module-scoped checkpoint fixture)
 
-SERVER = textwrap.dedent("""
-    import json, os, sys
-    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-    mode, port_file = sys.argv[1], sys.argv[2]
-    answered = 0
-
-    class H(BaseHTTPRequestHandler):
-        def log_message(self, *a):
-            pass
-
-        def reply(self, code, obj):
-            body = json.dumps(obj).encode()
-            self.send_response(code)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
-
-        def do_GET(self):
-            self.reply(200, {"data": [{"id": "tiny", "max_model_len": 2048}]})
-
-        def do_POST(self):
-            global answered
-            self.rfile.read(int(self.headers["Content-Length"]))
-            if mode == "400":
-                return self.reply(400, {"error": {"message": "max_tokens must be at most 8", "code": 400}})
-            if mode == "nochoices":
-                return self.reply(200, {"id": "cmpl-1", "object": "chat.completion"})
-            if answered == 3:  # mode "dies": three answers, then the server is gone
-                os._exit(1)
-            answered += 1
-            self.reply(200, {"choices": [{"message": {"content": "so \\\\boxed{5}"}, "finish_reason": "stop"}]})
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), H)
-    with open(port_file + ".tmp", "w") as f:
-        f.write(str(server.server_address[1]))
-    os.replace(port_file + ".tmp", port_file)
-    server.serve_forever()
-""")
+MODES = {  # the misbehaviour of each fake server (tests/fake_openai.py)
+    "400": {"status": 400, "default": {"error": {"message": "max_tokens must be at most 8", "code": 400}}},
+    "nochoices": {"default": {"id": "cmpl-1", "object": "chat.completion"}},
+    # three answers, then the server is gone
+    "dies": {
+        "die_after": 3,
+        "default": {"choices": [{"message": {"content": "so \\boxed{5}"}, "finish_reason": "stop"}]},
+    },
+}
 
 
 @pytest.fixture
 def server(tmp_path):
-    procs = []
+    """start(mode) -> (base url, the server's process)."""
+    with FakeOpenAI(tmp_path) as servers:
 
-    def start(mode: str) -> str:
-        port_file = tmp_path / f"port-{mode}"
-        proc = subprocess.Popen([sys.executable, "-c", SERVER, mode, str(port_file)])
-        procs.append(proc)
-        assert wait_until(lambda: port_file.exists() or proc.poll() is not None, 60) and proc.poll() is None
-        return f"http://127.0.0.1:{port_file.read_text()}/v1", proc
+        def start(mode: str):
+            s = servers.start(**MODES[mode])
+            return s.url, s.proc
 
-    yield start
-    for p in procs:
-        p.kill()
-        p.wait()
+        yield start
 
 
 def run(ckpt, out, url) -> int:

@@ -15,7 +15,6 @@ import json
 import shutil
 import subprocess
 import sys
-import textwrap
 from pathlib import Path
 
 import pytest
@@ -27,7 +26,7 @@ from harness.backends.openai_compat import OpenAISampler
 from harness.cli import main
 from harness.errors import UsageError
 from tasks.prompts import PromptSwitches, user_prompt_ids
-from tests.proc_tree import wait_until
+from tests.fake_openai import FakeOpenAI
 from tests.test_answer_policy_eval import assert_verdicts_are_the_cut_texts
 from tests.test_eval import tiny_ckpt  # noqa: F401 (the module-scoped checkpoint fixture)
 
@@ -41,75 +40,18 @@ except pytest.skip.Exception:
 
     smollm2 = vllm_server
 
-# Replies chosen by the request: chat by its last message's text, completions by its prompt ids (JSON). Every
-# request body is logged, one JSON line each. "echo_prompt": completions replies report the prompt ids they got
-# (as vLLM does with return_token_ids), shifted by "prompt_shift" to play a server that changed them.
-SERVER = textwrap.dedent("""
-    import json, os, sys
-    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-    conf = json.load(open(sys.argv[1]))
-    port_file = sys.argv[2]
-
-    class H(BaseHTTPRequestHandler):
-        def log_message(self, *a):
-            pass
-
-        def reply(self, code, obj):
-            body = json.dumps(obj).encode()
-            self.send_response(code)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
-
-        def do_GET(self):
-            self.reply(200, {"data": [{"id": "tiny", "max_model_len": 2048}]})
-
-        def do_POST(self):
-            body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
-            with open(conf["log"], "a") as f:
-                f.write(json.dumps({"path": self.path, "body": body}) + "\\n")
-            if self.path.endswith("/chat/completions"):
-                key = body["messages"][-1]["content"]
-            else:
-                key = json.dumps(body["prompt"])
-            reply = json.loads(json.dumps(conf["replies"].get(key, conf.get("default"))))
-            if reply is None:
-                return self.reply(400, {"error": {"message": "no reply for this prompt"}})
-            if conf.get("echo_prompt") and "prompt" in body:
-                reply["choices"][0]["prompt_token_ids"] = [t + conf.get("prompt_shift", 0) for t in body["prompt"]]
-            self.reply(200, reply)
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), H)
-    with open(port_file + ".tmp", "w") as f:
-        f.write(str(server.server_address[1]))
-    os.replace(port_file + ".tmp", port_file)
-    server.serve_forever()
-""")
-
 
 @pytest.fixture
 def server(tmp_path):
-    """start(replies, **conf) -> (base url, read_log); the test's own OpenAI-compatible server."""
-    procs = []
+    """start(replies, **conf) -> (base url, read_log); the test's own OpenAI-compatible server (tests/fake_openai.py:
+    replies chosen by the request, every request body logged)."""
+    with FakeOpenAI(tmp_path) as servers:
 
-    def start(replies: dict, **conf):
-        n = len(procs)
-        log, port_file, conf_file = (tmp_path / f"{name}-{n}" for name in ("log", "port", "conf"))
-        conf_file.write_text(json.dumps({"replies": replies, "log": str(log), **conf}))
-        proc = subprocess.Popen([sys.executable, "-c", SERVER, str(conf_file), str(port_file)])
-        procs.append(proc)
-        assert wait_until(lambda: port_file.exists() or proc.poll() is not None, 60) and proc.poll() is None
+        def start(replies: dict, **conf):
+            s = servers.start(replies, **conf)
+            return s.url, s.requests
 
-        def read_log() -> list[dict]:
-            return [json.loads(line) for line in log.read_text().splitlines()] if log.exists() else []
-
-        return f"http://127.0.0.1:{port_file.read_text()}/v1", read_log
-
-    yield start
-    for p in procs:
-        p.kill()
-        p.wait()
+        yield start
 
 
 def eval_argv(ckpt, out, url, *extra) -> list[str]:
