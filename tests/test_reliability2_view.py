@@ -9,7 +9,6 @@ Real things throughout: a server on a real socket, raw HTTP requests, real shard
 
 from __future__ import annotations
 
-import http.client
 import json
 import os
 import shutil
@@ -25,8 +24,9 @@ import pytest
 import tasks
 from harness import store
 from harness.cli import main
-from harness.view import data, server
-from tests import view_runs
+from harness.view import data
+from tests import view_http, view_runs
+from tests.view_http import request
 
 REPO = Path(__file__).resolve().parents[1]
 READ_ONLY = Path("/sys/rlvr-harness-test")  # sysfs: not writable, even for root (as in test_cli_errors.py)
@@ -40,29 +40,8 @@ def results(tmp_path) -> Path:
 @pytest.fixture
 def served(results):
     """The server in a thread of this process, on a free port; shut down after the test."""
-    httpd = server.make_server(data.load(results), 0)
-    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
-    thread.start()
-    yield httpd
-    httpd.shutdown()
-    httpd.server_close()
-    thread.join(timeout=10)
-
-
-def request(httpd, path: str, host: str | None = "own", extra: list[tuple[str, str]] = ()) -> tuple[int, bytes]:
-    """A raw GET with exactly the Host header given ("own": the server's address and port; None: none)."""
-    addr, port = httpd.server_address[:2]
-    conn = http.client.HTTPConnection(addr, port, timeout=10)
-    conn.putrequest("GET", path, skip_host=True, skip_accept_encoding=True)
-    if host is not None:
-        conn.putheader("Host", f"{addr}:{port}" if host == "own" else host.replace("PORT", str(port)))
-    for name, value in extra:
-        conn.putheader(name, value)
-    conn.endheaders()
-    resp = conn.getresponse()
-    body = resp.read()
-    conn.close()
-    return resp.status, body
+    with view_http.serving(results) as httpd:
+        yield httpd
 
 
 def one_line_error(capsys, argv, *needles: str) -> str:

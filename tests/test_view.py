@@ -12,15 +12,15 @@ import signal
 import socket
 import subprocess
 import sys
-import threading
 from pathlib import Path
 
 import pytest
 
 from harness.cli import main
 from harness.view import data, page, server
-from tests import view_runs
+from tests import view_http, view_runs
 from tests.proc_tree import wait_until
+from tests.view_http import request
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -33,26 +33,8 @@ def results(tmp_path) -> Path:
 @pytest.fixture
 def served(results):
     """The server in a thread of this process, on a free port; shut down after the test."""
-    httpd = server.make_server(data.load(results), 0)
-    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
-    thread.start()
-    yield httpd
-    httpd.shutdown()
-    httpd.server_close()
-    thread.join(timeout=10)
-
-
-def get(httpd, path: str) -> tuple[int, bytes]:
-    """A raw GET: the path goes on the wire exactly as written (no client-side normalisation of '..')."""
-    host, port = httpd.server_address[:2]
-    conn = http.client.HTTPConnection(host, port, timeout=10)
-    conn.putrequest("GET", path, skip_host=True, skip_accept_encoding=True)
-    conn.putheader("Host", f"{host}:{port}")  # the server answers only a Host that names it
-    conn.endheaders()
-    resp = conn.getresponse()
-    body = resp.read()
-    conn.close()
-    return resp.status, body
+    with view_http.serving(results) as httpd:
+        yield httpd
 
 
 def one_line_error(capsys, argv, expected: str) -> None:
@@ -128,26 +110,26 @@ def test_port_in_use_one_line_exit_2(results, capsys):
 
 
 def test_served_routes(served):
-    status, body = get(served, "/")
+    status, body = request(served, "/")
     assert status == 200 and b'id="data"' in body
-    status, body = get(served, "/api/problem?run=run-a&task=aime24&problem=aime24-2")
+    status, body = request(served, "/api/problem?run=run-a&task=aime24&problem=aime24-2")
     assert status == 200 and [s["idx"] for s in json.loads(body)["samples"]] == [0, 1, 2, 3]
-    status, body = get(served, "/api/sample?run=run-b&task=aime25&problem=aime25-3&idx=2")
+    status, body = request(served, "/api/sample?run=run-b&task=aime25&problem=aime25-3&idx=2")
     assert status == 200 and json.loads(body)["text"].startswith("sample 2 of aime25-3")
-    assert get(served, "/api/sample?run=nope&task=aime24&problem=aime24-1&idx=0")[0] == 404
-    assert get(served, "/api/sample?run=run-a&task=aime24&problem=aime24-1&idx=x")[0] == 400
-    assert get(served, "/api/problem?run=run-a")[0] == 404
-    assert get(served, "/nothing")[0] == 404
-    status, body = get(served, "/files/runs/run-a/manifest.json")
+    assert request(served, "/api/sample?run=nope&task=aime24&problem=aime24-1&idx=0")[0] == 404
+    assert request(served, "/api/sample?run=run-a&task=aime24&problem=aime24-1&idx=x")[0] == 400
+    assert request(served, "/api/problem?run=run-a")[0] == 404
+    assert request(served, "/nothing")[0] == 404
+    status, body = request(served, "/files/runs/run-a/manifest.json")
     assert status == 200 and json.loads(body)["run_id"] == "run-a"
 
 
 def test_shard_damaged_after_start_up_is_an_error_response(served, results):
     for shard in (results / "runs" / "run-a").glob("shard-*.parquet"):
         shard.write_bytes(b"not parquet any more")
-    status, body = get(served, "/api/sample?run=run-a&task=aime24&problem=aime24-1&idx=0")
+    status, body = request(served, "/api/sample?run=run-a&task=aime24&problem=aime24-1&idx=0")
     assert status == 500 and "cannot read the store" in json.loads(body)["error"]
-    assert get(served, "/")[0] == 200  # still serving
+    assert request(served, "/")[0] == 200  # still serving
 
 
 @pytest.mark.parametrize(
@@ -170,7 +152,7 @@ def test_server_refuses_paths_outside_the_results_folder(served, results, path):
     secret = results.parent / "secret.txt"
     secret.write_text("do not serve me")
     (results / "link-out").symlink_to(results.parent)
-    status, body = get(served, path)
+    status, body = request(served, path)
     assert status == 403 and b"do not serve me" not in body, (path, status, body)
 
 
