@@ -1,4 +1,5 @@
-"""Scores for many samples per problem: avg@n, pass@k, maj@k, and bootstrap intervals over problems.
+"""Scores for many samples per problem: avg@n, pass@k, maj@k, and bootstrap intervals over problems; over a few
+runs (seeds), a t interval (`mean_ci`) and a paired bootstrap pooled over them (`pooled_paired_bootstrap`).
 
 Pure functions over per-problem numbers (numpy only, no torch), so the leaderboard, `harness compare`
 and outside tests all compute the same thing. Conventions:
@@ -14,7 +15,7 @@ and outside tests all compute the same thing. Conventions:
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from fractions import Fraction
 from itertools import combinations
 
@@ -182,6 +183,65 @@ def verdict(lo: float, hi: float, *, names: tuple[str, str] = ("A", "B")) -> str
     if hi < 0:
         return f"{names[1]} better"
     return "not distinguishable at this n"
+
+
+def pooled_paired_bootstrap(
+    a: Sequence[Mapping[str, float]],
+    b: Sequence[Mapping[str, float]],
+    *,
+    iters: int = BOOTSTRAP_ITERS,
+    seed: int = BOOTSTRAP_SEED,
+    level: float = BOOTSTRAP_LEVEL,
+) -> tuple[float, float, float, int] | None:
+    """(mean_diff, lo, hi, problems) for side a minus side b, each side several runs (seeds) on the same problems.
+
+    a[i] and b[i] map problem id -> that run's score on it. Per problem, the mean over each side's runs, over the
+    problems every run of both sides has; then `paired_bootstrap` with problems as the clusters (so the mean over
+    runs of a[i] - b[i] per problem, when both sides have as many runs). None when no problem is shared.
+    """
+    if not a or not b:
+        raise ValueError("pooled paired bootstrap needs at least one run on each side")
+    problems = sorted(set.intersection(*[set(x) for x in [*a, *b]]))
+    if not problems:
+        return None
+    pa = [sum(x[p] for x in a) / len(a) for p in problems]
+    pb = [sum(x[p] for x in b) / len(b) for p in problems]
+    diff, lo, hi = paired_bootstrap(pa, pb, iters=iters, seed=seed, level=level)
+    return diff, lo, hi, len(problems)
+
+
+# Student t, 97.5 % quantile by degrees of freedom (a df between two rows takes the smaller one's: wider)
+T975 = {
+    1: 12.706,
+    2: 4.303,
+    3: 3.182,
+    4: 2.776,
+    5: 2.571,
+    6: 2.447,
+    7: 2.365,
+    8: 2.306,
+    9: 2.262,
+    10: 2.228,
+    12: 2.179,
+    15: 2.131,
+    20: 2.086,
+    30: 2.042,
+}
+
+
+def mean_ci(values: Sequence[float]) -> tuple[float, float | None]:
+    """Mean and the half-width of its 95 % t interval (a few runs, e.g. seeds, as the units); None for one value.
+
+    Above 30 degrees of freedom the normal quantile 1.96."""
+    k = len(values)
+    if k == 0:
+        raise ValueError("mean_ci needs at least one value")
+    mean = sum(values) / k
+    if k < 2:
+        return mean, None
+    sd = math.sqrt(sum((v - mean) ** 2 for v in values) / (k - 1))
+    t = T975[max(d for d in T975 if d <= k - 1)] if k - 1 <= 30 else 1.96
+    return mean, t * sd / math.sqrt(k)
 
 
 def _resampled_means(x: np.ndarray, iters: int, seed: int) -> np.ndarray:

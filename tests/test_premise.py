@@ -325,7 +325,7 @@ def test_harness_study_checks_the_premise_once_and_the_report_opens_with_it(digi
     import yaml
 
     from harness import study as S
-    from harness import study_report
+    from harness.study import report as study_report
 
     arms = [
         {"name": "all", "rho": 1.0},

@@ -116,7 +116,7 @@ def test_rows_report_and_plots(finished):
 
 def test_claims_need_their_arms(tiny, tmp_path):
     from harness import study as S
-    from harness.study_report import claims
+    from harness.study.report import claims
 
     arms = [{"name": "all", "rho": 1.0}, {"name": "kl", "preset": "kl-cov"}]
     study = S.load(write_study(tmp_path / "study.yaml", tiny, arms=arms))
@@ -270,3 +270,145 @@ def test_keep_checkpoints_false_deletes_them_once_a_cell_is_done(tiny, tmp_path)
     late = harness("study", "--config", cfg, timeout=3600)
     assert late.returncode == 1 and "keep_checkpoints: false" in late.stdout, late.stdout + late.stderr
     assert not (cell / "train" / "checkpoints").exists()
+
+
+# ----------------------------------------------------------------------------- prompt switches (issue 24)
+
+SWITCHED = {
+    "name": "quiet",
+    "rho": 1.0,
+    "system_prompt": "- Be brief.",
+    "chat_template_kwargs": {"enable_thinking": False},
+}
+
+
+def _parsed(stage):
+    """A stage's `harness` arguments as the command's own parser reads them."""
+    from harness.cli import build_parser
+
+    return build_parser().parse_args(stage.args)
+
+
+def _train_config(stage):
+    """What `harness train` builds from a stage's flags (its own parse and checks)."""
+    from train.config import FIELDS, load_config
+
+    args = _parsed(stage)
+    return load_config(args.config, {k: getattr(args, k) for k in FIELDS}).check()
+
+
+def _eval_switches(stage):
+    """The prompt switches `harness eval` takes from a stage's flags."""
+    from tasks.prompts import PromptSwitches
+
+    args = _parsed(stage)
+    return PromptSwitches.parse(args.system_prompt, args.chat_template_kwargs)
+
+
+def test_an_arms_prompt_switches_reach_its_train_and_eval_commands(tiny, tmp_path):
+    from harness import study as S
+
+    study = S.load(write_study(tmp_path / "study.yaml", tiny, arms=[ARMS[0], SWITCHED], seeds=[0]))
+    groups = dict(S.commands(study))
+    base, plain, quiet = groups["base"][0], groups["all-s0"], groups["quiet-s0"]
+    train, ev = quiet[0], quiet[1]
+    assert "--system-prompt=- Be brief." in train.args
+    assert '--chat-template-kwargs={"enable_thinking": false}' in train.args
+    cfg = _train_config(train)
+    assert (cfg.system_prompt, cfg.chat_template_kwargs) == ("- Be brief.", {"enable_thinking": False})
+    switches = _eval_switches(ev)  # its checkpoints are evaluated with the prompt they were trained with
+    assert (switches.system_prompt, switches.chat_template_kwargs) == ("- Be brief.", {"enable_thinking": False})
+    for stage in (base, plain[0], plain[1]):  # the base and the other arm: none
+        assert not any(a.startswith(("--system-prompt", "--chat-template-kwargs")) for a in stage.args), stage
+    assert _eval_switches(base).default and _eval_switches(plain[1]).default
+    assert _train_config(plain[0]).prompt_switches().default
+    # the cell's identity: its own column values in study.parquet, as any other override
+    from harness.study.table import _column_value, override_keys, write_parquet
+
+    assert override_keys(study) == ["rho", "system_prompt", "chat_template_kwargs"]
+    (c_plain, c_quiet) = study.cells
+    values = {c.arm.name: [_column_value(S.resolved(c, k)) for k in override_keys(study)] for c in study.cells}
+    assert values == {"all": [1.0, "", "{}"], "quiet": [1.0, "- Be brief.", '{"enable_thinking": false}']}
+    rows = [
+        {"arm": c.arm.name, "seed": 0, "step": 2, "checkpoint": "x", "run_id": c.arm.name, "task": "t", "budget": 8}
+        | {"n": 2, "problems": 1, "avg": 0.5, "se": 0.0, "problem_ids": ["p"], "problem_n": [2], "problem_correct": [1]}
+        | dict(zip(override_keys(study), values[c.arm.name]))
+        for c in (c_plain, c_quiet)
+    ]
+    back = pq.read_table(write_parquet(study, rows, tmp_path / "study.parquet")).to_pylist()
+    assert [r["chat_template_kwargs"] for r in back] == ["{}", '{"enable_thinking": false}']
+
+
+def test_two_arms_that_differ_only_in_a_switch_are_two_cells(tiny, tmp_path):
+    from harness import study as S
+
+    arms = [{"name": "on", "rho": 1.0, "chat_template_kwargs": {"enable_thinking": True}}]
+    arms.append({"name": "off", "rho": 1.0, "chat_template_kwargs": '{"enable_thinking": false}'})  # JSON text too
+    study = S.load(write_study(tmp_path / "study.yaml", tiny, arms=arms, seeds=[0], reference="on"))
+    on, off = (stages for _, stages in S.commands(study)[1:])
+    assert [s.name for s in on] == [s.name for s in off] and on[0].args != off[0].args and on[1].args != off[1].args
+    assert _train_config(on[0]).chat_template_kwargs == {"enable_thinking": True}
+    assert _train_config(off[0]).chat_template_kwargs == {"enable_thinking": False}
+    assert _eval_switches(off[1]).chat_template_kwargs == {"enable_thinking": False}
+
+
+def _with_chat_template(tiny, folder: Path) -> Path:
+    """The tiny model with a chat template that reads enable_thinking (its prompt ids change with the switch)."""
+    import shutil
+
+    ckpt = shutil.copytree(tiny, folder)
+    cfg = json.loads((ckpt / "tokenizer_config.json").read_text())
+    cfg["chat_template"] = (
+        "{% for m in messages %}{{ m['content'] }}\n{% endfor %}"
+        "{% if enable_thinking is defined and not enable_thinking %}0{% endif %}"
+    )
+    (ckpt / "tokenizer_config.json").write_text(json.dumps(cfg))
+    return ckpt
+
+
+def test_evals_switches_reach_every_evaluation_and_the_base_run_id(tiny, tmp_path):
+    """`eval:`'s switches go to the base evaluation and to the cells that train without their own; the base run id
+    the study predicts (harness.evaluate.plan, no command module) is the one `harness eval` gives its flags."""
+    from harness import evaluate
+    from harness import study as S
+    from harness.commands.eval import check
+
+    base = _with_chat_template(tiny, tmp_path / "chat")
+    ev = {**EVAL, "system_prompt": "Answer.", "chat_template_kwargs": '{"enable_thinking": false}'}
+    study = S.load(write_study(tmp_path / "study.yaml", base, arms=[ARMS[0], SWITCHED], seeds=[0], eval=ev))
+    groups = dict(S.commands(study))
+    for stage, (system, kwargs) in (
+        (groups["base"][0], ("Answer.", {"enable_thinking": False})),
+        (groups["all-s0"][1], ("Answer.", {"enable_thinking": False})),
+        (groups["quiet-s0"][1], ("- Be brief.", {"enable_thinking": False})),  # the arm's own prompt wins
+    ):
+        switches = _eval_switches(stage)
+        assert (switches.system_prompt, switches.chat_template_kwargs) == (system, kwargs), stage.name
+    predicted = S.base_run_id(study)
+    assert predicted == evaluate.plan(check(_parsed(groups["base"][0]))).run_id
+    plain = S.load(write_study(tmp_path / "plain.yaml", base, arms=[ARMS[0]], seeds=[0]))
+    assert S.base_run_id(plain) == evaluate.plan(check(_parsed(S.base_stage(plain)))).run_id != predicted
+
+
+@pytest.mark.parametrize(
+    "over, line",
+    [
+        (
+            {"arms": [{"name": "x", "rho": 1.0, "chat_template_kwargs": "[1, 2]"}]},
+            "arm x: chat_template_kwargs: bad value '[1, 2]'",
+        ),
+        ({"arms": [{"name": "x", "rho": 1.0, "system_prompt": [1]}]}, "arm x: system_prompt: bad value [1]"),
+        (
+            {"eval": {**EVAL, "chat_template_kwargs": "[1, 2]"}},
+            "eval: chat template kwargs must be a JSON object with string keys (got [1, 2])",
+        ),
+        ({"eval": {**EVAL, "chat_template_kwargs": "{bad"}}, "eval: chat template kwargs are not JSON ("),
+        ({"eval": {**EVAL, "chat_template_kwargs": {1: True}}}, "eval: chat template kwargs must be a JSON object"),
+        ({"eval": {**EVAL, "system_prompt": 5}}, "eval: system prompt must be text (got int)"),
+    ],
+)
+def test_a_bad_prompt_switch_is_one_line(tiny, tmp_path, capsys, over, line):
+    cfg = write_study(tmp_path / "study.yaml", tiny, **over)
+    assert main(["study", "--config", str(cfg), "--dry-run"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("harness study: error: " + line), err

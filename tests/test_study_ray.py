@@ -77,7 +77,7 @@ def test_dry_run_prints_the_job_submissions(tiny, tmp_path, capsys):  # noqa: F8
         # the job runs exactly the local command, through the stage wrapper, in this working directory
         assert ["harness", *entry[inner + 1 :]] == shlex.split(command)
         stage = entry[entry.index("--done") + 1]
-        assert entry[:6] == ["python3", "-m", "harness.study_ray", "stage", "--cwd", str(REPO)]
+        assert entry[:6] == ["python3", "-m", "harness.study.ray", "stage", "--cwd", str(REPO)]
         kind = entry[inner + 1]
         asks = {"train": ["--entrypoint-num-gpus=8", "--entrypoint-num-cpus=16"], "eval": ["--entrypoint-num-gpus=1"]}
         assert head == ["ray", "job", "submit", "--no-wait", "--address", "http://head:8265", *asks.get(kind, [])]
@@ -111,7 +111,7 @@ def test_ray_address_needs_the_ray_executor(tiny, tmp_path, capsys):  # noqa: F8
 
 
 def test_ray_stays_unimported_until_a_ray_study_runs():
-    probe = "import sys, harness.study_ray, harness.commands.study; print('ray' in sys.modules)"
+    probe = "import sys, harness.study.ray, harness.commands.study; print('ray' in sys.modules)"
     r = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, cwd=REPO, timeout=120)
     assert r.stdout.strip() == "False", r.stdout + r.stderr
 

@@ -5,12 +5,12 @@ The study file is checked in full (one line, exit 2) before anything runs, and s
 PNGs (`--no-plot`: tables only). `--dry-run` prints the exact commands, one group per cell, and runs nothing;
 `--jobs N` runs N cells at once; a rerun skips what is done. One study at a time per study folder (a lock
 in it): a second one there is one line, exit 2.
-`--executor ray [--ray-address ADDR]` submits every stage as a Ray job instead (harness.study_ray): the study
+`--executor ray [--ray-address ADDR]` submits every stage as a Ray job instead (harness.study.ray): the study
 folder must be on storage every node sees, which is checked (one line, exit 2) before any stage is submitted.
 Before any stage, the arms that select tokens by entropy get the paper's premise checked on the base model, once
-(`harness.study.premise`, `harness entropy --premise` in a process here with either executor): the verdict is
+(`harness.study.stages.premise`, `harness entropy --premise` in a process here with either executor): the verdict is
 printed as a note, opens report.md, and never stops the study (`--dry-run` prints its command on stderr).
-The work is `harness.study` (and `harness.study_report` for the report).
+The work is the package `harness.study` (its modules: spec, stages, table, report, ray).
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ from harness.errors import UsageError
 
 def register(sub) -> None:
     p = sub.add_parser("study", help="the ablation end to end: arms x seeds, train -> eval -> compare -> entropy")
-    p.add_argument("--config", required=True, help="study YAML (see harness/study.py and results/study_cpu/)")
+    p.add_argument("--config", required=True, help="study YAML (see harness/study/spec.py and results/study_cpu/)")
     p.add_argument("--dry-run", action="store_true", help="print the harness commands, one group per cell; run nothing")
     p.add_argument(
         "--jobs", type=int, default=1, help="cells run at once, each as its own processes or Ray jobs (default 1)"
@@ -52,7 +52,7 @@ def register(sub) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from harness import study as S
-    from harness import study_ray as R  # light: Ray itself is imported by R.connect
+    from harness.study import ray as R  # light: Ray itself is imported by R.connect
 
     if args.jobs < 1:
         raise UsageError(f"--jobs must be at least 1 (got {args.jobs})")

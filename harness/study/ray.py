@@ -2,9 +2,9 @@
 job, submitted through Ray's Jobs API (`ray.job_submission.JobSubmissionClient`; the cluster needs its dashboard,
 i.e. `ray[default]`, which the `ray` extra installs).
 
-What a job runs: `python3 -m harness.study_ray stage --cwd CWD --done MARKER --log LOG -- <harness args>`, which
+What a job runs: `python3 -m harness.study.ray stage --cwd CWD --done MARKER --log LOG -- <harness args>`, which
 enters the driver's working directory (so relative paths in the study file mean what they mean to the driver)
-and calls `harness.study.run_stage`: the same `harness` command, the same log under the study folder, the same
+and calls `harness.study.stages.run_stage`: the same `harness` command, the same log under the study folder, the same
 `done/` marker written only after the command exited 0, as the local executor. So the markers alone say what is
 done, and a study can start locally and finish on Ray or the reverse.
 
@@ -37,8 +37,9 @@ import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
-from harness import study as S
 from harness.errors import UsageError
+from harness.study import stages as S
+from harness.study.spec import Study
 
 RESOURCE_FLAGS = {"num_cpus": "entrypoint_num_cpus", "num_gpus": "entrypoint_num_gpus", "memory": "entrypoint_memory"}
 TERMINAL = ("SUCCEEDED", "FAILED", "STOPPED")
@@ -58,7 +59,7 @@ def entrypoint_args(stage: S.Stage, cwd: Path) -> list[str]:
     return [
         "python3",
         "-m",
-        "harness.study_ray",
+        "harness.study.ray",
         "stage",
         "--cwd",
         str(cwd),
@@ -71,7 +72,7 @@ def entrypoint_args(stage: S.Stage, cwd: Path) -> list[str]:
     ]
 
 
-def entrypoint_resources(study: S.Study, stage: S.Stage) -> dict:
+def entrypoint_resources(study: Study, stage: S.Stage) -> dict:
     """submit_job keyword arguments for the stage's resources."""
     return {RESOURCE_FLAGS[k]: v for k, v in study.resources.get(kind(stage), {}).items()}
 
@@ -81,7 +82,7 @@ def record_path(stage: S.Stage) -> Path:
     return stage.done.parent.parent / "jobs" / stage.done.name
 
 
-def submit_command(study: S.Study, stage: S.Stage, cwd: Path, address: str | None) -> str:
+def submit_command(study: Study, stage: S.Stage, cwd: Path, address: str | None) -> str:
     """The `ray job submit` line equivalent to what the driver submits (for --dry-run)."""
     cmd = ["ray", "job", "submit", "--no-wait"] + (["--address", address] if address else [])
     for key, value in entrypoint_resources(study, stage).items():
@@ -89,7 +90,7 @@ def submit_command(study: S.Study, stage: S.Stage, cwd: Path, address: str | Non
     return shlex.join(cmd + ["--", *entrypoint_args(stage, cwd)])
 
 
-def dry_run(study: S.Study, address: str | None, say=print) -> None:
+def dry_run(study: Study, address: str | None, say=print) -> None:
     cwd = Path.cwd()
     for name, stages in S.commands(study):
         say(f"# {name}")
@@ -100,7 +101,7 @@ def dry_run(study: S.Study, address: str | None, say=print) -> None:
 # ----------------------------------------------------------------------------- records of submitted jobs
 
 
-def pending_records(study: S.Study) -> list[tuple[Path, dict]]:
+def pending_records(study: Study) -> list[tuple[Path, dict]]:
     """Job records whose stage has no marker: jobs an earlier `--executor ray` driver did not see end."""
     found = []
     for rec in sorted([*study.out.glob("jobs/*.json"), *study.out.glob("cells/*/jobs/*.json")]):
@@ -109,7 +110,7 @@ def pending_records(study: S.Study) -> list[tuple[Path, dict]]:
     return found
 
 
-def refuse_pending(study: S.Study) -> None:
+def refuse_pending(study: Study) -> None:
     """For `--executor local`: a stage that may still be running as a Ray job is not started here too."""
     pending = pending_records(study)
     if pending:
@@ -177,7 +178,7 @@ def _one_line(text: str | None) -> str:
     return next((x.strip() for x in (text or "").splitlines() if x.strip()), "")
 
 
-def check_visible(cluster: Cluster, study: S.Study) -> None:
+def check_visible(cluster: Cluster, study: Study) -> None:
     """One check job: a Ray task on every alive node must read the token the driver wrote in the study folder.
     Before the study lock and any other work: the marker's name is this driver's own."""
     cwd = Path.cwd()
@@ -189,7 +190,7 @@ def check_visible(cluster: Cluster, study: S.Study) -> None:
     except OSError as exc:
         raise UsageError(f"study {study.out}: cannot write there ({exc.strerror or exc})") from None
     try:
-        args = ["python3", "-m", "harness.study_ray", "check", "--cwd", str(cwd), "--marker", str(marker)]
+        args = ["python3", "-m", "harness.study.ray", "check", "--cwd", str(cwd), "--marker", str(marker)]
         sid = cluster.client.submit_job(
             entrypoint=shlex.join(args + ["--token", token]),
             submission_id=f"harness-study-check-{token[:12]}",
@@ -208,7 +209,7 @@ def check_visible(cluster: Cluster, study: S.Study) -> None:
     )
 
 
-def submit(cluster: Cluster, study: S.Study, stage: S.Stage, cwd: Path) -> dict:
+def submit(cluster: Cluster, study: Study, stage: S.Stage, cwd: Path) -> dict:
     """Record the job, then submit it (a driver killed in between leaves a record the cluster does not know)."""
     cell = stage.done.parent.parent.name if stage.name != "base-eval" else "base"
     record = {
@@ -247,8 +248,8 @@ def _adopt(cluster: Cluster, stage: S.Stage, say) -> dict | None:
     return None
 
 
-def run_stage(cluster: Cluster, study: S.Study, stage: S.Stage, say=print) -> bool:
-    """The Ray twin of harness.study.run_stage: True when the stage's marker exists once its job has ended."""
+def run_stage(cluster: Cluster, study: Study, stage: S.Stage, say=print) -> bool:
+    """The Ray twin of harness.study.stages.run_stage: True when the stage's marker exists once its job has ended."""
     if stage.done.is_file():
         _forget(stage)
         return True
@@ -274,8 +275,8 @@ def run_stage(cluster: Cluster, study: S.Study, stage: S.Stage, say=print) -> bo
     return False
 
 
-def run(study: S.Study, cluster: Cluster, jobs: int = 1, say=print) -> list[str]:
-    """harness.study.run with every stage a Ray job, at most `jobs` in flight."""
+def run(study: Study, cluster: Cluster, jobs: int = 1, say=print) -> list[str]:
+    """harness.study.stages.run with every stage a Ray job, at most `jobs` in flight."""
     return S.run(study, jobs=jobs, say=say, runner=lambda stage, s: run_stage(cluster, study, stage, s))
 
 
@@ -318,9 +319,11 @@ def _check(cwd: str, marker: str, token: str) -> int:
 
 
 def main(argv=None) -> int:
-    p = argparse.ArgumentParser(prog="python3 -m harness.study_ray", description="a harness study job on Ray")
+    p = argparse.ArgumentParser(prog="python3 -m harness.study.ray", description="a harness study job on Ray")
     sub = p.add_subparsers(dest="what", required=True)
-    st = sub.add_parser("stage", help="run one stage (harness.study.run_stage) in the driver's working directory")
+    st = sub.add_parser(
+        "stage", help="run one stage (harness.study.stages.run_stage) in the driver's working directory"
+    )
     st.add_argument("--cwd", required=True)
     st.add_argument("--done", required=True)
     st.add_argument("--log", required=True)
