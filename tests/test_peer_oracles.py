@@ -16,17 +16,14 @@ from __future__ import annotations
 
 import functools
 import math
-import os
-import signal
-import socket
-import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 import torch
 
-ROOT = Path(__file__).resolve().parents[1]
+from tests.two_ranks import accelerate_launch
+
 PROMPTS = {"prompt": ["1+2=", "3*4=", "9-5=", "7+7="], "answer": ["3", "12", "4", "14"]}
 LENGTH = 16
 
@@ -210,12 +207,6 @@ def test_trl_gradient_accumulation_normaliser_differs_by_design(tiny, tmp_path):
 # --- two gloo ranks: this file is the worker ---------------------------------------------------------------------
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def _worker(model_dir: str, out: str) -> None:
     """Each rank: the pair with free lengths and with every completion at the limit; saves what it recorded."""
     import torch.distributed as dist
@@ -244,41 +235,7 @@ def _worker(model_dir: str, out: str) -> None:
 @pytest.fixture(scope="module")
 def two_ranks(tiny, tmp_path_factory):
     out = tmp_path_factory.mktemp("ranks")
-    cmd = [
-        sys.executable,
-        "-m",
-        "accelerate.commands.launch",
-        "--multi_gpu",  # torch.distributed workers; use_cpu=True makes each a CPU rank on gloo
-        "--num_processes",
-        "2",
-        "--num_machines",
-        "1",
-        "--mixed_precision",
-        "no",
-        "--dynamo_backend",
-        "no",
-        "--main_process_port",
-        str(_free_port()),
-        __file__,
-        str(tiny),
-        str(out),
-    ]
-    env = {
-        **os.environ,
-        "OMP_NUM_THREADS": "1",
-        "HF_HUB_OFFLINE": "1",
-        "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")]),
-    }
-    proc = subprocess.Popen(
-        cmd, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True
-    )
-    try:
-        log, _ = proc.communicate(timeout=480)
-    except subprocess.TimeoutExpired:
-        os.killpg(proc.pid, signal.SIGKILL)
-        proc.communicate()
-        pytest.fail("the two-rank TRL oracle hung")
-    assert proc.returncode == 0, log[-6000:]
+    accelerate_launch(__file__, tiny, out, timeout=480, hung="the two-rank TRL oracle hung")
     return {v: [torch.load(out / f"{v}-rank{r}.pt") for r in (0, 1)] for v in ("free", "full")}
 
 

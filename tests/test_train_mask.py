@@ -2,13 +2,13 @@
 
 import math
 import os
-import socket
 import tempfile
 
 import pytest
 import torch
 import torch.multiprocessing as mp
 
+from tests.two_ranks import free_port
 from train.mask import SELECTIONS, num_selected, random_mask, selection_seed, top_entropy_mask
 
 
@@ -224,15 +224,9 @@ def _worker(rank, world, port, outdir):
         torch.distributed.destroy_process_group()
 
 
-def _free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def test_global_scope_two_processes_different_token_counts():
     with tempfile.TemporaryDirectory() as outdir:
-        ctx = mp.start_processes(_worker, args=(2, _free_port(), outdir), nprocs=2, join=False, start_method="spawn")
+        ctx = mp.start_processes(_worker, args=(2, free_port(), outdir), nprocs=2, join=False, start_method="spawn")
         for _ in range(120):  # fail, never hang, if a collective mismatches
             if ctx.join(timeout=1):
                 break

@@ -4,12 +4,6 @@ example script in two real processes (torch.distributed, gloo), mask scopes glob
 import dataclasses
 import json
 import math
-import os
-import signal
-import socket
-import subprocess
-import sys
-from pathlib import Path
 
 import pytest
 import torch
@@ -21,6 +15,7 @@ from safetensors.torch import load_file  # noqa: E402
 
 from tasks.reward import make_trl_reward  # noqa: E402
 from tests.train_tiny import build  # noqa: E402
+from tests.two_ranks import ROOT, accelerate_launch  # noqa: E402
 from train.integrations.trl import EntropyMaskedGRPOConfig, EntropyMaskedGRPOTrainer  # noqa: E402
 from train.loss import policy_loss  # noqa: E402
 from train.mask import num_selected, selection_seed, top_entropy_mask  # noqa: E402
@@ -158,43 +153,19 @@ def test_masked_loss_gradient_is_zero_off_the_mask(normalizer):
     assert torch.all(lp.grad[sel] != 0)
 
 
-# The example in two real processes: `accelerate launch` (torchrun underneath), gloo on the CPU.
-# `accelerate launch --cpu --num_processes 2` is not that: without an MPI hostfile it starts ONE
-# process. `--multi_gpu` starts torch.distributed workers and the script's --use_cpu makes each a
-# CPU rank (accelerate's MULTI_CPU state, gloo backend).
+# The example in two real processes: `accelerate launch` (torchrun underneath), gloo on the CPU (tests/two_ranks.py).
 
 WORLD, PER_DEVICE, NUM_GEN = 2, 4, 4
 
 
-def _free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def launch_example(tmp_path, scope, steps=2):
     """Run train/examples/trl_grpo.py on WORLD CPU processes; (output dir, per-step log entries)."""
-    root = Path(__file__).resolve().parents[1]
     model_dir = tmp_path / "tiny"
     if not model_dir.exists():
         build(model_dir)
     out = tmp_path / f"out-{scope}"
-    cmd = [
-        sys.executable,
-        "-m",
-        "accelerate.commands.launch",
-        "--multi_gpu",
-        "--num_processes",
-        str(WORLD),
-        "--num_machines",
-        "1",
-        "--mixed_precision",
-        "no",
-        "--dynamo_backend",
-        "no",
-        "--main_process_port",
-        str(_free_port()),
-        str(root / "train/examples/trl_grpo.py"),
+    accelerate_launch(
+        ROOT / "train/examples/trl_grpo.py",
         "--model",
         str(model_dir),
         "--output_dir",
@@ -230,25 +201,11 @@ def launch_example(tmp_path, scope, steps=2):
         "quantile",
         "--loss_normalizer",
         "all",
-    ]
-    env = {
-        **os.environ,
-        "OMP_NUM_THREADS": "1",
-        "HF_HOME": str(tmp_path / "hf"),
-        "HF_HUB_OFFLINE": "1",
-        "PYTHONPATH": os.pathsep.join([str(root), os.environ.get("PYTHONPATH", "")]),
-    }
-    # Own process group: on a hang, the launcher and both ranks are killed, never left behind.
-    proc = subprocess.Popen(
-        cmd, cwd=root, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True
+        world=WORLD,
+        timeout=300,
+        hung=f"{WORLD}-process TRL run with scope={scope} hung",
+        env={"HF_HOME": str(tmp_path / "hf")},
     )
-    try:
-        log, _ = proc.communicate(timeout=300)
-    except subprocess.TimeoutExpired:
-        os.killpg(proc.pid, signal.SIGKILL)
-        proc.communicate()
-        pytest.fail(f"{WORLD}-process TRL run with scope={scope} hung")
-    assert proc.returncode == 0, log[-6000:]
     history = json.loads((out / "trainer_state.json").read_text())["log_history"]
     return out, [h for h in history if "entropy_mask/num_valid" in h]
 
