@@ -17,6 +17,7 @@ from harness.cli import main
 from harness.entropy import premise
 from harness.entropy.stats import token_key
 from tests import tiny_bpe
+from tests.train_tiny import train_flags
 
 
 def _near_deterministic(model, tok):
@@ -249,38 +250,16 @@ def digits(tmp_path_factory):
     return build(tmp_path_factory.mktemp("digits") / "model")
 
 
-def _train_flags(model, out, **over) -> list[str]:
-    base = {
-        "model": model,
-        "out": out,
-        "data": "synthetic:difficulty=1,size=32,seed=0",
-        "template": "plain",
-        "steps": 1,
-        "prompts_per_step": 4,
-        "group_size": 4,
-        "mini_batch_prompts": 2,
-        "micro_batch_size": 4,
-        "max_response_tokens": 8,
-        "overlong_buffer": 8,
-        "reward_mode": "binary",
-        "warmup_steps": 0,
-        "save_every": 1,
-        "max_sampling_rounds": 4,
-        **over,
-    }
-    return [f"--{k.replace('_', '-')}={v}" for k, v in base.items()]
-
-
 def test_harness_train_notes_the_premise_for_entropy_arms_only(digits, tmp_path, capsys):
     out = tmp_path / "top"
-    assert main(["train", *_train_flags(digits, out, rho=0.2)]) == 0  # the default preset: top-ρ by entropy
+    assert main(["train", *train_flags(digits, out, rho=0.2)]) == 0  # the default preset: top-ρ by entropy
     notes = [x for x in capsys.readouterr().out.splitlines() if x.startswith("note: premise check")]
     assert len(notes) == 1 and f"on {digits}, 32 responses at T=1, <= 8 tokens:" in notes[0], notes
     assert "paper's shape" in notes[0] and "top 20 %" in notes[0]
-    assert main(["train", *_train_flags(digits, out, rho=0.2, steps=2)]) == 0  # resumed: not sampled again
+    assert main(["train", *train_flags(digits, out, rho=0.2, steps=2)]) == 0  # resumed: not sampled again
     assert "note: premise check not repeated on resume" in capsys.readouterr().out
     for name, extra in (("all", ["--rho=1.0"]), ("random", ["--preset=random"]), ("off", ["--no-premise"])):
-        assert main(["train", *_train_flags(digits, tmp_path / name), *extra]) == 0
+        assert main(["train", *train_flags(digits, tmp_path / name), *extra]) == 0
         assert "premise check" not in capsys.readouterr().out, name
 
 
@@ -295,7 +274,7 @@ def test_harness_train_goes_on_when_the_check_cannot_run(digits, tmp_path, monke
     from train.config import load_config
     from train.trainer import Trainer
 
-    flags = dict(a.lstrip("-").split("=", 1) for a in _train_flags(digits, tmp_path / "x"))
+    flags = dict(a.lstrip("-").split("=", 1) for a in train_flags(digits, tmp_path / "x"))
     cfg = load_config(None, {k.replace("-", "_"): v for k, v in flags.items()}).check()
     trainer = Trainer(cfg, log=lambda *_: None)
     try:
@@ -333,9 +312,7 @@ def test_harness_study_checks_the_premise_once_and_the_report_opens_with_it(digi
         {"name": "bottom", "rho": 0.8, "invert": True},
         {"name": "random", "preset": "random", "rho": 0.2},
     ]
-    train = {
-        k: v for k, v in (a.lstrip("-").split("=", 1) for a in _train_flags("m", "o")) if k not in ("model", "out")
-    }
+    train = {k: v for k, v in (a.lstrip("-").split("=", 1) for a in train_flags("m", "o")) if k not in ("model", "out")}
     cfg = tmp_path / "study.yaml"
     spec = {
         "out": str(tmp_path / "study"),

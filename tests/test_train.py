@@ -14,7 +14,7 @@ import torch
 import yaml
 
 from harness.cli import main
-from tests.train_tiny import build
+from tests.train_tiny import build, train_flags
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -25,27 +25,8 @@ def tiny(tmp_path_factory):
 
 
 def flags(model, out, **over):
-    base = {
-        "model": model,
-        "out": out,
-        "data": "synthetic:difficulty=1,size=32,seed=0",
-        "template": "plain",
-        "steps": 1,
-        "prompts_per_step": 4,
-        "group_size": 4,
-        "mini_batch_prompts": 2,
-        "micro_batch_size": 4,
-        "max_response_tokens": 8,
-        "overlong_buffer": 8,
-        "reward_mode": "binary",
-        "lr": 1e-3,
-        "warmup_steps": 0,
-        "save_every": 1,
-        "max_sampling_rounds": 4,
-        "seed": 0,
-    }
-    base.update(over)
-    return [f"--{k.replace('_', '-')}={v}" for k, v in base.items()]
+    """tests/train_tiny.py's one-step run, at lr 1e-3 and seed 0."""
+    return train_flags(model, out, **{"lr": 1e-3, "seed": 0, **over})
 
 
 def log_rows(out):

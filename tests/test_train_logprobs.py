@@ -4,6 +4,7 @@ and sampled tokens as running every row in full, on left-padded prompts of unequ
 import pytest
 import torch
 
+from tests.train_tiny import config_kwargs
 from train import rollout
 from train.logprobs import prompt_groups, sharing_pays, token_logprobs
 
@@ -12,18 +13,8 @@ def _model(arch: str):
     from transformers import LlamaConfig, LlamaForCausalLM, Qwen3Config, Qwen3ForCausalLM
 
     torch.manual_seed(0)
-    kw = dict(
-        vocab_size=50,
-        hidden_size=32,
-        intermediate_size=64,
-        num_hidden_layers=2,
-        num_attention_heads=4,
-        num_key_value_heads=2,
-        max_position_embeddings=256,
-        eos_token_id=1,
-        pad_token_id=0,
-        bos_token_id=None,
-        tie_word_embeddings=False,
+    kw = config_kwargs(
+        vocab_size=50, hidden_size=32, intermediate_size=64, num_attention_heads=4, max_position_embeddings=256
     )
     if arch == "qwen3":
         return Qwen3ForCausalLM(Qwen3Config(head_dim=8, **kw)).float()
