@@ -140,6 +140,12 @@ def plan(cfg: EvalConfig) -> Plan:
     )
 
 
+def _forcing_stop() -> tuple[str, ...]:
+    from harness.forcing import STOP
+
+    return STOP
+
+
 def _forcing_room(cfg: EvalConfig) -> int:
     """Context a forced answer needs beyond the generation budget: its delimiter, prefix and new tokens."""
     from harness.forcing import EXTRA_TOKENS
@@ -179,7 +185,11 @@ def manifest(p: Plan, **extra) -> dict:
         "template_hash": p.template.hash,
         "template_text": p.template.text,
         "prompt_switches": {"system_prompt": cfg.system_prompt, "chat_template_kwargs": cfg.chat_template_kwargs},
-        "forcing": {"tokens": cfg.force_tokens, "answer_prefix": p.template.answer_prefix}
+        "forcing": {
+            "tokens": cfg.force_tokens,
+            "answer_prefix": p.template.answer_prefix,
+            "stop": list(_forcing_stop()),
+        }
         if cfg.force_answer
         else None,
         "sampling": _sampling(cfg),

@@ -4,7 +4,10 @@ s1 (Muennighoff et al. 2025, arXiv 2501.19393) forces a model to stop thinking a
 sample that a scored budget B cut before it answered (its natural verdict at B: no answer) is continued from
 its first B tokens with the end-of-thinking delimiter when its thought is open, then the template's fixed
 answer prefix (`tasks.Template.answer_prefix`: `**Final Answer** \\boxed{` for boxed prompts, `Answer:` for
-the DAPO prompt), then at most `force_tokens` tokens at temperature 0. The cut text plus that tail is graded,
+the DAPO prompt), then at most `force_tokens` tokens at temperature 0, ending with the first line end (`STOP`:
+the forced answer is the rest of the prefix's line, as both prefixes put the answer on it; without the stop a
+model writes on to the token limit, and those tokens were most of the pass's cost). The cut text plus that tail
+is graded,
 as a finished response, under the run's answer policy: the forced verdict. It separates "did not finish" from
 "did not know". Natural verdicts never change; forced ones live in their own append-only shards
 (`harness.store.FORCED_SCHEMA`), so a killed forcing pass resumes where it stopped. A sample that answered
@@ -19,6 +22,7 @@ from harness import regrade, store
 from harness.backends import Request, SamplingParams
 
 THINK_CLOSE = "\n</think>\n\n"
+STOP = ("\n",)  # the forced continuation ends with the token that ends its line
 EXTRA_TOKENS = 32  # room for the delimiter and the answer prefix, beyond --force-tokens, in the context
 
 
@@ -50,7 +54,7 @@ def force(p, sampler, todo: list[dict], *, decode, kinds: dict, opens, timeout: 
     cfg = p.config
     policy = cfg.answer_policy
     fulls = regrade.full_rows(p.run_dir, {(r["task"], r["problem_id"], r["sample_idx"]) for r in todo})
-    params = SamplingParams(0.0, 1.0, cfg.force_tokens)
+    params = SamplingParams(0.0, 1.0, cfg.force_tokens, stop=STOP)
     done = 0
     for start in range(0, len(todo), chunk):
         requests, texts = [], {}

@@ -131,9 +131,15 @@ def test_force_answer_on_vllm(smollm2, tmp_path):
     }
     forced = store.read_forced(run_dir).to_pylist()
     assert want and {(f["problem_id"], f["sample_idx"], f["budget"]) for f in forced} == want
+    from harness.backends import load_tokenizer
+
+    tok = load_tokenizer(smollm2)
     for f in forced:
         assert f["forced_tail"].startswith("\n\n**Final Answer**\n\\boxed{")  # the boxed template's prefix
-        assert 0 < len(f["forced_token_ids"]) - f["forced_prefix_tokens"] <= 8
+        continuation = f["forced_token_ids"][f["forced_prefix_tokens"] :]
+        assert 0 < len(continuation) <= 8
+        # the engine's stop (forcing.STOP): nothing after the token that ends the answer's line
+        assert "\n" not in tok.decode(continuation[:-1], skip_special_tokens=True)
     again = subprocess.run(cmd, capture_output=True, text=True, timeout=900)
     assert again.returncode == 0 and "0 sample(s) to generate" in again.stderr
     assert "forced to answer" not in again.stderr and len(store.read_forced(run_dir)) == len(forced)

@@ -45,6 +45,7 @@ def test_only_cut_unanswered_samples_are_forced(forced_run, tiny_ckpt):
     want = {tuple(r[k] for k in store.FORCED_KEY) for r in rows if r["truncated"] and r["status"] == "no_answer"}
     assert forced and set(forced) == want  # every cut, unanswered row and nothing else
     prefix = get_template("boxed").answer_prefix
+    stopped = 0
     for key, f in forced.items():
         sample = full[key[:3]]
         ids = sample["token_ids"][: key[3]]
@@ -52,6 +53,10 @@ def test_only_cut_unanswered_samples_are_forced(forced_run, tiny_ckpt):
         wanted_prefix = tok(forcing.prefix_text(cut_text, False, prefix), add_special_tokens=False)["input_ids"]
         assert f["forced_token_ids"][: f["forced_prefix_tokens"]] == wanted_prefix  # delimiter and prefix first
         assert 0 < len(f["forced_token_ids"]) - f["forced_prefix_tokens"] <= 5  # then at most --force-tokens
+        # ... ending with the token that ends the answer's line (forcing.STOP), when one came before the limit
+        continuation = f["forced_token_ids"][f["forced_prefix_tokens"] :]
+        assert "\n" not in tok.decode(continuation[:-1], skip_special_tokens=True)
+        stopped += "\n" in tok.decode(continuation, skip_special_tokens=True)
         g = grade(cut_text + f["forced_tail"], sample["gold"], config=config_for("integer"), truncated=False)
         assert (g.extracted, g.status, g.correct) == (f["forced_extracted"], f["forced_status"], f["forced_correct"])
     board = leaderboard.read(out / "leaderboard.parquet").to_pylist()

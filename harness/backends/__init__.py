@@ -25,6 +25,8 @@ class SamplingParams:
     temperature: float
     top_p: float
     max_tokens: int  # the generation budget: the largest budget scored
+    # A sample also ends with the token that completes one of these strings (the token is kept, ids and text).
+    stop: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)

@@ -55,13 +55,21 @@ class HFSampler:
                 for row, tok in enumerate(next_ids):
                     if not done[row]:
                         out[row].append(tok)
-                        done[row] = tok in self.eos_ids
+                        done[row] = tok in self.eos_ids or self._stopped(out[row], params.stop)
                 if all(done):
                     break
                 input_ids = torch.tensor([[t] for t in next_ids], device=self.device)
         for r, ids, finished in zip(batch, out, done):
             text = self.tokenizer.decode(ids, skip_special_tokens=True)
             yield r, Sample(text, tuple(ids), "stop" if finished else "length")
+
+    def _stopped(self, ids: list[int], stop: tuple[str, ...]) -> bool:
+        """Did the last token complete a stop string (one that its text ends or ends past)?"""
+        if not stop:
+            return False
+        text = self.tokenizer.decode(ids, skip_special_tokens=True)
+        before = self.tokenizer.decode(ids[:-1], skip_special_tokens=True)
+        return any(s in text[max(0, len(before) - len(s) + 1) :] for s in stop)
 
     def close(self) -> None:
         del self.model

@@ -210,6 +210,9 @@ class OpenAISampler:
             "n": 1,
             "return_token_ids": True,
         }
+        if params.stop:
+            body["stop"] = list(params.stop)
+            body["include_stop_str_in_output"] = True  # vLLM's servers: the text keeps it, as the ids do
         if self.api == "completions":
             return "/completions", {**body, "prompt": list(r.prompt_ids)}
         body["messages"] = list(r.messages)

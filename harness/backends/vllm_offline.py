@@ -139,6 +139,8 @@ class VLLMSampler:
                 top_p=params.top_p,
                 max_tokens=params.max_tokens,
                 seed=r.seed,
+                stop=list(params.stop) or None,
+                include_stop_str_in_output=True,  # the text keeps the stop string, as the ids keep its token
                 output_kind=RequestOutputKind.FINAL_ONLY,
             )
             engine.add_request(f"h{self._next}", {"prompt_token_ids": list(r.prompt_ids)}, params_r)

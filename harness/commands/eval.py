@@ -78,7 +78,7 @@ def register(sub) -> None:
         action="store_true",
         help="also grade what each sample cut before it answered says when made to answer at the budget (its "
         "first B tokens, the end of the thought, the template's answer prefix, then up to --force-tokens tokens "
-        "at temperature 0), beside the natural verdict",
+        "at temperature 0, ending with the answer's line), beside the natural verdict",
     )
     p.add_argument("--force-tokens", type=int, default=32, help="--force-answer: new tokens a forced answer may take")
     p.add_argument(
