@@ -212,50 +212,18 @@ def test_gpu_matches_cpu(setup):
 
 
 def test_compare_with_itself_and_with_another(setup, tmp_path):
+    def compare(a, b, out, *extra) -> int:
+        argv = ["entropy", "--run", str(setup["run_dir"]), "--compare", str(a), str(b), "--out", str(out), *extra]
+        return main([*argv, "--dtype", "float32", "--no-progress"])
+
     same = tmp_path / "same"
-    assert (
-        main(
-            [
-                "entropy",
-                "--run",
-                str(setup["run_dir"]),
-                "--compare",
-                str(setup["a"]),
-                str(setup["a"]),
-                "--out",
-                str(same),
-                "--dtype",
-                "float32",
-                "--no-progress",
-            ]
-        )
-        == 0
-    )
+    assert compare(setup["a"], setup["a"], same) == 0
     t = pq.read_table(same / "compare_tokens.parquet")
     assert np.array_equal(t["entropy_a"].to_numpy(), t["entropy_b"].to_numpy())
     assert "**100.0 %**" in (same / "compare.md").read_text()
 
     other = tmp_path / "other"
-    assert (
-        main(
-            [
-                "entropy",
-                "--run",
-                str(setup["run_dir"]),
-                "--compare",
-                str(setup["a"]),
-                str(setup["b"]),
-                "--out",
-                str(other),
-                "--rho",
-                "0.3",
-                "--dtype",
-                "float32",
-                "--no-progress",
-            ]
-        )
-        == 0
-    )
+    assert compare(setup["a"], setup["b"], other, "--rho", "0.3") == 0
     t = pq.read_table(other / "compare_tokens.parquet")
     h_a, h_b = t["entropy_a"].to_pylist(), t["entropy_b"].to_pylist()
     k = math.ceil(0.3 * len(h_a))
