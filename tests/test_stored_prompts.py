@@ -1,6 +1,6 @@
 """`harness.stored_prompts`: a stored sample's prompt rebuilt under the run's own rule reproduces the prompt ids
-the run sent, for a run made with a system prompt and chat template switches; `harness entropy` reads it
-through the lookup."""
+the run sent, for a run made with a system prompt and chat template switches; `harness entropy` and
+`harness view` read it through the same lookup."""
 
 from __future__ import annotations
 
@@ -14,6 +14,7 @@ from harness.backends import hf
 from harness.cli import main
 from harness.entropy import measure
 from harness.stored_prompts import StoredPrompts
+from harness.view import data
 from tests import tiny_bpe
 
 # The tiny chat template, with roles and Qwen3's thinking switch: a system message and enable_thinking=false
@@ -90,3 +91,12 @@ def test_entropy_measures_a_run_made_with_prompt_switches(switched_run, tmp_path
     assert main(argv + ["--dtype", "float32"]) == 0, capsys.readouterr().err
     assert "tokens from 4 samples" in capsys.readouterr().out
     assert (dest / "tokens.parquet").is_file()
+
+
+def test_view_shows_the_prompt_the_run_sent(switched_run):
+    r = data.load(switched_run["out"])
+    row = measure.load_samples(run_dir=switched_run["run_dir"]).to_pylist()[0]
+    s = data.sample_detail(r, switched_run["run_dir"].name, "aime24", row["problem_id"], row["sample_idx"])
+    expected = StoredPrompts(store.read_manifest(switched_run["run_dir"])).prompt(row)
+    assert s["prompt"] == expected.text and SYSTEM in s["prompt"]
+    assert any("enable_thinking" in n for n in s["notes"]), s["notes"]
