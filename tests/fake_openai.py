@@ -6,6 +6,7 @@ its own (so a test can kill it, or have it die), whose replies the test chooses.
         server.url          # http://127.0.0.1:PORT/v1
         server.requests()   # every request body so far, one {"path", "body"} each
         server.proc         # its process
+    eval_argv(ckpt, out, server.url, ...)   # `harness eval` of the openai backend against it
 
 A chat request is answered by the text of its last message, a completions request by its prompt ids (as JSON);
 with no reply for it the `default`, and with no default HTTP 400. `status`: the HTTP status of every answer.
@@ -108,3 +109,24 @@ class FakeOpenAI:
         for p in self.procs:
             p.kill()
             p.wait()
+
+
+def eval_argv(ckpt, out, url, *extra) -> list[str]:
+    """`harness eval` of `ckpt` through the openai backend at `url` into `out`: samples stored as they finish, no
+    progress bar, no leaderboard; `extra` after (a later flag wins)."""
+    return [
+        "eval",
+        "--ckpt",
+        str(ckpt),
+        "--backend",
+        "openai",
+        "--base-url",
+        url,
+        "--out",
+        str(out),
+        "--flush-secs",
+        "0",
+        "--no-progress",
+        "--no-leaderboard",
+        *map(str, extra),
+    ]

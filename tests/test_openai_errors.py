@@ -10,7 +10,7 @@ import pytest
 
 from harness import store
 from harness.cli import main
-from tests.fake_openai import FakeOpenAI
+from tests.fake_openai import FakeOpenAI, eval_argv
 from tests.test_eval import tiny_ckpt  # noqa: F401 (the module-scoped checkpoint fixture)
 
 MODES = {  # the misbehaviour of each fake server (tests/fake_openai.py)
@@ -38,31 +38,7 @@ def server(tmp_path):
 
 def run(ckpt, out, url) -> int:
     return main(
-        [
-            "eval",
-            "--ckpt",
-            str(ckpt),
-            "--backend",
-            "openai",
-            "--base-url",
-            url,
-            "--out",
-            str(out),
-            "--tasks",
-            "aime24",
-            "--limit",
-            "3",
-            "--n",
-            "2",
-            "--max-tokens",
-            "16",
-            "--concurrency",
-            "1",
-            "--flush-secs",
-            "0",
-            "--no-progress",
-            "--no-leaderboard",
-        ]
+        eval_argv(ckpt, out, url, "--tasks", "aime24", "--limit", 3, "--n", 2, "--max-tokens", 16, "--concurrency", 1)
     )
 
 

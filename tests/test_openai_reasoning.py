@@ -26,6 +26,7 @@ from harness.backends.openai_compat import OpenAISampler
 from harness.cli import main
 from harness.errors import UsageError
 from tasks.prompts import PromptSwitches, user_prompt_ids
+from tests import fake_openai
 from tests.fake_openai import FakeOpenAI
 from tests.test_answer_policy_eval import assert_verdicts_are_the_cut_texts
 from tests.test_eval import tiny_ckpt  # noqa: F401 (the module-scoped checkpoint fixture)
@@ -55,26 +56,7 @@ def server(tmp_path):
 
 
 def eval_argv(ckpt, out, url, *extra) -> list[str]:
-    return [
-        "eval",
-        "--ckpt",
-        str(ckpt),
-        "--backend",
-        "openai",
-        "--base-url",
-        url,
-        "--out",
-        str(out),
-        "--n",
-        "1",
-        "--concurrency",
-        "2",
-        "--flush-secs",
-        "0",
-        "--no-progress",
-        "--no-leaderboard",
-        *map(str, extra),
-    ]
+    return fake_openai.eval_argv(ckpt, out, url, "--n", 1, "--concurrency", 2, *extra)
 
 
 def full_rows(out: Path) -> tuple[Path, dict, list[dict]]:
