@@ -10,7 +10,8 @@ token), summary.md, forking_tokens.md, histogram.png; with --compare: compare.md
 with --premise (the base checkpoint sampled on the training prompts, the paper's premise beside its figures,
 `harness.entropy.premise`; default --out RESULTS/entropy/premise-<checkpoint name>): premise.md, premise.json.
 Flags, files, tokenizers and prompts are checked (one line, exit 2) before any model is loaded. The work
-is `harness.entropy` (measure, stats, report).
+is `harness.entropy`: `analysis` (plan, execute) over `measure`, `stats`, `report`; the prompts are the run's own
+(`harness.stored_prompts`: its template, system prompt and chat template switches).
 """
 
 from __future__ import annotations
