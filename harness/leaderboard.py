@@ -27,7 +27,6 @@ import fcntl
 import json
 import os
 import sys
-import tempfile
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
@@ -38,6 +37,7 @@ import pyarrow.parquet as pq
 
 from harness import __version__, store
 from harness.scores import Score, score_samples
+from tasks.files import atomic_path
 
 SCHEMA_VERSION = 1
 
@@ -210,7 +210,8 @@ def add_rows(path: str | os.PathLike, rows: list[Mapping[str, Any]]) -> None:
             ids = old.select(list(_ENTRY)).to_pylist()
             keep = pa.array([entry_key(r) not in keys for r in ids], pa.bool_())
             new = pa.concat_tables([old.filter(keep), new])
-        _write_atomically(new, path)
+        with atomic_path(path) as tmp, open(tmp, "wb") as f:  # our file object: closed on an error
+            pq.write_table(new, f)
 
 
 def _read_or_rebuild(path: Path) -> pa.Table:
@@ -360,21 +361,6 @@ def _locked(path: Path) -> Iterator[None]:
         yield
     finally:
         os.close(fd)  # closing releases the lock
-
-
-def _write_atomically(table: pa.Table, path: Path) -> None:
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        os.fchmod(fd, 0o644)  # mkstemp makes it private; a leaderboard is shared
-        with os.fdopen(fd, "wb") as f:
-            pq.write_table(table, f)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        os.unlink(tmp)
-        raise
-    store.fsync_dir(path.parent)
 
 
 def _float_or_none(value: Any) -> float | None:

@@ -3,13 +3,13 @@ reason (exit 2), before any model is loaded; nothing is created by the check."""
 
 from __future__ import annotations
 
-import os
 import sys
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
 from harness.errors import UsageError
+from tasks.files import atomic_path
 
 
 def writable_dir(path: str | Path, flag: str, *, shown: str | Path | None = None) -> None:
@@ -49,27 +49,20 @@ def writable_file(path: str | Path, flag: str, *, force: bool | None = None) -> 
 
 
 def write_atomic(path: str | Path, write: Callable[[Path], None], flag: str) -> Path:
-    """`write(tmp)` fills a temporary file beside `path`, which is then renamed into place (mode 0644). On any
-    failure nothing is left: the temporary file and the folders made for it are removed, and an OSError is a
-    UsageError naming `path`."""
+    """`write(tmp)` fills a temporary file beside `path`, which is then renamed into place (`tasks.files.atomic_path`:
+    fsynced, mode 0644). On any failure nothing is left: the temporary file and the folders made for it are removed,
+    and an OSError is a UsageError naming `path`."""
     out = Path(path)
     made = []  # folders this call creates, deepest first
     folder = out.parent
     while not folder.exists():
         made.append(folder)
         folder = folder.parent
-    tmp = None
     try:
         out.parent.mkdir(parents=True, exist_ok=True)
-        fd, name = tempfile.mkstemp(prefix=f".{out.name}.", suffix=".tmp", dir=out.parent)
-        os.close(fd)
-        tmp = Path(name)
-        write(tmp)
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, out)
+        with atomic_path(out) as tmp:
+            write(tmp)
     except BaseException as exc:
-        if tmp is not None:
-            tmp.unlink(missing_ok=True)
         for d in made:
             if d.is_dir() and not any(d.iterdir()):  # a folder something else wrote in meanwhile stays
                 d.rmdir()

@@ -10,8 +10,8 @@ Layout
 The run id is a hash of what determines the samples: checkpoint fingerprint, backend, tasks and their
 content hashes, template, sampling parameters, generation budget and seed. It leaves out `--n`,
 `--limit` and the scored budgets below the generation budget, so a larger `--n` or a new budget reuses
-every stored sample. Each shard is written to a hidden temporary file, fsynced, then `os.replace`d into
-place: a reader (or a resumed run after `kill -9`) sees whole shards or nothing, never a torn row.
+every stored sample. Each shard is written atomically (`tasks.files`: a hidden temporary file, fsynced, then
+`os.replace`d into place): a reader (or a resumed run after `kill -9`) sees whole shards or nothing, never a torn row.
 
 Schema: one row per (sample, budget). Columns other tools rely on are marked *.
     run_id*            str    the run (folder name)
@@ -76,6 +76,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from harness.errors import UsageError
+from tasks import files
 from tasks.policy import LEGACY_POLICY
 
 SCHEMA = pa.schema(
@@ -216,28 +217,23 @@ class RunLock:
 
 def write_shard(run_dir: Path, rows: list[dict], *, kind: str = "shard", schema: pa.Schema = SCHEMA) -> Path | None:
     """Append rows as a new shard (`kind` "shard": samples; "forced": forced answers, FORCED_SCHEMA), atomically
-    (temp file, fsync, rename)."""
+    (`tasks.files.atomic_path`)."""
     if not rows:
         return None
     table = pa.Table.from_pylist(rows, schema=schema)
     name = f"{kind}-{dt.datetime.now(dt.UTC):%Y%m%dT%H%M%S%f}-{uuid.uuid4().hex[:8]}.parquet"
     final = run_dir / name
-    tmp = run_dir / f".tmp-{name}"
-    try:
-        with open(tmp, "wb") as f:
-            pq.write_table(table, f)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, final)
-    except BaseException:  # a full disk or a kill mid-write: no half-written temporary is left behind
-        tmp.unlink(missing_ok=True)
-        raise
-    fsync_dir(run_dir)
+    # A full disk or a Ctrl-C mid-write: no half-written temporary stays. Our file object, closed on an error
+    # (pyarrow's own, opened from a path, may stay open and keep the space of the removed file).
+    with files.atomic_path(final) as tmp, open(tmp, "wb") as f:
+        pq.write_table(table, f)
     return final
 
 
 def clean_temporaries(run_dir: Path) -> None:
-    """Remove half-written shards left by a killed process (call only while holding the run lock)."""
+    """Remove half-written shards and manifests left by a killed process (call only while holding the run lock);
+    `.tmp-*` is how versions before tasks.files named them."""
+    files.remove_temporaries(run_dir)
     for p in run_dir.glob(".tmp-*"):
         p.unlink()
 
@@ -263,7 +259,7 @@ def set_aside_damaged(run_dir: Path) -> list[tuple[Path, Path, str]]:
             os.replace(path, target)
             moved.append((path, target, reason))
     if moved:
-        fsync_dir(run_dir)
+        files.fsync_dir(run_dir)
     return moved
 
 
@@ -329,13 +325,7 @@ def read_manifest(run_dir: str | os.PathLike) -> dict:
 
 
 def write_manifest(run_dir: Path, manifest: dict) -> None:
-    tmp = run_dir / ".tmp-manifest.json"
-    try:
-        tmp.write_text(json.dumps(manifest, indent=2, sort_keys=True) + "\n")
-        os.replace(tmp, run_dir / "manifest.json")
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
+    files.atomic_write_json(run_dir / "manifest.json", manifest, indent=2, sort_keys=True)
 
 
 def disk_full(exc: BaseException, path: Path) -> UsageError | None:
@@ -353,12 +343,3 @@ def disk_full(exc: BaseException, path: Path) -> UsageError | None:
         f"no space left writing {exc.filename or path} ({free}); what was stored is kept: free some space "
         "and rerun the same command to resume"
     )
-
-
-def fsync_dir(path: Path) -> None:
-    """Make a rename inside `path` durable."""
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)

@@ -20,6 +20,7 @@ import pytest
 from harness import store
 from harness.cli import main
 from harness.repetition import ends_in_loop
+from tasks import files
 from tests import tiny_bpe
 
 TEMPLATE = tiny_bpe.CHAT
@@ -231,7 +232,7 @@ def test_resume_after_sigkill(tiny_ckpt, tmp_path):
     a, b = rows(killed)[1], rows(clean)[1]
     assert a.num_rows == b.num_rows == 40 * 2 * 2
     assert keyed(a) == keyed(b)
-    assert not list(run_dir.glob(".tmp-*"))
+    assert not files.temporaries(run_dir)
     summary = [line for line in done.stdout.splitlines() if line.startswith("| synthetic")]
     rerun = subprocess.run([*cmd, "--out", str(killed)], capture_output=True, text=True, timeout=600)
     assert [line for line in rerun.stdout.splitlines() if line.startswith("| synthetic")] == summary

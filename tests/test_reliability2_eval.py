@@ -11,7 +11,7 @@ import uuid
 import pytest
 
 from harness import leaderboard, store
-from tasks import reward
+from tasks import files, reward
 from tasks.errors import TaskError
 from tasks.grading import MIN_TIMEOUT, grade, grade_batch
 from tests.test_eval import _build_tiny, harness_eval
@@ -72,7 +72,7 @@ def test_eval_on_a_full_disk_is_one_line_then_resumes(tiny_ckpt, small_disk, cap
     assert [line for line in err if line.startswith("harness eval: error:")] == [err[-1]]
     assert "no space left writing" in err[-1] and "MiB free" in err[-1] and "Traceback" not in "\n".join(err)
     (run_dir,) = (out / "runs").iterdir()
-    assert not list(run_dir.glob(".tmp-*"))  # nothing half-written
+    assert not files.temporaries(run_dir)  # nothing half-written
     assert json.loads((run_dir / "manifest.json").read_text())["status"] == "failed"  # it fits: the shard did not
     (small_disk / "filler").unlink()
     assert harness_eval(tiny_ckpt, out, *FLAGS, "--max-tokens", "8,256") == 0

@@ -14,6 +14,7 @@ import pytest
 import yaml
 
 from harness.cli import main
+from tasks import files
 from tests.test_train import flags, log_rows, tiny  # noqa: F401 (tiny: the module-scoped model fixture)
 
 PAGE = 4096  # tmpfs allocates whole pages: a write into a file's last page needs no new space
@@ -45,7 +46,7 @@ def test_incomplete_last_log_line_is_not_written(tiny, tmp_path, capsys):  # noq
     said = capsys.readouterr().out
     assert "log.jsonl: dropped an incomplete last line (57 characters" in said and "at step 2" in said
     assert _steps(out) == [1, 2, 3]
-    assert not (out / "log.jsonl.tmp").exists()
+    assert not files.temporaries(out)
 
 
 def test_log_lines_after_the_checkpoint_and_a_partial_one_are_dropped(tiny, tmp_path, capsys):  # noqa: F811
@@ -156,7 +157,7 @@ def test_full_disk_inside_the_log_append(tiny, small_disk, capsys):  # noqa: F81
         _error(capsys.readouterr().err)
         == f"harness train: error: out {out}: cannot write config.yaml (No space left on device)"
     )
-    assert (out / "config.yaml").read_text() == config and not (out / "config.yaml.tmp").exists()
+    assert (out / "config.yaml").read_text() == config and not files.temporaries(out)
     # As a run started with --steps 2 wrote it: the resume has nothing to write before step 2's log line.
     (out / "config.yaml").write_text(yaml.safe_dump(yaml.safe_load(config) | {"steps": 2}, sort_keys=False))
     assert main(["train", *flags(tiny, out, steps=2, keep_last=1)]) == 2
@@ -186,7 +187,7 @@ def test_full_disk_when_the_resume_rewrites_the_log(tiny, small_disk, capsys):  
         _error(capsys.readouterr().err)
         == f"harness train: error: out {out}: cannot write log.jsonl (No space left on device)"
     )
-    assert log.read_bytes() == before and not (out / "log.jsonl.tmp").exists()
+    assert log.read_bytes() == before and not files.temporaries(out)
     (small_disk / "filler").unlink()
     assert main(["train", *flags(tiny, out, steps=2, keep_last=1)]) == 0
     assert _steps(out) == [1, 2]

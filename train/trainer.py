@@ -32,6 +32,7 @@ from pathlib import Path
 
 import torch
 
+from tasks import files
 from train import checkpoint, rollout
 from train.advantage import group_advantages, informative_groups
 from train.config import ConfigError, TrainConfig, resume_changes
@@ -83,16 +84,10 @@ def _tensorboard(out: Path):
 
 
 def _write_atomic(path: Path, text: str) -> None:
-    """Replace `path` with `text` whole or not at all (temporary sibling, fsync, rename)."""
-    tmp = path.with_name(path.name + ".tmp")
+    """Replace `path` with `text` whole or not at all (`tasks.files`); a refused write is one line."""
     try:
-        with tmp.open("w") as fh:
-            fh.write(text)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
+        files.atomic_write_text(path, text)
     except OSError as exc:
-        tmp.unlink(missing_ok=True)
         raise ConfigError(f"out {path.parent}: cannot write {path.name} ({exc.strerror or exc})") from None
 
 
@@ -148,6 +143,7 @@ class Trainer:
         self._lock = _lock(self.out)
         for p in checkpoint.remove_partial(self.out):  # a save killed (kill -9) before its rename
             self.say(f"removed {p.name}, an unfinished checkpoint of an earlier run")
+        files.remove_temporaries(self.out)  # a config.yaml or log.jsonl rewrite killed before its rename
         return self._resume_point(allow_config_change)
 
     def _load_prompts(self, items, src: str) -> None:
