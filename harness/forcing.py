@@ -49,48 +49,57 @@ def candidates(run_dir, policy: str, wanted: set) -> list[dict]:
 
 
 def force(p, sampler, todo: list[dict], *, decode, kinds: dict, opens, timeout: float, chunk: int = 64) -> int:
-    """Continue the `todo` rows (`candidates`) of the plan's run with `sampler` and store the forced verdicts,
-    `chunk` a shard. `opens(prompt_ids)`: the chat template opened the thought. Returns how many were forced."""
-    cfg = p.config
-    policy = cfg.answer_policy
+    """Continue the `todo` rows (`candidates`) of the plan's run with `sampler` and store the forced verdicts.
+    Every request goes to the engine at once (one continuous batch, as in generation); finished ones are graded
+    and stored `chunk` to a shard, so a killed pass resumes from its shards. `opens(prompt_ids)`: the chat
+    template opened the thought. Returns how many were forced."""
+    policy = p.config.answer_policy
     fulls = regrade.full_rows(p.run_dir, {(r["task"], r["problem_id"], r["sample_idx"]) for r in todo})
-    params = SamplingParams(0.0, 1.0, cfg.force_tokens, stop=STOP)
-    done = 0
-    for start in range(0, len(todo), chunk):
-        requests, texts = [], {}
-        for r in todo[start : start + chunk]:
-            sample = (r["task"], r["problem_id"], r["sample_idx"])
-            full, prompt = fulls[sample], p.prompts[(r["task"], r["problem_id"])][0]
-            ids = list(full["token_ids"][: r["budget"]])
-            cut_text = decode(ids)
-            prefix_ids = p.tokenizer(
-                prefix_text(cut_text, opens(prompt), p.template.answer_prefix), add_special_tokens=False
-            )["input_ids"]
-            key = (*sample, r["budget"])
-            requests.append(Request(key, tuple(prompt) + tuple(ids) + tuple(prefix_ids), (), 0))
-            texts[key] = (cut_text, prefix_ids, full["gold"], kinds[r["task"]])
-        rows, items = [], []
-        for request, sample in sampler.sample(requests, params):
-            cut_text, prefix_ids, gold, kind = texts[request.key]
-            forced_ids = list(prefix_ids) + list(sample.token_ids)
-            tail = p.tokenizer.decode(forced_ids, skip_special_tokens=True)
-            task, pid, idx, budget = request.key
-            rows.append(
-                {
-                    "task": task,
-                    "problem_id": pid,
-                    "sample_idx": idx,
-                    "budget": budget,
-                    "answer_policy": policy,
-                    "forced_tail": tail,
-                    "forced_token_ids": forced_ids,
-                    "forced_prefix_tokens": len(prefix_ids),
-                    "forced_at": store.now(),
-                }
-            )
-            items.append((cut_text + tail, gold, kind, False))  # a forced answer is a finished response
-        for row, g in zip(rows, regrade.grade_cuts(items, policy, timeout)):
-            row.update(forced_extracted=g.extracted, forced_status=g.status, forced_correct=bool(g.correct))
-        store.write_shard(p.run_dir, rows, kind="forced", schema=store.FORCED_SCHEMA)
-        done += len(rows)
-    return done
+    params = SamplingParams(0.0, 1.0, p.config.force_tokens, stop=STOP)
+    requests, texts = [], {}
+    for r in todo:
+        sample = (r["task"], r["problem_id"], r["sample_idx"])
+        full, prompt = fulls[sample], p.prompts[(r["task"], r["problem_id"])][0]
+        ids = list(full["token_ids"][: r["budget"]])
+        cut_text = decode(ids)
+        prefix_ids = p.tokenizer(
+            prefix_text(cut_text, opens(prompt), p.template.answer_prefix), add_special_tokens=False
+        )["input_ids"]
+        key = (*sample, r["budget"])
+        requests.append(Request(key, tuple(prompt) + tuple(ids) + tuple(prefix_ids), (), 0))
+        texts[key] = (cut_text, prefix_ids, full["gold"], kinds[r["task"]])
+    done, finished = 0, []
+    for request, sample in sampler.sample(requests, params):
+        finished.append((request.key, sample))
+        if len(finished) == chunk:
+            done += _store(p, finished, texts, policy, timeout)
+            finished = []
+    return done + _store(p, finished, texts, policy, timeout)
+
+
+def _store(p, finished: list, texts: dict, policy: str, timeout: float) -> int:
+    """Grade the forced answers (the cut text plus the tail, as a finished response) and write them as a shard."""
+    rows, items = [], []
+    for key, sample in finished:
+        cut_text, prefix_ids, gold, kind = texts[key]
+        forced_ids = list(prefix_ids) + list(sample.token_ids)
+        tail = p.tokenizer.decode(forced_ids, skip_special_tokens=True)
+        task, pid, idx, budget = key
+        rows.append(
+            {
+                "task": task,
+                "problem_id": pid,
+                "sample_idx": idx,
+                "budget": budget,
+                "answer_policy": policy,
+                "forced_tail": tail,
+                "forced_token_ids": forced_ids,
+                "forced_prefix_tokens": len(prefix_ids),
+                "forced_at": store.now(),
+            }
+        )
+        items.append((cut_text + tail, gold, kind, False))  # a forced answer is a finished response
+    for row, g in zip(rows, regrade.grade_cuts(items, policy, timeout)):
+        row.update(forced_extracted=g.extracted, forced_status=g.status, forced_correct=bool(g.correct))
+    store.write_shard(p.run_dir, rows, kind="forced", schema=store.FORCED_SCHEMA)
+    return len(rows)
