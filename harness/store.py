@@ -76,7 +76,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from harness.errors import UsageError
-from tasks import files
+from tasks import checkpoints, files
 from tasks.policy import LEGACY_POLICY
 
 SCHEMA = pa.schema(
@@ -136,7 +136,7 @@ FORCED_SCHEMA = pa.schema(
 )
 FORCED_KEY = ["task", "problem_id", "sample_idx", "budget", "answer_policy"]
 
-WEIGHT_SUFFIXES = (".safetensors", ".bin", ".pt", ".gguf")
+WEIGHT_SUFFIXES = checkpoints.WEIGHT_SUFFIXES  # what fingerprint hashes as weights (tasks.checkpoints)
 
 
 def policy_of(value: str | None) -> str:

@@ -176,13 +176,13 @@ def test_bad_input_is_one_line_exit_2_nothing_written(tiny_ckpt, tmp_path, capsy
 
 def test_missing_checkpoint(tmp_path, capsys):
     assert main(["eval", "--ckpt", str(tmp_path / "nope"), "--out", str(tmp_path / "out")]) == 2
-    assert "is not a folder" in capsys.readouterr().err
+    assert f"checkpoint {tmp_path / 'nope'}: not a folder" in capsys.readouterr().err
     (tmp_path / "empty").mkdir()
     assert main(["eval", "--ckpt", str(tmp_path / "empty"), "--out", str(tmp_path / "out")]) == 2
-    assert "no readable config.json" in capsys.readouterr().err
+    assert f"checkpoint {tmp_path / 'empty'}: no readable config.json (" in capsys.readouterr().err
     (tmp_path / "empty" / "config.json").write_text("{}")
     assert main(["eval", "--ckpt", str(tmp_path / "empty"), "--out", str(tmp_path / "out")]) == 2
-    assert "has no weight files" in capsys.readouterr().err
+    assert ": no weight files (*.safetensors, *.bin, *.pt, *.gguf)" in capsys.readouterr().err
     assert not (tmp_path / "out").exists()
 
 

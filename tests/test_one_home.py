@@ -86,3 +86,29 @@ def test_trl_config_defaults_are_the_dapo_clip():
         loss.DAPO_CLIP_HIGH,
         loss.DAPO_DUAL_CLIP,
     )
+
+
+def test_one_checkpoint_check_one_message_shape(tmp_path, capsys):
+    from harness.cli import main
+    from tasks import checkpoints
+    from train.config import ConfigError, TrainConfig
+
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    line = f"checkpoint {empty}: no readable config.json (No such file or directory)"
+    assert checkpoints.error(empty) == line
+    assert main(["eval", "--ckpt", str(empty), "--out", str(tmp_path / "out")]) == 2
+    assert capsys.readouterr().err.strip() == f"harness eval: error: {line}"
+    try:
+        TrainConfig(model=str(empty)).check()
+    except ConfigError as exc:
+        assert str(exc) == f"model: {line}"
+    else:
+        raise AssertionError("a model folder without config.json passed")
+    (empty / "config.json").write_text("{}")
+    (empty / "model.safetensors").write_bytes(b"\x10" + b"\0" * 7 + b"{}")
+    assert checkpoints.problem(empty) == "model.safetensors is damaged (truncated (header of 16 bytes, file of 10))"
+    assert checkpoints.problem(empty, whole=False) is None
+    (empty / "model.safetensors").unlink()
+    assert checkpoints.problem(empty) == "no weight files (*.safetensors, *.bin, *.pt, *.gguf)"
+    assert checkpoints.problem(empty, weights=()) is None

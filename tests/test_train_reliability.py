@@ -76,7 +76,10 @@ def test_damaged_latest_checkpoint_falls_back_to_the_previous(tiny, tmp_path, ca
     capsys.readouterr()
     assert main(["train", *flags(tiny, out, steps=3, keep_last=2)]) == 0
     said = capsys.readouterr().out
-    assert "checkpoint step_000002 is damaged (" in said and "resuming from step_000001" in said
+    what = (
+        "model.safetensors is damaged (truncated" if damage == "truncated weights" else "trainer_state.pt is damaged ("
+    )
+    assert f"checkpoint step_000002: {what}" in said and "resuming from step_000001" in said
     assert "resumed from" in said and "at step 1" in said
     assert [r["step"] for r in log_rows(out)] == [1, 2, 3]
     assert (out / "checkpoints" / "step_000002.damaged").is_dir()  # set aside, not deleted

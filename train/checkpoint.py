@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from train.safetensors_check import damage as safetensors_damage
+from tasks import checkpoints
 
 STATE = "trainer_state.pt"
 _NAME = re.compile(r"^step_(\d{6,})$")
@@ -65,19 +65,17 @@ def latest(out: str | Path) -> Path | None:
 def damage(path: Path) -> tuple[dict | None, str | None]:
     """(state, None) for an intact checkpoint, (None, why) for a damaged one.
 
-    Loads `trainer_state.pt` (once: the caller resumes from the returned state), and checks every safetensors
-    file's header and that its tensors fit the file (a truncated file fails here, before any model is built)."""
-    weights = sorted(path.glob("*.safetensors"))
-    if not weights and not list(path.glob("*.bin")):
-        return None, "no weight files"
-    for w in weights:
-        reason = safetensors_damage(w)
-        if reason:
-            return None, f"{w.name}: {reason}"
+    Loads `trainer_state.pt` (once: the caller resumes from the returned state), after `tasks.checkpoints`' check
+    (config.json, weights as save_pretrained writes them, every safetensors header whole and its tensors inside
+    the file: a truncated file fails here, before any model is built)."""
+    reason = checkpoints.problem(path, weights=(".safetensors", ".bin"))
+    if reason:
+        return None, reason
     try:
         return load_state(path), None
     except Exception as exc:  # noqa: BLE001 (torch.load raises many types on a damaged file)
-        return None, f"{STATE}: {type(exc).__name__}" + (f": {str(exc).splitlines()[0]}" if str(exc) else "")
+        why = type(exc).__name__ + (f": {str(exc).splitlines()[0]}" if str(exc) else "")
+        return None, f"{STATE} is damaged ({why})"  # the phrase of tasks.checkpoints.problem
 
 
 def resumable(out: str | Path) -> tuple[Path | None, dict | None, list[tuple[Path, str]]]:

@@ -129,8 +129,11 @@ class TrainConfig:
         return self
 
     def _check_model(self) -> None:
+        from tasks import checkpoints
+
         _need(self.model, "model: a local checkpoint folder is required (--model PATH)")
-        _need(Path(self.model, "config.json").is_file(), f"model: {self.model}: no config.json there")
+        bad = checkpoints.error(self.model, weights=(), whole=False)  # the loader says more about weights
+        _need(not bad, f"model: {bad}")
 
     def _check_sizes(self) -> None:
         """Counts and batch sizes: >= 1, a group of >= 2, mini-batches that divide the rollout batch."""

@@ -266,8 +266,7 @@ class Trainer:
             )
         for p, reason in damaged:
             self.say(
-                f"checkpoint {p.name} is damaged ({reason}): set aside as {checkpoint.set_aside(p).name}; "
-                f"resuming from {path.name}"
+                f"checkpoint {p.name}: {reason}; set aside as {checkpoint.set_aside(p).name}, resuming from {path.name}"
             )
         if path is None:
             return None, None, {}

@@ -152,7 +152,7 @@ def run(args: argparse.Namespace) -> int:
 def check(args: argparse.Namespace):
     """Flags to an EvalConfig, or a UsageError naming the first problem."""
     from harness.evaluate import EvalConfig
-    from harness.store import WEIGHT_SUFFIXES
+    from tasks import checkpoints
 
     budgets = _ints(args.max_tokens, "--max-tokens")
     if args.n < 1:
@@ -179,22 +179,10 @@ def check(args: argparse.Namespace):
     if not task_names:
         raise UsageError("--tasks is empty")
     ckpt = Path(args.ckpt)
-    if not ckpt.is_dir():
-        raise UsageError(f"checkpoint {args.ckpt} is not a folder")
-    config = ckpt / "config.json"
-    try:
-        config.read_bytes()
-    except OSError as exc:
-        raise UsageError(f"checkpoint {args.ckpt} has no readable config.json ({exc.strerror})") from None
-    if args.backend != "openai":
-        if not any(p.name.endswith(WEIGHT_SUFFIXES) for p in ckpt.iterdir()):
-            raise UsageError(f"checkpoint {args.ckpt} has no weight files (*.safetensors, *.bin)")
-        from train.safetensors_check import damage
-
-        for weights in sorted(ckpt.glob("*.safetensors")):
-            reason = damage(weights)
-            if reason:
-                raise UsageError(f"checkpoint {args.ckpt}: {weights.name} is damaged ({reason})")
+    served = args.backend == "openai"  # a local copy of the served model's config and tokenizer: no weights needed
+    bad = checkpoints.error(args.ckpt, weights=() if served else checkpoints.WEIGHT_SUFFIXES, whole=not served)
+    if bad:
+        raise UsageError(bad)
     import tasks
 
     tasks.get_template(args.template)  # TaskError -> exit 2 with the known names
