@@ -5,8 +5,8 @@ comparisons chained like Python's (`0 < avg < 1`, `avg <= 0.25`, `n >= 4`) joine
 `avg` (mean correctness over the problem's samples) and `n` (its number of samples).
 
 Two formats, chosen by the output suffix; `harness train` reads both (`data: PATH`):
-- `.parquet`: the verl/DAPO convention: data_source, prompt (chat messages, template applied), ability,
-  reward_model {style: "rule", ground_truth}, extra_info {index, task, avg, n, question};
+- `.parquet`: the verl/DAPO convention (`tasks.verl_rows`): data_source (the task), prompt (chat messages,
+  template applied), ability, reward_model {style: "rule", ground_truth}, extra_info {index, task, avg, n, question};
 - `.jsonl`: plain rows {id, task, question, answer, avg, n}, also a `file:` task.
 """
 
@@ -19,6 +19,7 @@ import re
 from pathlib import Path
 
 from harness.errors import UsageError
+from tasks import verl_rows
 
 _OPS = {"<": operator.lt, "<=": operator.le, ">": operator.gt, ">=": operator.ge, "==": operator.eq, "!=": operator.ne}
 _TOKEN = re.compile(r"\s*(<=|>=|==|!=|<|>|[A-Za-z_]+|[-+]?(?:\d+\.?\d*|\.\d+))")
@@ -85,9 +86,6 @@ def export(
     """Write the run's problems that satisfy `where` to `out`; returns how many. Nothing is written on error.
     `data`: where the run's task data is now (a file or a folder), when it moved; `force`: replace an existing
     `out`."""
-    import pyarrow as pa
-    import pyarrow.parquet as pq
-
     import tasks
     from harness import store
     from harness.outputs import writable_file, write_atomic
@@ -135,7 +133,8 @@ def export(
         if suffix == ".jsonl":
             tmp.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records))
         else:
-            pq.write_table(pa.Table.from_pylist([_verl_row(r, tpl) for r in records]), tmp)
+            with open(tmp, "wb") as f:  # our file object: an error closes it
+                verl_rows.write_parquet([_verl_row(r, tpl) for r in records], f)
 
     write_atomic(out, write, "--out")
     return len(records)
@@ -234,10 +233,5 @@ def _first_line(text: str) -> str:
 
 
 def _verl_row(r: dict, tpl) -> dict:
-    return {
-        "data_source": r["task"],
-        "prompt": [{"role": "user", "content": tpl.render(r["question"])}],
-        "ability": "math",
-        "reward_model": {"style": "rule", "ground_truth": r["answer"]},
-        "extra_info": {"index": r["id"], "task": r["task"], "avg": r["avg"], "n": r["n"], "question": r["question"]},
-    }
+    extra = {"index": r["id"], "task": r["task"], "avg": r["avg"], "n": r["n"], "question": r["question"]}
+    return verl_rows.row(r["task"], [{"role": "user", "content": tpl.render(r["question"])}], r["answer"], extra)

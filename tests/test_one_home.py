@@ -112,3 +112,28 @@ def test_one_checkpoint_check_one_message_shape(tmp_path, capsys):
     (empty / "model.safetensors").unlink()
     assert checkpoints.problem(empty) == "no weight files (*.safetensors, *.bin, *.pt, *.gguf)"
     assert checkpoints.problem(empty, weights=()) is None
+
+
+def test_both_verl_parquet_writers_build_the_row_of_tasks_verl_rows():
+    import sys
+    from pathlib import Path
+
+    from tasks import verl_rows
+
+    examples = str(Path(__file__).resolve().parent.parent / "train" / "examples")
+    sys.path.insert(0, examples)
+    try:
+        import verl_data
+    finally:
+        sys.path.remove(examples)
+    from harness.export import _verl_row
+    from tasks import get_template
+    from train.data import Item
+
+    item = Item(id="p1", messages=({"role": "user", "content": "1+1?", "extra": 0},), answer="2")
+    (built,) = verl_data.verl_rows([item], "aime24")
+    assert built == verl_rows.row("aime24", [{"role": "user", "content": "1+1?"}], "2", {"index": 0, "id": "p1"})
+    record = {"id": "p1", "task": "aime24", "question": "1+1?", "answer": "2", "avg": 0.5, "n": 4}
+    exported = _verl_row(record, get_template("boxed"))
+    assert set(exported) == set(built) and exported["ability"] == built["ability"] == verl_rows.ABILITY
+    assert exported["reward_model"] == built["reward_model"] == {"style": "rule", "ground_truth": "2"}

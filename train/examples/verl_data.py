@@ -14,17 +14,10 @@ from pathlib import Path
 
 
 def verl_rows(items, data_source: str) -> list[dict]:
-    """Rows with verl's columns: data_source, prompt (chat messages), ability, reward_model, extra_info."""
-    return [
-        {
-            "data_source": data_source,
-            "prompt": [{"role": m["role"], "content": m["content"]} for m in it.messages],
-            "ability": "MATH",
-            "reward_model": {"style": "rule", "ground_truth": it.answer},
-            "extra_info": {"index": i, "id": it.id},
-        }
-        for i, it in enumerate(items)
-    ]
+    """Rows in verl's convention (tasks.verl_rows): extra_info holds the row's index and the item's id."""
+    from tasks import verl_rows as rows
+
+    return [rows.row(data_source, it.messages, it.answer, {"index": i, "id": it.id}) for i, it in enumerate(items)]
 
 
 def _data_source(source: str) -> str:
@@ -42,10 +35,9 @@ def main(argv=None) -> int:
     ap.add_argument("--data-source", default=None, help="value of the data_source column (default: from --source)")
     args = ap.parse_args(argv)
 
-    import pyarrow as pa
-    import pyarrow.parquet as pq
-
     from tasks.errors import TaskError
+    from tasks.files import atomic_path
+    from tasks.verl_rows import write_parquet
     from train.config import ConfigError
     from train.data import load_items
 
@@ -56,7 +48,8 @@ def main(argv=None) -> int:
         return 2
     name = args.data_source or _data_source(args.source)
     args.out.parent.mkdir(parents=True, exist_ok=True)
-    pq.write_table(pa.Table.from_pylist(verl_rows(items, name)), args.out)
+    with atomic_path(args.out) as tmp, open(tmp, "wb") as f:  # whole or not at all: the recipe skips a file that exists
+        write_parquet(verl_rows(items, name), f)
     print(f"{len(items)} rows -> {args.out}")
     return 0
 
