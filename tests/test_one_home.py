@@ -137,3 +137,102 @@ def test_both_verl_parquet_writers_build_the_row_of_tasks_verl_rows():
     exported = _verl_row(record, get_template("boxed"))
     assert set(exported) == set(built) and exported["ability"] == built["ability"] == verl_rows.ABILITY
     assert exported["reward_model"] == built["reward_model"] == {"style": "rule", "ground_truth": "2"}
+
+
+def _named(name: str, text: str) -> bool:
+    import re
+
+    return re.search(rf"(?<![\w-]){re.escape(name)}(?![\w-])", text) is not None
+
+
+def test_train_config_help_names_every_value_of_each_registry():
+    """The help of `harness train --KEY` is TrainConfig's comment: every allowed value is in it."""
+    from tasks.registry import KINDS
+    from tasks.reward import MODES
+    from train.config import DTYPES, MIXED_PRECISIONS, field_help
+    from train.loss import ENTROPY_BONUS_OVER, NORMALIZERS, OBJECTIVES
+    from train.mask import RULES, SCOPES, SELECTIONS
+    from train.presets import PRESETS
+    from train.rollout import BACKENDS
+    from train.rollout_correction import CORRECTIONS
+
+    helps = field_help()
+    registries = {
+        "preset": PRESETS,
+        "selection": SELECTIONS,
+        "objective": OBJECTIVES,
+        "rule": RULES,
+        "scope": SCOPES,
+        "normalizer": NORMALIZERS,
+        "entropy_over": ENTROPY_BONUS_OVER,
+        "rollout_correction": CORRECTIONS,
+        "backend": BACKENDS,
+        "reward_mode": MODES,
+        "answer_kind": KINDS,
+        "dtype": DTYPES,
+        "mixed_precision": MIXED_PRECISIONS,
+    }
+    for key, names in registries.items():
+        missing = [n for n in names if n and not _named(n, helps[key][1])]
+        assert not missing, f"train config {key}: its help lacks {missing}"
+
+
+def test_eval_flags_name_every_template_backend_and_policy():
+    from harness.backends import BACKENDS
+    from harness.cli import build_parser
+    from tasks.policy import POLICIES
+    from tasks.templates import TEMPLATES
+
+    sub = next(a for a in build_parser()._subparsers._group_actions if a.dest == "command")
+    actions = {a.dest: a for a in sub.choices["eval"]._actions}
+    assert all(_named(t, actions["template"].help) for t in TEMPLATES)
+    assert all(_named(b, actions["backend"].help) for b in BACKENDS)
+    assert tuple(actions["backend"].choices) == BACKENDS
+    assert tuple(actions["answer_policy"].choices) == tuple(POLICIES)
+
+
+def test_trl_config_accepts_and_names_every_registry_value(tmp_path):
+    import pytest
+
+    pytest.importorskip("trl")
+    from train.integrations.trl import EntropyMaskedGRPOConfig
+    from train.loss import ENTROPY_BONUS_OVER, NORMALIZERS, OBJECTIVES
+    from train.mask import RULES, SCOPES, SELECTIONS
+
+    fields = {f.name: f for f in dataclasses.fields(EntropyMaskedGRPOConfig)}
+    base = {"output_dir": str(tmp_path), "use_cpu": True, "report_to": "none"}
+    for key, names in {
+        "entropy_rule": RULES,
+        "entropy_scope": SCOPES,
+        "entropy_selection": SELECTIONS,
+        "loss_normalizer": NORMALIZERS,
+        "loss_objective": OBJECTIVES,
+        "entropy_over": ENTROPY_BONUS_OVER,
+    }.items():
+        help_ = fields[key].metadata["help"]
+        assert all(_named(n, help_) for n in names), (key, help_)
+        for name in names:
+            assert getattr(EntropyMaskedGRPOConfig(**base, **{key: name}), key) == name
+        with pytest.raises(ValueError, match=key):
+            EntropyMaskedGRPOConfig(**base, **{key: "nonsense"})
+
+
+def test_verl_plugin_accepts_every_normaliser_and_non_cov_selection():
+    import pytest
+
+    pytest.importorskip("verl.trainer.ppo.core_algos")
+    import train.integrations.verl as v
+    from train.loss import COV_SELECTIONS, NORMALIZERS
+    from train.mask import RULES, SCOPES, SELECTIONS
+
+    assert set(v._VERL_SELECTIONS) == set(SELECTIONS) - set(COV_SELECTIONS)
+    for normalizer in NORMALIZERS:
+        actor = {"policy_loss": v.EntropyMaskedPolicyLossConfig(loss_normalizer=normalizer), "clip_ratio_c": 10.0}
+        preset = v.preset_from_config(actor, response_length=16)
+        assert preset.normalizer == normalizer
+        assert preset.max_response_tokens == (16 if normalizer == "dr-grpo" else 0)
+    for rule in RULES:
+        for scope in SCOPES:
+            v.EntropyMaskedPolicyLossConfig(entropy_rule=rule, entropy_scope=scope)
+    for selection in v._VERL_SELECTIONS:
+        v.EntropyMaskedPolicyLossConfig(entropy_selection=selection)

@@ -374,11 +374,15 @@ def _through_ppo_loss(
 
 
 @pytest.mark.parametrize("seed", [0, 1])
-@pytest.mark.parametrize("agg, normalizer", [("token-mean", "all"), ("seq-mean-token-mean", "sequence")])
+@pytest.mark.parametrize(
+    "agg, normalizer",
+    [("token-mean", "all"), ("seq-mean-token-mean", "sequence"), ("seq-mean-token-sum-norm", "dr-grpo")],
+)
 @pytest.mark.parametrize("dp", [1, 2])
 def test_verl_vanilla_equals_our_loss_at_rho_1(verl_config, seed, agg, normalizer, dp):
-    """ρ = 1 masks nothing, so our plug-in's DAPO loss (normaliser "all" / "sequence", rescaled to verl's global
-    batch) must equal verl's own vanilla clipped loss with agg_loss token-mean / seq-mean-token-mean: value and
+    """ρ = 1 masks nothing, so our plug-in's DAPO loss (normaliser "all" / "sequence" / "dr-grpo", rescaled to verl's
+    global batch) must equal verl's own vanilla clipped loss with agg_loss token-mean / seq-mean-token-mean /
+    seq-mean-token-sum-norm (L: each micro-batch's padded response length, no loss_scale_factor): value and
     gradient, over unequal micro-batches, on one rank or as one of two (dp_size 2, global counts doubled)."""
     lp, old, adv, mask, ent = _verl_batch(seed)
     micro = [slice(0, 2), slice(2, 5)]

@@ -13,6 +13,9 @@ import dataclasses
 from dataclasses import dataclass, field
 from pathlib import Path
 
+DTYPES = ("auto", "float32", "bfloat16", "float16")  # `dtype`: the weights' (auto: fp32 on CPU, bf16 on GPU)
+MIXED_PRECISIONS = ("", "bfloat16", "float16")  # `mixed_precision`: the decoder's autocast ("": off)
+
 
 class ConfigError(ValueError):
     """A bad config key or value: the CLI prints it as one line and exits 2."""
@@ -28,7 +31,7 @@ class TrainConfig:
     # --- model and output
     model: str = ""  # local HF checkpoint folder (policy initialisation)
     out: str = "runs/train"  # checkpoints/, log.jsonl, config.yaml go here
-    dtype: str = "auto"  # auto: fp32 on CPU, bf16 on GPU
+    dtype: str = "auto"  # auto (float32 on CPU, bfloat16 on GPU) | float32 | bfloat16 | float16
     mixed_precision: str = ""  # "bfloat16"/"float16": decoder under torch.autocast (rollout and update);
     # weights, optimizer, lm_head and entropy keep `dtype`. "" = off
     seed: int = 0  # run seed: data order, sampling, random token selection
@@ -60,7 +63,7 @@ class TrainConfig:
     mis_low: float | None = None  # mis: drop sequences whose geometric-mean π_old / μ is below (None: 0.5)
     mis_high: float | None = None  # mis: ... or above this (None = the preset's 2.0)
     # --- reward
-    reward_mode: str = "pm1"  # paper: +1 correct, -1 otherwise ("binary": 1/0)
+    reward_mode: str = "pm1"  # pm1 (paper): +1 correct, -1 otherwise | binary: 1/0
     answer_kind: str = ""  # "" = the data task's (integer for aime*/synthetic; free for files) | integer | free:
     # an integer task's answer must state an integer ("2 * 7" for "Compute 2 * 7" earns nothing)
     overlong_buffer: int = 4096  # paper/DAPO: linear penalty over the last 4096 tokens; 0 = off
@@ -216,8 +219,8 @@ class TrainConfig:
     def _check_update(self) -> None:
         """The weights' dtype and the optimizer's settings."""
         _need(
-            self.dtype in ("auto", "float32", "bfloat16", "float16"),
-            f"dtype: auto/float32/bfloat16/float16, got {self.dtype!r}",
+            self.dtype in DTYPES,
+            f"dtype: one of {', '.join(DTYPES)}, got {self.dtype!r}",
         )
         _need(
             self.lr > 0 and self.warmup_steps >= 0 and self.grad_clip >= 0 and self.weight_decay >= 0,
@@ -231,8 +234,8 @@ class TrainConfig:
     def _check_forward_pass(self) -> None:
         """How the decoder computes: autocast precision and prompt sharing."""
         _need(
-            self.mixed_precision in ("", "bfloat16", "float16"),
-            f"mixed_precision: '', bfloat16 or float16, got {self.mixed_precision!r}",
+            self.mixed_precision in MIXED_PRECISIONS,
+            f"mixed_precision: one of {', '.join(map(repr, MIXED_PRECISIONS))}, got {self.mixed_precision!r}",
         )
         _need(0.0 <= self.prompt_sharing <= 1.0, f"prompt_sharing: must be in [0, 1], got {self.prompt_sharing}")
 

@@ -15,6 +15,7 @@ from harness.backends.openai_compat import APIS
 from harness.errors import UsageError
 from harness.outputs import writable_dir
 from tasks.policy import DEFAULT_POLICY, POLICIES
+from tasks.templates import TEMPLATES
 
 
 class _Defaults(argparse.HelpFormatter):
@@ -64,7 +65,7 @@ def register(sub) -> None:
     p.add_argument(
         "--budget-curve", type=int, metavar="STEP", help="also score every STEP tokens below the largest budget"
     )
-    p.add_argument("--template", default=eval_defaults.TEMPLATE, help="prompt template (boxed, dapo, plain)")
+    p.add_argument("--template", default=eval_defaults.TEMPLATE, help=f"prompt template ({', '.join(TEMPLATES)})")
     p.add_argument(
         "--system-prompt", metavar="TEXT", help="a system message before every prompt (recorded in the run id)"
     )

@@ -4,8 +4,9 @@ TRL 1.16 has its own `top_entropy_quantile`, but only one variant: H >= quantile
 data-parallel ranks, normalised by TRL's `loss_type`. `EntropyMaskedGRPOTrainer` replaces the loss
 (`_compute_loss`, the narrowest hook: generation, rewards, advantages, reference model and logging
 stay TRL's) with a `train.presets.Preset` (`train.mask.top_entropy_mask` + `train.loss.policy_loss`),
-so the selection rule (top-k or quantile), scope (micro / global / local), invert (bottom-ρ ablation)
-and normaliser (selected / all / sequence) are configurable through `EntropyMaskedGRPOConfig`.
+so the selection rule (train.mask.RULES), scope (train.mask.SCOPES), selection (train.mask.SELECTIONS), invert
+(bottom-ρ ablation), objective (train.loss.OBJECTIVES) and normaliser (train.loss.NORMALIZERS) are configurable
+through `EntropyMaskedGRPOConfig`; its checks and help name every value of those registries (tested).
 
 The defaults are the authors' code (preset `paper-code`): ρ = 0.2, exact top-k per micro-batch,
 mean over the selected tokens, DAPO clip ε_low = 0.2, ε_high = 0.28, dual clip c = 10, no KL.

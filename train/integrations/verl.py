@@ -33,7 +33,9 @@ and averaged ranks give, per normaliser:
 - "selected" (authors' code): each micro-batch's mean over its selected tokens, averaged over micro-batches
   weighted by their share of sequences (the authors' verl: 1/grad-accumulation, or len(micro)/mini-batch);
 - "all" (paper's formula): sum over selected tokens / all valid tokens of the mini-batch (verl's token-mean);
-- "sequence": per-sequence means averaged over the mini-batch's sequences (verl's seq-mean-token-mean).
+- "sequence": per-sequence means averaged over the mini-batch's sequences (verl's seq-mean-token-mean);
+- "dr-grpo": sum over selected tokens / (the mini-batch's sequences x L) (verl's seq-mean-token-sum-norm), L the
+  actor's loss_scale_factor, else the padded response length of the micro-batch, as verl takes it.
 Without dp_size in global_batch_info the micro-batch value is returned as is.
 
 Composition with verl's own losses: `+...policy_loss.entropy_base_loss=clip_cov` (or kl_cov, gspo, cispo, any
@@ -59,12 +61,13 @@ import torch
 from verl.trainer.ppo.core_algos import POLICY_LOSS_REGISTRY, register_policy_loss
 from verl.workers.config import PolicyLossConfig
 
-from train.loss import NORMALIZERS
-from train.mask import RULES, SCOPES, selection_seed
+from train.loss import COV_SELECTIONS, NORMALIZERS
+from train.mask import RULES, SCOPES, SELECTIONS, selection_seed
 from train.presets import Preset
 
 LOSS_NAME = "entropy_masked"
-_VERL_SELECTIONS = ("entropy", "random")  # clip-cov, kl-cov, gspo, cispo: verl's own loss_mode values
+# Our selections but the covariance ones: clip_cov, kl_cov (and gspo, cispo) are verl's own loss_mode values.
+_VERL_SELECTIONS = tuple(s for s in SELECTIONS if s not in COV_SELECTIONS)
 CONFIG_TARGET = "train.integrations.verl.EntropyMaskedPolicyLossConfig"
 _PL = "actor_rollout_ref.actor.policy_loss"
 
@@ -82,7 +85,8 @@ class EntropyMaskedPolicyLossConfig(PolicyLossConfig):
     entropy_seed: int = 0  # random: draws are seeded from (entropy_seed, this process's loss call)
     entropy_base_loss: str = ""  # "" = our DAPO loss; else a verl loss_mode (clip_cov, kl_cov, gspo, cispo,
     # ...) run on response_mask ∧ our token mask, with verl's own settings
-    loss_normalizer: str = "selected"  # "selected" (authors' code), "all" (paper formula) or "sequence"
+    loss_normalizer: str = "selected"  # train.loss.NORMALIZERS: "selected" (authors' code), "all" (paper formula),
+    # "sequence" or "dr-grpo" (module docstring, "Scale")
 
     def __post_init__(self):
         if self.loss_mode != LOSS_NAME:
@@ -112,8 +116,9 @@ class EntropyMaskedPolicyLossConfig(PolicyLossConfig):
             raise ValueError(f"{_PL}.loss_normalizer must be one of {NORMALIZERS}, got {self.loss_normalizer!r}")
 
 
-def preset_from_config(config) -> Preset:
-    """The `train.presets.Preset` that an actor config (dataclass or DictConfig) asks for."""
+def preset_from_config(config, response_length: int = 0) -> Preset:
+    """The `train.presets.Preset` that an actor config (dataclass or DictConfig) asks for. `response_length`: the
+    micro-batch's padded response length, dr-grpo's L when the actor sets no loss_scale_factor (as verl's agg_loss)."""
     if config is None:
         raise ValueError(f"{LOSS_NAME}: verl passed no actor config")
     pl = config.get("policy_loss")
@@ -146,6 +151,9 @@ def preset_from_config(config) -> Preset:
         clip_high=float(clip if high is None else high),
         dual_clip=float(config.get("clip_ratio_c", 3.0)),
         kl_coef=0.0,
+        max_response_tokens=int(config.get("loss_scale_factor") or response_length)
+        if pl.loss_normalizer == "dr-grpo"
+        else 0,
     )
 
 
@@ -165,7 +173,7 @@ def _global_scale(normalizer: str, metrics: dict, n_rows: int, n_seqs: int, info
     if normalizer == "all":
         need, local = "batch_num_tokens", metrics["num_valid"]
     else:
-        need, local = "global_batch_size", n_rows if normalizer == "selected" else n_seqs
+        need, local = "global_batch_size", n_rows if normalizer in ("selected", "dr-grpo") else n_seqs
     total = info.get(need)
     if total is None:
         if dp > 1:
@@ -191,7 +199,7 @@ def entropy_masked_policy_loss(
     `entropy` ([B, T], the current policy's per-token entropy) defaults to the one the ppo_loss hook lent.
     loss_agg_mode is verl's and is not used: the normaliser is the config's loss_normalizer.
     """
-    preset = preset_from_config(config)
+    preset = preset_from_config(config, log_prob.shape[-1])
     base = config.get("policy_loss").get("entropy_base_loss") or ""
     if rollout_is_weights is not None and not base:
         raise ValueError(
