@@ -25,6 +25,7 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from harness import eval_defaults
 from harness.errors import UsageError
 
 KEYS = (
@@ -59,7 +60,8 @@ ENTROPY_KEYS = ("rho", "limit")
 RESOURCE_STAGES = ("train", "eval", "entropy")  # `resources:` per stage kind: what a Ray job asks for
 RESOURCE_KEYS = ("num_cpus", "num_gpus", "memory")  # Ray's entrypoint_num_cpus / _num_gpus / _memory (bytes)
 MANAGED = ("model", "out", "seed")  # set by the study for every cell, never by an arm
-PAPER_BUDGET_RATIO = 29 / 20  # the paper's two budgets: 20k and 29k tokens
+# the paper's two budgets, 20480 and 29696 tokens: 29696 / 20480 = 1.45 (= 29 / 20, exactly)
+PAPER_BUDGET_RATIO = eval_defaults.BUDGETS[1] / eval_defaults.BUDGETS[0]
 
 
 @dataclass
@@ -67,9 +69,9 @@ class EvalSpec:
     tasks: list[str]
     n: int
     budgets: list[int]
-    temperature: float = 0.6
-    top_p: float = 0.95
-    template: str = "boxed"
+    temperature: float = eval_defaults.TEMPERATURE
+    top_p: float = eval_defaults.TOP_P
+    template: str = eval_defaults.TEMPLATE
     backend: str = "vllm"
     seed: int = 0
     limit: int | None = None
