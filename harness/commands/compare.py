@@ -15,6 +15,7 @@ import sys
 
 from harness.commands.options import add_output_arguments, add_source_arguments
 from harness.errors import UsageError
+from harness.metrics import BOOTSTRAP_ITERS, BOOTSTRAP_SEED
 from harness.outputs import emit, writable_file
 
 
@@ -34,8 +35,10 @@ def register(sub) -> None:
     )
     p.add_argument("--plot", help="accuracy-vs-budget PNG (default RESULTS/accuracy_vs_budget.png)")
     p.add_argument("--no-plot", action="store_true", help="do not write the PNG")
-    p.add_argument("--iters", type=int, default=10000, help="bootstrap resamples (default 10000)")
-    p.add_argument("--seed", type=int, default=0, help="bootstrap seed (default 0)")
+    p.add_argument(
+        "--iters", type=int, default=BOOTSTRAP_ITERS, help=f"bootstrap resamples (default {BOOTSTRAP_ITERS})"
+    )
+    p.add_argument("--seed", type=int, default=BOOTSTRAP_SEED, help=f"bootstrap seed (default {BOOTSTRAP_SEED})")
     add_output_arguments(p)
     p.set_defaults(func=run)
 

@@ -418,7 +418,7 @@ def markdown(study: Study, rows: list[dict]) -> str:
         f"## Each arm minus `{study.reference}`, paired, pooled over seeds (problems as clusters)",
         "",
         "Per problem, the mean over seeds of (arm − reference) accuracy; 95 % paired bootstrap over problems "
-        "(10000 resamples, seed 0), as `harness compare`.",
+        f"({metrics.BOOTSTRAP_ITERS} resamples, seed {metrics.BOOTSTRAP_SEED}), as `harness compare`.",
         "",
         dtab,
         "",

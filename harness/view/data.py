@@ -28,7 +28,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from harness import comparison, leaderboard, repetition, store
+from harness import comparison, leaderboard, metrics, repetition, store
 from harness.errors import UsageError
 from harness.stored_prompts import StoredPrompts
 
@@ -47,9 +47,6 @@ SAMPLE_FIELDS = (
     "think_closed",
     "repetition_loop",
 )
-# Bootstrap settings of `harness compare` (same numbers on the page as on the command line).
-COMPARE_ITERS = 10000
-COMPARE_SEED = 0
 # Answer-like text the checker may have missed: a box, an "Answer:" line, "the (final) answer is".
 ANSWER_LIKE = re.compile(r"\\boxed|\\fbox|\banswer\s*(?:is|:)|final answer", re.IGNORECASE)
 
@@ -636,7 +633,7 @@ def compare_pair(results: Results, a: str, b: str) -> list[dict[str, Any]]:
             ra, rb = sa.rows.get((task, budget)), sb.rows.get((task, budget))
             if ra is None or rb is None:
                 continue
-            p = comparison.paired(ra, rb, (a, b), iters=COMPARE_ITERS, seed=COMPARE_SEED)
+            p = comparison.paired(ra, rb, (a, b), iters=metrics.BOOTSTRAP_ITERS, seed=metrics.BOOTSTRAP_SEED)
             out.append(
                 {
                     "task": task,
