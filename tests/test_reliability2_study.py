@@ -9,6 +9,7 @@ import sys
 import pyarrow.parquet as pq
 import pytest
 
+from tasks import files
 from tests.proc_tree import descendants, survivors, wait_until
 from tests.test_study import REPO, harness, tiny, write_study  # noqa: F401 (tiny: the module-scoped model fixture)
 
@@ -49,7 +50,7 @@ def test_no_plot_writes_the_tables(tiny, tmp_path):  # noqa: F811
     assert r.stdout.splitlines() == [f"wrote {out / 'study.parquet'}", f"wrote {out / 'report.md'}"]
     assert pq.read_table(out / "study.parquet").num_rows == 0  # nothing is done yet
     assert "Unfinished" in (out / "report.md").read_text()
-    assert not list(out.glob("*.png")) and not list(out.glob("*.tmp"))
+    assert not list(out.glob("*.png")) and not files.temporaries(out)
 
 
 def test_second_study_on_the_same_folder_is_refused(tiny, tmp_path):  # noqa: F811

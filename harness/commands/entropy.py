@@ -20,13 +20,13 @@ import argparse
 import datetime as dt
 import importlib.util
 import json
-import os
 import platform
 import sys
 from pathlib import Path
 
 from harness.errors import UsageError
 from harness.outputs import writable_dir
+from tasks.files import atomic_write_json
 
 PREMISE_ONLY = (
     "config",
@@ -268,9 +268,8 @@ def _premise(args) -> int:
     text = premise.markdown(result, header)
     out.mkdir(parents=True, exist_ok=True)
     (out / "premise.md").write_text(text)
-    tmp = out / "premise.json.tmp"  # written last and renamed: its presence means a finished check
-    tmp.write_text(json.dumps({**result.to_json(), "header": header}, indent=1) + "\n")
-    os.replace(tmp, out / "premise.json")
+    # written last, atomically: its presence means a finished check
+    atomic_write_json(out / "premise.json", {**result.to_json(), "header": header})
     print(text)
     print(f"wrote {out}/premise.md, premise.json", file=sys.stderr)
     return 0

@@ -40,6 +40,7 @@ from pathlib import Path
 from harness.errors import UsageError
 from harness.study import stages as S
 from harness.study.spec import Study
+from tasks.files import atomic_write_json
 
 RESOURCE_FLAGS = {"num_cpus": "entrypoint_num_cpus", "num_gpus": "entrypoint_num_gpus", "memory": "entrypoint_memory"}
 TERMINAL = ("SUCCEEDED", "FAILED", "STOPPED")
@@ -186,7 +187,7 @@ def check_visible(cluster: Cluster, study: Study) -> None:
     try:
         (cwd / study.out).mkdir(parents=True, exist_ok=True)
         marker = (cwd / study.out / CHECK_FILE.format(token[:12])).resolve()
-        S._write_json(marker, {"token": token})
+        atomic_write_json(marker, {"token": token})
     except OSError as exc:
         raise UsageError(f"study {study.out}: cannot write there ({exc.strerror or exc})") from None
     try:
@@ -219,7 +220,8 @@ def submit(cluster: Cluster, study: Study, stage: S.Stage, cwd: Path) -> dict:
         "log_bytes": stage.log.stat().st_size if stage.log.is_file() else 0,
         "submitted": time.time(),
     }
-    S._write_json(record_path(stage), record)
+    record_path(stage).parent.mkdir(parents=True, exist_ok=True)
+    atomic_write_json(record_path(stage), record)
     cluster.client.submit_job(
         entrypoint=record["entrypoint"],
         submission_id=record["submission_id"],

@@ -25,6 +25,7 @@ from harness.study.spec import Cell, Study, rel, resolved, task_name
 from harness.study.stages import base_stage, marker, premise_checks
 from harness.study.table import table_rows, write_parquet
 from harness.tables import render
+from tasks.files import atomic_write_text
 
 # ----------------------------------------------------------------------------- the statistics of the report
 
@@ -564,9 +565,7 @@ def outputs(study: Study, plots: bool = True) -> list[Path]:
     study.out.mkdir(parents=True, exist_ok=True)
     written = [write_parquet(study, rows, study.out / "study.parquet")]
     report = markdown(study, rows)
-    tmp = study.out / "report.md.tmp"
-    tmp.write_text(report)
-    os.replace(tmp, study.out / "report.md")
+    atomic_write_text(study.out / "report.md", report)
     written.append(study.out / "report.md")
     if plots:
         written += pngs(study, rows)

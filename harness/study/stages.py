@@ -20,8 +20,8 @@ One study at a time per folder: `harness study` (and `--report`) holds harness.s
 while it runs stages or writes outputs, so a second one cannot delete a checkpoint the first one's entropy stage is
 reading; kill -9 releases it.
 
-Resuming: a stage whose marker exists is skipped; a marker is written (atomically: `_write_json`, a temporary file
-renamed into place) only after its command exited 0, and every command resumes on its own (`harness train` from
+Resuming: a stage whose marker exists is skipped; a marker is written (atomically: `tasks.files.atomic_write_json`, a temporary
+file renamed into place) only after its command exited 0, and every command resumes on its own (`harness train` from
 its latest checkpoint, `harness eval` from its stored samples; the leaderboard replaces a run's rows rather than
 adding them twice). So a study killed at any point (kill -9 included: its children die with it,
 tasks.workers.die_with_parent) and started again ends with the same files.
@@ -46,6 +46,7 @@ from pathlib import Path
 
 from harness.errors import UsageError
 from harness.study.spec import Cell, Study, eval_switches, resolved
+from tasks.files import atomic_write_json
 from tasks.workers import die_with_parent
 
 
@@ -268,13 +269,6 @@ def lock(study: Study):
     raise UsageError(f"study {study.out}: another harness study (pid {pid}) is running there; wait for it to end")
 
 
-def _write_json(path: Path, obj: dict) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps(obj, indent=1) + "\n")
-    os.replace(tmp, path)
-
-
 def marker(path: Path) -> dict | None:
     """A stage's marker (what `run_stage` wrote once its command exited 0), or None: not done."""
     return json.loads(path.read_text()) if path.is_file() else None
@@ -299,7 +293,8 @@ def run_stage(stage: Stage, say=print) -> bool:
     if rc != 0:
         say(f"{stage.name}: failed (exit {rc}); see {stage.log}")
         return False
-    _write_json(stage.done, {"command": stage.command, "seconds": seconds, **_run_id(stage)})
+    stage.done.parent.mkdir(parents=True, exist_ok=True)
+    atomic_write_json(stage.done, {"command": stage.command, "seconds": seconds, **_run_id(stage)})
     say(f"{stage.name}: done in {seconds:.0f} s")
     return True
 
@@ -308,7 +303,8 @@ def prune(cell_dir: Path, say=print) -> None:
     """Delete a finished cell's checkpoints; the marker `done/pruned.json` says so to later reruns."""
     ckpts = cell_dir / "train" / "checkpoints"
     freed = sum(f.stat().st_size for f in ckpts.rglob("*") if f.is_file()) if ckpts.is_dir() else 0
-    _write_json(cell_dir / "done" / "pruned.json", {"deleted": str(ckpts), "bytes": freed})  # first: a cut-short
+    (cell_dir / "done").mkdir(parents=True, exist_ok=True)
+    atomic_write_json(cell_dir / "done" / "pruned.json", {"deleted": str(ckpts), "bytes": freed})  # first: a cut-short
     if ckpts.is_dir():  # deletion leaves no checkpoint that a later stage could take for a whole one
         shutil.rmtree(ckpts)
     say(f"checkpoints deleted ({freed / 2**30:.1f} GiB; keep_checkpoints: false)")

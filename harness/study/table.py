@@ -6,11 +6,11 @@ from these rows (harness.study.report).
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 
 from harness.study.spec import Study, rel, resolved, task_name
 from harness.study.stages import base_stage, marker
+from tasks.files import atomic_path
 
 
 def _leaderboard(study: Study) -> dict[str, dict]:
@@ -131,7 +131,6 @@ def write_parquet(study: Study, rows: list[dict], path: Path) -> Path:
         for k in override_keys(study)
     ]
     schema = pa.schema(fixed + extra)
-    tmp = path.with_name(path.name + ".tmp")
-    pq.write_table(pa.Table.from_pylist(rows, schema=schema), tmp)
-    os.replace(tmp, path)
+    with atomic_path(path) as tmp, open(tmp, "wb") as f:
+        pq.write_table(pa.Table.from_pylist(rows, schema=schema), f)
     return path
