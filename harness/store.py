@@ -136,8 +136,6 @@ FORCED_SCHEMA = pa.schema(
 )
 FORCED_KEY = ["task", "problem_id", "sample_idx", "budget", "answer_policy"]
 
-WEIGHT_SUFFIXES = checkpoints.WEIGHT_SUFFIXES  # what fingerprint hashes as weights (tasks.checkpoints)
-
 
 def policy_of(value: str | None) -> str:
     """A row's answer policy: rows stored before policies existed were read as `after-think` reads."""
@@ -158,7 +156,7 @@ def fingerprint(ckpt: str | os.PathLike) -> str:
     h = hashlib.sha256()
     for name in ["config.json", *sorted(p.name for p in root.glob("*.index.json"))]:
         h.update(name.encode() + b"\0" + (root / name).read_bytes())
-    for p in sorted(p for p in root.iterdir() if p.name.endswith(WEIGHT_SUFFIXES)):
+    for p in sorted(p for p in root.iterdir() if p.name.endswith(checkpoints.WEIGHT_SUFFIXES)):
         size = p.stat().st_size
         h.update(f"{p.name}\0{size}\0".encode())
         with open(p, "rb") as f:

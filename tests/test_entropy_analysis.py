@@ -267,7 +267,7 @@ def _bad_shards(tmp_path, setup, **changes) -> Path:
         ("no-run", "no run 'nope'"),
         ("rho", "--rho must be in (0, 1]"),
         ("temperature", "--temperature must be > 0"),
-        ("ckpt", "is not a folder"),
+        ("ckpt", ": not a folder"),
         ("not-parquet", "as Parquet"),
         ("no-ckpt", "--samples needs --ckpt"),
         ("template", "the rebuilt prompt has"),

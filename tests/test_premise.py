@@ -198,7 +198,7 @@ def test_settings_from_a_train_config(ckpts, tmp_path):
         (["--data", "synthetic"], "--premise needs --ckpt"),
         (["--ckpt", "CKPT", "--data", "synthetic", "--temperature", "0"], "--temperature 0.0 is out of range"),
         (["--ckpt", "CKPT", "--data", "nope.jsonl"], "no such file"),
-        (["--ckpt", "MISSING", "--data", "synthetic"], "is not a folder"),
+        (["--ckpt", "MISSING", "--data", "synthetic"], ": not a folder"),
         (["--ckpt", "CKPT", "--data", "synthetic", "--limit", "3"], "--limit do not apply"),
         (["--config", "MISSING"], "is not a file"),
     ],

@@ -26,6 +26,7 @@ from pathlib import Path
 
 from harness.errors import UsageError
 from harness.outputs import writable_dir
+from tasks import checkpoints
 from tasks.files import atomic_write_json
 
 PREMISE_ONLY = (
@@ -323,11 +324,6 @@ def _recorded_checkpoint(table, run_dir) -> str:
 
 
 def _check_checkpoint(ckpt: Path) -> None:
-    from harness.store import WEIGHT_SUFFIXES
-
-    if not ckpt.is_dir():
-        raise UsageError(f"checkpoint {ckpt} is not a folder")
-    if not (ckpt / "config.json").is_file():
-        raise UsageError(f"checkpoint {ckpt} has no config.json")
-    if not any(p.name.endswith(WEIGHT_SUFFIXES) for p in ckpt.iterdir()):
-        raise UsageError(f"checkpoint {ckpt} has no weight files (*.safetensors, *.bin)")
+    bad = checkpoints.error(ckpt)
+    if bad:
+        raise UsageError(bad)

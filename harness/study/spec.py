@@ -27,6 +27,7 @@ from pathlib import Path
 
 from harness import eval_defaults
 from harness.errors import UsageError
+from tasks import checkpoints
 
 KEYS = (
     "out",
@@ -151,8 +152,9 @@ def load(path: str | os.PathLike) -> Study:
         if key not in raw:
             raise UsageError(f"{key}: required")
     base = Path(str(raw["base"]))
-    if not (base / "config.json").is_file():
-        raise UsageError(f"base: {base}: no checkpoint there (no config.json)")
+    bad = checkpoints.error(base, weights=(), whole=False)
+    if bad:
+        raise UsageError(f"base: {bad}")
     train = _mapping(raw.get("train") or {}, "train")
     _no_managed(train, "train")
     arms = _arms(raw["arms"])
