@@ -53,6 +53,7 @@ class Sampler(Protocol):
 
 
 BACKENDS = ("vllm", "hf", "openai")
+LOCAL_BACKENDS = ("vllm", "hf")  # those that load the checkpoint in this process (not a server)
 
 
 def make_sampler(backend: str, ckpt: str, tokenizer, **options) -> Sampler:

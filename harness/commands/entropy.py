@@ -24,6 +24,8 @@ import platform
 import sys
 from pathlib import Path
 
+from harness.backends import LOCAL_BACKENDS
+from harness.entropy import DTYPES
 from harness.errors import UsageError
 from harness.outputs import writable_dir
 from tasks import checkpoints
@@ -90,7 +92,7 @@ def register(sub) -> None:
     premise.add_argument("--responses", type=int, help="responses sampled (default 32)")
     premise.add_argument("--per-prompt", type=int, help="responses per prompt (default 2)")
     premise.add_argument("--seed", type=int, help="which prompts, and the sampling seeds (default 0)")
-    premise.add_argument("--backend", choices=["hf", "vllm"], help="sampler (default hf)")
+    premise.add_argument("--backend", choices=LOCAL_BACKENDS, help="sampler (default hf)")
     premise.add_argument("--system-prompt", metavar="TEXT", help="a system message before every prompt (the run's)")
     premise.add_argument(
         "--chat-template-kwargs", metavar="JSON", help="the chat template's switches (the run's), as harness eval takes"
@@ -99,7 +101,7 @@ def register(sub) -> None:
     p.add_argument("--device", help="torch device (default cuda when present, else cpu)")
     p.add_argument(
         "--dtype",
-        choices=["float32", "bfloat16", "float16", "float64"],
+        choices=DTYPES,
         help="model dtype (default float32 on CPU, bfloat16 on GPU)",
     )
     p.add_argument("--limit", type=int, help="only the first N samples (in stored order)")

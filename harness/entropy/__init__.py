@@ -5,3 +5,5 @@ its functions), `stats` (numbers, numpy only) and `report` (Markdown and the his
 in that order over stored samples for `harness entropy` (harness/commands/entropy.py); `premise` samples a
 base checkpoint and checks the paper's premise.
 """
+
+DTYPES = ("float32", "bfloat16", "float16", "float64")  # what the model may run in for a measurement

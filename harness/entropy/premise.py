@@ -159,7 +159,7 @@ def check(
     """
     import torch
 
-    from harness.backends import Request, SamplingParams, load_tokenizer, make_sampler
+    from harness.backends import LOCAL_BACKENDS, Request, SamplingParams, load_tokenizer, make_sampler
     from harness.entropy import measure
     from harness.errors import UsageError
     from tasks.prompts import NO_SWITCHES, prompt_ids
@@ -199,7 +199,7 @@ def check(
             "vllm", str(ckpt), tokenizer, max_model_len=max(len(r) for r in rendered) + max_tokens, seed=seed
         )
     else:
-        raise UsageError(f"premise backend must be hf or vllm, not {backend!r}")
+        raise UsageError(f"premise backend must be one of {', '.join(LOCAL_BACKENDS)}, not {backend!r}")
     got = {}
     try:
         for req, sample in sampler.sample(requests, SamplingParams(temperature, top_p, max_tokens)):

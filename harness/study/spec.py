@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from harness import eval_defaults
+from harness.backends import LOCAL_BACKENDS
 from harness.errors import UsageError
 from tasks import checkpoints
 
@@ -278,8 +279,8 @@ def _eval_spec(raw, study: Study) -> EvalSpec:
     ):
         if not ok:
             raise UsageError(f"eval: {k}: bad value {getattr(spec, k)!r}")
-    if spec.backend not in ("vllm", "hf"):
-        raise UsageError(f"eval: backend: vllm or hf, got {spec.backend!r}")
+    if spec.backend not in LOCAL_BACKENDS:
+        raise UsageError(f"eval: backend: one of {', '.join(LOCAL_BACKENDS)}, got {spec.backend!r}")
     context = _context(study.base)
     if context is not None and max(spec.budgets) >= context:
         raise UsageError(
