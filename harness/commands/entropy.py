@@ -20,7 +20,6 @@ import argparse
 import datetime as dt
 import importlib.util
 import json
-import platform
 import sys
 from pathlib import Path
 
@@ -217,9 +216,8 @@ def _premise_settings(args) -> dict:
 def _premise(args) -> int:
     """`harness entropy --premise`: sample the base checkpoint on the training prompts, the premise beside the
     paper's figures, one verdict line (harness.entropy.premise)."""
-    import torch
 
-    from harness.entropy import measure, premise
+    from harness.entropy import analysis, measure, premise
     from train.config import ConfigError
     from train.data import load_items
 
@@ -259,13 +257,7 @@ def _premise(args) -> int:
     header = [
         f"training prompts: `{v['data']}` ({len(items)} prompts), template `{v['template']}`"
         + (f", settings from `{args.config}`" if args.config else ""),
-        f"machine: {device} ("
-        + (
-            torch.cuda.get_device_name(device)
-            if device.type == "cuda"
-            else f"{platform.machine()}, {torch.get_num_threads()} torch threads"
-        )
-        + f"), torch {torch.__version__}",
+        analysis.machine_line(device),
         f"date: {dt.datetime.now(dt.UTC):%Y-%m-%d %H:%M} UTC; command: `harness {' '.join(sys.argv[1:])}`",
     ]
     text = premise.markdown(result, header)

@@ -165,9 +165,20 @@ def execute(
     )
 
 
+def machine_line(device) -> str:
+    """The report line that names where a measurement ran: the device (GPU name, or CPU and torch threads), torch."""
+    import torch
+
+    where = (
+        torch.cuda.get_device_name(device)
+        if device.type == "cuda"
+        else f"{platform.machine()}, {torch.get_num_threads()} torch threads"
+    )
+    return f"machine: {device} ({where}), torch {torch.__version__}"
+
+
 def header(p: Plan, device, *, rho: float, dtype: str | None, samples: str | None, command: str) -> list[str]:
     """What a reader needs to trust the numbers: model, samples and how they were drawn, machine, date."""
-    import torch
 
     table, manifest = p.table, p.manifest
     tasks = sorted(set(table["task"].to_pylist()))
@@ -189,13 +200,7 @@ def header(p: Plan, device, *, rho: float, dtype: str | None, samples: str | Non
         f"entropy: exact over the full vocabulary, softmax(logits / T) with T = {p.temperature:g}, teacher-forced "
         f"on the stored token ids (prompt rebuilt and checked against the stored prompt length); "
         f"top fraction rho = {rho:g}",
-        f"machine: {device} ("
-        + (
-            torch.cuda.get_device_name(device)
-            if device.type == "cuda"
-            else f"{platform.machine()}, {torch.get_num_threads()} torch threads"
-        )
-        + f"), torch {torch.__version__}, model dtype {dtype or ('bfloat16' if device.type == 'cuda' else 'float32')}",
+        machine_line(device) + f", model dtype {dtype or ('bfloat16' if device.type == 'cuda' else 'float32')}",
         f"date: {dt.datetime.now(dt.UTC):%Y-%m-%d %H:%M} UTC; command: `{command}`",
     ]
     return lines
