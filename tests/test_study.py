@@ -16,26 +16,12 @@ import pytest
 import yaml
 
 from harness.cli import main
+from tests import train_tiny
 from tests.train_tiny import build
 
 REPO = Path(__file__).resolve().parents[1]
-TRAIN = {
-    "data": "synthetic:difficulty=1,size=32,seed=0",
-    "template": "plain",
-    "steps": 2,
-    "prompts_per_step": 4,
-    "group_size": 4,
-    "mini_batch_prompts": 2,
-    "micro_batch_size": 4,
-    "max_response_tokens": 8,
-    "overlong_buffer": 8,
-    "reward_mode": "binary",
-    "lr": 1e-3,
-    "warmup_steps": 0,
-    "save_every": 1,
-    "max_sampling_rounds": 4,
-    "backend": "hf",
-}
+# tests/train_tiny.TRAIN (the tiny model's quick run), two steps and a larger learning rate, on the hf rollout
+TRAIN = {**train_tiny.TRAIN, "steps": 2, "lr": 1e-3, "backend": "hf"}
 EVAL = {
     "tasks": ["synthetic:difficulty=1,size=6,seed=7"],
     "n": 2,
