@@ -1,4 +1,4 @@
-"""`harness eval`'s defaults, stated once: `EvalConfig` (harness/evaluate.py), the command's flags, benchmarks and
+"""`harness eval`'s defaults and the bootstrap behind every interval, stated once: `EvalConfig` (harness/evaluate.py), the command's flags, benchmarks and
 the docs read them from here.
 
 They are the community's settings for AIME with long chains of thought (docs/DESIGN.md, "Reference facts"):
@@ -13,3 +13,9 @@ TEMPERATURE = 0.6
 TOP_P = 0.95
 BUDGETS = (20480, 29696)  # token budgets: generated once at the largest, the smaller scored by cutting
 TEMPLATE = "boxed"  # prompt template (tasks.templates.TEMPLATES)
+
+# Every bootstrap interval of the harness (leaderboard CIs, `harness compare`, the study's claims, `harness view`):
+# 10,000 resamples of the problems from a fixed seed, a 95 % percentile interval (harness.metrics uses them).
+BOOTSTRAP_ITERS = 10_000
+BOOTSTRAP_SEED = 0
+BOOTSTRAP_LEVEL = 0.95

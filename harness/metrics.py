@@ -21,17 +21,21 @@ from itertools import combinations
 
 import numpy as np
 
+from harness import eval_defaults
+
 # Up to this n, pass@k is computed with exact integers (correctly rounded to float); above it, the
 # product form in log space, which never forms huge binomials.
 _EXACT_PASS_N = 1000
 # maj@k averages over every k-subset when there are at most this many, else over `draws` random ones.
 _EXACT_MAJ_SUBSETS = 5000
 
-# Every bootstrap interval of the harness (leaderboard CIs, `harness compare`, the study's claims, `harness view`):
-# 10,000 resamples of the problems from a fixed seed, a 95 % percentile interval. Callers take these names.
-BOOTSTRAP_ITERS = 10_000
-BOOTSTRAP_SEED = 0
-BOOTSTRAP_LEVEL = 0.95
+# Every bootstrap interval of the harness: harness.eval_defaults.BOOTSTRAP_* (stated there, stdlib only, so
+# `harness compare --help` shows them without numpy). Callers may take them from here too.
+BOOTSTRAP_ITERS, BOOTSTRAP_SEED, BOOTSTRAP_LEVEL = (
+    eval_defaults.BOOTSTRAP_ITERS,
+    eval_defaults.BOOTSTRAP_SEED,
+    eval_defaults.BOOTSTRAP_LEVEL,
+)
 
 
 def pass_at_k(n: int, c: int, k: int) -> float:

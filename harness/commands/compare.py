@@ -15,7 +15,7 @@ import sys
 
 from harness.commands.options import add_output_arguments, add_source_arguments
 from harness.errors import UsageError
-from harness.metrics import BOOTSTRAP_ITERS, BOOTSTRAP_SEED
+from harness.eval_defaults import BOOTSTRAP_ITERS, BOOTSTRAP_SEED
 from harness.outputs import emit, writable_file
 
 
