@@ -17,7 +17,7 @@ from dataclasses import asdict, dataclass, field
 from functools import cached_property
 from pathlib import Path
 
-from harness import __version__, eval_defaults, regrade, repetition, store
+from harness import __version__, eval_defaults, forcing, regrade, repetition, store
 from harness.backends import Request, SamplingParams, chat_prompt_ids, load_tokenizer, make_sampler
 from harness.budgets import budget_list, cut, thought_length, thought_split
 from harness.errors import UsageError
@@ -140,17 +140,9 @@ def plan(cfg: EvalConfig) -> Plan:
     )
 
 
-def _forcing_stop() -> tuple[str, ...]:
-    from harness.forcing import STOP
-
-    return STOP
-
-
 def _forcing_room(cfg: EvalConfig) -> int:
     """Context a forced answer needs beyond the generation budget: its delimiter, prefix and new tokens."""
-    from harness.forcing import EXTRA_TOKENS
-
-    return cfg.force_tokens + EXTRA_TOKENS if cfg.force_answer else 0
+    return cfg.force_tokens + forcing.EXTRA_TOKENS if cfg.force_answer else 0
 
 
 def _sampling(cfg: EvalConfig) -> dict:
@@ -188,7 +180,7 @@ def manifest(p: Plan, **extra) -> dict:
         "forcing": {
             "tokens": cfg.force_tokens,
             "answer_prefix": p.template.answer_prefix,
-            "stop": list(_forcing_stop()),
+            "stop": list(forcing.STOP),
         }
         if cfg.force_answer
         else None,
@@ -347,8 +339,6 @@ def _sampler(p: Plan):
 def _force(p: Plan, sampler):
     """The forcing pass (harness/forcing.py) with the generation's sampler, started here when generation needed
     none (a rerun); returns the sampler to close."""
-    from harness import forcing
-
     todo = forcing.candidates(p.run_dir, p.config.answer_policy, set(p.wanted))
     if not todo:
         return sampler

@@ -43,6 +43,7 @@ class HFSampler:
         input_ids = torch.tensor([list(r.prompt_ids) for r in batch], device=self.device)
         out: list[list[int]] = [[] for _ in batch]
         done = [False] * len(batch)
+        seen = [0] * len(batch)  # per row: characters of its text before the last token (`_stopped`)
         past = None
         with torch.inference_mode():
             for _ in range(params.max_tokens):
@@ -55,7 +56,7 @@ class HFSampler:
                 for row, tok in enumerate(next_ids):
                     if not done[row]:
                         out[row].append(tok)
-                        done[row] = tok in self.eos_ids or self._stopped(out[row], params.stop)
+                        done[row] = tok in self.eos_ids or self._stopped(out[row], params.stop, seen, row)
                 if all(done):
                     break
                 input_ids = torch.tensor([[t] for t in next_ids], device=self.device)
@@ -63,13 +64,14 @@ class HFSampler:
             text = self.tokenizer.decode(ids, skip_special_tokens=True)
             yield r, Sample(text, tuple(ids), "stop" if finished else "length")
 
-    def _stopped(self, ids: list[int], stop: tuple[str, ...]) -> bool:
-        """Did the last token complete a stop string (one that its text ends or ends past)?"""
+    def _stopped(self, ids: list[int], stop: tuple[str, ...], seen: list[int], row: int) -> bool:
+        """Did the last token complete a stop string (one that ends past the `seen[row]` characters of text the
+        earlier tokens made)? Updates `seen[row]`."""
         if not stop:
             return False
         text = self.tokenizer.decode(ids, skip_special_tokens=True)
-        before = self.tokenizer.decode(ids[:-1], skip_special_tokens=True)
-        return any(s in text[max(0, len(before) - len(s) + 1) :] for s in stop)
+        before, seen[row] = seen[row], len(text)
+        return any(s in text[max(0, before - len(s) + 1) :] for s in stop)
 
     def close(self) -> None:
         del self.model
